@@ -1,0 +1,32 @@
+#!/bin/sh
+# install-deps.sh — install the Debian packages portreg needs to build, test and run.
+# Installs only what is missing (dpkg-query), non-interactively, through sudo when not root.
+# Usage: scripts/install-deps.sh [build|test|all]   (default: all)
+set -eu
+
+BUILD_PACKAGES="gcc make meson ninja-build pkg-config libcurl4-gnutls-dev libjansson-dev scdoc"
+RUNTIME_PACKAGES="libwireshark-data nmap-common"
+TEST_PACKAGES="clang libclang-rt-14-dev libcmocka-dev bats iproute2 procps"
+BENCH_PACKAGES="hyperfine"
+
+case "${1:-all}" in
+  build) wanted="$BUILD_PACKAGES $RUNTIME_PACKAGES" ;;
+  test)  wanted="$BUILD_PACKAGES $RUNTIME_PACKAGES $TEST_PACKAGES" ;;
+  bench) wanted="$BUILD_PACKAGES $RUNTIME_PACKAGES $BENCH_PACKAGES" ;;
+  all)   wanted="$BUILD_PACKAGES $RUNTIME_PACKAGES $TEST_PACKAGES $BENCH_PACKAGES" ;;
+  *) echo "usage: $0 [build|test|bench|all]" >&2; exit 2 ;;
+esac
+
+missing=""
+for pkg in $wanted; do
+  status=$(dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null || true)
+  [ "$status" = "installed" ] || missing="$missing $pkg"
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" -eq 0 ]; then sudo=""; else sudo="sudo"; fi
+echo "install-deps: installing:$missing" >&2
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+# shellcheck disable=SC2086
+$sudo apt-get install -y -qq --no-install-recommends $missing >/dev/null

@@ -1,0 +1,2 @@
+/* local_ports.c — placeholder until written. */
+#include <errno.h>

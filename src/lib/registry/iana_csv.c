@@ -1,0 +1,2 @@
+/* iana_csv.c — placeholder until written. */
+#include <errno.h>

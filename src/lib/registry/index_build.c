@@ -1,0 +1,2 @@
+/* index_build.c — placeholder until written. */
+#include <errno.h>

@@ -1,0 +1,2 @@
+/* index_read.c — placeholder until written. */
+#include <errno.h>

@@ -1,0 +1,2 @@
+/* lookup.c — placeholder until written. */
+#include <errno.h>

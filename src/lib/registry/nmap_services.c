@@ -1,0 +1,2 @@
+/* nmap_services.c — placeholder until written. */
+#include <errno.h>

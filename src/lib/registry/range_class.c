@@ -1,0 +1,2 @@
+/* range_class.c — placeholder until written. */
+#include <errno.h>

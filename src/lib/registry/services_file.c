@@ -1,0 +1,2 @@
+/* services_file.c — placeholder until written. */
+#include <errno.h>

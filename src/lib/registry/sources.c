@@ -1,0 +1,2 @@
+/* sources.c — placeholder until written. */
+#include <errno.h>

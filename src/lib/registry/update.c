@@ -1,0 +1,2 @@
+/* update.c — placeholder until written. */
+#include <errno.h>

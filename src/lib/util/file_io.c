@@ -1,0 +1,2 @@
+/* file_io.c — placeholder until written. */
+#include <errno.h>

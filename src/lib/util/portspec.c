@@ -1,0 +1,2 @@
+/* portspec.c — placeholder until written. */
+#include <errno.h>
