@@ -1,1 +1,304 @@
-/* placeholder */
+/* cmd_lookup.c — `portreg lookup QUERY…`: what the registry says about ports, ranges, names
+ * and keywords, with the range class and this host's ephemeral/reserved status of the port.
+ * Thin: parse arguments, run lookup_query_parse/lookup_run, render cards, a table or JSON. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "net/local_ports.h"
+#include "registry/lookup.h"
+#include "registry/range_class.h"
+#include "registry/registry_json.h"
+
+static const char lookup_usage[] =
+    "usage: portreg lookup [options] QUERY...\n"
+    "       portreg lookup --search WORDS...\n\n"
+    "QUERY is a port (3306), a range (6000-6010), PORT/PROTO (53/udp), a port spec\n"
+    "(22,80,443 or T:80,U:53), or a service name or alias (mysql, mysql/tcp).\n\n"
+    "options:\n"
+    "  -s, --search       the arguments are words to find in names and descriptions\n"
+    "  -p, --proto PROTO  only tcp, udp, sctp or dccp records\n"
+    "  -l, --long         show every record in full (default for a port or a name)\n"
+    "      --short        one line per record (default for ranges and searches)\n"
+    "      --json         one JSON document on stdout\n"
+    "  -h, --help         this help\n\n"
+    "Exit status: 0 every query found an assignment, 1 some query found none (unassigned,\n"
+    "reserved or unknown), 2 bad query, 3 the registry cannot be read.\n";
+
+enum lookup_layout { LAYOUT_AUTO, LAYOUT_LONG, LAYOUT_SHORT };
+
+static void format_port(const struct registry_record *rec, char *buf, size_t size)
+{
+    if (!rec->has_port)
+        snprintf(buf, size, "-/%s", registry_proto_name(rec->proto));
+    else if (rec->port_first == rec->port_last)
+        snprintf(buf, size, "%u/%s", rec->port_first, registry_proto_name(rec->proto));
+    else
+        snprintf(buf, size, "%u-%u/%s", rec->port_first, rec->port_last, registry_proto_name(rec->proto));
+}
+
+static void print_field(const struct cli_context *ctx, const char *label, const char *value)
+{
+    if (value && value[0])
+        printf("  %s%-12s%s %s\n", cli_dim(ctx), label, cli_reset(ctx), value);
+}
+
+static void print_record_card(const struct cli_context *ctx, const struct registry_index *ix,
+                              uint32_t id)
+{
+    struct registry_record rec;
+    struct registry_source_info src;
+    registry_index_record(ix, id, &rec);
+    registry_index_source(ix, registry_index_record_source(ix, id), &src);
+    char port[32];
+    format_port(&rec, port, sizeof port);
+    bool assigned = rec.status == REGISTRY_STATUS_ASSIGNED;
+    printf("%s%s%s  %s%s%s%s%s\n", cli_bold(ctx), port, cli_reset(ctx),
+           assigned ? cli_green(ctx) : cli_yellow(ctx),
+           rec.service[0] ? rec.service : registry_status_name(rec.status), cli_reset(ctx),
+           rec.description[0] ? "  " : "", rec.description);
+    if (!assigned && rec.has_port) {
+        char block[96];
+        const char *who = src.kind == REGISTRY_SOURCE_IANA_CSV ? "IANA " : "";
+        if (rec.port_first == rec.port_last)
+            snprintf(block, sizeof block, "%s \u2014 %sblock %u", registry_status_name(rec.status), who,
+                     rec.port_first);
+        else
+            snprintf(block, sizeof block, "%s \u2014 %sblock %u\u2013%u", registry_status_name(rec.status),
+                     who, rec.port_first, rec.port_last);
+        print_field(ctx, "status", block);
+    }
+    if (rec.has_port) {
+        enum port_range_class cls = port_range_class_of(rec.port_first);
+        print_field(ctx, "range", port_range_class_label(cls));
+    } else {
+        print_field(ctx, "range", "no port: a service name registered without a port");
+    }
+    print_field(ctx, "assignee", rec.assignee);
+    print_field(ctx, "contact", rec.contact);
+    print_field(ctx, "registered", rec.registration_date);
+    print_field(ctx, "modified", rec.modification_date);
+    print_field(ctx, "reference", rec.reference);
+    print_field(ctx, "service code", rec.service_code);
+    print_field(ctx, "unauthorized", rec.unauthorized_use);
+    print_field(ctx, "notes", rec.assignment_notes);
+    print_field(ctx, "aliases", rec.aliases);
+    if (rec.has_port && rec.proto != REGISTRY_PROTO_ANY) {
+        const char *nmap_name;
+        uint32_t rank;
+        double f = registry_index_frequency(ix, rec.port_first, rec.proto, &nmap_name, &rank);
+        if (rank && f > 0) {
+            char text[128];
+            snprintf(text, sizeof text, "%.6f (rank %u among %s ports, nmap-services)", f, rank,
+                     registry_proto_name(rec.proto));
+            print_field(ctx, "open freq", text);
+        }
+    }
+    char where[4200];
+    snprintf(where, sizeof where, "%s:%u", src.path, rec.line);
+    print_field(ctx, "source", where);
+}
+
+static void print_host_line(const struct cli_context *ctx, uint16_t port, const struct local_ports *host)
+{
+    if (!host->have_ephemeral)
+        return;
+    char text[256];
+    bool ephemeral = local_ports_is_ephemeral(host, port);
+    bool reserved = host->have_reserved && local_ports_is_reserved(host, port);
+    snprintf(text, sizeof text, "%s the ephemeral range %u\u2013%u%s", ephemeral ? "inside" : "outside",
+             host->ephemeral.first, host->ephemeral.last,
+             reserved ? "; listed in ip_local_reserved_ports"
+             : ephemeral ? "; not reserved: outgoing connections may take it (see ip_local_reserved_ports)"
+                         : "; not in ip_local_reserved_ports");
+    printf("%sthis host:%s %u is %s\n", cli_dim(ctx), cli_reset(ctx), port, text);
+}
+
+static void print_answer_long(const struct cli_context *ctx, const struct registry_index *ix,
+                              const struct lookup_query *q, const struct lookup_result *res,
+                              const struct local_ports *host)
+{
+    if (res->count == 0) {
+        if (q->kind == LOOKUP_KIND_PORTS && q->single_port) {
+            uint16_t port = q->spec.ranges[0].first;
+            printf("%s%u%s  %snot in the registry%s: unassigned\n", cli_bold(ctx), port, cli_reset(ctx),
+                   cli_yellow(ctx), cli_reset(ctx));
+            print_field(ctx, "range", port_range_class_label(port_range_class_of(port)));
+        } else {
+            printf("%s: %snothing in the registry%s\n", q->text, cli_yellow(ctx), cli_reset(ctx));
+        }
+    }
+    for (size_t i = 0; i < res->count; i++)
+        print_record_card(ctx, ix, res->records[i]);
+    if (q->kind == LOOKUP_KIND_PORTS && q->single_port)
+        print_host_line(ctx, q->spec.ranges[0].first, host);
+}
+
+static void add_answer_rows(struct cli_table *table, const struct registry_index *ix,
+                            const struct lookup_result *res)
+{
+    for (size_t i = 0; i < res->count; i++) {
+        struct registry_record rec;
+        registry_index_record(ix, res->records[i], &rec);
+        char port[32];
+        format_port(&rec, port, sizeof port);
+        const char *cells[] = { port, rec.service[0] ? rec.service : "-",
+                                registry_status_name(rec.status), rec.description };
+        cli_table_add_row(table, cells);
+    }
+}
+
+int cmd_lookup(int argc, char **argv, struct cli_context *ctx)
+{
+    static const struct option options[] = {
+        { "search", no_argument, NULL, 's' },
+        { "proto", required_argument, NULL, 'p' },
+        { "long", no_argument, NULL, 'l' },
+        { "short", no_argument, NULL, 'S' },
+        { "json", no_argument, NULL, 'j' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    bool search = false, json = false;
+    enum lookup_layout layout = LAYOUT_AUTO;
+    uint8_t proto = REGISTRY_PROTO_ANY;
+    int opt;
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, "sp:lh", options, NULL)) != -1) {
+        switch (opt) {
+        case 's': search = true; break;
+        case 'l': layout = LAYOUT_LONG; break;
+        case 'S': layout = LAYOUT_SHORT; break;
+        case 'j': json = true; break;
+        case 'h': fputs(lookup_usage, stdout); return CLI_EXIT_OK;
+        case 'p': {
+            int p = registry_proto_parse(optarg, strlen(optarg));
+            if (p < 0)
+                return cli_usage_error("lookup", "--proto: unknown protocol \"%s\" (tcp, udp, sctp or dccp)", optarg);
+            proto = (uint8_t)p;
+            break;
+        }
+        default:
+            if (optopt >= '0' && optopt <= '9')
+                return cli_error(CLI_EXIT_USAGE, "lookup", "%s: not a port: ports are 0-65535",
+                                 argv[optind - 1]);
+            if (optopt == 'p')
+                return cli_usage_error("lookup", "option '-p' needs a protocol");
+            if (optopt)
+                return cli_usage_error("lookup", "unknown option '-%c'", optopt);
+            return cli_usage_error("lookup", "unknown or incomplete option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind >= argc)
+        return cli_usage_error("lookup", "give at least one query");
+
+    struct registry_paths paths;
+    struct registry_index *ix = NULL;
+    struct registry_open_report report;
+    int rc = cli_open_registry(ctx, &paths, &ix, &report);
+    if (rc != CLI_EXIT_OK)
+        return rc;
+
+    struct local_ports host;
+    struct pr_error err;
+    pr_error_clear(&err);
+    if (local_ports_read(NULL, &host, &err) < 0) {
+        char buf[1200];
+        cli_warning("%s", pr_error_format(&err, buf, sizeof buf));
+        memset(&host, 0, sizeof host);
+    }
+
+    /* a search joins every argument into one set of words */
+    char *joined = NULL;
+    int query_count = argc - optind;
+    if (search) {
+        size_t len = 1;
+        for (int i = optind; i < argc; i++)
+            len += strlen(argv[i]) + 1;
+        joined = calloc(1, len);
+        if (!joined)
+            abort();
+        for (int i = optind; i < argc; i++) {
+            strcat(joined, argv[i]);
+            if (i + 1 < argc)
+                strcat(joined, " ");
+        }
+        query_count = 1;
+    }
+
+    struct lookup_query *queries = calloc((size_t)query_count, sizeof *queries);
+    struct lookup_result *results = calloc((size_t)query_count, sizeof *results);
+    if (!queries || !results)
+        abort();
+    int parsed = 0;
+    rc = CLI_EXIT_OK;
+    for (int i = 0; i < query_count && rc == CLI_EXIT_OK; i++) {
+        const char *text = search ? joined : argv[optind + i];
+        int r = search ? lookup_query_search(text, proto, &queries[i], &err)
+                       : lookup_query_parse(ix, text, proto, &queries[i], &err);
+        if (r < 0) {
+            char what[300];
+            snprintf(what, sizeof what, "lookup: \"%s\"", text);
+            if (err.column)
+                snprintf(err.path, sizeof err.path, "argument %d, column %u", i + 1, err.column);
+            err.line = 0;
+            lookup_query_free(&queries[i]);
+            rc = cli_error(r == -EINVAL ? CLI_EXIT_USAGE : CLI_EXIT_FAILURE, what, "%s%s%s",
+                           err.path[0] ? err.path : "", err.path[0] ? ": " : "", err.message);
+            break;
+        }
+        parsed++;
+        if (lookup_run(ix, &queries[i], &results[i]) < 0)
+            rc = cli_error(CLI_EXIT_FAILURE, "lookup", "out of memory");
+    }
+
+    if (rc == CLI_EXIT_OK) {
+        bool all_found = true;
+        for (int i = 0; i < query_count; i++)
+            all_found = all_found && results[i].found;
+        if (json) {
+            json_t *doc = json_object();
+            json_t *answers = json_array();
+            for (int i = 0; i < query_count; i++)
+                json_array_append_new(answers, lookup_answer_json(ix, &queries[i], &results[i],
+                                                                  host.have_ephemeral ? &host : NULL));
+            json_object_set_new(doc, "queries", answers);
+            rc = cli_print_json(ctx, doc);
+        } else {
+            struct cli_table *table = NULL;
+            for (int i = 0; i < query_count; i++) {
+                bool is_long = layout == LAYOUT_LONG ||
+                               (layout == LAYOUT_AUTO && (queries[i].kind == LOOKUP_KIND_NAME ||
+                                                          (queries[i].kind == LOOKUP_KIND_PORTS && queries[i].single_port)));
+                if (is_long) {
+                    if (i > 0)
+                        putchar('\n');
+                    print_answer_long(ctx, ix, &queries[i], &results[i], &host);
+                    continue;
+                }
+                if (results[i].count == 0) {
+                    printf("%s: %snothing in the registry%s\n", queries[i].text, cli_yellow(ctx), cli_reset(ctx));
+                    continue;
+                }
+                static const char *const headers[] = { "PORT", "SERVICE", "STATUS", "DESCRIPTION" };
+                table = cli_table_new(4, headers);
+                add_answer_rows(table, ix, &results[i]);
+                cli_table_print(table, ctx, stdout);
+                cli_table_free(table);
+            }
+        }
+        if (rc == CLI_EXIT_OK && !all_found)
+            rc = CLI_EXIT_NO;
+    }
+    for (int i = 0; i < parsed; i++) {
+        lookup_query_free(&queries[i]);
+        lookup_result_free(&results[i]);
+    }
+    free(queries);
+    free(results);
+    free(joined);
+    registry_index_close(ix);
+    return rc;
+}

@@ -1,2 +1,113 @@
-/* placeholder */
-int main(void) { return 0; }
+/* portreg.c — entry point: global options, then dispatch through the command table, in the
+ * style of git.c: adding a subcommand is one row here and one file cmd_NAME.c. */
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+const struct cli_command cli_commands[] = {
+    { "lookup", cmd_lookup, "what IANA and this host's services files say about a port or name" },
+    { "registry", cmd_registry, "the registry's sources and index: info, update, rebuild" },
+    { "help", cmd_help, "show help for portreg or one of its commands" },
+    { NULL, NULL, NULL },
+};
+
+const struct cli_command *cli_command_find(const char *name)
+{
+    for (const struct cli_command *c = cli_commands; c->name; c++)
+        if (strcmp(c->name, name) == 0)
+            return c;
+    return NULL;
+}
+
+static void print_main_help(FILE *out)
+{
+    fputs("usage: portreg [--state-dir DIR] [--color WHEN] COMMAND [ARGS]\n"
+          "       portreg --version | --help | help COMMAND\n\n"
+          "portreg knows every TCP/UDP port: what IANA registered it for, and what this host\n"
+          "says about it.\n\ncommands:\n", out);
+    for (const struct cli_command *c = cli_commands; c->name; c++)
+        fprintf(out, "  %-10s %s\n", c->name, c->summary);
+    fputs("\nglobal options:\n"
+          "  --state-dir DIR   registry state (default /var/lib/portreg as root,\n"
+          "                    $XDG_DATA_HOME/portreg otherwise; or $PORTREG_STATE_DIR)\n"
+          "  --color WHEN      auto (default), always, never; NO_COLOR turns colour off\n"
+          "  --version         print the version\n\n"
+          "Exit codes: 0 ok/found, 1 the answer is no, 2 usage or bad input, 3 runtime failure.\n"
+          "See 'portreg help COMMAND' and man portreg(1).\n", out);
+}
+
+int cmd_help(int argc, char **argv, struct cli_context *ctx)
+{
+    if (argc < 2) {
+        print_main_help(stdout);
+        return CLI_EXIT_OK;
+    }
+    const struct cli_command *c = cli_command_find(argv[1]);
+    if (!c || c->run == cmd_help)
+        return cli_error(CLI_EXIT_USAGE, "help", "'%s' is not a portreg command; see 'portreg --help'",
+                         argv[1]);
+    char *help_argv[] = { argv[1], (char *)"--help", NULL };
+    return c->run(2, help_argv, ctx);
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option options[] = {
+        { "state-dir", required_argument, NULL, 'S' },
+        { "color", required_argument, NULL, 'C' },
+        { "colour", required_argument, NULL, 'C' },
+        { "version", no_argument, NULL, 'V' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    struct cli_context ctx = {
+        .stdout_is_tty = isatty(STDOUT_FILENO) == 1,
+        .stderr_is_tty = isatty(STDERR_FILENO) == 1,
+    };
+    const char *no_color = getenv("NO_COLOR");
+    const char *term = getenv("TERM");
+    ctx.color = ctx.stdout_is_tty && !(no_color && no_color[0]) && !(term && strcmp(term, "dumb") == 0);
+
+    int opt;
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, "+hV", options, NULL)) != -1) {
+        switch (opt) {
+        case 'S':
+            ctx.state_dir = optarg;
+            break;
+        case 'C':
+            if (strcmp(optarg, "always") == 0)
+                ctx.color = true;
+            else if (strcmp(optarg, "never") == 0)
+                ctx.color = false;
+            else if (strcmp(optarg, "auto") != 0)
+                return cli_error(CLI_EXIT_USAGE, "--color", "\"%s\" is not auto, always or never", optarg);
+            break;
+        case 'V':
+            printf("portreg %s\n", PORTREG_VERSION);
+            return CLI_EXIT_OK;
+        case 'h':
+            print_main_help(stdout);
+            return CLI_EXIT_OK;
+        default:
+            if (optopt)
+                return cli_error(CLI_EXIT_USAGE, "usage", "unknown option '-%c'; see 'portreg --help'", optopt);
+            return cli_error(CLI_EXIT_USAGE, "usage", "unknown or incomplete option '%s'; see 'portreg --help'",
+                             argv[optind - 1]);
+        }
+    }
+    if (optind >= argc) {
+        print_main_help(stderr);
+        return CLI_EXIT_USAGE;
+    }
+    int command_index = optind;
+    const struct cli_command *c = cli_command_find(argv[command_index]);
+    if (!c)
+        return cli_error(CLI_EXIT_USAGE, "usage", "'%s' is not a portreg command; see 'portreg --help'",
+                         argv[command_index]);
+    optind = 0;   /* glibc: 0 re-initialises getopt for the subcommand's own parsing */
+    return c->run(argc - command_index, argv + command_index, &ctx);
+}

@@ -1,2 +1,167 @@
 #!/usr/bin/env bats
-@test "placeholder" { skip "not written"; }
+# registry.bats — `portreg registry info|update|rebuild`: sources and counts, validated atomic
+# updates that change nothing on bad input, and an index that heals when damaged or stale.
+load helpers
+
+setup() { portreg_setup; }
+
+@test "info lists every source with its role and counts" {
+  use_iana_fixture
+  run -0 "$PORTREG" registry info
+  [[ "${lines[0]}" == "$PORTREG_STATE_DIR/iana.csv"$'\t'"iana-csv"$'\t'"primary"$'\t'"22"$'\t'* ]]
+  [[ "${lines[1]}" == "$FIXTURES/wireshark-mini"$'\t'"services"$'\t'"superseded"* ]]
+  [[ "${lines[2]}" == "$FIXTURES/services-mini"$'\t'"services"$'\t'"merged"$'\t'"6"* ]]
+  [[ "${lines[3]}" == "$FIXTURES/nmap-mini"$'\t'"nmap-services"$'\t'"frequency"$'\t'"5"* ]]
+  [[ "$output" == *"index: $PORTREG_STATE_DIR/index.bin"* ]]
+}
+
+@test "info --json documents sources, per-protocol counts, dates and the index" {
+  use_iana_fixture
+  run -0 "$PORTREG" registry info --json
+  echo "$output" | jq -e '.sources | length == 4'
+  echo "$output" | jq -e '.sources[0] | .records == 22 and .records_by_protocol.tcp == 11 and .records_by_protocol.udp == 7 and .records_by_protocol.sctp == 2 and .records_by_protocol.any == 2'
+  echo "$output" | jq -e '.sources[0].newest_date == "2025-02-17"'
+  echo "$output" | jq -e '.index.saved == true and .index.path == env.PORTREG_STATE_DIR + "/index.bin" and .index.age_seconds >= 0'
+  echo "$output" | jq -e '.state_dir == env.PORTREG_STATE_DIR'
+}
+
+@test "update from a file: records counted, CSV and index installed" {
+  run -0 "$PORTREG" registry update --from "$FIXTURES/iana-mini.csv"
+  [[ "$output" == "registry updated: 22 records from $FIXTURES/iana-mini.csv"* ]]
+  cmp "$FIXTURES/iana-mini.csv" "$PORTREG_STATE_DIR/iana.csv"
+  [ -s "$PORTREG_STATE_DIR/index.bin" ]
+  ! ls "$PORTREG_STATE_DIR" | grep -q tmp
+}
+
+@test "update from a file:// URL goes through libcurl" {
+  run -0 "$PORTREG" registry update --json --from "file://$FIXTURES/iana-mini.csv"
+  echo "$output" | jq -e '.records == 22 and .previous_records == -1'
+}
+
+# Every kind of bad input: clear error naming the place, exit 2, and nothing changed.
+assert_update_rejected() {   # FILE EXPECTED-MESSAGE
+  use_iana_fixture
+  before=$(sha256sum "$PORTREG_STATE_DIR/iana.csv" "$PORTREG_STATE_DIR/index.bin")
+  run --separate-stderr -2 "$PORTREG" registry update --from "$1"
+  [[ "$stderr" == *"$2"* ]]
+  [[ "$stderr" == *"nothing was changed"* ]]
+  [ "$before" = "$(sha256sum "$PORTREG_STATE_DIR/iana.csv" "$PORTREG_STATE_DIR/index.bin")" ]
+  ! ls "$PORTREG_STATE_DIR" | grep -q tmp
+  run -0 "$PORTREG" lookup 1433
+}
+
+@test "update: a broken quote is rejected at file:line:column" {
+  assert_update_rejected "$FIXTURES/iana-broken-quote.csv" "iana-broken-quote.csv:24:15: unterminated quoted field"
+}
+
+@test "update: a truncated file is rejected at the cut" {
+  assert_update_rejected "$FIXTURES/iana-truncated.csv" "iana-truncated.csv:4:30: row has 4 fields, expected 12"
+}
+
+@test "update: a binary file is rejected" {
+  head -c 4096 "$PORTREG" >"$BATS_TEST_TMPDIR/binary.csv"
+  assert_update_rejected "$BATS_TEST_TMPDIR/binary.csv" "binary.csv:1:"
+}
+
+@test "update: a registry less than half the size needs --force" {
+  use_real_iana
+  before=$(sha256sum "$PORTREG_STATE_DIR/iana.csv")
+  run --separate-stderr -2 "$PORTREG" registry update --from "$FIXTURES/iana-mini.csv"
+  [[ "$stderr" == *"has 22 records, the installed registry 14447: refusing"* ]]
+  [ "$before" = "$(sha256sum "$PORTREG_STATE_DIR/iana.csv")" ]
+  run -0 "$PORTREG" registry update --force --from "$FIXTURES/iana-mini.csv"
+  [[ "$output" == *"22 records"*"(was 14447)"* ]]
+}
+
+@test "update: a missing file is an I/O failure, exit 3" {
+  use_iana_fixture
+  run --separate-stderr -3 "$PORTREG" registry update --from "$BATS_TEST_TMPDIR/missing.csv"
+  [[ "$stderr" == *"missing.csv: cannot read: No such file or directory"* ]]
+}
+
+@test "update: no network is a clear failure and the old registry stays in use" {
+  use_iana_fixture
+  before=$(sha256sum "$PORTREG_STATE_DIR/iana.csv")
+  # a loopback port nobody listens on: the connection is refused at once
+  run --separate-stderr -3 "$PORTREG" registry update --from "http://127.0.0.1:9/iana.csv"
+  [[ "$stderr" == *"http://127.0.0.1:9/iana.csv: download failed:"* ]]
+  [[ "$stderr" == *"the registry in use stays as it was"* ]]
+  [ "$before" = "$(sha256sum "$PORTREG_STATE_DIR/iana.csv")" ]
+  run -0 "$PORTREG" lookup 1433
+}
+
+@test "a corrupted index is reported, rebuilt, and the answer is still right" {
+  use_iana_fixture
+  printf 'garbage' | dd of="$PORTREG_STATE_DIR/index.bin" bs=1 seek=5000 conv=notrunc status=none
+  run --separate-stderr -0 "$PORTREG" lookup 1433
+  [[ "$stderr" == *"index.bin: registry index is corrupted (checksum mismatch); rebuilt it from the sources"* ]]
+  [[ "$output" == *"1433/tcp  ms-sql-s"* ]]
+  run --separate-stderr -0 "$PORTREG" lookup 1433
+  [ -z "$stderr" ]
+}
+
+@test "an index of another format version is reported and rebuilt" {
+  use_iana_fixture
+  printf '\x63' | dd of="$PORTREG_STATE_DIR/index.bin" bs=1 seek=8 conv=notrunc status=none
+  run --separate-stderr -0 "$PORTREG" lookup 22
+  [[ "$stderr" == *"registry index has format version 99, this portreg reads version 1"* ]]
+}
+
+@test "a truncated index is reported and rebuilt" {
+  use_iana_fixture
+  truncate -s 1000 "$PORTREG_STATE_DIR/index.bin"
+  run --separate-stderr -0 "$PORTREG" lookup 22
+  [[ "$stderr" == *"registry index is truncated"* ]]
+}
+
+@test "the index is rebuilt when a source is newer" {
+  cp "$FIXTURES/services-mini" "$BATS_TEST_TMPDIR/services"
+  export PORTREG_ETC_SERVICES="$BATS_TEST_TMPDIR/services"
+  use_iana_fixture
+  run -1 "$PORTREG" lookup newsvc
+  printf 'newsvc\t7878/tcp\t# added later\n' >>"$BATS_TEST_TMPDIR/services"
+  run -0 "$PORTREG" lookup newsvc
+  [[ "$output" == *"7878/tcp  newsvc  added later"* ]]
+  run -0 "$PORTREG" registry info --json
+  echo "$output" | jq -e '.index.rebuilt_now == false'
+}
+
+@test "a source that appears later is picked up" {
+  export PORTREG_NMAP_SERVICES="$BATS_TEST_TMPDIR/nmap"
+  use_iana_fixture
+  run -0 "$PORTREG" lookup --json 22/tcp
+  echo "$output" | jq -e '.queries[0].records[0].open_frequency == null'
+  cp "$FIXTURES/nmap-mini" "$BATS_TEST_TMPDIR/nmap"
+  run -0 "$PORTREG" lookup --json 22/tcp
+  echo "$output" | jq -e '.queries[0].records[0].open_frequency_rank == 2'
+}
+
+@test "a source that does not parse is ignored with a note" {
+  printf 'broken 99999/tcp\n' >"$BATS_TEST_TMPDIR/services"
+  export PORTREG_ETC_SERVICES="$BATS_TEST_TMPDIR/services"
+  use_iana_fixture
+  run -0 "$PORTREG" registry info --json
+  echo "$output" | jq -e '.sources[2].role == "failed" and (.sources[2].note | test("services:1:[0-9]+: .*out of range"))'
+}
+
+@test "an unwritable state directory still answers, with a warning" {
+  export PORTREG_STATE_DIR=/dev/null/portreg
+  run --separate-stderr -0 "$PORTREG" lookup 6000
+  [[ "$stderr" == *"cannot save the registry index"* ]]
+  [[ "$output" == *"x11"* ]]
+}
+
+@test "rebuild compiles the index now" {
+  use_iana_fixture
+  run -0 "$PORTREG" registry rebuild --json
+  echo "$output" | jq -e '.index.rebuilt_now == true and .index.rebuild_reason == "asked to"'
+}
+
+@test "registry usage errors exit 2" {
+  run --separate-stderr -2 "$PORTREG" registry
+  [[ "$stderr" == *"give a subcommand"* ]]
+  run --separate-stderr -2 "$PORTREG" registry frob
+  [[ "$stderr" == *"unknown subcommand 'frob'"* ]]
+  run --separate-stderr -2 "$PORTREG" registry info --from x
+  [[ "$stderr" == *"--from and --force belong to 'registry update'"* ]]
+}

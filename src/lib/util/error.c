@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+__attribute__((format(printf, 5, 0)))
 static int pr_error_vset(struct pr_error *err, int code, unsigned line, unsigned column,
                          const char *fmt, va_list ap)
 {

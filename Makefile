@@ -1,0 +1,64 @@
+# portreg — the two commands of the README, and the usual targets.
+#   make run    install what is missing, build, run the main job
+#   make test   install what is missing, build (plain, ASan+UBSan, fuzzers), run every suite
+#   make, make install (PREFIX, DESTDIR), make bench, make fuzz, make clean
+PREFIX ?= /usr/local
+DESTDIR ?=
+BUILD := build
+BUILD_ASAN := build-asan
+BUILD_FUZZ := build-fuzz
+FUZZ_SECONDS ?= 5
+LONG_FUZZ_SECONDS ?= 300
+
+.PHONY: all deps deps-test deps-bench build build-asan build-fuzz run test install bench fuzz clean
+
+all: build
+
+deps:
+	@scripts/install-deps.sh build
+
+deps-test:
+	@scripts/install-deps.sh test
+
+deps-bench:
+	@scripts/install-deps.sh bench
+
+$(BUILD)/build.ninja:
+	meson setup $(BUILD) --prefix=$(PREFIX) -Dwerror=true
+
+build: deps $(BUILD)/build.ninja
+	meson compile -C $(BUILD)
+
+$(BUILD_ASAN)/build.ninja:
+	meson setup $(BUILD_ASAN) -Db_sanitize=address,undefined -Db_lundef=false -Dwerror=true
+
+build-asan: deps-test $(BUILD_ASAN)/build.ninja
+	meson compile -C $(BUILD_ASAN)
+
+$(BUILD_FUZZ)/build.ninja:
+	CC=clang meson setup $(BUILD_FUZZ) -Dfuzz=true -Dtests=false -Db_sanitize=address,undefined \
+	  -Db_lundef=false -Dc_args=-fsanitize=fuzzer-no-link
+
+build-fuzz: deps-test $(BUILD_FUZZ)/build.ninja
+	meson compile -C $(BUILD_FUZZ)
+
+# The main job: until `portreg audit` exists, the registry's sources and a lookup.
+run: build
+	./$(BUILD)/portreg registry info
+	@echo
+	./$(BUILD)/portreg lookup 3306 53/udp
+
+test: deps-test build build-asan build-fuzz
+	@scripts/run-tests.sh $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ) $(FUZZ_SECONDS)
+
+install: build
+	meson install -C $(BUILD) --destdir "$(DESTDIR)"
+
+bench: deps-bench build
+	bench/run.sh $(BUILD)/portreg
+
+fuzz: build-fuzz
+	scripts/fuzz.sh $(BUILD_FUZZ) $(LONG_FUZZ_SECONDS)
+
+clean:
+	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ)

@@ -1,0 +1,75 @@
+/* cli.h — what every subcommand shares: the context from global options, exit codes of the
+ * contract (PRODUCT.md), error and warning printing, colour, the table renderer, JSON output,
+ * and opening the registry with its warnings. Subcommands live in cmd_NAME.c. */
+#ifndef PORTREG_CLI_H
+#define PORTREG_CLI_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "registry/index.h"
+#include "registry/sources.h"
+#include "util/error.h"
+
+enum cli_exit {
+    CLI_EXIT_OK = 0,       /* ok / found / free */
+    CLI_EXIT_NO = 1,       /* the answer is "no" */
+    CLI_EXIT_USAGE = 2,    /* usage error or bad input */
+    CLI_EXIT_FAILURE = 3,  /* runtime failure: permission, I/O, network */
+};
+
+struct cli_context {
+    const char *state_dir;     /* --state-dir, NULL when not given */
+    bool color;                /* colour on stdout */
+    bool stdout_is_tty;
+    bool stderr_is_tty;
+};
+
+struct cli_command {
+    const char *name;
+    int (*run)(int argc, char **argv, struct cli_context *ctx);
+    const char *summary;
+};
+
+extern const struct cli_command cli_commands[];
+const struct cli_command *cli_command_find(const char *name);
+
+int cmd_help(int argc, char **argv, struct cli_context *ctx);
+int cmd_lookup(int argc, char **argv, struct cli_context *ctx);
+int cmd_registry(int argc, char **argv, struct cli_context *ctx);
+
+/* "portreg: <what>: <why>" on stderr; returns code. */
+int cli_error(int code, const char *what, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* The same for a library error: "portreg: <what>: <path:line:col>: <message>". */
+int cli_error_from(int code, const char *what, const struct pr_error *err);
+void cli_warning(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Exit code for a library error code: -ENOMEM/-EIO/-EACCES... → 3, -EINVAL → 2. */
+int cli_exit_for_error(int code);
+/* Print the unknown-option / missing-argument hint and return CLI_EXIT_USAGE. */
+int cli_usage_error(const char *command, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* SGR colour helpers: return "" when colour is off. */
+const char *cli_bold(const struct cli_context *ctx);
+const char *cli_dim(const struct cli_context *ctx);
+const char *cli_green(const struct cli_context *ctx);
+const char *cli_yellow(const struct cli_context *ctx);
+const char *cli_reset(const struct cli_context *ctx);
+
+/* Write one JSON document to stdout (indented on a TTY, compact otherwise); steals doc. */
+int cli_print_json(const struct cli_context *ctx, json_t *doc);
+
+/* Table renderer: aligned columns with a bold header on a TTY; tab-separated rows without a
+ * header when piped, so scripts get stable columns. Cells are copied. */
+struct cli_table;
+struct cli_table *cli_table_new(unsigned columns, const char *const *headers);
+void cli_table_add_row(struct cli_table *table, const char *const *cells);
+void cli_table_print(struct cli_table *table, const struct cli_context *ctx, FILE *out);
+void cli_table_free(struct cli_table *table);
+
+/* Resolve paths and open the registry; prints warnings (damaged index rebuilt, index not
+ * saved) and errors itself. Returns CLI_EXIT_OK or the exit code to return. */
+int cli_open_registry(const struct cli_context *ctx, struct registry_paths *paths,
+                      struct registry_index **ix, struct registry_open_report *report);
+
+#endif
