@@ -10,8 +10,9 @@ count_tap() {   # stdin: TAP; adds to the counters
   local line
   while IFS= read -r line; do
     case "$line" in
+      "ok "*"# skip"*|"ok "*"# SKIP"*|"not ok "*"# SKIP"*|"not ok "*"# skip"*)
+        skipped=$((skipped + 1)) ;;   # cmocka 1.1 writes a skip as "not ok N # SKIP"
       "not ok "*) failed=$((failed + 1)) ;;
-      "ok "*"# skip"*|"ok "*"# SKIP"*) skipped=$((skipped + 1)) ;;
       "ok "*) passed=$((passed + 1)) ;;
     esac
   done

@@ -244,7 +244,7 @@ int lookup_run(const struct registry_index *ix, const struct lookup_query *query
         lookup_result_free(res);
         return r;
     }
-    if (query->kind != LOOKUP_KIND_PORTS || query->spec.count > 1)
+    if (res->count > 1 && (query->kind != LOOKUP_KIND_PORTS || query->spec.count > 1))
         qsort_r(res->records, res->count, sizeof *res->records, compare_by_port, (void *)ix);
     for (size_t i = 0; i < res->count && !res->found; i++) {
         struct registry_record rec;

@@ -143,6 +143,7 @@ int registry_update(const struct registry_paths *paths, const struct registry_up
     if (n < 0) {
         pr_error_set_path(err, source);
         file_buffer_free(&buf);
+        registry_records_free(&records);
         return (int)n;
     }
     bool has_assignment = false;
