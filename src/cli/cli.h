@@ -71,5 +71,10 @@ void cli_table_free(struct cli_table *table);
  * saved) and errors itself. Returns CLI_EXIT_OK or the exit code to return. */
 int cli_open_registry(const struct cli_context *ctx, struct registry_paths *paths,
                       struct registry_index **ix, struct registry_open_report *report);
+/* A query found the index damaged: warn, rebuild it, and return CLI_EXIT_OK to ask again. */
+int cli_recover_registry(const struct registry_paths *paths, struct registry_index **ix,
+                         struct registry_open_report *report);
+/* Print the warnings of an open or rebuild (damaged index rebuilt, index kept in memory). */
+int cli_report_registry_open(const struct registry_open_report *report);
 
 #endif

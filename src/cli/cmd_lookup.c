@@ -150,6 +150,48 @@ static void add_answer_rows(struct cli_table *table, const struct registry_index
     }
 }
 
+struct query_batch {
+    struct lookup_query *queries;
+    struct lookup_result *results;
+    int count;
+    int parsed;            /* queries[0..parsed) hold memory to free */
+};
+
+static void query_batch_clear(struct query_batch *batch)
+{
+    for (int i = 0; i < batch->parsed; i++) {
+        lookup_query_free(&batch->queries[i]);
+        lookup_result_free(&batch->results[i]);
+    }
+    batch->parsed = 0;
+}
+
+/* Parse texts[0..count) (one search text when search) and run each against ix. */
+static int parse_and_run_queries(const struct registry_index *ix, char *const *texts, bool search,
+                                 uint8_t proto, struct query_batch *batch)
+{
+    struct pr_error err;
+    for (int i = 0; i < batch->count; i++) {
+        const char *text = texts[i];
+        pr_error_clear(&err);
+        int r = search ? lookup_query_search(text, proto, &batch->queries[i], &err)
+                       : lookup_query_parse(ix, text, proto, &batch->queries[i], &err);
+        if (r < 0) {
+            char what[300];
+            snprintf(what, sizeof what, "lookup: \"%s\"", text);
+            if (err.column)
+                snprintf(err.path, sizeof err.path, "argument %d, column %u", i + 1, err.column);
+            lookup_query_free(&batch->queries[i]);
+            return cli_error(r == -EINVAL ? CLI_EXIT_USAGE : CLI_EXIT_FAILURE, what, "%s%s%s",
+                             err.path[0] ? err.path : "", err.path[0] ? ": " : "", err.message);
+        }
+        batch->parsed++;
+        if (lookup_run(ix, &batch->queries[i], &batch->results[i]) < 0)
+            return cli_error(CLI_EXIT_FAILURE, "lookup", "out of memory");
+    }
+    return CLI_EXIT_OK;
+}
+
 int cmd_lookup(int argc, char **argv, struct cli_context *ctx)
 {
     static const struct option options[] = {
@@ -232,26 +274,15 @@ int cmd_lookup(int argc, char **argv, struct cli_context *ctx)
     struct lookup_result *results = calloc((size_t)query_count, sizeof *results);
     if (!queries || !results)
         abort();
-    int parsed = 0;
-    rc = CLI_EXIT_OK;
-    for (int i = 0; i < query_count && rc == CLI_EXIT_OK; i++) {
-        const char *text = search ? joined : argv[optind + i];
-        int r = search ? lookup_query_search(text, proto, &queries[i], &err)
-                       : lookup_query_parse(ix, text, proto, &queries[i], &err);
-        if (r < 0) {
-            char what[300];
-            snprintf(what, sizeof what, "lookup: \"%s\"", text);
-            if (err.column)
-                snprintf(err.path, sizeof err.path, "argument %d, column %u", i + 1, err.column);
-            err.line = 0;
-            lookup_query_free(&queries[i]);
-            rc = cli_error(r == -EINVAL ? CLI_EXIT_USAGE : CLI_EXIT_FAILURE, what, "%s%s%s",
-                           err.path[0] ? err.path : "", err.path[0] ? ": " : "", err.message);
-            break;
-        }
-        parsed++;
-        if (lookup_run(ix, &queries[i], &results[i]) < 0)
-            rc = cli_error(CLI_EXIT_FAILURE, "lookup", "out of memory");
+    struct query_batch batch = { queries, results, query_count, 0 };
+    rc = parse_and_run_queries(ix, search ? (char *const *)&joined : argv + optind, search, proto, &batch);
+    if (rc == CLI_EXIT_OK && registry_index_damage(ix)) {
+        /* a block the queries read was damaged: rebuild the index and ask again */
+        query_batch_clear(&batch);
+        rc = cli_recover_registry(&paths, &ix, &report);
+        if (rc == CLI_EXIT_OK)
+            rc = parse_and_run_queries(ix, search ? (char *const *)&joined : argv + optind, search,
+                                       proto, &batch);
     }
 
     if (rc == CLI_EXIT_OK) {
@@ -292,10 +323,7 @@ int cmd_lookup(int argc, char **argv, struct cli_context *ctx)
         if (rc == CLI_EXIT_OK && !all_found)
             rc = CLI_EXIT_NO;
     }
-    for (int i = 0; i < parsed; i++) {
-        lookup_query_free(&queries[i]);
-        lookup_result_free(&results[i]);
-    }
+    query_batch_clear(&batch);
     free(queries);
     free(results);
     free(joined);

@@ -196,8 +196,13 @@ int cmd_registry(int argc, char **argv, struct cli_context *ctx)
             registry_index_close(ix);
             return cli_error_from(CLI_EXIT_FAILURE, "registry rebuild", &report.index_error);
         }
-    } else if ((rc = cli_open_registry(ctx, &paths, &ix, &report)) != CLI_EXIT_OK) {
-        return rc;
+    } else {
+        if ((rc = cli_open_registry(ctx, &paths, &ix, &report)) != CLI_EXIT_OK)
+            return rc;
+        /* info reads every block: the one place a damaged block that lookups never touch shows */
+        if (registry_index_verify_all(ix, NULL) < 0 &&
+            (rc = cli_recover_registry(&paths, &ix, &report)) != CLI_EXIT_OK)
+            return rc;
     }
     rc = print_info(ctx, ix, &paths, &report, json);
     registry_index_close(ix);

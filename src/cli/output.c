@@ -165,6 +165,21 @@ int cli_open_registry(const struct cli_context *ctx, struct registry_paths *path
         return cli_error_from(CLI_EXIT_FAILURE, "registry", &err);
     if (registry_open(paths, ix, report, &err) < 0)
         return cli_error_from(CLI_EXIT_FAILURE, "registry", &err);
+    return cli_report_registry_open(report);
+}
+
+int cli_recover_registry(const struct registry_paths *paths, struct registry_index **ix,
+                         struct registry_open_report *report)
+{
+    struct pr_error err;
+    pr_error_clear(&err);
+    if (registry_recover(paths, ix, report, &err) < 0)
+        return cli_error_from(CLI_EXIT_FAILURE, "registry", &err);
+    return cli_report_registry_open(report);
+}
+
+int cli_report_registry_open(const struct registry_open_report *report)
+{
     if (report->index_damaged)
         cli_warning("%s; rebuilt it from the sources", report->rebuild_reason);
     if (report->rebuilt && !report->index_saved) {

@@ -207,15 +207,56 @@ static void damaged_images_are_rejected(void **state)
     expect_open_fails(f->image, f->size - 8, "truncated");
     expect_open_fails(f->image, 10, "bad magic");
 
-    for (size_t at = sizeof(struct registry_index_header); at < f->size; at += f->size / 17) {
-        memcpy(copy, f->image, f->size);
-        copy[at] ^= 0x40;
-        expect_open_fails(copy, f->size, "checksum mismatch");
-    }
+    memcpy(copy, f->image, f->size);
+    copy[20] ^= 1;   /* inside the header */
+    expect_open_fails(copy, f->size, "header checksum mismatch");
+
+    memcpy(copy, f->image, f->size);
+    copy[f->size - 3] ^= 1;   /* inside the block checksum table */
+    expect_open_fails(copy, f->size, "checksum table mismatch");
 
     memcpy(copy, f->image, f->size);
     ((struct registry_index_header *)copy)->off_strings = (uint32_t)f->size;
-    expect_open_fails(copy, f->size, "outside the file");
+    expect_open_fails(copy, f->size, "header checksum mismatch");
+    free(copy);
+}
+
+/* Damage inside a data block: open succeeds (only read blocks are checked), a read of the
+ * damaged block fails and says so, other blocks still answer, verify_all finds it. */
+static void damaged_blocks_are_found_when_read(void **state)
+{
+    struct index_fixture *f = *state;
+    const struct registry_index_header *h = f->image;
+    unsigned char *copy = malloc(f->size);
+    assert_non_null(copy);
+    memcpy(copy, f->image, f->size);
+    size_t port_30000 = h->off_port_starts + 30000 * sizeof(uint32_t);
+    copy[port_30000] ^= 0x10;   /* where port 30000 records start (a block open does not read) */
+
+    struct registry_index *ix = NULL;
+    assert_int_equal(registry_index_open(copy, f->size, &ix, NULL), 0);
+    assert_null(registry_index_damage(ix));
+    size_t n = 99;
+    assert_null(registry_index_port_records(ix, 30000, &n));
+    assert_int_equal(n, 0);
+    assert_non_null(registry_index_damage(ix));
+    assert_non_null(strstr(registry_index_damage(ix), "checksum mismatch in block"));
+    struct pr_error err;
+    pr_error_clear(&err);
+    assert_int_equal(registry_index_verify_all(ix, &err), -EINVAL);
+    assert_non_null(strstr(err.message, "checksum mismatch"));
+    registry_index_close(ix);
+
+    /* the same image, but a read far from the damage: no complaint, right answer */
+    assert_int_equal(registry_index_open(copy, f->size, &ix, NULL), 0);
+    uint16_t port;
+    assert_true(registry_index_top_port(ix, REGISTRY_PROTO_TCP, 0, &port));
+    assert_int_equal(port, 80);
+    registry_index_close(ix);
+
+    /* the undamaged image verifies completely */
+    assert_int_equal(registry_index_verify_all(f->ix, NULL), 0);
+    assert_null(registry_index_damage(f->ix));
     free(copy);
 }
 
@@ -239,6 +280,7 @@ int main(void)
         cmocka_unit_test(frequency_rank_and_top_ports),
         cmocka_unit_test(sources_are_recorded_with_counts),
         cmocka_unit_test(damaged_images_are_rejected),
+        cmocka_unit_test(damaged_blocks_are_found_when_read),
         cmocka_unit_test(out_of_range_ids_are_refused),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

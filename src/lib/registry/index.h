@@ -1,7 +1,8 @@
 /* index.h — the compiled registry: build it from parsed sources, open it from a buffer or a
  * mapped file, and answer by port (O(1) through a 65,537-entry offset table), by name or alias
  * (binary search), and open-frequency per port (binary search) and by rank (top ports).
- * Opening validates magic, version, sizes and checksum; every offset is bounds-checked. */
+ * Opening validates magic, version, sizes and checksums of the header and block table; each
+ * 16 KiB block is verified the first time it is read, and every offset is bounds-checked. */
 #ifndef PORTREG_REGISTRY_INDEX_H
 #define PORTREG_REGISTRY_INDEX_H
 
@@ -67,6 +68,12 @@ int registry_index_open(const void *data, size_t size, struct registry_index **o
                         struct pr_error *err);
 /* Hand ownership of the image to the index: malloc'd (mapped=false) or mmap'd (mapped=true). */
 void registry_index_adopt_image(struct registry_index *ix, bool mapped);
+/* Verify every block now (registry info does; lookups verify only what they read). */
+int registry_index_verify_all(const struct registry_index *ix, struct pr_error *err);
+/* NULL, or what damage a read found ("registry index is corrupted (...)"). A read of a damaged
+ * block fails (a record is not found, a string is empty): callers that see damage after a
+ * query rebuild the index and ask again. */
+const char *registry_index_damage(const struct registry_index *ix);
 void registry_index_close(struct registry_index *ix);
 
 int64_t registry_index_built_at(const struct registry_index *ix);

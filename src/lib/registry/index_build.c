@@ -11,8 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#define XXH_INLINE_ALL
-#include <xxhash.h>
+#include <xxh_x86dispatch.h>   /* XXH3_64bits with AVX2 when the CPU has it */
 
 struct string_pool {
     char *data;
@@ -508,7 +507,8 @@ static int build_frequency_tables(struct build_state *st, const struct registry_
             continue;
         for (size_t r = 0; r < src[i].records->count; r++) {
             const struct registry_record *rec = &src[i].records->items[r];
-            if (!rec->has_port || rec->proto == REGISTRY_PROTO_ANY)
+            /* nmap lists most ports with frequency 0: they have no rank to give */
+            if (!rec->has_port || rec->proto == REGISTRY_PROTO_ANY || !(rec->frequency > 0))
                 continue;
             struct registry_index_frequency *f = &st->frequencies[st->frequency_count++];
             f->port = rec->port_first;
@@ -528,6 +528,11 @@ static int build_frequency_tables(struct build_state *st, const struct registry_
     for (size_t i = 0; i < kept; i++)
         st->frequency_rank[i] = (uint32_t)i;
     qsort_r(st->frequency_rank, kept, sizeof(uint32_t), compare_frequency_rank, st->frequencies);
+    uint32_t next_rank[REGISTRY_PROTO_COUNT] = { 0 };
+    for (size_t i = 0; i < kept; i++) {
+        struct registry_index_frequency *f = &st->frequencies[st->frequency_rank[i]];
+        f->rank = ++next_rank[f->proto < REGISTRY_PROTO_COUNT ? f->proto : 0];
+    }
     return 0;
 }
 
@@ -584,6 +589,12 @@ int registry_index_build(const struct registry_build_source *sources, size_t sou
         *sections[i].field = (uint32_t)off;
         off = align8(off + sections[i].bytes);
     }
+    /* the block checksum table follows the sections */
+    size_t data_bytes = off - sizeof h;
+    size_t block_count = (data_bytes + REGISTRY_INDEX_BLOCK_SIZE - 1) / REGISTRY_INDEX_BLOCK_SIZE;
+    h.off_block_checksums = (uint32_t)off;
+    h.block_count = (uint32_t)block_count;
+    off += block_count * sizeof(uint64_t);
     if (off > UINT32_MAX) {
         build_state_free(&st);
         return pr_error_set(err, -E2BIG, "registry index would exceed 4 GiB");
@@ -596,8 +607,18 @@ int registry_index_build(const struct registry_build_source *sources, size_t sou
     for (size_t i = 0; i < section_count; i++)
         if (sections[i].bytes)
             memcpy(image + *sections[i].field, sections[i].data, sections[i].bytes);
+    uint64_t *block_sums = (uint64_t *)(image + h.off_block_checksums);
+    for (size_t b = 0; b < block_count; b++) {
+        size_t start = sizeof h + b * REGISTRY_INDEX_BLOCK_SIZE;
+        size_t len = data_bytes - b * REGISTRY_INDEX_BLOCK_SIZE;
+        if (len > REGISTRY_INDEX_BLOCK_SIZE)
+            len = REGISTRY_INDEX_BLOCK_SIZE;
+        block_sums[b] = XXH3_64bits(image + start, len);
+    }
     h.file_size = off;
-    h.checksum = XXH3_64bits(image + sizeof h, off - sizeof h);
+    h.checksum = XXH3_64bits(block_sums, block_count * sizeof(uint64_t));
+    h.header_checksum = 0;
+    h.header_checksum = XXH3_64bits(&h, sizeof h);
     memcpy(image, &h, sizeof h);
     build_state_free(&st);
     *out = image;

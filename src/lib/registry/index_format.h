@@ -1,14 +1,17 @@
 /* index_format.h — on-disk layout of the compiled registry index (index.bin).
  * One file, written by index_build.c and mapped read-only by index_read.c: a header, then
- * fixed-size sections addressed by offsets. Native byte order (it is a per-host cache, rebuilt
- * from its sources); a checksum (XXH3) over everything after the header detects corruption. */
+ * fixed-size sections addressed by offsets, then a table of XXH3 checksums, one per 16 KiB
+ * block of the sections. Native byte order (it is a per-host cache, rebuilt from its sources).
+ * A reader verifies the header and the checksum table at once and each block the first time
+ * it reads from it, so a lookup hashes the few blocks it touches, not the whole file. */
 #ifndef PORTREG_REGISTRY_INDEX_FORMAT_H
 #define PORTREG_REGISTRY_INDEX_FORMAT_H
 
 #include <stdint.h>
 
 #define REGISTRY_INDEX_MAGIC "PORTREG\x1a"
-#define REGISTRY_INDEX_FORMAT_VERSION 1u
+#define REGISTRY_INDEX_FORMAT_VERSION 3u
+#define REGISTRY_INDEX_BLOCK_SIZE 16384u
 #define REGISTRY_INDEX_BYTE_ORDER 0x01020304u
 
 enum registry_field {
@@ -31,7 +34,8 @@ struct registry_index_header {
     uint32_t format_version;
     uint32_t byte_order;
     uint64_t file_size;
-    uint64_t checksum;          /* XXH3_64bits of bytes [sizeof header, file_size) */
+    uint64_t header_checksum;   /* XXH3_64bits of this header with this field zero */
+    uint64_t checksum;          /* XXH3_64bits of the block checksum table */
     int64_t built_at;           /* seconds since the epoch */
     uint32_t source_count;
     uint32_t record_count;
@@ -47,7 +51,9 @@ struct registry_index_header {
     uint32_t off_frequencies;   /* struct registry_index_frequency[], sorted by (port, proto) */
     uint32_t off_frequency_rank;/* uint32_t[] into frequencies, by open-frequency descending */
     uint32_t off_strings;       /* NUL-terminated strings; offset 0 is "" */
-    uint32_t reserved[4];
+    uint32_t off_block_checksums; /* uint64_t[block_count]: XXH3 of each block of the sections */
+    uint32_t block_count;       /* blocks of REGISTRY_INDEX_BLOCK_SIZE from sizeof(header) */
+    uint32_t reserved[2];
 };
 
 struct registry_index_source {
@@ -81,6 +87,7 @@ struct registry_index_frequency {
     uint8_t padding;
     float frequency;
     uint32_t name;      /* nmap's name for the port */
+    uint32_t rank;      /* 1-based rank among ports of the same protocol, by frequency */
 };
 
 #endif

@@ -1,16 +1,23 @@
 /* index_read.c — open and query a compiled registry index image (index_format.h).
- * Opening checks magic, format version, byte order, size, section bounds and the XXH3
- * checksum; queries bounds-check every offset, so a damaged image can never be read past. */
+ * Opening checks magic, version, byte order, size, section bounds, the header and the block
+ * checksum table. Every read goes through index_verify_range(), which hashes a 16 KiB block the
+ * first time it is read and refuses it when it does not match: a damaged index is never read
+ * past its bounds or believed, and a lookup pays for the blocks it touches only. */
 #include "registry/index.h"
 #include "registry/index_format.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/mman.h>
-#define XXH_INLINE_ALL
-#include <xxhash.h>
+#include <xxh_x86dispatch.h>   /* XXH3_64bits with AVX2 when the CPU has it */
+
+struct index_block_verification {
+    uint8_t *state;             /* per block: 0 not checked yet, 1 good, 2 damaged */
+    char damage[160];           /* "" or what was found */
+};
 
 struct registry_index {
     const unsigned char *base;
@@ -24,68 +31,153 @@ struct registry_index {
     const struct registry_index_frequency *frequencies;
     const uint32_t *frequency_rank;
     const char *strings;
+    const uint64_t *block_sums;
+    struct index_block_verification *verify;   /* mutable cache behind a const index */
     bool owns_image, image_mapped;
 };
 
-static bool section_fits(size_t image_size, uint32_t offset, uint64_t count, size_t item_size)
+enum { BLOCK_UNCHECKED = 0, BLOCK_GOOD = 1, BLOCK_DAMAGED = 2 };
+
+/* Verify every block that holds a byte of [offset, offset + len). The first failure is kept
+ * in ix->verify->damage; reads of damaged blocks fail from then on. */
+static bool index_verify_range(const struct registry_index *ix, size_t offset, size_t len)
+{
+    const size_t data_start = sizeof(struct registry_index_header);
+    const size_t data_end = ix->header->off_block_checksums;
+    if (len == 0)
+        return true;
+    if (offset < data_start || offset > data_end || len > data_end - offset)
+        return false;
+    size_t first = (offset - data_start) / REGISTRY_INDEX_BLOCK_SIZE;
+    size_t last = (offset + len - 1 - data_start) / REGISTRY_INDEX_BLOCK_SIZE;
+    for (size_t b = first; b <= last; b++) {
+        uint8_t *state = &ix->verify->state[b];
+        if (*state == BLOCK_GOOD)
+            continue;
+        if (*state == BLOCK_UNCHECKED) {
+            size_t start = data_start + b * REGISTRY_INDEX_BLOCK_SIZE;
+            size_t block_len = data_end - start < REGISTRY_INDEX_BLOCK_SIZE ? data_end - start
+                                                                             : REGISTRY_INDEX_BLOCK_SIZE;
+            *state = XXH3_64bits(ix->base + start, block_len) == ix->block_sums[b] ? BLOCK_GOOD
+                                                                                   : BLOCK_DAMAGED;
+            if (*state == BLOCK_DAMAGED && !ix->verify->damage[0])
+                snprintf(ix->verify->damage, sizeof ix->verify->damage,
+                         "registry index is corrupted (checksum mismatch in block %zu at byte %zu)",
+                         b, start);
+        }
+        if (*state == BLOCK_DAMAGED)
+            return false;
+    }
+    return true;
+}
+
+static bool section_fits(size_t data_end, uint32_t offset, uint64_t count, size_t item_size)
 {
     if (offset % 8 != 0 || offset < sizeof(struct registry_index_header))
         return false;
     uint64_t bytes = count * item_size;
-    return offset <= image_size && bytes <= image_size - offset;
+    return offset <= data_end && bytes <= data_end - offset;
 }
 
 int registry_index_open(const void *data, size_t size, struct registry_index **out,
                         struct pr_error *err)
 {
     *out = NULL;
-    const struct registry_index_header *h = data;
-    if (size < sizeof *h || memcmp(h->magic, REGISTRY_INDEX_MAGIC, 8) != 0)
+    struct registry_index_header h;
+    if (size < sizeof h)
         return pr_error_set(err, -EINVAL, "not a portreg registry index (bad magic)");
-    if (h->byte_order != REGISTRY_INDEX_BYTE_ORDER)
+    memcpy(&h, data, sizeof h);
+    if (memcmp(h.magic, REGISTRY_INDEX_MAGIC, 8) != 0)
+        return pr_error_set(err, -EINVAL, "not a portreg registry index (bad magic)");
+    if (h.byte_order != REGISTRY_INDEX_BYTE_ORDER)
         return pr_error_set(err, -EINVAL, "registry index was written on a machine of another byte order");
-    if (h->format_version != REGISTRY_INDEX_FORMAT_VERSION)
+    if (h.format_version != REGISTRY_INDEX_FORMAT_VERSION)
         return pr_error_set(err, -EINVAL,
                             "registry index has format version %u, this portreg reads version %u",
-                            h->format_version, REGISTRY_INDEX_FORMAT_VERSION);
-    if (h->file_size != size)
+                            h.format_version, REGISTRY_INDEX_FORMAT_VERSION);
+    uint64_t stored = h.header_checksum;
+    h.header_checksum = 0;
+    if (XXH3_64bits(&h, sizeof h) != stored)
+        return pr_error_set(err, -EINVAL, "registry index is corrupted (header checksum mismatch)");
+    if (h.file_size != size)
         return pr_error_set(err, -EINVAL, "registry index is truncated or padded (%zu bytes, header says %llu)",
-                            size, (unsigned long long)h->file_size);
-    if (!section_fits(size, h->off_sources, h->source_count, sizeof(struct registry_index_source)) ||
-        !section_fits(size, h->off_records, h->record_count, sizeof(struct registry_index_record)) ||
-        !section_fits(size, h->off_port_starts, 65537, sizeof(uint32_t)) ||
-        !section_fits(size, h->off_port_entries, h->port_entry_count, sizeof(uint32_t)) ||
-        !section_fits(size, h->off_names, h->name_entry_count, sizeof(struct registry_index_name)) ||
-        !section_fits(size, h->off_frequencies, h->frequency_count, sizeof(struct registry_index_frequency)) ||
-        !section_fits(size, h->off_frequency_rank, h->frequency_count, sizeof(uint32_t)) ||
-        !section_fits(size, h->off_strings, h->string_bytes, 1) || h->string_bytes == 0)
+                            size, (unsigned long long)h.file_size);
+    size_t data_end = h.off_block_checksums;
+    size_t data_bytes = data_end >= sizeof h ? data_end - sizeof h : 0;
+    if (data_end < sizeof h || data_end % 8 != 0 ||
+        h.block_count != (data_bytes + REGISTRY_INDEX_BLOCK_SIZE - 1) / REGISTRY_INDEX_BLOCK_SIZE ||
+        (uint64_t)data_end + (uint64_t)h.block_count * sizeof(uint64_t) != size)
+        return pr_error_set(err, -EINVAL, "registry index is corrupted (block table)");
+    if (!section_fits(data_end, h.off_sources, h.source_count, sizeof(struct registry_index_source)) ||
+        !section_fits(data_end, h.off_records, h.record_count, sizeof(struct registry_index_record)) ||
+        !section_fits(data_end, h.off_port_starts, 65537, sizeof(uint32_t)) ||
+        !section_fits(data_end, h.off_port_entries, h.port_entry_count, sizeof(uint32_t)) ||
+        !section_fits(data_end, h.off_names, h.name_entry_count, sizeof(struct registry_index_name)) ||
+        !section_fits(data_end, h.off_frequencies, h.frequency_count, sizeof(struct registry_index_frequency)) ||
+        !section_fits(data_end, h.off_frequency_rank, h.frequency_count, sizeof(uint32_t)) ||
+        !section_fits(data_end, h.off_strings, h.string_bytes, 1) || h.string_bytes == 0)
         return pr_error_set(err, -EINVAL, "registry index is corrupted (a section lies outside the file)");
     const unsigned char *base = data;
-    if (XXH3_64bits(base + sizeof *h, size - sizeof *h) != h->checksum)
-        return pr_error_set(err, -EINVAL, "registry index is corrupted (checksum mismatch)");
-    const char *strings = (const char *)base + h->off_strings;
-    if (strings[h->string_bytes - 1] != '\0' || strings[0] != '\0')
-        return pr_error_set(err, -EINVAL, "registry index is corrupted (string table)");
-    const uint32_t *starts = (const uint32_t *)(base + h->off_port_starts);
-    if (starts[65536] != h->port_entry_count)
-        return pr_error_set(err, -EINVAL, "registry index is corrupted (port table)");
+    const uint64_t *block_sums = (const uint64_t *)(base + data_end);
+    if (XXH3_64bits(block_sums, h.block_count * sizeof(uint64_t)) != h.checksum)
+        return pr_error_set(err, -EINVAL, "registry index is corrupted (checksum table mismatch)");
 
     struct registry_index *ix = calloc(1, sizeof *ix);
-    if (!ix)
+    struct index_block_verification *verify = calloc(1, sizeof *verify);
+    uint8_t *state = calloc(h.block_count ? h.block_count : 1, 1);
+    if (!ix || !verify || !state) {
+        free(ix);
+        free(verify);
+        free(state);
         return pr_error_set(err, -ENOMEM, "out of memory");
+    }
+    verify->state = state;
+    ix->verify = verify;
     ix->base = base;
     ix->size = size;
-    ix->header = h;
-    ix->sources = (const void *)(base + h->off_sources);
-    ix->records = (const void *)(base + h->off_records);
-    ix->port_starts = starts;
-    ix->port_entries = (const void *)(base + h->off_port_entries);
-    ix->names = (const void *)(base + h->off_names);
-    ix->frequencies = (const void *)(base + h->off_frequencies);
-    ix->frequency_rank = (const void *)(base + h->off_frequency_rank);
-    ix->strings = strings;
+    ix->header = (const struct registry_index_header *)base;
+    ix->sources = (const void *)(base + h.off_sources);
+    ix->records = (const void *)(base + h.off_records);
+    ix->port_starts = (const void *)(base + h.off_port_starts);
+    ix->port_entries = (const void *)(base + h.off_port_entries);
+    ix->names = (const void *)(base + h.off_names);
+    ix->frequencies = (const void *)(base + h.off_frequencies);
+    ix->frequency_rank = (const void *)(base + h.off_frequency_rank);
+    ix->strings = (const char *)(base + h.off_strings);
+    ix->block_sums = block_sums;
+
+    /* what every query relies on is verified now: sources, the end of the port table, the
+     * first and last string bytes */
+    const char *problem = NULL;
+    if (!index_verify_range(ix, h.off_sources, h.source_count * sizeof(struct registry_index_source)) ||
+        !index_verify_range(ix, h.off_port_starts + 65536 * sizeof(uint32_t), sizeof(uint32_t)) ||
+        !index_verify_range(ix, h.off_strings, 1) ||
+        !index_verify_range(ix, h.off_strings + h.string_bytes - 1, 1))
+        problem = ix->verify->damage;
+    else if (ix->strings[h.string_bytes - 1] != '\0' || ix->strings[0] != '\0')
+        problem = "registry index is corrupted (string table)";
+    else if (ix->port_starts[65536] != h.port_entry_count)
+        problem = "registry index is corrupted (port table)";
+    if (problem) {
+        int r = pr_error_set(err, -EINVAL, "%s", problem);
+        registry_index_close(ix);
+        return r;
+    }
     *out = ix;
     return 0;
+}
+
+int registry_index_verify_all(const struct registry_index *ix, struct pr_error *err)
+{
+    size_t data_start = sizeof(struct registry_index_header);
+    if (!index_verify_range(ix, data_start, ix->header->off_block_checksums - data_start))
+        return pr_error_set(err, -EINVAL, "%s", ix->verify->damage);
+    return 0;
+}
+
+const char *registry_index_damage(const struct registry_index *ix)
+{
+    return ix->verify->damage[0] ? ix->verify->damage : NULL;
 }
 
 void registry_index_adopt_image(struct registry_index *ix, bool mapped)
@@ -104,12 +196,27 @@ void registry_index_close(struct registry_index *ix)
         else
             free((void *)ix->base);
     }
+    free(ix->verify->state);
+    free(ix->verify);
     free(ix);
 }
 
 static const char *index_string(const struct registry_index *ix, uint32_t offset)
 {
-    return offset < ix->header->string_bytes ? ix->strings + offset : "";
+    size_t base = ix->header->off_strings;
+    if (offset >= ix->header->string_bytes || !index_verify_range(ix, base + offset, 1))
+        return "";
+    const char *s = ix->strings + offset;
+    size_t len = strnlen(s, ix->header->string_bytes - offset);
+    return index_verify_range(ix, base + offset, len + 1) ? s : "";
+}
+
+/* Pointer to item i of a section after verifying its bytes; NULL when damaged. */
+static const void *index_item(const struct registry_index *ix, uint32_t section_offset,
+                              size_t item_size, size_t i)
+{
+    size_t offset = section_offset + i * item_size;
+    return index_verify_range(ix, offset, item_size) ? ix->base + offset : NULL;
 }
 
 int64_t registry_index_built_at(const struct registry_index *ix) { return ix->header->built_at; }
@@ -118,9 +225,10 @@ uint32_t registry_index_record_count(const struct registry_index *ix) { return i
 
 bool registry_index_record(const struct registry_index *ix, uint32_t id, struct registry_record *out)
 {
-    if (id >= ix->header->record_count)
+    const struct registry_index_record *r =
+        id < ix->header->record_count ? index_item(ix, ix->header->off_records, sizeof *r, id) : NULL;
+    if (!r)
         return false;
-    const struct registry_index_record *r = &ix->records[id];
     const char **fields[REGISTRY_FIELD_COUNT] = {
         &out->service, &out->description, &out->assignee, &out->contact,
         &out->registration_date, &out->modification_date, &out->reference, &out->service_code,
@@ -142,14 +250,22 @@ bool registry_index_record(const struct registry_index *ix, uint32_t id, struct 
 
 uint32_t registry_index_record_source(const struct registry_index *ix, uint32_t id)
 {
-    return id < ix->header->record_count ? ix->records[id].source : 0;
+    const struct registry_index_record *r =
+        id < ix->header->record_count ? index_item(ix, ix->header->off_records, sizeof *r, id) : NULL;
+    return r ? r->source : 0;
 }
 
 const uint32_t *registry_index_port_records(const struct registry_index *ix, uint16_t port,
                                             size_t *count)
 {
+    *count = 0;
+    if (!index_verify_range(ix, ix->header->off_port_starts + (size_t)port * sizeof(uint32_t),
+                            2 * sizeof(uint32_t)))
+        return NULL;
     uint32_t first = ix->port_starts[port], last = ix->port_starts[port + 1];
-    if (first > last || last > ix->header->port_entry_count) {
+    if (first > last || last > ix->header->port_entry_count ||
+        !index_verify_range(ix, ix->header->off_port_entries + (size_t)first * sizeof(uint32_t),
+                            (size_t)(last - first) * sizeof(uint32_t))) {
         *count = 0;
         return NULL;
     }
@@ -163,18 +279,22 @@ size_t registry_index_find_name(const struct registry_index *ix, const char *nam
     size_t lo = 0, hi = ix->header->name_entry_count;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (strcasecmp(index_string(ix, ix->names[mid].name), name) < 0)
+        const struct registry_index_name *entry = index_item(ix, ix->header->off_names, sizeof *entry, mid);
+        if (!entry)
+            return 0;
+        if (strcasecmp(index_string(ix, entry->name), name) < 0)
             lo = mid + 1;
         else
             hi = mid;
     }
     size_t matches = 0;
     for (size_t i = lo; i < ix->header->name_entry_count; i++) {
-        if (strcasecmp(index_string(ix, ix->names[i].name), name) != 0)
+        const struct registry_index_name *entry = index_item(ix, ix->header->off_names, sizeof *entry, i);
+        if (!entry || strcasecmp(index_string(ix, entry->name), name) != 0)
             break;
-        if (ix->names[i].record < ix->header->record_count) {
+        if (entry->record < ix->header->record_count) {
             if (visit)
-                visit(ctx, ix->names[i].record);
+                visit(ctx, entry->record);
             matches++;
         }
     }
@@ -191,31 +311,23 @@ double registry_index_frequency(const struct registry_index *ix, uint16_t port, 
     size_t lo = 0, hi = ix->header->frequency_count;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        const struct registry_index_frequency *f = &ix->frequencies[mid];
+        const struct registry_index_frequency *f =
+            index_item(ix, ix->header->off_frequencies, sizeof *f, mid);
+        if (!f)
+            return 0.0;
         if (f->port < port || (f->port == port && f->proto < proto))
             lo = mid + 1;
         else
             hi = mid;
     }
-    if (lo == ix->header->frequency_count || ix->frequencies[lo].port != port ||
-        ix->frequencies[lo].proto != proto)
+    const struct registry_index_frequency *found =
+        lo < ix->header->frequency_count ? index_item(ix, ix->header->off_frequencies, sizeof *found, lo) : NULL;
+    if (!found || found->port != port || found->proto != proto)
         return 0.0;
-    const struct registry_index_frequency *found = &ix->frequencies[lo];
     if (nmap_name)
         *nmap_name = index_string(ix, found->name);
-    if (rank) {
-        uint32_t position = 0;
-        for (uint32_t i = 0; i < ix->header->frequency_count; i++) {
-            uint32_t k = ix->frequency_rank[i];
-            if (k >= ix->header->frequency_count || ix->frequencies[k].proto != proto)
-                continue;
-            position++;
-            if (k == lo) {
-                *rank = position;
-                break;
-            }
-        }
-    }
+    if (rank)
+        *rank = found->rank;
     return found->frequency;
 }
 
@@ -223,11 +335,17 @@ bool registry_index_top_port(const struct registry_index *ix, uint8_t proto, uin
                              uint16_t *port)
 {
     for (uint32_t i = 0; i < ix->header->frequency_count; i++) {
-        uint32_t k = ix->frequency_rank[i];
-        if (k >= ix->header->frequency_count || ix->frequencies[k].proto != proto)
+        const uint32_t *k = index_item(ix, ix->header->off_frequency_rank, sizeof *k, i);
+        if (!k || *k >= ix->header->frequency_count)
+            return false;
+        const struct registry_index_frequency *f =
+            index_item(ix, ix->header->off_frequencies, sizeof *f, *k);
+        if (!f)
+            return false;
+        if (f->proto != proto)
             continue;
         if (n-- == 0) {
-            *port = ix->frequencies[k].port;
+            *port = f->port;
             return true;
         }
     }

@@ -259,3 +259,15 @@ int registry_open(const struct registry_paths *paths, struct registry_index **ou
     *out = ix;
     return 0;
 }
+
+int registry_recover(const struct registry_paths *paths, struct registry_index **ix,
+                     struct registry_open_report *report, struct pr_error *err)
+{
+    const char *damage = *ix ? registry_index_damage(*ix) : NULL;
+    snprintf(report->rebuild_reason, sizeof report->rebuild_reason, "%s: %s", paths->index,
+             damage ? damage : "registry index is corrupted");
+    report->index_damaged = true;
+    registry_index_close(*ix);
+    *ix = NULL;
+    return registry_rebuild(paths, ix, report, err);
+}

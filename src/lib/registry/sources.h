@@ -46,6 +46,11 @@ struct registry_open_report {
 int registry_open(const struct registry_paths *paths, struct registry_index **out,
                   struct registry_open_report *report, struct pr_error *err);
 
+/* A read found damage in *ix (registry_index_damage()): close it, note why in report, and
+ * rebuild it from the sources into *ix. */
+int registry_recover(const struct registry_paths *paths, struct registry_index **ix,
+                     struct registry_open_report *report, struct pr_error *err);
+
 /* Compile the index from the sources now and save it (atomic rename). */
 int registry_rebuild(const struct registry_paths *paths, struct registry_index **out,
                      struct registry_open_report *report, struct pr_error *err);
