@@ -52,6 +52,7 @@ test: deps-test build build-asan build-fuzz
 	@scripts/run-tests.sh $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ) $(FUZZ_SECONDS)
 
 install: build
+	meson configure $(BUILD) --prefix=$(PREFIX)
 	meson install -C $(BUILD) --destdir "$(DESTDIR)"
 
 bench: deps-bench build

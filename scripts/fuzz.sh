@@ -14,6 +14,8 @@ for name in $harnesses; do
   n=$((n + 1))
   scratch=$(mktemp -d)
   cp -r "$root/fuzz/corpus/$name/." "$scratch/" 2>/dev/null || true
+  # the index seed is generated, not kept in the repository as a binary blob
+  [ "$name" = fuzz_index ] && "$build/fuzz/make_index_seed" "$scratch/seed.bin"
   log=$(mktemp)
   if "$build/fuzz/$name" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
        -artifact_prefix="$root/fuzz/artifacts/$name-" "$scratch" >"$log" 2>&1; then
