@@ -4,9 +4,9 @@
 # Usage: scripts/install-deps.sh [build|test|all]   (default: all)
 set -eu
 
-BUILD_PACKAGES="gcc make meson ninja-build pkg-config libcurl4-gnutls-dev libjansson-dev scdoc libxxhash-dev"
+BUILD_PACKAGES="gcc make meson ninja-build pkg-config libcurl4-gnutls-dev libjansson-dev scdoc libxxhash-dev libmnl-dev libbpf-dev"
 RUNTIME_PACKAGES="libwireshark-data nmap-common libcurl3-gnutls"
-TEST_PACKAGES="clang libclang-rt-14-dev libcmocka-dev bats iproute2 procps jq"
+TEST_PACKAGES="clang libclang-rt-14-dev libcmocka-dev bats iproute2 procps jq lsof"
 BENCH_PACKAGES="hyperfine"
 
 case "${1:-all}" in

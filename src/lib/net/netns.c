@@ -1,0 +1,2 @@
+/* netns.c — placeholder until written. */
+#include <errno.h>

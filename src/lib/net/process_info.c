@@ -1,0 +1,2 @@
+/* process_info.c — placeholder until written. */
+#include <errno.h>

@@ -1,0 +1,2 @@
+/* procmap.c — placeholder until written. */
+#include <errno.h>

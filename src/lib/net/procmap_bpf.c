@@ -1,0 +1,2 @@
+/* procmap_bpf.c — placeholder until written. */
+#include <errno.h>

@@ -1,0 +1,2 @@
+/* procmap_proc.c — placeholder until written. */
+#include <errno.h>

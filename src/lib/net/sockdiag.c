@@ -1,0 +1,2 @@
+/* sockdiag.c — placeholder until written. */
+#include <errno.h>

@@ -1,0 +1,2 @@
+/* text_scan.c — placeholder until written. */
+#include <errno.h>
