@@ -5,9 +5,9 @@
 set -eu
 
 BUILD_PACKAGES="gcc make meson ninja-build pkg-config libcurl4-gnutls-dev libjansson-dev scdoc libxxhash-dev libmnl-dev libbpf-dev"
-RUNTIME_PACKAGES="libwireshark-data nmap-common libcurl3-gnutls"
+RUNTIME_PACKAGES="libwireshark-data nmap-common libcurl3-gnutls libmnl0 libbpf1"
 TEST_PACKAGES="clang libclang-rt-14-dev libcmocka-dev bats iproute2 procps jq lsof"
-BENCH_PACKAGES="hyperfine"
+BENCH_PACKAGES="hyperfine time lsof"
 
 case "${1:-all}" in
   build) wanted="$BUILD_PACKAGES $RUNTIME_PACKAGES" ;;

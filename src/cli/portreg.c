@@ -10,6 +10,8 @@
 const struct cli_command cli_commands[] = {
     { "lookup", cmd_lookup, "what IANA and this host's services files say about a port or name" },
     { "registry", cmd_registry, "the registry's sources and index: info, update, rebuild" },
+    { "ls", cmd_ls, "sockets with their processes, units, containers and IANA services" },
+    { "who", cmd_who, "every socket on a port and who holds it" },
     { "help", cmd_help, "show help for portreg or one of its commands" },
     { NULL, NULL, NULL },
 };

@@ -24,3 +24,31 @@ use_real_iana() {
   fi
   "$PORTREG" registry update --from "$PORTREG_IANA_CSV" >/dev/null
 }
+
+# Start sockhold with the given sockets; sets SOCKHOLD_PID, SOCKHOLD_PIDS (all holders) and
+# PORTS (the bound ports in order) and INODES. Killed in teardown by stop_sockholds.
+start_sockhold() {
+  local out="$BATS_TEST_TMPDIR/sockhold.$RANDOM"
+  "$SOCKHOLD" "$@" >"$out" 2>&1 &
+  local waited=0
+  until grep -q '^ready' "$out" 2>/dev/null; do
+    sleep 0.05
+    waited=$((waited + 1))
+    if [ "$waited" -gt 100 ]; then cat "$out" >&2; return 1; fi
+  done
+  SOCKHOLD_PIDS=($(awk '$1 == "pid" {print $2}' "$out"))
+  SOCKHOLD_PID=${SOCKHOLD_PIDS[0]}
+  PORTS=($(awk '$1 == "socket" {print $4}' "$out"))
+  INODES=($(awk '$1 == "socket" {print $5}' "$out"))
+  echo "${SOCKHOLD_PIDS[@]}" >>"$BATS_TEST_TMPDIR/holders"
+}
+
+stop_sockholds() {
+  if [ -f "$BATS_TEST_TMPDIR/holders" ]; then
+    kill $(cat "$BATS_TEST_TMPDIR/holders") 2>/dev/null || true
+  fi
+}
+
+need_root() {
+  [ "$(id -u)" -eq 0 ] || skip "needs root"
+}

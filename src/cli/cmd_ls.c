@@ -1,0 +1,315 @@
+/* cmd_ls.c — `portreg ls`: the sockets of this host (or of every network namespace) with the
+ * processes, users, units and containers holding them, the IANA service of the port and how
+ * exposed it is. Thin: options → inspect_run() → socket_view table or JSON. */
+#include <errno.h>
+#include <getopt.h>
+#include <pwd.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "cli.h"
+#include "net/exposure.h"
+#include "net/inspect.h"
+#include "registry/lookup.h"
+#include "registry/record.h"
+#include "socket_view.h"
+
+static const char ls_usage[] =
+    "usage: portreg ls [options]\n\n"
+    "Sockets of this host with the processes holding them. Default: listening TCP and UDP.\n\n"
+    "options:\n"
+    "  -t, --tcp            TCP sockets\n"
+    "  -u, --udp            UDP sockets\n"
+    "  -l, --listening      listening TCP and unconnected UDP sockets (the default)\n"
+    "  -a, --all            sockets in every state\n"
+    "  -4, --ipv4           IPv4 only\n"
+    "  -6, --ipv6           IPv6 only\n"
+    "      --port SPEC      local ports: 22, 1000-2000, T:80,U:53, ssh,mysql\n"
+    "      --pid PID        sockets held by this process\n"
+    "      --process NAME   sockets held by processes with this command name\n"
+    "      --user USER      sockets owned by or held by this user (name or uid)\n"
+    "      --all-netns      every network namespace of the host, each socket labelled\n"
+    "      --no-processes   do not look for processes (fastest)\n"
+    "      --method M       how processes are found: auto (default), bpf, proc\n"
+    "      --sort KEY       port (default), process, address\n"
+    "      --json           one JSON document on stdout\n"
+    "      --ndjson         one JSON object per socket per line\n"
+    "  -h, --help           this help\n\n"
+    "Exit status: 0 sockets listed (also when none match), 2 bad option, 3 failure.\n";
+
+/* Resolve service names in --port through the registry (opened only when a name is used). */
+struct ls_port_resolver {
+    const struct cli_context *ctx;
+    struct registry_index *ix;
+};
+
+static int resolve_port_name(void *ctx_ptr, const char *name, size_t len, uint8_t proto,
+                             struct portspec *out)
+{
+    struct ls_port_resolver *r = ctx_ptr;
+    if (!r->ix) {
+        struct registry_paths paths;
+        struct registry_open_report report;
+        if (cli_open_registry(r->ctx, &paths, &r->ix, &report) != CLI_EXIT_OK)
+            return -EIO;
+    }
+    char text[300];
+    snprintf(text, sizeof text, "%.*s%s%s", (int)len, name, proto ? "/" : "", proto ? registry_proto_name(proto) : "");
+    struct lookup_query q;
+    if (lookup_query_parse(r->ix, text, REGISTRY_PROTO_ANY, &q, NULL) < 0 || q.kind != LOOKUP_KIND_NAME)
+        return -ENOENT;
+    struct lookup_result res;
+    int rc = lookup_run(r->ix, &q, &res);
+    size_t before = out->count;
+    for (size_t i = 0; rc == 0 && i < res.count; i++) {
+        struct registry_record rec;
+        if (registry_index_record(r->ix, res.records[i], &rec) && rec.has_port)
+            rc = portspec_add(out, rec.port_first, rec.port_last, proto ? proto : rec.proto);
+    }
+    lookup_result_free(&res);
+    lookup_query_free(&q);
+    return rc < 0 ? rc : out->count > before ? 0 : -ENOENT;
+}
+
+int cli_parse_port_option(const struct cli_context *ctx, const char *command, const char *text,
+                          struct portspec *spec, struct registry_index **ix)
+{
+    struct ls_port_resolver resolver = { ctx, *ix };
+    struct pr_error err;
+    pr_error_clear(&err);
+    int r = portspec_parse(text, resolve_port_name, &resolver, spec, &err);
+    *ix = resolver.ix;
+    if (r < 0)
+        return cli_error(r == -EINVAL ? CLI_EXIT_USAGE : CLI_EXIT_FAILURE, command,
+                         "--port \"%s\": column %u: %s", text, err.column, err.message);
+    return CLI_EXIT_OK;
+}
+
+int cli_parse_user_option(const char *command, const char *text, uint32_t *uid)
+{
+    char *end;
+    unsigned long value = strtoul(text, &end, 10);
+    if (*text && !*end && value <= UINT32_MAX) {
+        *uid = (uint32_t)value;
+        return CLI_EXIT_OK;
+    }
+    struct passwd pw, *found = NULL;
+    char buf[1024];
+    if (getpwnam_r(text, &pw, buf, sizeof buf, &found) == 0 && found) {
+        *uid = (uint32_t)pw.pw_uid;
+        return CLI_EXIT_OK;
+    }
+    return cli_error(CLI_EXIT_USAGE, command, "--user \"%s\": no such user", text);
+}
+
+struct sort_context {
+    const struct inspect_result *res;
+    enum socket_sort key;
+};
+
+static int compare_address(const struct socket_entry *x, const struct socket_entry *y)
+{
+    if (x->family != y->family)
+        return x->family < y->family ? -1 : 1;
+    int c = memcmp(x->local_addr, y->local_addr, 16);
+    if (c)
+        return c;
+    return (x->local_port > y->local_port) - (x->local_port < y->local_port);
+}
+
+static int compare_sockets(const void *a, const void *b, void *ctx_ptr)
+{
+    const struct sort_context *ctx = ctx_ptr;
+    size_t i = *(const size_t *)a, j = *(const size_t *)b;
+    const struct socket_entry *x = &ctx->res->sockets.items[i], *y = &ctx->res->sockets.items[j];
+    int c = 0;
+    if (ctx->key == SORT_PROCESS && ctx->res->processes_looked_up) {
+        uint32_t px = ctx->res->holder_count[i] ? ctx->res->holders[ctx->res->holder_start[i]].pid : UINT32_MAX;
+        uint32_t py = ctx->res->holder_count[j] ? ctx->res->holders[ctx->res->holder_start[j]].pid : UINT32_MAX;
+        const struct process_info *p = inspect_process(ctx->res, px), *q = inspect_process(ctx->res, py);
+        c = strcmp(p ? p->comm : "\xff", q ? q->comm : "\xff");
+        if (!c)
+            c = (px > py) - (px < py);
+    } else if (ctx->key == SORT_ADDRESS) {
+        c = compare_address(x, y);
+    }
+    if (!c)
+        c = (x->local_port > y->local_port) - (x->local_port < y->local_port);
+    if (!c)
+        c = (x->proto > y->proto) - (x->proto < y->proto);
+    if (!c)
+        c = compare_address(x, y);
+    if (!c)
+        c = (x->netns > y->netns) - (x->netns < y->netns);
+    if (!c)
+        c = (i > j) - (i < j);
+    return c;
+}
+
+/* Reorder sockets (and their holder ranges) by the sort key. */
+int cli_sort_sockets(struct inspect_result *res, enum socket_sort key)
+{
+    size_t n = res->sockets.count;
+    size_t *order = malloc((n ? n : 1) * sizeof *order);
+    struct socket_entry *sockets = malloc((n ? n : 1) * sizeof *sockets);
+    uint32_t *start = malloc((n ? n : 1) * sizeof *start), *count = malloc((n ? n : 1) * sizeof *count);
+    if (!order || !sockets || !start || !count) {
+        free(order), free(sockets), free(start), free(count);
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < n; i++)
+        order[i] = i;
+    struct sort_context ctx = { res, key };
+    qsort_r(order, n, sizeof *order, compare_sockets, &ctx);
+    for (size_t i = 0; i < n; i++) {
+        sockets[i] = res->sockets.items[order[i]];
+        if (res->holder_start) {
+            start[i] = res->holder_start[order[i]];
+            count[i] = res->holder_count[order[i]];
+        }
+    }
+    memcpy(res->sockets.items, sockets, n * sizeof *sockets);
+    if (res->holder_start) {
+        memcpy(res->holder_start, start, n * sizeof *start);
+        memcpy(res->holder_count, count, n * sizeof *count);
+    }
+    free(order), free(sockets), free(start), free(count);
+    return 0;
+}
+
+int cmd_ls(int argc, char **argv, struct cli_context *ctx)
+{
+    enum { OPT_PORT = 256, OPT_PID, OPT_PROCESS, OPT_USER, OPT_ALL_NETNS, OPT_NO_PROCESSES,
+           OPT_METHOD, OPT_SORT, OPT_JSON, OPT_NDJSON };
+    static const struct option options[] = {
+        { "tcp", no_argument, NULL, 't' },           { "udp", no_argument, NULL, 'u' },
+        { "listening", no_argument, NULL, 'l' },     { "all", no_argument, NULL, 'a' },
+        { "ipv4", no_argument, NULL, '4' },          { "ipv6", no_argument, NULL, '6' },
+        { "port", required_argument, NULL, OPT_PORT }, { "pid", required_argument, NULL, OPT_PID },
+        { "process", required_argument, NULL, OPT_PROCESS }, { "user", required_argument, NULL, OPT_USER },
+        { "all-netns", no_argument, NULL, OPT_ALL_NETNS },
+        { "no-processes", no_argument, NULL, OPT_NO_PROCESSES },
+        { "method", required_argument, NULL, OPT_METHOD }, { "sort", required_argument, NULL, OPT_SORT },
+        { "json", no_argument, NULL, OPT_JSON },     { "ndjson", no_argument, NULL, OPT_NDJSON },
+        { "help", no_argument, NULL, 'h' },          { NULL, 0, NULL, 0 },
+    };
+    struct inspect_options opt = { .processes = true };
+    bool tcp = false, udp = false, listening = false, all = false, json = false, ndjson = false;
+    enum socket_sort sort = SORT_PORT;
+    struct portspec ports = { 0 };
+    struct registry_index *ix = NULL;
+    int rc = CLI_EXIT_OK, c;
+    opterr = 0;
+    while (rc == CLI_EXIT_OK && (c = getopt_long(argc, argv, "tula46h", options, NULL)) != -1) {
+        switch (c) {
+        case 't': tcp = true; break;
+        case 'u': udp = true; break;
+        case 'l': listening = true; break;
+        case 'a': all = true; break;
+        case '4': opt.query.ipv4 = true; break;
+        case '6': opt.query.ipv6 = true; break;
+        case OPT_PORT: rc = cli_parse_port_option(ctx, "ls", optarg, &ports, &ix); break;
+        case OPT_PID: {
+            char *end;
+            unsigned long pid = strtoul(optarg, &end, 10);
+            if (!*optarg || *end || pid == 0 || pid > UINT32_MAX)
+                rc = cli_error(CLI_EXIT_USAGE, "ls", "--pid \"%s\": not a process id", optarg);
+            opt.pid = (uint32_t)pid;
+            break;
+        }
+        case OPT_PROCESS: opt.process_name = optarg; break;
+        case OPT_USER:
+            rc = cli_parse_user_option("ls", optarg, &opt.uid);
+            opt.has_uid = true;
+            break;
+        case OPT_ALL_NETNS: opt.all_netns = true; break;
+        case OPT_NO_PROCESSES: opt.processes = false; break;
+        case OPT_METHOD:
+            if (strcmp(optarg, "auto") == 0) opt.method = PROCMAP_METHOD_AUTO;
+            else if (strcmp(optarg, "bpf") == 0) opt.method = PROCMAP_METHOD_BPF;
+            else if (strcmp(optarg, "proc") == 0) opt.method = PROCMAP_METHOD_PROC;
+            else rc = cli_error(CLI_EXIT_USAGE, "ls", "--method \"%s\": auto, bpf or proc", optarg);
+            break;
+        case OPT_SORT:
+            if (strcmp(optarg, "port") == 0) sort = SORT_PORT;
+            else if (strcmp(optarg, "process") == 0) sort = SORT_PROCESS;
+            else if (strcmp(optarg, "address") == 0) sort = SORT_ADDRESS;
+            else rc = cli_error(CLI_EXIT_USAGE, "ls", "--sort \"%s\": port, process or address", optarg);
+            break;
+        case OPT_JSON: json = true; break;
+        case OPT_NDJSON: ndjson = true; break;
+        case 'h': fputs(ls_usage, stdout); portspec_free(&ports); registry_index_close(ix); return CLI_EXIT_OK;
+        default:
+            rc = optopt ? cli_usage_error("ls", "unknown option '-%c'", optopt)
+                        : cli_usage_error("ls", "unknown or incomplete option '%s'", argv[optind - 1]);
+        }
+    }
+    if (rc == CLI_EXIT_OK && optind < argc)
+        rc = cli_usage_error("ls", "unexpected argument '%s'", argv[optind]);
+    if (rc != CLI_EXIT_OK) {
+        portspec_free(&ports);
+        registry_index_close(ix);
+        return rc;
+    }
+    if (!tcp && !udp)
+        tcp = udp = true;
+    opt.query.protos = (tcp ? 1u << REGISTRY_PROTO_TCP : 0) | (udp ? 1u << REGISTRY_PROTO_UDP : 0);
+    if (!all)
+        listening = true;
+    opt.query.states = all ? SOCKET_STATE_ALL
+                           : (1u << SOCKET_STATE_LISTEN) | (1u << SOCKET_STATE_CLOSE);
+    opt.query.local_ports = ports.count ? &ports : NULL;
+
+    struct inspect_result res;
+    struct pr_error err;
+    pr_error_clear(&err);
+    if (inspect_run(&opt, &res, &err) < 0) {
+        portspec_free(&ports);
+        registry_index_close(ix);
+        return cli_error_from(cli_exit_for_error(err.code), "ls", &err);
+    }
+    if (listening && !all) {
+        /* a TCP socket in CLOSE is bound but not listening: ss -l does not show it either */
+        size_t kept = 0;
+        for (size_t i = 0; i < res.sockets.count; i++) {
+            const struct socket_entry *s = &res.sockets.items[i];
+            if (s->proto == REGISTRY_PROTO_TCP && s->state != SOCKET_STATE_LISTEN)
+                continue;
+            res.sockets.items[kept] = *s;
+            if (res.holder_start) {
+                res.holder_start[kept] = res.holder_start[i];
+                res.holder_count[kept] = res.holder_count[i];
+            }
+            kept++;
+        }
+        res.sockets.count = kept;
+    }
+    if (cli_sort_sockets(&res, sort) < 0)
+        rc = cli_error(CLI_EXIT_FAILURE, "ls", "out of memory");
+
+    if (!ix) {
+        struct registry_paths paths;
+        struct registry_open_report report;
+        if (cli_open_registry(ctx, &paths, &ix, &report) != CLI_EXIT_OK)
+            ix = NULL;   /* the SERVICE column stays empty; the warning was printed */
+    }
+    struct local_ports host;
+    if (local_ports_read(NULL, &host, NULL) < 0)
+        memset(&host, 0, sizeof host);
+    struct socket_view_context view = { &res, ix, &host, uid_name_cache_new() };
+    if (rc == CLI_EXIT_OK) {
+        if (json || ndjson) {
+            socket_view_print_json(&view, ctx, ndjson);
+        } else {
+            struct socket_table_options table = { .show_peer = all, .show_netns = opt.all_netns };
+            socket_view_print_table(&view, ctx, &table);
+        }
+        socket_view_warn_unattributed(&view, "ls");
+    }
+    uid_name_cache_free(view.users);
+    inspect_result_free(&res);
+    portspec_free(&ports);
+    registry_index_close(ix);
+    return rc;
+}

@@ -1,0 +1,161 @@
+/* cmd_who.c — `portreg who PORT[/PROTO]|NAME`: every socket on that local port in every state,
+ * its processes, and a one-line verdict per bound socket ("held by nginx (pid 812,
+ * nginx.service) on 0.0.0.0 — every IPv4 address"). Exit 0 when something holds it, 1 when
+ * nothing does. Thin over inspect_run() and socket_view. */
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "cli.h"
+#include "net/exposure.h"
+#include "registry/record.h"
+#include "socket_view.h"
+
+static const char who_usage[] =
+    "usage: portreg who [options] PORT[/PROTO]|NAME...\n\n"
+    "Every socket on the port, in every state, and the processes holding it.\n\n"
+    "options:\n"
+    "      --all-netns      look in every network namespace of the host\n"
+    "      --method M       how processes are found: auto (default), bpf, proc\n"
+    "      --json           one JSON document on stdout\n"
+    "  -h, --help           this help\n\n"
+    "Exit status: 0 something holds the port, 1 nothing does, 2 bad input, 3 failure.\n";
+
+static bool socket_binds_port(const struct socket_entry *s)
+{
+    return s->state == SOCKET_STATE_LISTEN ||
+           (s->proto == REGISTRY_PROTO_UDP && s->state == SOCKET_STATE_CLOSE) ||
+           (s->proto == REGISTRY_PROTO_TCP && s->state == SOCKET_STATE_CLOSE);
+}
+
+static void print_verdicts(const struct socket_view_context *v, const struct cli_context *ctx)
+{
+    const struct inspect_result *res = v->res;
+    size_t bound = 0, connections = 0, time_wait = 0;
+    for (size_t i = 0; i < res->sockets.count; i++) {
+        const struct socket_entry *s = &res->sockets.items[i];
+        if (!socket_binds_port(s)) {
+            if (s->state == SOCKET_STATE_TIME_WAIT)
+                time_wait++;
+            else
+                connections++;
+            continue;
+        }
+        bound++;
+        char addr[64], unit[160], who[256];
+        socket_address_text(s->family, s->local_addr, addr, sizeof addr);
+        socket_view_unit(v, i, unit, sizeof unit);
+        if (res->processes_looked_up && res->holder_count[i]) {
+            const struct socket_holder *h = &res->holders[res->holder_start[i]];
+            const struct process_info *p = inspect_process(res, h->pid);
+            snprintf(who, sizeof who, "%s (pid %u%s%s)", p && p->comm[0] ? p->comm : "?", h->pid,
+                     strcmp(unit, "-") ? ", " : "", strcmp(unit, "-") ? unit : "");
+            if (res->holder_count[i] > 1)
+                snprintf(who + strlen(who), sizeof who - strlen(who), " and %u more", res->holder_count[i] - 1);
+        } else {
+            snprintf(who, sizeof who, "a socket of %s (uid %u; process not visible)", uid_name(v->users, s->uid), s->uid);
+        }
+        const char *verb = s->state == SOCKET_STATE_LISTEN ? "listening" : "bound";
+        printf("%s%s %u%s %s: %s on %s%s%s \u2014 %s\n", cli_bold(ctx), registry_proto_name(s->proto),
+               s->local_port, cli_reset(ctx), verb, who, s->family == AF_INET6 ? "[" : "", addr,
+               s->family == AF_INET6 ? "]" : "", socket_exposure_label(socket_exposure_of(s)));
+    }
+    if (connections)
+        printf("%zu connection%s use the port\n", connections, connections == 1 ? "" : "s");
+    if (time_wait)
+        printf("%zu socket%s in TIME-WAIT still hold the port\n", time_wait, time_wait == 1 ? "" : "s");
+    (void)bound;
+}
+
+int cmd_who(int argc, char **argv, struct cli_context *ctx)
+{
+    enum { OPT_ALL_NETNS = 256, OPT_METHOD, OPT_JSON };
+    static const struct option options[] = {
+        { "all-netns", no_argument, NULL, OPT_ALL_NETNS },
+        { "method", required_argument, NULL, OPT_METHOD },
+        { "json", no_argument, NULL, OPT_JSON },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    struct inspect_options opt = { .processes = true };
+    bool json = false;
+    int c;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+        switch (c) {
+        case OPT_ALL_NETNS: opt.all_netns = true; break;
+        case OPT_METHOD:
+            if (strcmp(optarg, "auto") == 0) opt.method = PROCMAP_METHOD_AUTO;
+            else if (strcmp(optarg, "bpf") == 0) opt.method = PROCMAP_METHOD_BPF;
+            else if (strcmp(optarg, "proc") == 0) opt.method = PROCMAP_METHOD_PROC;
+            else return cli_error(CLI_EXIT_USAGE, "who", "--method \"%s\": auto, bpf or proc", optarg);
+            break;
+        case OPT_JSON: json = true; break;
+        case 'h': fputs(who_usage, stdout); return CLI_EXIT_OK;
+        default:
+            if (optopt >= '0' && optopt <= '9')
+                return cli_error(CLI_EXIT_USAGE, "who", "%s: not a port: ports are 0-65535", argv[optind - 1]);
+            return optopt ? cli_usage_error("who", "unknown option '-%c'", optopt)
+                          : cli_usage_error("who", "unknown or incomplete option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind >= argc)
+        return cli_usage_error("who", "give a port, PORT/PROTO or a service name");
+
+    struct portspec ports = { 0 };
+    struct registry_index *ix = NULL;
+    int rc = CLI_EXIT_OK;
+    for (int i = optind; i < argc && rc == CLI_EXIT_OK; i++)
+        rc = cli_parse_port_option(ctx, "who", argv[i], &ports, &ix);
+    if (rc != CLI_EXIT_OK) {
+        portspec_free(&ports);
+        registry_index_close(ix);
+        return rc;
+    }
+    unsigned protos = 0;
+    for (size_t i = 0; i < ports.count; i++)
+        protos |= ports.ranges[i].proto == REGISTRY_PROTO_ANY
+                      ? (1u << REGISTRY_PROTO_TCP) | (1u << REGISTRY_PROTO_UDP) | (1u << REGISTRY_PROTO_SCTP)
+                      : 1u << ports.ranges[i].proto;
+    opt.query.protos = protos;
+    opt.query.states = SOCKET_STATE_ALL;
+    opt.query.local_ports = &ports;
+
+    struct inspect_result res;
+    struct pr_error err;
+    pr_error_clear(&err);
+    if (inspect_run(&opt, &res, &err) < 0) {
+        portspec_free(&ports);
+        registry_index_close(ix);
+        return cli_error_from(cli_exit_for_error(err.code), "who", &err);
+    }
+    cli_sort_sockets(&res, SORT_PORT);
+    if (!ix) {
+        struct registry_paths paths;
+        struct registry_open_report report;
+        if (cli_open_registry(ctx, &paths, &ix, &report) != CLI_EXIT_OK)
+            ix = NULL;
+    }
+    struct local_ports host;
+    if (local_ports_read(NULL, &host, NULL) < 0)
+        memset(&host, 0, sizeof host);
+    struct socket_view_context view = { &res, ix, &host, uid_name_cache_new() };
+    if (json) {
+        socket_view_print_json(&view, ctx, false);
+    } else if (res.sockets.count == 0) {
+        printf("nothing holds %s%s\n", argv[optind], argc - optind > 1 ? " (or the other ports asked)" : "");
+    } else {
+        struct socket_table_options table = { .show_peer = true, .show_netns = opt.all_netns };
+        socket_view_print_table(&view, ctx, &table);
+        putchar('\n');
+        print_verdicts(&view, ctx);
+    }
+    socket_view_warn_unattributed(&view, "who");
+    rc = res.sockets.count ? CLI_EXIT_OK : CLI_EXIT_NO;
+    uid_name_cache_free(view.users);
+    inspect_result_free(&res);
+    portspec_free(&ports);
+    registry_index_close(ix);
+    return rc;
+}

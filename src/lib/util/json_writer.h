@@ -1,0 +1,36 @@
+/* json_writer.h — a small streaming JSON writer for outputs too large to build as a jansson
+ * tree first (`ls --json` of 100k sockets): values are written to a FILE* as they come, with
+ * commas and nesting tracked here and strings escaped per RFC 8259. --ndjson writes one
+ * compact document per line with the same writer. */
+#ifndef PORTREG_UTIL_JSON_WRITER_H
+#define PORTREG_UTIL_JSON_WRITER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define JSON_WRITER_MAX_DEPTH 32
+
+struct json_writer {
+    FILE *out;
+    bool pretty;
+    int depth;
+    bool first[JSON_WRITER_MAX_DEPTH];   /* no value written yet at this depth */
+    bool after_key;
+};
+
+void json_writer_init(struct json_writer *w, FILE *out, bool pretty);
+void json_writer_object_begin(struct json_writer *w);
+void json_writer_object_end(struct json_writer *w);
+void json_writer_array_begin(struct json_writer *w);
+void json_writer_array_end(struct json_writer *w);
+void json_writer_key(struct json_writer *w, const char *key);
+void json_writer_string(struct json_writer *w, const char *s);   /* NULL writes null */
+void json_writer_int(struct json_writer *w, int64_t v);
+void json_writer_uint(struct json_writer *w, uint64_t v);
+void json_writer_bool(struct json_writer *w, bool v);
+void json_writer_null(struct json_writer *w);
+/* End a top-level document with a newline (for NDJSON, one document per line). */
+void json_writer_end_document(struct json_writer *w);
+
+#endif
