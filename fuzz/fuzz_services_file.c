@@ -1,40 +1,27 @@
 /* fuzz_services_file.c — libFuzzer harness for the services(5) parser (services_file.c).
- * Parses arbitrary bytes into a list that already holds one record, checks the contract
- * (return value = records appended; on error nothing appended, position set) and frees. */
-#include <errno.h>
+ * Parses arbitrary bytes into a list that already holds one record and checks the contract
+ * (fuzz_common.h); each record needs a name, an ordered port range, one protocol, a line and
+ * strings no longer than the input. */
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
+#include "fuzz_common.h"
 #include "registry/services_file.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+static bool services_record_is_valid(const struct registry_record *rec, size_t input_size)
+{
+    return rec->service[0] && rec->port_first <= rec->port_last &&
+           rec->proto != REGISTRY_PROTO_ANY && rec->line != 0 &&
+           strlen(rec->description) <= input_size && strlen(rec->aliases) <= input_size;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    struct registry_records list = { 0 };
-    struct pr_error err = { 0 };
     static const char seed[] = "seed 1/tcp # already in the list\n";
-    if (services_file_parse(seed, sizeof seed - 1, &list, &err) != 1)
-        __builtin_trap();
-
-    long appended = services_file_parse((const char *)data, size, &list, &err);
-    if (appended >= 0) {
-        if (list.count != 1 + (size_t)appended)
-            __builtin_trap();
-        for (size_t i = 1; i < list.count; i++) {
-            const struct registry_record *rec = &list.items[i];
-            if (!rec->service[0] || rec->port_first > rec->port_last ||
-                rec->proto == REGISTRY_PROTO_ANY || rec->line == 0 ||
-                strlen(rec->description) > size || strlen(rec->aliases) > size)
-                __builtin_trap();
-        }
-    } else if (appended == -EINVAL) {
-        if (list.count != 1 || err.line == 0 || err.column == 0 || !err.message[0])
-            __builtin_trap();
-    }
-    if (strcmp(list.items[0].service, "seed") != 0)
-        __builtin_trap();
-    registry_records_free(&list);
-    return 0;
+    return fuzz_check_text_parser(services_file_parse, seed, sizeof seed - 1, data, size,
+                                  services_record_is_valid);
 }

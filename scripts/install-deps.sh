@@ -4,7 +4,7 @@
 # Usage: scripts/install-deps.sh [build|test|all]   (default: all)
 set -eu
 
-BUILD_PACKAGES="gcc make meson ninja-build pkg-config libcurl4-gnutls-dev libjansson-dev scdoc libxxhash-dev libmnl-dev libbpf-dev"
+BUILD_PACKAGES="gcc clang make meson ninja-build pkg-config libcurl4-gnutls-dev libjansson-dev scdoc libxxhash-dev libmnl-dev libbpf-dev"
 RUNTIME_PACKAGES="libwireshark-data nmap-common libcurl3-gnutls libmnl0 libbpf1"
 TEST_PACKAGES="clang libclang-rt-14-dev libcmocka-dev bats iproute2 procps jq lsof"
 BENCH_PACKAGES="hyperfine time lsof"

@@ -19,28 +19,7 @@
 
 #include "registry/nmap_services.h"
 
-/* Read a whole file; NULL when it cannot be opened. */
-static char *read_whole_file(const char *path, size_t *len)
-{
-    FILE *file = fopen(path, "rb");
-    if (!file)
-        return NULL;
-    size_t capacity = 1 << 16, used = 0;
-    char *data = malloc(capacity);
-    assert_non_null(data);
-    size_t got;
-    while ((got = fread(data + used, 1, capacity - used, file)) > 0) {
-        used += got;
-        if (used == capacity) {
-            capacity *= 2;
-            data = realloc(data, capacity);
-            assert_non_null(data);
-        }
-    }
-    fclose(file);
-    *len = used;
-    return data;
-}
+#include "parser_test_helpers.h"
 
 static const struct registry_record *find_record(const struct registry_records *list,
                                                  const char *service, enum registry_proto proto,
@@ -61,15 +40,8 @@ static long parse_text(const char *text, struct registry_records *list, struct p
 static void fixture_gives_ports_frequencies_and_comments(void **state)
 {
     (void)state;
-    const char *dir = getenv("PORTREG_FIXTURES");
-    if (!dir)
-        fail_msg("PORTREG_FIXTURES is not set");
-    char path[1024];
-    snprintf(path, sizeof path, "%s/services/nmap-services.sample", dir);
     size_t len;
-    char *data = read_whole_file(path, &len);
-    if (!data)
-        fail_msg("cannot read fixture %s", path);
+    char *data = read_fixture("nmap-services.sample", &len);
 
     struct registry_records list = { 0 };
     struct pr_error err = { 0 };
@@ -264,17 +236,10 @@ static void frequencies_do_not_depend_on_the_locale(void **state)
                  err.message);
 }
 
-struct nmap_error_case {
-    const char *text;
-    size_t len;            /* 0: strlen(text) */
-    unsigned line, column;
-    const char *message;
-};
-
 static void every_error_has_its_message_and_position(void **state)
 {
     (void)state;
-    static const struct nmap_error_case cases[] = {
+    static const struct parser_error_case cases[] = {
         { "http\n", 0, 1, 5, "missing port/protocol after service name" },
         { "http   # comment\n", 0, 1, 8, "missing port/protocol after service name" },
         { "http\t80/tcp\n", 0, 1, 12, "missing open-frequency after port/protocol" },
@@ -311,19 +276,7 @@ static void every_error_has_its_message_and_position(void **state)
           "open-frequency \"2\" is not a number between 0 and 1" },
         { "a\t1/tcp\t0.1\nb\t2/u\0p\t0.1\n", 24, 2, 6, "NUL byte: this is not a text file" },
     };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        const struct nmap_error_case *c = &cases[i];
-        size_t len = c->len ? c->len : strlen(c->text);
-        struct registry_records list = { 0 };
-        struct pr_error err = { 0 };
-        long rc = nmap_services_parse(c->text, len, &list, &err);
-        if (rc != -EINVAL || err.code != -EINVAL || strcmp(err.message, c->message) != 0 ||
-            err.line != c->line || err.column != c->column)
-            fail_msg("case %zu: got rc %ld, %u:%u: \"%s\"; want %u:%u: \"%s\"", i, rc,
-                     err.line, err.column, err.message, c->line, c->column, c->message);
-        assert_int_equal(list.count, 0);
-        registry_records_free(&list);
-    }
+    expect_parse_errors(nmap_services_parse, cases, sizeof cases / sizeof cases[0]);
 }
 
 static void error_rolls_back_this_call_only(void **state)
@@ -350,11 +303,7 @@ static void real_nmap_services_file(void **state)
     (void)state;
     const char *path = "/usr/share/nmap/nmap-services";
     size_t len;
-    char *data = read_whole_file(path, &len);
-    if (!data) {
-        print_message("skipped: %s not found\n", path);
-        skip();
-    }
+    char *data = read_system_file_or_skip(path, &len);
     struct registry_records list = { 0 };
     struct pr_error err = { 0 };
     long appended = nmap_services_parse(data, len, &list, &err);

@@ -15,41 +15,7 @@
 
 #include "registry/services_file.h"
 
-/* Read a whole file; NULL when it cannot be opened. */
-static char *read_whole_file(const char *path, size_t *len)
-{
-    FILE *file = fopen(path, "rb");
-    if (!file)
-        return NULL;
-    size_t capacity = 1 << 16, used = 0;
-    char *data = malloc(capacity);
-    assert_non_null(data);
-    size_t got;
-    while ((got = fread(data + used, 1, capacity - used, file)) > 0) {
-        used += got;
-        if (used == capacity) {
-            capacity *= 2;
-            data = realloc(data, capacity);
-            assert_non_null(data);
-        }
-    }
-    fclose(file);
-    *len = used;
-    return data;
-}
-
-static char *read_fixture(const char *name, size_t *len)
-{
-    const char *dir = getenv("PORTREG_FIXTURES");
-    if (!dir)
-        fail_msg("PORTREG_FIXTURES is not set");
-    char path[1024];
-    snprintf(path, sizeof path, "%s/services/%s", dir, name);
-    char *data = read_whole_file(path, len);
-    if (!data)
-        fail_msg("cannot read fixture %s", path);
-    return data;
-}
+#include "parser_test_helpers.h"
 
 /* Find the record of service on proto (first match), or NULL. */
 static const struct registry_record *find_record(const struct registry_records *list,
@@ -274,17 +240,10 @@ static void appends_to_a_list_and_returns_only_its_own_count(void **state)
     registry_records_free(&list);
 }
 
-struct services_error_case {
-    const char *text;
-    size_t len;            /* 0: strlen(text) */
-    unsigned line, column;
-    const char *message;
-};
-
 static void every_error_has_its_message_and_position(void **state)
 {
     (void)state;
-    static const struct services_error_case cases[] = {
+    static const struct parser_error_case cases[] = {
         { "ssh\n", 0, 1, 4, "missing port/protocol after service name" },
         { "# c\nssh    # comment\n", 0, 2, 8, "missing port/protocol after service name" },
         { "gopher 70000/tcp\n", 0, 1, 8, "port \"70000\" is out of range 0-65535" },
@@ -314,19 +273,7 @@ static void every_error_has_its_message_and_position(void **state)
           1, 5, "port \"1234567890123456789012345678901234567890123456789012345678901234...\" "
           "is out of range 0-65535" },
     };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        const struct services_error_case *c = &cases[i];
-        size_t len = c->len ? c->len : strlen(c->text);
-        struct registry_records list = { 0 };
-        struct pr_error err = { 0 };
-        long rc = services_file_parse(c->text, len, &list, &err);
-        if (rc != -EINVAL || err.code != -EINVAL || strcmp(err.message, c->message) != 0 ||
-            err.line != c->line || err.column != c->column)
-            fail_msg("case %zu: got rc %ld, %u:%u: \"%s\"; want %u:%u: \"%s\"", i, rc,
-                     err.line, err.column, err.message, c->line, c->column, c->message);
-        assert_int_equal(list.count, 0);
-        registry_records_free(&list);
-    }
+    expect_parse_errors(services_file_parse, cases, sizeof cases / sizeof cases[0]);
 }
 
 static void error_rolls_back_this_call_only(void **state)
@@ -350,17 +297,6 @@ static void error_rolls_back_this_call_only(void **state)
     assert_int_equal(list.count, 2);
     assert_string_equal(list.items[1].service, "e");
     registry_records_free(&list);
-}
-
-/* Parse a system file; NULL (after skip) when it is not installed. */
-static char *read_system_file_or_skip(const char *path, size_t *len)
-{
-    char *data = read_whole_file(path, len);
-    if (!data) {
-        print_message("skipped: %s not found\n", path);
-        skip();
-    }
-    return data;
 }
 
 static void real_wireshark_services_file(void **state)

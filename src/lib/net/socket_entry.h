@@ -23,8 +23,11 @@ enum socket_state {
     SOCKET_STATE_LISTEN = 10,
     SOCKET_STATE_CLOSING = 11,
     SOCKET_STATE_NEW_SYN_RECV = 12,
+    /* a filter bit only: TCP sockets bound but neither listening nor connected (kernel 6.x,
+     * TCP_BOUND_INACTIVE); the kernel reports them in state CLOSE */
+    SOCKET_STATE_BOUND_INACTIVE = 13,
 };
-#define SOCKET_STATE_ALL 0x1ffeu   /* bits 1..12 */
+#define SOCKET_STATE_ALL 0x3ffeu   /* bits 1..13 */
 
 struct socket_entry {
     uint8_t proto;            /* enum registry_proto: TCP, UDP or SCTP */

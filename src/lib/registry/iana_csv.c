@@ -13,6 +13,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "util/text_scan.h"
+
 #define IANA_CSV_COLUMN_COUNT 12
 #define IANA_CSV_MAX_PORT 65535u
 #define IANA_CSV_QUOTED_VALUE_MAX 40   /* bytes of a bad value shown in an error message */
@@ -535,7 +537,7 @@ long iana_csv_parse(const char *buf, size_t len, struct registry_records *out,
 
     const char *nul = memchr(buf, '\0', len);
     if (nul)
-        return iana_csv_fail_at(&scanner, nul, err, "NUL byte: this is not a text file");
+        return iana_csv_fail_at(&scanner, nul, err, TEXT_NUL_BYTE_MESSAGE);
 
     const char *first_text = scanner.pos;
     while (first_text < scanner.end && iana_csv_is_space(*first_text))

@@ -1,8 +1,8 @@
 /* nmap_services.c — nmap-services parser (see nmap_services.h).
- * Walks the buffer line by line with memchr and splits each line by hand into name,
- * "port/proto", open-frequency and a '#' comment. The frequency is parsed without the C
- * library's locale-dependent strtod (see nmap_parse_open_frequency). Relies on record.h
- * (model, protocol names) and error.h (positions). */
+ * Reads the buffer line by line (text_scan.h: line reader, blanks, tokens, comments, ports)
+ * and splits each line into name, "port/proto", open-frequency and a '#' comment. The
+ * frequency is parsed without the C library's locale-dependent strtod (see
+ * nmap_parse_open_frequency). Relies on record.h (model, protocols) and error.h (positions). */
 #include "registry/nmap_services.h"
 
 #include <errno.h>
@@ -12,75 +12,23 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Longest token echoed back in an error message; longer ones are cut and marked with "...". */
-#define NMAP_ERROR_TOKEN_MAX 64
+#include "util/text_scan.h"
 
 /* Where the parser stands, for error positions, plus the lazily made C locale. */
 struct nmap_cursor {
-    const char *line_start;   /* first byte of the current line */
-    unsigned line;            /* 1-based */
+    struct text_line line;    /* the current line, without its line end */
     struct pr_error *err;
     locale_t c_locale;        /* (locale_t)0 until a frequency needs strtod_l */
 };
 
 /* One line after validation, before its record is made. */
 struct nmap_line {
-    const char *name;
-    size_t name_len;
-    const char *comment;      /* trimmed text after the first '#' */
-    size_t comment_len;
+    struct text_token name;
+    struct text_token comment;   /* trimmed text after the first '#' */
     double frequency;
     uint16_t port;
     uint8_t proto;
 };
-
-static bool nmap_is_blank(char c)
-{
-    return c == ' ' || c == '\t';
-}
-
-static const char *nmap_skip_blanks(const char *p, const char *end)
-{
-    while (p < end && nmap_is_blank(*p))
-        p++;
-    return p;
-}
-
-static const char *nmap_token_end(const char *p, const char *end)
-{
-    while (p < end && !nmap_is_blank(*p))
-        p++;
-    return p;
-}
-
-static unsigned nmap_column(const struct nmap_cursor *cur, const char *at)
-{
-    return (unsigned)(at - cur->line_start) + 1u;
-}
-
-static int nmap_token_print_len(size_t len)
-{
-    return (int)(len > NMAP_ERROR_TOKEN_MAX ? NMAP_ERROR_TOKEN_MAX : len);
-}
-
-static const char *nmap_token_ellipsis(size_t len)
-{
-    return len > NMAP_ERROR_TOKEN_MAX ? "..." : "";
-}
-
-/* Report a NUL byte: input containing one is binary, not an nmap-services file. */
-static int nmap_report_nul_byte(const char *buf, const char *nul, struct pr_error *err)
-{
-    unsigned line = 1;
-    const char *line_start = buf;
-    const char *newline;
-    while ((newline = memchr(line_start, '\n', (size_t)(nul - line_start))) != NULL) {
-        line++;
-        line_start = newline + 1;
-    }
-    return pr_error_set_at(err, -EINVAL, line, (unsigned)(nul - line_start) + 1u,
-                           "NUL byte: this is not a text file");
-}
 
 /* Exact powers of ten: every 10^k with k <= 22 is representable in a double. */
 static const double nmap_exact_powers_of_ten[23] = {
@@ -156,107 +104,69 @@ static int nmap_parse_open_frequency(struct nmap_cursor *cur, const char *text, 
 static int nmap_parse_port_token(const struct nmap_cursor *cur, const char *token,
                                  const char *token_end, struct nmap_line *line)
 {
+    char shown[TEXT_EXCERPT_SIZE];
     const char *slash = memchr(token, '/', (size_t)(token_end - token));
-    if (!slash) {
-        size_t len = (size_t)(token_end - token);
-        return pr_error_set_at(cur->err, -EINVAL, cur->line, nmap_column(cur, token),
-                               "expected port/protocol such as \"80/tcp\", found \"%.*s%s\"",
-                               nmap_token_print_len(len), token, nmap_token_ellipsis(len));
-    }
+    if (!slash)
+        return text_error_at(cur->err, &cur->line, token,
+                             "expected port/protocol such as \"80/tcp\", found \"%s\"",
+                             text_excerpt(token, (size_t)(token_end - token), shown));
 
-    uint32_t port = 0;
-    bool too_big = false;
-    const char *p = token;
-    for (; p < slash && *p >= '0' && *p <= '9'; p++) {
-        if (!too_big) {
-            port = port * 10u + (uint32_t)(*p - '0');
-            too_big = port > 65535u;
-        }
-    }
-    size_t port_len = (size_t)(slash - token);
-    if (p == token || p != slash)
-        return pr_error_set_at(cur->err, -EINVAL, cur->line, nmap_column(cur, token),
-                               "port \"%.*s%s\" is not a number", nmap_token_print_len(port_len),
-                               token, nmap_token_ellipsis(port_len));
-    if (too_big)
-        return pr_error_set_at(cur->err, -EINVAL, cur->line, nmap_column(cur, token),
-                               "port \"%.*s%s\" is out of range 0-65535",
-                               nmap_token_print_len(port_len), token,
-                               nmap_token_ellipsis(port_len));
+    uint16_t port;
+    int rc = text_parse_port(token, slash, &port);
+    if (rc == -EINVAL)
+        return text_error_at(cur->err, &cur->line, token, "port \"%s\" is not a number",
+                             text_excerpt(token, (size_t)(slash - token), shown));
+    if (rc == -ERANGE)
+        return text_error_at(cur->err, &cur->line, token, "port \"%s\" is out of range 0-65535",
+                             text_excerpt(token, (size_t)(slash - token), shown));
 
     const char *proto = slash + 1;
     size_t proto_len = (size_t)(token_end - proto);
     if (proto_len == 0)
-        return pr_error_set_at(cur->err, -EINVAL, cur->line, nmap_column(cur, proto),
-                               "missing protocol after \"/\"");
+        return text_error_at(cur->err, &cur->line, proto, "missing protocol after \"/\"");
     int value = registry_proto_parse(proto, proto_len);
     if (value < 0)
-        return pr_error_set_at(cur->err, -EINVAL, cur->line, nmap_column(cur, proto),
-                               "unknown protocol \"%.*s%s\"", nmap_token_print_len(proto_len),
-                               proto, nmap_token_ellipsis(proto_len));
-    line->port = (uint16_t)port;
+        return text_error_at(cur->err, &cur->line, proto, "unknown protocol \"%s\"",
+                             text_excerpt(proto, proto_len, shown));
+    line->port = port;
     line->proto = (uint8_t)value;
     return 0;
 }
 
-/* Parse the content of one line (CR already removed). Returns 1 when it holds a service,
- * 0 for a blank or comment-only line, -EINVAL on a syntax error, -ENOMEM. */
-static int nmap_parse_line(struct nmap_cursor *cur, const char *line_end, struct nmap_line *line)
+/* Parse the current line of cur. Returns 1 when it holds a service, 0 for a blank or
+ * comment-only line, -EINVAL on a syntax error, -ENOMEM. */
+static int nmap_parse_line(struct nmap_cursor *cur, struct nmap_line *line)
 {
-    const char *content_end = memchr(cur->line_start, '#', (size_t)(line_end - cur->line_start));
-    line->comment = "";
-    line->comment_len = 0;
-    if (content_end) {
-        const char *comment = nmap_skip_blanks(content_end + 1, line_end);
-        const char *comment_end = line_end;
-        while (comment_end > comment && nmap_is_blank(comment_end[-1]))
-            comment_end--;
-        line->comment = comment;
-        line->comment_len = (size_t)(comment_end - comment);
-    } else {
-        content_end = line_end;
-    }
-
-    const char *name = nmap_skip_blanks(cur->line_start, content_end);
-    if (name == content_end)
+    struct text_token_reader tokens;
+    text_token_reader_init(&tokens, cur->line.start,
+                           text_cut_comment(cur->line.start, cur->line.end, &line->comment));
+    if (!text_token_reader_next(&tokens, &line->name))
         return 0;
-    const char *name_end = nmap_token_end(name, content_end);
-    line->name = name;
-    line->name_len = (size_t)(name_end - name);
-
-    const char *port = nmap_skip_blanks(name_end, content_end);
-    if (port == content_end)
-        return pr_error_set_at(cur->err, -EINVAL, cur->line, nmap_column(cur, port),
-                               "missing port/protocol after service name");
-    const char *port_end = nmap_token_end(port, content_end);
-    int rc = nmap_parse_port_token(cur, port, port_end, line);
+    struct text_token port, frequency, extra;
+    int rc = text_token_reader_require(&tokens, &port, &cur->line, cur->err,
+                                       "missing port/protocol after service name");
+    if (rc < 0)
+        return rc;
+    rc = nmap_parse_port_token(cur, port.start, port.start + port.len, line);
+    if (rc < 0)
+        return rc;
+    rc = text_token_reader_require(&tokens, &frequency, &cur->line, cur->err,
+                                   "missing open-frequency after port/protocol");
     if (rc < 0)
         return rc;
 
-    const char *frequency = nmap_skip_blanks(port_end, content_end);
-    if (frequency == content_end)
-        return pr_error_set_at(cur->err, -EINVAL, cur->line, nmap_column(cur, frequency),
-                               "missing open-frequency after port/protocol");
-    const char *frequency_end = nmap_token_end(frequency, content_end);
-    size_t frequency_len = (size_t)(frequency_end - frequency);
-    rc = nmap_parse_open_frequency(cur, frequency, frequency_len, &line->frequency);
+    char shown[TEXT_EXCERPT_SIZE];
+    rc = nmap_parse_open_frequency(cur, frequency.start, frequency.len, &line->frequency);
     if (rc == -EINVAL)
-        return pr_error_set_at(cur->err, -EINVAL, cur->line, nmap_column(cur, frequency),
-                               "open-frequency \"%.*s%s\" is not a number between 0 and 1",
-                               nmap_token_print_len(frequency_len), frequency,
-                               nmap_token_ellipsis(frequency_len));
+        return text_error_at(cur->err, &cur->line, frequency.start,
+                             "open-frequency \"%s\" is not a number between 0 and 1",
+                             text_excerpt(frequency.start, frequency.len, shown));
     if (rc < 0)
         return rc;
-
-    const char *extra = nmap_skip_blanks(frequency_end, content_end);
-    if (extra != content_end) {
-        size_t extra_len = (size_t)(nmap_token_end(extra, content_end) - extra);
-        return pr_error_set_at(cur->err, -EINVAL, cur->line, nmap_column(cur, extra),
-                               "unexpected \"%.*s%s\" after open-frequency "
-                               "(comments start with '#')",
-                               nmap_token_print_len(extra_len), extra,
-                               nmap_token_ellipsis(extra_len));
-    }
+    if (text_token_reader_next(&tokens, &extra))
+        return text_error_at(cur->err, &cur->line, extra.start,
+                             "unexpected \"%s\" after open-frequency (comments start with '#')",
+                             text_excerpt(extra.start, extra.len, shown));
     return 1;
 }
 
@@ -264,9 +174,9 @@ static int nmap_parse_line(struct nmap_cursor *cur, const char *line_end, struct
 static int nmap_append_line(struct registry_records *out, const struct nmap_line *line,
                             unsigned line_number)
 {
-    const char *service = arena_strndup(&out->arena, line->name, line->name_len);
-    const char *description = line->comment_len
-        ? arena_strndup(&out->arena, line->comment, line->comment_len) : "";
+    const char *service = arena_strndup(&out->arena, line->name.start, line->name.len);
+    const char *description = line->comment.len
+        ? arena_strndup(&out->arena, line->comment.start, line->comment.len) : "";
     if (!service || !description)
         return -ENOMEM;
     struct registry_record *rec = registry_records_append(out);
@@ -286,35 +196,20 @@ static int nmap_append_line(struct registry_records *out, const struct nmap_line
 long nmap_services_parse(const char *buf, size_t len, struct registry_records *out,
                          struct pr_error *err)
 {
-    if (len == 0)
-        return 0;
     const size_t count_before = out->count;
-    const char *end = buf + len;
-    const char *p = buf;
-    if (len >= 3 && memcmp(p, "\xEF\xBB\xBF", 3) == 0)   /* UTF-8 byte order mark */
-        p += 3;
-    const char *nul = memchr(p, '\0', (size_t)(end - p));
-    if (nul)
-        return nmap_report_nul_byte(p, nul, err);
+    struct text_line_reader lines;
+    int rc = text_line_reader_open_text(&lines, buf, len, err);
+    if (rc < 0)
+        return rc;
 
-    struct nmap_cursor cur = { .line_start = p, .line = 0, .err = err,
-                               .c_locale = (locale_t)0 };
-    int rc = 0;
-    while (p < end) {
-        const char *newline = memchr(p, '\n', (size_t)(end - p));
-        const char *line_end = newline ? newline : end;
-        cur.line_start = p;
-        cur.line++;
-        p = newline ? newline + 1 : end;
-        if (line_end > cur.line_start && line_end[-1] == '\r')
-            line_end--;
-
+    struct nmap_cursor cur = { .err = err, .c_locale = (locale_t)0 };
+    while (text_line_reader_next(&lines, &cur.line)) {
         struct nmap_line line = { 0 };
-        rc = nmap_parse_line(&cur, line_end, &line);
+        rc = nmap_parse_line(&cur, &line);
         if (rc > 0)
-            rc = nmap_append_line(out, &line, cur.line);
+            rc = nmap_append_line(out, &line, cur.line.number);
         if (rc == -ENOMEM)
-            pr_error_set_at(err, rc, cur.line, 0, "out of memory");
+            pr_error_set_at(err, rc, cur.line.number, 0, "out of memory");
         if (rc < 0)
             break;
     }
