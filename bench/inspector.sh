@@ -28,7 +28,7 @@ echo "== $total listeners held by 5 processes (${pids[*]})"
 
 echo "== ground truth: the same sockets and pids as ss -tlnp"
 "$portreg" ls -tl --json | jq -r '.sockets[] | "\(.local_address):\(.local_port) \(.processes[0].pid // "-")"' | sort >"$work/ours"
-ss -Htlnp | awk '{ split($0, m, "pid="); split(m[2], p, ","); addr = $4; sub(/^\*:/, "0.0.0.0:", addr); gsub(/[\[\]]/, "", addr); print addr, (p[1] == "" ? "-" : p[1]) }' | sort >"$work/theirs"
+ss -Htlnp | awk '{ split($0, m, "pid="); split(m[2], p, ","); addr = $4; sub(/^\*:/, "[::]:", addr); gsub(/[\[\]]/, "", addr); print addr, (p[1] == "" ? "-" : p[1]) }' | sort >"$work/theirs"
 if ! diff -q "$work/ours" "$work/theirs" >/dev/null; then
   echo "MISMATCH between portreg and ss (first differences):"
   diff "$work/ours" "$work/theirs" | head -20

@@ -212,7 +212,7 @@ void socket_view_json(const struct socket_view_context *v, size_t i, struct json
             json_writer_key(w, "fd");
             json_writer_int(w, h->fd);
             json_writer_key(w, "uid");
-            if (p)
+            if (p && p->uid != UINT32_MAX)   /* UINT32_MAX: status was not readable */
                 json_writer_uint(w, p->uid);
             else
                 json_writer_null(w);

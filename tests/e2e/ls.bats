@@ -20,8 +20,11 @@ teardown() {
   echo "$output" | jq -e --argjson port "${PORTS[0]}" --argjson pid "$SOCKHOLD_PID" --argjson inode "${INODES[0]}" '
     .sockets | length == 1 and (.[0] | .proto == "tcp" and .family == "ipv4" and .state == "LISTEN"
       and .local_address == "127.0.0.1" and .local_port == $port and .inode == $inode
-      and .processes == [{"pid": $pid, "name": "sockhold", "fd": 3, "uid": 0}]
-      and .exposure == "loopback" and .user == "root" and .v6only == null)'
+      and (.processes | length == 1) and .processes[0].pid == $pid and .processes[0].name == "sockhold"
+      and .processes[0].uid == 0 and .exposure == "loopback" and .user == "root" and .v6only == null)'
+  # the fd reported is the one that holds the socket in that process
+  fd=$(echo "$output" | jq '.sockets[0].processes[0].fd')
+  [ "$(readlink "/proc/$SOCKHOLD_PID/fd/$fd")" = "socket:[${INODES[0]}]" ]
 }
 
 @test "piped output is tab-separated with the process" {
@@ -72,9 +75,12 @@ teardown() {
   start_sockhold --user 65534 tcp4:127.0.0.1:0
   run -0 "$PORTREG" ls --json --port "${PORTS[0]}"
   echo "$output" | jq -e --argjson pid "$SOCKHOLD_PID" '.sockets[0].processes[0] | .pid == $pid and .uid == 65534'
+  # held by nobody, owned by root (it was created before the setuid)
   run -0 "$PORTREG" ls --json --user nobody --port "${PORTS[0]}"
-  echo "$output" | jq -e '.sockets | length == 1'
+  echo "$output" | jq -e '.sockets | length == 1 and .[0].uid == 0'
   run -0 "$PORTREG" ls --json --user root --port "${PORTS[0]}"
+  echo "$output" | jq -e '.sockets | length == 1'
+  run -0 "$PORTREG" ls --json --user daemon --port "${PORTS[0]}"
   echo "$output" | jq -e '.sockets | length == 0'
 }
 
@@ -96,9 +102,9 @@ teardown() {
 
 @test "-a shows established connections with their peer" {
   start_sockhold tcp4:127.0.0.1:0
-  exec 3<>"/dev/tcp/127.0.0.1/${PORTS[0]}"
+  exec 9<>"/dev/tcp/127.0.0.1/${PORTS[0]}"
   run -0 "$PORTREG" ls -a -t --json --port "${PORTS[0]}"
-  exec 3>&-
+  exec 9>&-
   # the listener and the accepted (not yet accepted: in the queue) server side of the connection
   echo "$output" | jq -e '[.sockets[].state] | contains(["LISTEN", "ESTAB"])'
   echo "$output" | jq -e '.sockets[] | select(.state == "ESTAB") | .peer_address == "127.0.0.1" and .peer_port > 0'
@@ -123,7 +129,8 @@ teardown() {
 @test "the listening TCP ports agree with ss" {
   start_sockhold tcp4:127.0.0.1:0 'tcp6:[::]:0:dual'
   ours=$("$PORTREG" ls -t --no-processes | awk -F'\t' '{print $3}' | sort)
-  theirs=$(ss -Htln | awk '{print $4}' | sed 's/^\*:/0.0.0.0:/; s/^\[::ffff:/[::ffff:/' | sort)
+  # ss writes a dual-stack [::] listener as *:PORT
+  theirs=$(ss -Htln | awk '{print $4}' | sed 's/^\*:/[::]:/' | sort)
   [ "$ours" = "$theirs" ]
 }
 

@@ -47,9 +47,9 @@ teardown() { stop_sockholds; }
 
 @test "connections on the port are shown with the listener" {
   start_sockhold tcp4:127.0.0.1:0
-  exec 3<>"/dev/tcp/127.0.0.1/${PORTS[0]}"
+  exec 9<>"/dev/tcp/127.0.0.1/${PORTS[0]}"
   run -0 "$PORTREG" who --json "${PORTS[0]}"
-  exec 3>&-
+  exec 9>&-
   echo "$output" | jq -e '[.sockets[].state] | sort == ["ESTAB", "LISTEN"]'
 }
 

@@ -10,8 +10,8 @@
 #include "util/error.h"
 
 struct cgroup_identity {
-    char path[512];            /* the v2 path ("0::/system.slice/nginx.service") or the
-                                  name=systemd / first v1 path */
+    char path[512];            /* the cgroup path of the v2 line ("/system.slice/nginx.service"),
+                                  else of the name=systemd line, else of the first line */
     char unit[256];            /* "nginx.service", "session-3.scope", "user@1000.service"; "" */
     char container_runtime[16];/* "docker", "podman", "containerd", "cri-o", "lxc"; "" */
     char container_id[80];     /* full id as in the cgroup path; "" */
@@ -20,7 +20,7 @@ struct cgroup_identity {
 
 struct process_info {
     uint32_t pid;
-    uint32_t uid;              /* real uid from /proc/PID/status */
+    uint32_t uid;              /* real uid from /proc/PID/status; UINT32_MAX when unreadable */
     char comm[64];             /* /proc/PID/comm without the newline */
     struct cgroup_identity cgroup;
 };

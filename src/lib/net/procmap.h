@@ -1,8 +1,9 @@
 /* procmap.h — which processes hold which sockets: a map from socket inode to (pid, fd).
  * Built by one of two collectors behind the same interface: the /proc walk (procmap_proc.c:
- * readlinkat over /proc/PID/fd, on every core, stopping early once every wanted inode is found)
+ * readlinkat over /proc/PID/fd, on every core)
  * and the BPF task_file iterator (procmap_bpf.c: the kernel lists every task's socket files in
- * one pass; needs root and BTF). A socket shared after fork has several holders. */
+ * one pass; needs root and BTF). A socket shared after fork has several holders; every one is
+ * found unless stop_at_first_holder asks for speed over completeness. */
 #ifndef PORTREG_NET_PROCMAP_H
 #define PORTREG_NET_PROCMAP_H
 
@@ -29,6 +30,8 @@ struct procmap_options {
     size_t wanted_count;
     unsigned threads;             /* /proc walk workers; 0 = one per online CPU */
     enum procmap_method method;
+    bool stop_at_first_holder;    /* stop once each wanted inode has a holder: faster, but a
+                                     socket shared after fork may then list one holder only */
 };
 
 struct procmap_stats {
@@ -54,6 +57,9 @@ struct procmap *procmap_new(unsigned shards, const uint64_t *wanted, size_t want
  * wanted inode has at least one holder, so a collector can stop early. */
 bool procmap_add(struct procmap *pm, unsigned shard, uint64_t inode, uint32_t pid, int32_t fd);
 bool procmap_is_wanted(const struct procmap *pm, uint64_t inode);
+/* Whether procmap_add() reports "all found" (a collector's cue to stop) once each wanted inode
+ * has one holder. procmap_new() sets true; procmap_build() uses opt->stop_at_first_holder. */
+void procmap_set_stop_early(struct procmap *pm, bool stop_early);
 /* Merge shards and sort; after this only procmap_holders() and procmap_free() are valid. */
 int procmap_finish(struct procmap *pm);
 
