@@ -151,6 +151,8 @@ static int compare_sockets(const void *a, const void *b, void *ctx_ptr)
 int cli_sort_sockets(struct inspect_result *res, enum socket_sort key)
 {
     size_t n = res->sockets.count;
+    if (n < 2)
+        return 0;
     size_t *order = malloc((n ? n : 1) * sizeof *order);
     struct socket_entry *sockets = malloc((n ? n : 1) * sizeof *sockets);
     uint32_t *start = malloc((n ? n : 1) * sizeof *start), *count = malloc((n ? n : 1) * sizeof *count);

@@ -386,8 +386,9 @@ static void write_summary(const struct socket_view_context *v, struct json_write
     json_writer_key(w, "processes_denied");
     json_writer_uint(w, res->procmap.processes_denied);
     json_writer_key(w, "process_method");
-    json_writer_string(w, !res->processes_looked_up ? NULL
-                          : res->procmap.method_used == PROCMAP_METHOD_BPF ? "bpf" : "proc");
+    json_writer_string(w, res->procmap.method_used == PROCMAP_METHOD_BPF    ? "bpf"
+                          : res->procmap.method_used == PROCMAP_METHOD_PROC ? "proc"
+                                                                            : NULL);   /* none ran */
     json_writer_key(w, "netns");
     json_writer_array_begin(w);
     for (size_t k = 0; k < res->netns_count; k++) {
