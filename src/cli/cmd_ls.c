@@ -299,7 +299,7 @@ int cmd_ls(int argc, char **argv, struct cli_context *ctx)
     struct local_ports host;
     if (local_ports_read(NULL, &host, NULL) < 0)
         memset(&host, 0, sizeof host);
-    struct socket_view_context view = { &res, ix, &host, uid_name_cache_new() };
+    struct socket_view_context view = { &res, ix, &host, socket_view_cache_new() };
     if (rc == CLI_EXIT_OK) {
         if (json || ndjson) {
             socket_view_print_json(&view, ctx, ndjson);
@@ -309,7 +309,7 @@ int cmd_ls(int argc, char **argv, struct cli_context *ctx)
         }
         socket_view_warn_unattributed(&view, "ls");
     }
-    uid_name_cache_free(view.users);
+    socket_view_cache_free(view.cache);
     inspect_result_free(&res);
     portspec_free(&ports);
     registry_index_close(ix);

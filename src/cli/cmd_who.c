@@ -54,7 +54,7 @@ static void print_verdicts(const struct socket_view_context *v, const struct cli
             if (res->holder_count[i] > 1)
                 snprintf(who + strlen(who), sizeof who - strlen(who), " and %u more", res->holder_count[i] - 1);
         } else {
-            snprintf(who, sizeof who, "a socket of %s (uid %u; process not visible)", uid_name(v->users, s->uid), s->uid);
+            snprintf(who, sizeof who, "a socket of %s (uid %u; process not visible)", uid_name(v->cache, s->uid), s->uid);
         }
         const char *verb = s->state == SOCKET_STATE_LISTEN ? "listening" : "bound";
         printf("%s%s %u%s %s: %s on %s%s%s \u2014 %s\n", cli_bold(ctx), registry_proto_name(s->proto),
@@ -140,7 +140,7 @@ int cmd_who(int argc, char **argv, struct cli_context *ctx)
     struct local_ports host;
     if (local_ports_read(NULL, &host, NULL) < 0)
         memset(&host, 0, sizeof host);
-    struct socket_view_context view = { &res, ix, &host, uid_name_cache_new() };
+    struct socket_view_context view = { &res, ix, &host, socket_view_cache_new() };
     if (json) {
         socket_view_print_json(&view, ctx, false);
     } else if (res.sockets.count == 0) {
@@ -153,7 +153,7 @@ int cmd_who(int argc, char **argv, struct cli_context *ctx)
     }
     socket_view_warn_unattributed(&view, "who");
     rc = res.sockets.count ? CLI_EXIT_OK : CLI_EXIT_NO;
-    uid_name_cache_free(view.users);
+    socket_view_cache_free(view.cache);
     inspect_result_free(&res);
     portspec_free(&ports);
     registry_index_close(ix);

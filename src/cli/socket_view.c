@@ -12,35 +12,65 @@
 #include "net/exposure.h"
 #include "registry/record.h"
 
-struct uid_name_cache {
-    struct { uint32_t uid; char name[64]; } items[64];
-    size_t count;
+struct socket_view_cache {
+    struct { uint32_t uid; char name[64]; } users[64];
+    size_t user_count;
+    bool service_valid;           /* rows come sorted by port: the last answer is often reused */
+    uint16_t service_port;
+    uint8_t service_proto;
+    const char *service;
 };
 
-struct uid_name_cache *uid_name_cache_new(void)
+struct socket_view_cache *socket_view_cache_new(void)
 {
-    return calloc(1, sizeof(struct uid_name_cache));
+    struct socket_view_cache *cache = calloc(1, sizeof *cache);
+    if (!cache)
+        abort();   /* the CLI cannot render anything without memory */
+    return cache;
 }
 
-const char *uid_name(struct uid_name_cache *cache, uint32_t uid)
+void socket_view_cache_free(struct socket_view_cache *cache)
 {
-    for (size_t i = 0; i < cache->count; i++)
-        if (cache->items[i].uid == uid)
-            return cache->items[i].name;
-    size_t slot = cache->count < 64 ? cache->count++ : uid % 64;
-    cache->items[slot].uid = uid;
+    free(cache);
+}
+
+const char *uid_name(struct socket_view_cache *cache, uint32_t uid)
+{
+    for (size_t i = 0; i < cache->user_count; i++)
+        if (cache->users[i].uid == uid)
+            return cache->users[i].name;
+    size_t slot = cache->user_count < 64 ? cache->user_count++ : uid % 64;
+    cache->users[slot].uid = uid;
     struct passwd pw, *found = NULL;
     char buf[1024];
     if (getpwuid_r((uid_t)uid, &pw, buf, sizeof buf, &found) == 0 && found)
-        snprintf(cache->items[slot].name, sizeof cache->items[slot].name, "%s", pw.pw_name);
+        snprintf(cache->users[slot].name, sizeof cache->users[slot].name, "%s", pw.pw_name);
     else
-        snprintf(cache->items[slot].name, sizeof cache->items[slot].name, "%u", uid);
-    return cache->items[slot].name;
+        snprintf(cache->users[slot].name, sizeof cache->users[slot].name, "%u", uid);
+    return cache->users[slot].name;
 }
 
-void uid_name_cache_free(struct uid_name_cache *cache)
+/* Small appenders: a listing formats a million fields, and snprintf was its hot spot. */
+static char *append_text(char *at, const char *end, const char *text)
 {
-    free(cache);
+    while (*text && at < end - 1)
+        *at++ = *text++;
+    *at = '\0';
+    return at;
+}
+
+static char *append_number(char *at, const char *end, uint64_t value)
+{
+    char digits[24];
+    int n = 0;
+    do {
+        digits[n++] = (char)('0' + value % 10);
+        value /= 10;
+    } while (value);
+    while (n > 0 && at < end - 1)
+        *at++ = digits[--n];
+    *at = '\0';
+    return at;
 }
 
 const char *socket_view_endpoint(const struct socket_entry *s, bool peer, char *buf, size_t size)
@@ -48,21 +78,26 @@ const char *socket_view_endpoint(const struct socket_entry *s, bool peer, char *
     const uint8_t *addr = peer ? s->peer_addr : s->local_addr;
     uint16_t port = peer ? s->peer_port : s->local_port;
     static const uint8_t zero[16] = { 0 };
+    const char *end = buf + size;
     if (peer && port == 0 && memcmp(addr, zero, 16) == 0) {
-        snprintf(buf, size, "*:*");
+        append_text(buf, end, "*:*");
         return buf;
     }
-    char text[64], dev[IF_NAMESIZE + 2] = "";
+    char text[64];
     socket_address_text(s->family, addr, text, sizeof text);
-    if (!peer && s->bound_ifindex) {
-        char name[IF_NAMESIZE];
-        if (if_indextoname(s->bound_ifindex, name))
-            snprintf(dev, sizeof dev, "%%%s", name);
-    }
+    char *at = buf;
     if (s->family == AF_INET6)
-        snprintf(buf, size, "[%s]%s:%u", text, dev, port);
-    else
-        snprintf(buf, size, "%s%s:%u", text, dev, port);
+        at = append_text(at, end, "[");
+    at = append_text(at, end, text);
+    if (s->family == AF_INET6)
+        at = append_text(at, end, "]");
+    char name[IF_NAMESIZE];
+    if (!peer && s->bound_ifindex && if_indextoname(s->bound_ifindex, name)) {
+        at = append_text(at, end, "%");
+        at = append_text(at, end, name);
+    }
+    at = append_text(at, end, ":");
+    append_number(at, end, port);
     return buf;
 }
 
@@ -80,10 +115,14 @@ const char *socket_view_processes(const struct socket_view_context *v, size_t i,
     for (uint32_t k = 1; k < res->holder_count[i]; k++)
         if (h[k].pid != h[k - 1].pid)
             others++;
-    if (others)
-        snprintf(buf, size, "%u/%s +%u", h->pid, p && p->comm[0] ? p->comm : "?", others);
-    else
-        snprintf(buf, size, "%u/%s", h->pid, p && p->comm[0] ? p->comm : "?");
+    const char *end = buf + size;
+    char *at = append_number(buf, end, h->pid);
+    at = append_text(at, end, "/");
+    at = append_text(at, end, p && p->comm[0] ? p->comm : "?");
+    if (others) {
+        at = append_text(at, end, " +");
+        append_number(at, end, others);
+    }
     return buf;
 }
 
@@ -113,19 +152,32 @@ const char *socket_view_unit(const struct socket_view_context *v, size_t i, char
     return buf;
 }
 
+static const char *registry_service_of(const struct registry_index *registry, uint16_t port,
+                                       uint8_t proto)
+{
+    size_t n;
+    const uint32_t *ids = registry_index_port_records(registry, port, &n);
+    for (size_t k = 0; ids && k < n; k++) {
+        struct registry_record rec;
+        if (registry_index_record(registry, ids[k], &rec) && rec.status == REGISTRY_STATUS_ASSIGNED &&
+            rec.service[0] && (rec.proto == proto || rec.proto == REGISTRY_PROTO_ANY))
+            return rec.service;
+    }
+    return NULL;
+}
+
 const char *socket_view_service(const struct socket_view_context *v, const struct socket_entry *s)
 {
     if (!v->registry)
         return NULL;
-    size_t n;
-    const uint32_t *ids = registry_index_port_records(v->registry, s->local_port, &n);
-    for (size_t k = 0; ids && k < n; k++) {
-        struct registry_record rec;
-        if (registry_index_record(v->registry, ids[k], &rec) && rec.status == REGISTRY_STATUS_ASSIGNED &&
-            rec.service[0] && (rec.proto == s->proto || rec.proto == REGISTRY_PROTO_ANY))
-            return rec.service;
+    struct socket_view_cache *c = v->cache;
+    if (!c->service_valid || c->service_port != s->local_port || c->service_proto != s->proto) {
+        c->service = registry_service_of(v->registry, s->local_port, s->proto);
+        c->service_port = s->local_port;
+        c->service_proto = s->proto;
+        c->service_valid = true;
     }
-    return NULL;
+    return c->service;
 }
 
 /* "mysqld" runs "mysql", "sshd" runs "ssh", "postgres" runs "postgresql": the command and the
@@ -185,7 +237,7 @@ void socket_view_json(const struct socket_view_context *v, size_t i, struct json
     json_writer_key(w, "uid");
     json_writer_uint(w, s->uid);
     json_writer_key(w, "user");
-    json_writer_string(w, uid_name(v->users, s->uid));
+    json_writer_string(w, uid_name(v->cache, s->uid));
     json_writer_key(w, "netns");
     json_writer_uint(w, s->netns);
     const struct inspected_netns *ns = inspect_netns(res, s->netns);
@@ -267,29 +319,41 @@ static const char *const column_headers[COL_COUNT] = {
 /* Columns dropped first when the terminal is too narrow: least useful first. */
 static const enum socket_column drop_order[] = { COL_NETNS, COL_USER, COL_EXPOSURE, COL_UNIT, COL_SERVICE, COL_PEER };
 
-static void fill_row(const struct socket_view_context *v, size_t i, char cells[COL_COUNT][160])
+/* One row's cells: pointers to constant text or to the row's own buffers. */
+struct socket_row {
+    const char *cell[COL_COUNT];
+    char proto[8], local[96], peer[96], process[96], unit[160], service[96], netns[24];
+};
+
+static void fill_row(const struct socket_view_context *v, size_t i, struct socket_row *row)
 {
     const struct socket_entry *s = &v->res->sockets.items[i];
-    char family_proto[16];
-    snprintf(family_proto, sizeof family_proto, "%s%s", registry_proto_name(s->proto),
-             s->family == AF_INET6 ? "6" : "");
-    snprintf(cells[COL_PROTO], 160, "%s", family_proto);
-    snprintf(cells[COL_STATE], 160, "%s", socket_state_name(s->proto, s->state));
-    socket_view_endpoint(s, false, cells[COL_LOCAL], 160);
-    socket_view_endpoint(s, true, cells[COL_PEER], 160);
-    socket_view_processes(v, i, cells[COL_PROCESS], 160);
-    snprintf(cells[COL_USER], 160, "%s", uid_name(v->users, s->uid));
-    socket_view_unit(v, i, cells[COL_UNIT], 160);
+    char *end = append_text(row->proto, row->proto + sizeof row->proto, registry_proto_name(s->proto));
+    if (s->family == AF_INET6)
+        append_text(end, row->proto + sizeof row->proto, "6");
+    row->cell[COL_PROTO] = row->proto;
+    row->cell[COL_STATE] = socket_state_name(s->proto, s->state);
+    row->cell[COL_LOCAL] = socket_view_endpoint(s, false, row->local, sizeof row->local);
+    row->cell[COL_PEER] = socket_view_endpoint(s, true, row->peer, sizeof row->peer);
+    row->cell[COL_PROCESS] = socket_view_processes(v, i, row->process, sizeof row->process);
+    row->cell[COL_USER] = uid_name(v->cache, s->uid);
+    row->cell[COL_UNIT] = socket_view_unit(v, i, row->unit, sizeof row->unit);
     const char *service = socket_view_service(v, s);
-    snprintf(cells[COL_SERVICE], 160, "%s%s", service ? service : "-",
-             socket_view_service_mismatch(v, i, service) ? " (!)" : "");
-    enum socket_exposure e = socket_exposure_of(s);
-    snprintf(cells[COL_EXPOSURE], 160, "%s", socket_exposure_id(e));
+    if (service && socket_view_service_mismatch(v, i, service)) {
+        end = append_text(row->service, row->service + sizeof row->service, service);
+        append_text(end, row->service + sizeof row->service, " (!)");
+        row->cell[COL_SERVICE] = row->service;
+    } else {
+        row->cell[COL_SERVICE] = service ? service : "-";
+    }
+    row->cell[COL_EXPOSURE] = socket_exposure_id(socket_exposure_of(s));
     const struct inspected_netns *ns = inspect_netns(v->res, s->netns);
-    if (ns && ns->name[0])
-        snprintf(cells[COL_NETNS], 160, "%.150s", ns->name);
-    else
-        snprintf(cells[COL_NETNS], 160, "%lu", (unsigned long)s->netns);
+    if (ns && ns->name[0]) {
+        row->cell[COL_NETNS] = ns->name;
+    } else {
+        append_number(row->netns, row->netns + sizeof row->netns, s->netns);
+        row->cell[COL_NETNS] = row->netns;
+    }
 }
 
 static unsigned terminal_width(void)
@@ -309,27 +373,24 @@ void socket_view_print_table(const struct socket_view_context *v, const struct c
         shown[c] = true;
     shown[COL_PEER] = opt->show_peer;
     shown[COL_NETNS] = opt->show_netns;
-    char (*cells)[160] = malloc(sizeof(char[COL_COUNT][160]));
-    if (!cells)
-        abort();
+    struct socket_row row;
     size_t n = v->res->sockets.count;
 
     if (!ctx->stdout_is_tty) {
         /* streamed, no per-cell copies: this path prints 100k rows */
         for (size_t i = 0; i < n; i++) {
-            fill_row(v, i, (char (*)[160])cells);
+            fill_row(v, i, &row);
             bool first = true;
             for (int c = 0; c < COL_COUNT; c++) {
                 if (!shown[c])
                     continue;
                 if (!first)
                     putc_unlocked('\t', stdout);
-                fputs(cells[c], stdout);
+                fputs_unlocked(row.cell[c], stdout);
                 first = false;
             }
             putc_unlocked('\n', stdout);
         }
-        free(cells);
         return;
     }
 
@@ -338,10 +399,10 @@ void socket_view_print_table(const struct socket_view_context *v, const struct c
     for (int c = 0; c < COL_COUNT; c++)
         width[c] = strlen(column_headers[c]);
     for (size_t i = 0; i < n; i++) {
-        fill_row(v, i, (char (*)[160])cells);
+        fill_row(v, i, &row);
         for (int c = 0; c < COL_COUNT; c++)
-            if (strlen(cells[c]) > width[c])
-                width[c] = strlen(cells[c]);
+            if (strlen(row.cell[c]) > width[c])
+                width[c] = strlen(row.cell[c]);
     }
     unsigned columns = terminal_width();
     for (size_t d = 0; d < sizeof drop_order / sizeof drop_order[0]; d++) {
@@ -360,17 +421,16 @@ void socket_view_print_table(const struct socket_view_context *v, const struct c
             header[visible++] = column_headers[c];
     struct cli_table *table = cli_table_new(visible, header);
     for (size_t i = 0; i < n; i++) {
-        fill_row(v, i, (char (*)[160])cells);
-        const char *row[COL_COUNT];
+        fill_row(v, i, &row);
+        const char *cells[COL_COUNT];
         unsigned k = 0;
         for (int c = 0; c < COL_COUNT; c++)
             if (shown[c])
-                row[k++] = cells[c];
-        cli_table_add_row(table, row);
+                cells[k++] = row.cell[c];
+        cli_table_add_row(table, cells);
     }
     cli_table_print(table, ctx, stdout);
     cli_table_free(table);
-    free(cells);
 }
 
 static void write_summary(const struct socket_view_context *v, struct json_writer *w)

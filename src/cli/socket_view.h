@@ -12,17 +12,19 @@
 #include "registry/index.h"
 #include "util/json_writer.h"
 
+struct socket_view_cache;
+
 struct socket_view_context {
     const struct inspect_result *res;
     const struct registry_index *registry;   /* NULL: no SERVICE column */
     const struct local_ports *host;
-    struct uid_name_cache *users;
+    struct socket_view_cache *cache;         /* user names, the last port's service */
 };
 
-struct uid_name_cache;
-struct uid_name_cache *uid_name_cache_new(void);
-const char *uid_name(struct uid_name_cache *cache, uint32_t uid);
-void uid_name_cache_free(struct uid_name_cache *cache);
+/* Caches for a listing of many rows: uid → user name, (port, protocol) → IANA service. */
+struct socket_view_cache *socket_view_cache_new(void);
+void socket_view_cache_free(struct socket_view_cache *cache);
+const char *uid_name(struct socket_view_cache *cache, uint32_t uid);
 
 /* "127.0.0.1:22", "[::]:80", "0.0.0.0%eth0:53", "*:*" for an unconnected peer. */
 const char *socket_view_endpoint(const struct socket_entry *s, bool peer, char *buf, size_t size);
