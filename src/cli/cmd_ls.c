@@ -21,6 +21,7 @@ static const char ls_usage[] =
     "options:\n"
     "  -t, --tcp            TCP sockets\n"
     "  -u, --udp            UDP sockets\n"
+    "  -S, --sctp           SCTP sockets (where the kernel has sctp_diag)\n"
     "  -l, --listening      listening TCP and unconnected UDP sockets (the default)\n"
     "  -a, --all            sockets in every state\n"
     "  -4, --ipv4           IPv4 only\n"
@@ -186,6 +187,7 @@ int cmd_ls(int argc, char **argv, struct cli_context *ctx)
            OPT_METHOD, OPT_SORT, OPT_JSON, OPT_NDJSON };
     static const struct option options[] = {
         { "tcp", no_argument, NULL, 't' },           { "udp", no_argument, NULL, 'u' },
+        { "sctp", no_argument, NULL, 'S' },
         { "listening", no_argument, NULL, 'l' },     { "all", no_argument, NULL, 'a' },
         { "ipv4", no_argument, NULL, '4' },          { "ipv6", no_argument, NULL, '6' },
         { "port", required_argument, NULL, OPT_PORT }, { "pid", required_argument, NULL, OPT_PID },
@@ -197,16 +199,17 @@ int cmd_ls(int argc, char **argv, struct cli_context *ctx)
         { "help", no_argument, NULL, 'h' },          { NULL, 0, NULL, 0 },
     };
     struct inspect_options opt = { .processes = true };
-    bool tcp = false, udp = false, listening = false, all = false, json = false, ndjson = false;
+    bool tcp = false, udp = false, sctp = false, listening = false, all = false, json = false, ndjson = false;
     enum socket_sort sort = SORT_PORT;
     struct portspec ports = { 0 };
     struct registry_index *ix = NULL;
     int rc = CLI_EXIT_OK, c;
     opterr = 0;
-    while (rc == CLI_EXIT_OK && (c = getopt_long(argc, argv, "tula46h", options, NULL)) != -1) {
+    while (rc == CLI_EXIT_OK && (c = getopt_long(argc, argv, "tuSla46h", options, NULL)) != -1) {
         switch (c) {
         case 't': tcp = true; break;
         case 'u': udp = true; break;
+        case 'S': sctp = true; break;
         case 'l': listening = true; break;
         case 'a': all = true; break;
         case '4': opt.query.ipv4 = true; break;
@@ -254,9 +257,10 @@ int cmd_ls(int argc, char **argv, struct cli_context *ctx)
         registry_index_close(ix);
         return rc;
     }
-    if (!tcp && !udp)
+    if (!tcp && !udp && !sctp)
         tcp = udp = true;
-    opt.query.protos = (tcp ? 1u << REGISTRY_PROTO_TCP : 0) | (udp ? 1u << REGISTRY_PROTO_UDP : 0);
+    opt.query.protos = (tcp ? 1u << REGISTRY_PROTO_TCP : 0) | (udp ? 1u << REGISTRY_PROTO_UDP : 0) |
+                       (sctp ? 1u << REGISTRY_PROTO_SCTP : 0);
     if (!all)
         listening = true;
     opt.query.states = all ? SOCKET_STATE_ALL
@@ -272,11 +276,11 @@ int cmd_ls(int argc, char **argv, struct cli_context *ctx)
         return cli_error_from(cli_exit_for_error(err.code), "ls", &err);
     }
     if (listening && !all) {
-        /* a TCP socket in CLOSE is bound but not listening: ss -l does not show it either */
+        /* a TCP/SCTP socket in CLOSE is bound but not listening: ss -l does not show it either */
         size_t kept = 0;
         for (size_t i = 0; i < res.sockets.count; i++) {
             const struct socket_entry *s = &res.sockets.items[i];
-            if (s->proto == REGISTRY_PROTO_TCP && s->state != SOCKET_STATE_LISTEN)
+            if (s->proto != REGISTRY_PROTO_UDP && s->state != SOCKET_STATE_LISTEN)
                 continue;
             res.sockets.items[kept] = *s;
             if (res.holder_start) {

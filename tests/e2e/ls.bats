@@ -181,3 +181,8 @@ teardown() {
   run --separate-stderr -2 "$PORTREG" ls --pid abc
   run --separate-stderr -2 "$PORTREG" ls extra
 }
+
+@test "-S asks for SCTP and is not an error where the kernel has no sctp_diag" {
+  run -0 "$PORTREG" ls -S --json
+  echo "$output" | jq -e '[.sockets[].proto] | all(. == "sctp")'
+}
