@@ -37,8 +37,11 @@ fi
 echo "ok: $(wc -l <"$work/ours") sockets, each with the same pid"
 
 port=$((20000 + per_process / 2))
-who_truth=$("$portreg" who --json "$port" | jq -r '[.sockets[] | select(.state == "LISTEN") | .processes[0].pid] | join(",")')
-[ "$who_truth" = "${pids[2]}" ] || { echo "who $port: expected pid ${pids[2]}, got $who_truth"; exit 1; }
+# every holder process binds the same ports on its own address: five sockets on this port
+who_truth=$("$portreg" who --json "$port" | jq -r '[.sockets[] | select(.state == "LISTEN") | .processes[0].pid] | sort | join(",")')
+expected=$(printf '%s\n' "${pids[@]}" | sort -n | paste -sd,)
+[ "$who_truth" = "$expected" ] || { echo "who $port: expected pids $expected, got $who_truth"; exit 1; }
+echo "ok: who $port names the 5 holders"
 
 pooled() {   # NAME... : hyperfine rounds, alternating order, pooled medians
   local names=("$@") r
