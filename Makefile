@@ -42,11 +42,14 @@ $(BUILD_FUZZ)/build.ninja:
 build-fuzz: deps-test $(BUILD_FUZZ)/build.ninja
 	meson compile -C $(BUILD_FUZZ)
 
-# The main job: until `portreg audit` exists, the registry's sources and a lookup.
+# The main job: until `portreg audit` exists, the registry's sources, a lookup, and this
+# host's listening sockets with the processes holding them.
 run: build
 	./$(BUILD)/portreg registry info
 	@echo
 	./$(BUILD)/portreg lookup 3306 53/udp
+	@echo
+	./$(BUILD)/portreg ls
 
 test: deps-test build build-asan build-fuzz
 	@scripts/run-tests.sh $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ) $(FUZZ_SECONDS)
