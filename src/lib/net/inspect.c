@@ -1,5 +1,6 @@
 /* inspect.c — the inspector pipeline (see inspect.h): sockdiag per namespace, procmap for the
- * dumped inodes, process_info per holder, then process filters. Namespaces are entered through
+ * dumped inodes, process_info per holder, then process filters. The BPF holder collector loads
+ * on its own thread during the dump (procmap_preload). Namespaces are entered through
  * netns_run_in(), so the calling thread stays where it is. */
 #include "net/inspect.h"
 
@@ -79,8 +80,9 @@ static int dump_namespaces(const struct inspect_options *opt, struct inspect_res
     return r;
 }
 
+/* Takes preload (may be NULL): builds with it or cancels it. */
 static int attribute_processes(const struct inspect_options *opt, struct inspect_result *res,
-                               struct pr_error *err)
+                               struct procmap_preload *preload, struct pr_error *err)
 {
     size_t n = res->sockets.count;
     uint64_t *wanted = malloc((n ? n : 1) * sizeof *wanted);
@@ -88,6 +90,7 @@ static int attribute_processes(const struct inspect_options *opt, struct inspect
     res->holder_count = calloc(n ? n : 1, sizeof *res->holder_count);
     if (!wanted || !res->holder_start || !res->holder_count) {
         free(wanted);
+        procmap_preload_cancel(preload);
         return pr_error_set(err, -ENOMEM, "out of memory");
     }
     size_t wanted_count = 0;
@@ -103,7 +106,11 @@ static int attribute_processes(const struct inspect_options *opt, struct inspect
     struct procmap_options po = { .proc_root = opt->proc_root, .wanted = wanted,
                                   .wanted_count = unique, .method = opt->method };
     struct procmap *pm = NULL;
-    int r = unique ? procmap_build(&po, &pm, &res->procmap, err) : 0;
+    int r = 0;
+    if (unique)
+        r = procmap_build_preloaded(preload, &po, &pm, &res->procmap, err);
+    else
+        procmap_preload_cancel(preload);
     free(wanted);
     if (r < 0)
         return r;
@@ -218,10 +225,17 @@ static void apply_process_filters(const struct inspect_options *opt, struct insp
 int inspect_run(const struct inspect_options *opt, struct inspect_result *res, struct pr_error *err)
 {
     memset(res, 0, sizeof *res);
-    int r = dump_namespaces(opt, res, err);
     bool want_processes = opt->processes || opt->pid || opt->process_name || opt->has_uid;
+    struct procmap_preload *preload = NULL;
+    if (want_processes) {
+        struct procmap_options po = { .proc_root = opt->proc_root, .method = opt->method };
+        preload = procmap_preload_start(&po);
+    }
+    int r = dump_namespaces(opt, res, err);
     if (r == 0 && want_processes)
-        r = attribute_processes(opt, res, err);
+        r = attribute_processes(opt, res, preload, err);
+    else
+        procmap_preload_cancel(preload);
     if (r == 0 && want_processes)
         apply_process_filters(opt, res);
     if (r < 0)

@@ -1,11 +1,16 @@
 /* procmap.c — the socket inode → (pid, fd) map of procmap.h and procmap_build(), which picks a
- * collector (BPF first when AUTO, else the /proc walk). Inodes get ranks from a bitmap with
+ * collector (BPF first when AUTO, else the /proc walk), and procmap_preload, a pthread that loads
+ * the BPF program while the caller does something else. Inodes get ranks from a bitmap with
  * per-word popcounts when dense (the usual case, cache-sized), else from a hash; collectors
  * append (rank, pid, fd) to per-thread shards, with an atomic "found" bit per wanted rank for
  * early stopping; procmap_finish() counting-sorts by rank: a lookup is a rank and two offsets. */
 #include "net/procmap.h"
 
 #include <errno.h>
+#include <stdio.h>
+#include <limits.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +22,11 @@
 #define PROCMAP_DENSE_SLACK_BITS 65536u     /* a bitmap may span 64 bits per inode plus this */
 #define PROCMAP_HASH_MULTIPLIER 0x9E3779B97F4A7C15ull
 #define PROCMAP_NO_RANK SIZE_MAX
+#ifdef PORTREG_HAVE_BPF
+#define PROCMAP_BPF_BUILT true
+#else
+#define PROCMAP_BPF_BUILT false
+#endif
 
 /* A set of distinct inodes, each with a rank in 0..count-1. */
 struct procmap_inode_set {
@@ -425,10 +435,35 @@ static unsigned procmap_resolve_threads(unsigned requested)
     return requested > PROCMAP_THREADS_MAX ? PROCMAP_THREADS_MAX : requested;
 }
 
-typedef int (*procmap_collector_fn)(const struct procmap_options *opt, struct procmap *pm,
-                                    struct procmap_stats *stats, struct pr_error *err);
+/* A BPF program loading on its own thread; after the join, program or the reason it failed. */
+struct procmap_preload {
+    pthread_t thread;
+    atomic_bool cancel;                /* set by procmap_preload_cancel() */
+    struct procmap_bpf_program *program;
+    int load_result;
+    struct procmap_stats load_stats;   /* bpf_unavailable: why loading failed */
+    struct pr_error load_error;
+};
 
-static int procmap_build_with(procmap_collector_fn collect, enum procmap_method method,
+/* The BPF collector with the preloaded program when there is one, else loading its own. */
+static int procmap_collect_bpf_maybe_preloaded(struct procmap_preload *preload,
+                                               const struct procmap_options *opt,
+                                               struct procmap *pm, struct procmap_stats *stats,
+                                               struct pr_error *err)
+{
+    if (!preload)
+        return procmap_collect_bpf(opt, pm, stats, err);
+    if (!preload->program) {
+        memcpy(stats->bpf_unavailable, preload->load_stats.bpf_unavailable,
+               sizeof stats->bpf_unavailable);
+        if (err)
+            *err = preload->load_error;
+        return preload->load_result < 0 ? preload->load_result : -EINVAL;
+    }
+    return procmap_bpf_collect_loaded(preload->program, opt, pm, stats, err);
+}
+
+static int procmap_build_with(enum procmap_method method, struct procmap_preload *preload,
                               const struct procmap_options *opt, struct procmap **out,
                               struct procmap_stats *stats, struct pr_error *err)
 {
@@ -436,7 +471,9 @@ static int procmap_build_with(procmap_collector_fn collect, enum procmap_method 
     if (!pm)
         return pr_error_set(err, -ENOMEM, "out of memory for the socket holder map");
     procmap_set_stop_early(pm, opt->stop_at_first_holder);
-    int r = collect(opt, pm, stats, err);
+    int r = method == PROCMAP_METHOD_BPF
+                ? procmap_collect_bpf_maybe_preloaded(preload, opt, pm, stats, err)
+                : procmap_collect_proc(opt, pm, stats, err);
     if (r < 0) {
         procmap_free(pm);
         if (err && err->code == 0)
@@ -453,8 +490,31 @@ static int procmap_build_with(procmap_collector_fn collect, enum procmap_method 
     return 0;
 }
 
-int procmap_build(const struct procmap_options *opt, struct procmap **out,
-                  struct procmap_stats *stats, struct pr_error *err)
+/* procmap_build() with the program of preload (may be NULL) for the BPF collector. */
+/* AUTO picks BPF only where it pays: loading the program costs ~20 ms (libbpf reads the
+ * kernel's BTF), the /proc walk ~1-2 us per descriptor on two cores. Measured here: with ~100
+ * open files the walk answers `who` in 10 ms and BPF in 28 ms; with 100k, BPF wins by 5x.
+ * The kernel's count of allocated file handles (fs/file-nr) decides, in one small read. */
+#define PROCMAP_AUTO_BPF_MIN_FILES 16384u
+
+static bool procmap_auto_prefers_bpf(const char *proc_root)
+{
+    char path[PATH_MAX], text[64];
+    snprintf(path, sizeof path, "%s/sys/fs/file-nr", proc_root ? proc_root : "/proc");
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return true;   /* unknown: BPF, falling back to /proc when it cannot load */
+    ssize_t n = read(fd, text, sizeof text - 1);
+    close(fd);
+    if (n <= 0)
+        return true;
+    text[n] = '\0';
+    return strtoull(text, NULL, 10) >= PROCMAP_AUTO_BPF_MIN_FILES;
+}
+
+static int procmap_build_using(struct procmap_preload *preload, const struct procmap_options *opt,
+                               struct procmap **out, struct procmap_stats *stats,
+                               struct pr_error *err)
 {
     struct procmap_options resolved = { 0 };
     if (opt)
@@ -468,20 +528,23 @@ int procmap_build(const struct procmap_options *opt, struct procmap **out,
 
     switch (resolved.method) {
     case PROCMAP_METHOD_PROC:
-        return procmap_build_with(procmap_collect_proc, PROCMAP_METHOD_PROC, &resolved, out,
-                                  stats, err);
     case PROCMAP_METHOD_BPF:
-        return procmap_build_with(procmap_collect_bpf, PROCMAP_METHOD_BPF, &resolved, out, stats,
-                                  err);
+        return procmap_build_with(resolved.method, preload, &resolved, out, stats, err);
     case PROCMAP_METHOD_AUTO:
         break;
     default:
         return pr_error_set(err, -EINVAL, "unknown process map method %d", (int)resolved.method);
     }
 
+    if (!preload && !procmap_auto_prefers_bpf(resolved.proc_root)) {
+        int r = procmap_build_with(PROCMAP_METHOD_PROC, NULL, &resolved, out, stats, err);
+        snprintf(stats->bpf_unavailable, sizeof stats->bpf_unavailable,
+                 "not needed: fewer than %u open files, the /proc walk is faster",
+                 PROCMAP_AUTO_BPF_MIN_FILES);
+        return r;
+    }
     struct pr_error bpf_err = { 0 };
-    int r = procmap_build_with(procmap_collect_bpf, PROCMAP_METHOD_BPF, &resolved, out, stats,
-                               &bpf_err);
+    int r = procmap_build_with(PROCMAP_METHOD_BPF, preload, &resolved, out, stats, &bpf_err);
     if (r == 0)
         return 0;
     /* The collector's own words when it gave them, else its error message. */
@@ -491,6 +554,67 @@ int procmap_build(const struct procmap_options *opt, struct procmap **out,
     reason[sizeof reason - 1] = '\0';
     memset(stats, 0, sizeof *stats);
     memcpy(stats->bpf_unavailable, reason, sizeof reason);
-    return procmap_build_with(procmap_collect_proc, PROCMAP_METHOD_PROC, &resolved, out, stats,
-                              err);
+    return procmap_build_with(PROCMAP_METHOD_PROC, NULL, &resolved, out, stats, err);
+}
+
+int procmap_build(const struct procmap_options *opt, struct procmap **out,
+                  struct procmap_stats *stats, struct pr_error *err)
+{
+    return procmap_build_using(NULL, opt, out, stats, err);
+}
+
+/* ---- loading the BPF program ahead ---- */
+
+static void *procmap_preload_main(void *argument)
+{
+    struct procmap_preload *preload = argument;
+    preload->load_result = procmap_bpf_load(&preload->program, &preload->cancel,
+                                            &preload->load_stats, &preload->load_error);
+    return NULL;
+}
+
+struct procmap_preload *procmap_preload_start(const struct procmap_options *opt)
+{
+    if (!PROCMAP_BPF_BUILT)
+        return NULL;   /* nothing to load; procmap_build() says why */
+    enum procmap_method method = opt ? opt->method : PROCMAP_METHOD_AUTO;
+    const char *proc_root = opt ? opt->proc_root : NULL;
+    if (method != PROCMAP_METHOD_AUTO && method != PROCMAP_METHOD_BPF)
+        return NULL;
+    if (proc_root && strcmp(proc_root, "/proc") != 0)
+        return NULL;   /* BPF sees the running kernel only */
+    if (method == PROCMAP_METHOD_AUTO && !procmap_auto_prefers_bpf(proc_root))
+        return NULL;   /* a small host: the /proc walk will answer first */
+    struct procmap_preload *preload = calloc(1, sizeof *preload);
+    if (!preload)
+        return NULL;
+    atomic_init(&preload->cancel, false);
+    if (pthread_create(&preload->thread, NULL, procmap_preload_main, preload) != 0) {
+        free(preload);
+        return NULL;   /* procmap_build_preloaded(NULL, ...) loads it then */
+    }
+    return preload;
+}
+
+void procmap_preload_cancel(struct procmap_preload *preload)
+{
+    if (!preload)
+        return;
+    atomic_store_explicit(&preload->cancel, true, memory_order_relaxed);
+    pthread_join(preload->thread, NULL);
+    procmap_bpf_program_free(preload->program);
+    free(preload);
+}
+
+int procmap_build_preloaded(struct procmap_preload *preload, const struct procmap_options *opt,
+                            struct procmap **out, struct procmap_stats *stats,
+                            struct pr_error *err)
+{
+    if (!preload)
+        return procmap_build(opt, out, stats, err);
+    pthread_join(preload->thread, NULL);
+    int r = procmap_build_using(preload, opt, out, stats, err);
+    procmap_bpf_program_free(preload->program);
+    free(preload);
+    return r;
 }

@@ -2,11 +2,14 @@
  * Built by one of two collectors behind the same interface: the /proc walk (procmap_proc.c:
  * readlinkat over /proc/PID/fd, on every core)
  * and the BPF task_file iterator (procmap_bpf.c: the kernel lists every task's socket files in
- * one pass; needs root and BTF). A socket shared after fork has several holders; every one is
- * found unless stop_at_first_holder asks for speed over completeness. */
+ * one pass, or only the wanted ones when there are few; needs root and BTF). Loading the BPF
+ * program can start early on a thread (procmap_preload_start) and overlap the socket dump.
+ * A socket shared after fork has several holders; every one is found unless
+ * stop_at_first_holder asks for speed over completeness. */
 #ifndef PORTREG_NET_PROCMAP_H
 #define PORTREG_NET_PROCMAP_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -46,6 +49,24 @@ struct procmap;
 
 int procmap_build(const struct procmap_options *opt, struct procmap **out,
                   struct procmap_stats *stats, struct pr_error *err);
+
+/* Loading the BPF program takes ~20 ms (libbpf parses the kernel's BTF), about as long as a
+ * large socket dump: start it first, dump, then build with it. procmap_preload_start() starts a
+ * thread that loads it when opt->method is AUTO or BPF and opt->proc_root is NULL or "/proc",
+ * else returns NULL (nothing to do); it never fails (NULL when no thread could start): errors
+ * surface in procmap_build_preloaded(), which joins the thread, builds as procmap_build() does
+ * (the preloaded program instead of loading one; same fallback to /proc for AUTO) and frees
+ * preload. preload may be NULL: then it is procmap_build(). procmap_preload_cancel() tells the
+ * thread to stop before its next step, joins it (so it waits for a BTF parse under way, up to
+ * the whole load) and frees without building; NULL is fine. Each preload goes to exactly one of
+ * the two. */
+struct procmap_preload;
+struct procmap_preload *procmap_preload_start(const struct procmap_options *opt);
+int procmap_build_preloaded(struct procmap_preload *preload, const struct procmap_options *opt,
+                            struct procmap **out, struct procmap_stats *stats,
+                            struct pr_error *err);
+void procmap_preload_cancel(struct procmap_preload *preload);
+
 /* The holders of inode, ordered by pid then fd; 0 when none. */
 size_t procmap_holders(const struct procmap *pm, uint64_t inode, const struct socket_holder **out);
 void procmap_free(struct procmap *pm);
@@ -66,7 +87,19 @@ int procmap_finish(struct procmap *pm);
 /* The collectors (procmap_build picks one). */
 int procmap_collect_proc(const struct procmap_options *opt, struct procmap *pm,
                          struct procmap_stats *stats, struct pr_error *err);
+/* procmap_collect_bpf() = procmap_bpf_load() + procmap_bpf_collect_loaded() + free. A loaded
+ * program makes one pass; with opt->wanted of at most TASK_SOCKETS_WANTED_MAX (4096) inodes the
+ * kernel writes only their records, else every socket's (pm filters either way).
+ * procmap_bpf_load() returns -ECANCELED, loading nothing more, once *cancel (may be NULL) is set;
+ * it looks between its steps (dlopen, open, load: the BTF parse cannot be cut short). */
 int procmap_collect_bpf(const struct procmap_options *opt, struct procmap *pm,
                         struct procmap_stats *stats, struct pr_error *err);
+struct procmap_bpf_program;
+int procmap_bpf_load(struct procmap_bpf_program **out, const atomic_bool *cancel,
+                     struct procmap_stats *stats, struct pr_error *err);
+int procmap_bpf_collect_loaded(struct procmap_bpf_program *program,
+                               const struct procmap_options *opt, struct procmap *pm,
+                               struct procmap_stats *stats, struct pr_error *err);
+void procmap_bpf_program_free(struct procmap_bpf_program *program);
 
 #endif

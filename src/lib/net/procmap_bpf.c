@@ -1,7 +1,10 @@
 /* procmap_bpf.c — the BPF collector of procmap.h: attaches the embedded task_sockets.bpf.o (see
  * net/bpf/) as an iter/task_file iterator through a dlopen()ed libbpf and reads its binary
  * (pid, fd, inode) records, so the kernel lists every process's socket files in one pass instead
- * of a readlink() per /proc/PID/fd entry. Needs root (CAP_BPF + CAP_PERFMON) and kernel BTF;
+ * of a readlink() per /proc/PID/fd entry. Loading (procmap_bpf_load: mostly libbpf parsing the
+ * kernel's BTF) is split from the pass (procmap_bpf_collect_loaded) so that procmap_preload can
+ * run it on another thread. Up to TASK_SOCKETS_WANTED_MAX wanted inodes go into a kernel hash map
+ * and the program writes only their records. Needs root (CAP_BPF + CAP_PERFMON) and kernel BTF;
  * otherwise it returns a negative errno and procmap_build() falls back to the /proc walk. */
 #include "net/procmap.h"
 
@@ -40,35 +43,44 @@ enum { ITERATOR_READ_CHUNK = 256 * 1024 };
 
 static const char task_sockets_program_name[] = "list_task_socket_files";
 
-/* Everything one pass owns, released by task_sockets_iterator_close() on every return path. */
-struct task_sockets_iterator {
+/* A loaded and attached program, good for one pass (its counters live in the object). */
+struct procmap_bpf_program {
     struct bpf_api api;
     libbpf_print_fn_t previous_print;
     struct bpf_object *object;
     struct bpf_link *link;
-    int iterator_fd;
+    bool used;
 };
 
-static void task_sockets_iterator_close(struct task_sockets_iterator *it)
+void procmap_bpf_program_free(struct procmap_bpf_program *program)
 {
-    if (it->iterator_fd >= 0)
-        close(it->iterator_fd);
-    if (it->link)
-        it->api.link_destroy(it->link);
-    if (it->object)
-        it->api.object_close(it->object);
-    if (it->api.handle) {
-        it->api.set_print(it->previous_print);
-        bpf_api_unload(&it->api);
+    if (!program)
+        return;
+    if (program->link)
+        program->api.link_destroy(program->link);
+    if (program->object)
+        program->api.object_close(program->object);
+    if (program->api.handle) {
+        program->api.set_print(program->previous_print);
+        bpf_api_unload(&program->api);
     }
-    it->iterator_fd = -1;
-    it->link = NULL;
-    it->object = NULL;
+    free(program);
+}
+
+static void free_program(struct procmap_bpf_program **program)
+{
+    procmap_bpf_program_free(*program);
 }
 
 static void free_buffer(unsigned char **buffer)
 {
     free(*buffer);
+}
+
+static void close_fd(int *fd)
+{
+    if (*fd >= 0)
+        close(*fd);
 }
 
 /* Why loading failed, in words a user can act on. */
@@ -83,46 +95,103 @@ static const char *bpf_load_failure_hint(int code)
     return "loading the program failed";
 }
 
-/* Load the object and create the iterator fd. */
-static int task_sockets_iterator_open(struct task_sockets_iterator *it,
-                                      struct procmap_stats *stats, struct pr_error *err)
+static bool load_cancelled(const atomic_bool *cancel)
 {
+    return cancel && atomic_load_explicit(cancel, memory_order_relaxed);
+}
+
+int procmap_bpf_load(struct procmap_bpf_program **out, const atomic_bool *cancel,
+                     struct procmap_stats *stats, struct pr_error *err)
+{
+    *out = NULL;
+    if (load_cancelled(cancel))
+        return pr_error_set(err, -ECANCELED, "loading the BPF program was cancelled");
+    __attribute__((cleanup(free_program))) struct procmap_bpf_program *program =
+        calloc(1, sizeof *program);
+    if (!program)
+        return pr_error_set(err, -ENOMEM, "out of memory for the BPF program");
     struct pr_error load_error = { 0 };
-    int r = bpf_api_load(&it->api, &load_error);
+    int r = bpf_api_load(&program->api, &load_error);
     if (r < 0)
         return procmap_bpf_unavailable(stats, err, r, "%s", load_error.message);
     /* libbpf prints to stderr by default; the library never prints. */
-    it->previous_print = it->api.set_print(NULL);
+    program->previous_print = program->api.set_print(NULL);
+    if (load_cancelled(cancel))
+        return pr_error_set(err, -ECANCELED, "loading the BPF program was cancelled");
 
-    it->object = it->api.object_open_mem(task_sockets_bpf_object, task_sockets_bpf_object_size,
-                                         NULL);
-    if (!it->object) {
+    program->object = program->api.object_open_mem(task_sockets_bpf_object,
+                                                   task_sockets_bpf_object_size, NULL);
+    if (!program->object) {
         r = errno ? -errno : -EINVAL;
         return procmap_bpf_unavailable(stats, err, r, "opening the embedded BPF object: %s",
                                        strerror(-r));
     }
-    r = it->api.object_load(it->object);
+    if (load_cancelled(cancel))
+        return pr_error_set(err, -ECANCELED, "loading the BPF program was cancelled");
+    r = program->api.object_load(program->object);
     if (r < 0)
         return procmap_bpf_unavailable(stats, err, r, "%s (%s)", bpf_load_failure_hint(r),
                                        strerror(-r));
-    struct bpf_program *program =
-        it->api.object_find_program_by_name(it->object, task_sockets_program_name);
-    if (!program)
+    struct bpf_program *iterator_program =
+        program->api.object_find_program_by_name(program->object, task_sockets_program_name);
+    if (!iterator_program)
         return procmap_bpf_unavailable(stats, err, -ENOENT, "the BPF object has no program %s",
                                        task_sockets_program_name);
-    it->link = it->api.program_attach_iter(program, NULL);
-    if (!it->link) {
+    program->link = program->api.program_attach_iter(iterator_program, NULL);
+    if (!program->link) {
         r = errno ? -errno : -EINVAL;
         return procmap_bpf_unavailable(stats, err, r, "attaching the task_file iterator: %s",
                                        strerror(-r));
     }
-    it->iterator_fd = it->api.iter_create(it->api.link_fd(it->link));
-    if (it->iterator_fd < 0) {
-        r = it->iterator_fd;
-        it->iterator_fd = -1;
-        return procmap_bpf_unavailable(stats, err, r, "creating the iterator: %s", strerror(-r));
-    }
+    *out = program;
+    program = NULL;
     return 0;
+}
+
+static int task_sockets_map_fd(struct procmap_bpf_program *program, const char *name)
+{
+    struct bpf_map *map = program->api.object_find_map_by_name(program->object, name);
+    return map ? program->api.map_fd(map) : -ENOENT;
+}
+
+static void free_filter(struct task_sockets_filter **filter)
+{
+    free(*filter);
+}
+
+/* Put the wanted inodes into the kernel's hash map and bitmap and turn the filter on. False when
+ * that was not possible (too many, or an error): the pass then writes every socket, which is
+ * only slower. The maps start empty (one pass per load) and inodes are only ever added. */
+static bool task_sockets_filter_by_inode(struct procmap_bpf_program *program,
+                                         const struct procmap_options *opt)
+{
+    if (!opt || !opt->wanted || opt->wanted_count > TASK_SOCKETS_WANTED_MAX)
+        return false;
+    int wanted_fd = task_sockets_map_fd(program, TASK_SOCKETS_WANTED_MAP);
+    int filter_fd = task_sockets_map_fd(program, TASK_SOCKETS_FILTER_MAP);
+    __attribute__((cleanup(free_filter))) struct task_sockets_filter *filter =
+        calloc(1, sizeof *filter);
+    if (wanted_fd < 0 || filter_fd < 0 || !filter)
+        return false;
+    if (opt->wanted_count > 0) {
+        /* The values are not read; one byte each. Inode 0 (no file) matches no socket. */
+        static const unsigned char present[TASK_SOCKETS_WANTED_MAX] = { 0 };
+        __u32 count = (__u32)opt->wanted_count;
+        if (program->api.map_update_batch(wanted_fd, opt->wanted, present, &count, NULL) < 0 ||
+            count != opt->wanted_count) {
+            /* Linux before 5.6 has no batch updates of hash maps. */
+            for (size_t i = 0; i < opt->wanted_count; i++)
+                if (program->api.map_update_elem(wanted_fd, &opt->wanted[i], &present[0],
+                                                 BPF_ANY) < 0)
+                    return false;
+        }
+    }
+    for (size_t i = 0; i < opt->wanted_count; i++)
+        filter->bits[task_sockets_filter_word(opt->wanted[i])] |=
+            task_sockets_filter_bit(opt->wanted[i]);
+    filter->on = 1;
+    __u32 first = 0;
+    return program->api.map_update_elem(filter_fd, &first, filter, BPF_ANY) == 0;
 }
 
 /* What one pass over the records found. */
@@ -191,20 +260,25 @@ static int task_sockets_read_all(int iterator_fd, struct procmap *pm,
     return 0;
 }
 
-int procmap_collect_bpf(const struct procmap_options *opt, struct procmap *pm,
-                        struct procmap_stats *stats, struct pr_error *err)
+int procmap_bpf_collect_loaded(struct procmap_bpf_program *program,
+                               const struct procmap_options *opt, struct procmap *pm,
+                               struct procmap_stats *stats, struct pr_error *err)
 {
     if (opt && opt->proc_root && strcmp(opt->proc_root, "/proc") != 0)
         return procmap_bpf_unavailable(stats, err, -EOPNOTSUPP,
                                        "it sees the running kernel, not %s", opt->proc_root);
-    __attribute__((cleanup(task_sockets_iterator_close)))
-    struct task_sockets_iterator it = { .iterator_fd = -1 };
-    int r = task_sockets_iterator_open(&it, stats, err);
-    if (r < 0)
-        return r;
+    if (program->used)
+        return pr_error_set(err, -EINVAL, "a loaded BPF program makes one pass only");
+    program->used = true;
+    task_sockets_filter_by_inode(program, opt);
+    __attribute__((cleanup(close_fd))) int iterator_fd =
+        program->api.iter_create(program->api.link_fd(program->link));
+    if (iterator_fd < 0)
+        return procmap_bpf_unavailable(stats, err, iterator_fd, "creating the iterator: %s",
+                                       strerror(-iterator_fd));
 
     struct task_sockets_tally tally = { 0 };
-    r = task_sockets_read_all(it.iterator_fd, pm, &tally, stats, err);
+    int r = task_sockets_read_all(iterator_fd, pm, &tally, stats, err);
     if (r < 0)
         return r;
     if (stats) {
@@ -218,16 +292,57 @@ int procmap_collect_bpf(const struct procmap_options *opt, struct procmap *pm,
     return 0;
 }
 
+int procmap_collect_bpf(const struct procmap_options *opt, struct procmap *pm,
+                        struct procmap_stats *stats, struct pr_error *err)
+{
+    if (opt && opt->proc_root && strcmp(opt->proc_root, "/proc") != 0)
+        return procmap_bpf_unavailable(stats, err, -EOPNOTSUPP,
+                                       "it sees the running kernel, not %s", opt->proc_root);
+    __attribute__((cleanup(free_program))) struct procmap_bpf_program *program = NULL;
+    int r = procmap_bpf_load(&program, NULL, stats, err);
+    if (r < 0)
+        return r;
+    return procmap_bpf_collect_loaded(program, opt, pm, stats, err);
+}
+
 #else /* !PORTREG_HAVE_BPF */
+
+static int procmap_bpf_not_built(struct procmap_stats *stats, struct pr_error *err)
+{
+    return procmap_bpf_unavailable(stats, err, -EOPNOTSUPP,
+                                   "portreg was built without it (clang with the bpf target and "
+                                   "libbpf-dev were missing at build time)");
+}
+
+int procmap_bpf_load(struct procmap_bpf_program **out, const atomic_bool *cancel,
+                     struct procmap_stats *stats, struct pr_error *err)
+{
+    (void)cancel;
+    *out = NULL;
+    return procmap_bpf_not_built(stats, err);
+}
+
+int procmap_bpf_collect_loaded(struct procmap_bpf_program *program,
+                               const struct procmap_options *opt, struct procmap *pm,
+                               struct procmap_stats *stats, struct pr_error *err)
+{
+    (void)program;
+    (void)opt;
+    (void)pm;
+    return procmap_bpf_not_built(stats, err);
+}
+
+void procmap_bpf_program_free(struct procmap_bpf_program *program)
+{
+    (void)program;
+}
 
 int procmap_collect_bpf(const struct procmap_options *opt, struct procmap *pm,
                         struct procmap_stats *stats, struct pr_error *err)
 {
     (void)opt;
     (void)pm;
-    return procmap_bpf_unavailable(stats, err, -EOPNOTSUPP,
-                                   "portreg was built without it (clang with the bpf target and "
-                                   "libbpf-dev were missing at build time)");
+    return procmap_bpf_not_built(stats, err);
 }
 
 #endif

@@ -1,5 +1,8 @@
 /* task_sockets.bpf.c — BPF iter/task_file program: for every file of every process (thread-group
  * leaders only) writes one struct task_socket_record when the file is a socket, then a summary.
+ * When user space turns the filter on (see task_sockets.h), only sockets whose inode is in the
+ * wanted_inodes hash map are written (a bitmap turns most others away first), so a pass for a
+ * few sockets copies out a few records and skips a hash lookup per unwanted socket.
  * CO-RE without vmlinux.h: the few kernel structs below are minimal copies marked
  * preserve_access_index, so libbpf relocates their field offsets against the running kernel. */
 #include <linux/bpf.h>
@@ -53,6 +56,21 @@ struct bpf_iter__task_file {
 } __attribute__((preserve_access_index));
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";
+
+/* The inode filter of task_sockets.h: names and sizes are shared with procmap_bpf.c. */
+struct {
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(max_entries, TASK_SOCKETS_WANTED_MAX);
+    __type(key, __u64);
+    __type(value, __u8);
+} wanted_inodes SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_ARRAY);
+    __uint(max_entries, 1);
+    __type(key, __u32);
+    __type(value, struct task_sockets_filter);
+} inode_filter SEC(".maps");
 
 /* Iterator state: tasks come in pid order and files in fd order, so a new tgid starts a new
  * process. Fresh for every load of the object (one pass per load). */
@@ -113,11 +131,18 @@ int list_task_socket_files(struct bpf_iter__task_file *ctx)
     struct inode *inode = file->f_inode;
     if (!inode || (inode->i_mode & S_IFMT) != S_IFSOCK)
         return 0;
+    __u64 ino = inode->i_ino;
+    __u32 first = 0;
+    struct task_sockets_filter *filter = bpf_map_lookup_elem(&inode_filter, &first);
+    if (filter && filter->on &&
+        (!(filter->bits[task_sockets_filter_word(ino)] & task_sockets_filter_bit(ino)) ||
+         !bpf_map_lookup_elem(&wanted_inodes, &ino)))
+        return 0;
     record.pid = tgid_in_reader_namespace(task);
     if (!record.pid)
         return 0;
     record.fd = (int)ctx->fd;
-    record.inode = inode->i_ino;
+    record.inode = ino;
     bpf_seq_write(seq, &record, sizeof record);
     return 0;
 }
