@@ -210,45 +210,45 @@ void socket_view_json(const struct socket_view_context *v, size_t i, struct json
     const struct socket_entry *s = &res->sockets.items[i];
     char addr[64];
     json_writer_object_begin(w);
-    json_writer_key(w, "proto");
+    json_writer_key_literal(w, "proto");
     json_writer_string(w, registry_proto_name(s->proto));
-    json_writer_key(w, "family");
+    json_writer_key_literal(w, "family");
     json_writer_string(w, s->family == AF_INET6 ? "ipv6" : "ipv4");
-    json_writer_key(w, "state");
+    json_writer_key_literal(w, "state");
     json_writer_string(w, socket_state_name(s->proto, s->state));
-    json_writer_key(w, "local_address");
+    json_writer_key_literal(w, "local_address");
     json_writer_string(w, socket_address_text(s->family, s->local_addr, addr, sizeof addr));
-    json_writer_key(w, "local_port");
+    json_writer_key_literal(w, "local_port");
     json_writer_uint(w, s->local_port);
-    json_writer_key(w, "peer_address");
+    json_writer_key_literal(w, "peer_address");
     json_writer_string(w, socket_address_text(s->family, s->peer_addr, addr, sizeof addr));
-    json_writer_key(w, "peer_port");
+    json_writer_key_literal(w, "peer_port");
     json_writer_uint(w, s->peer_port);
     json_writer_key(w, "v6only");
     if (s->family == AF_INET6)
         json_writer_bool(w, s->v6only);
     else
         json_writer_null(w);
-    json_writer_key(w, "device");
+    json_writer_key_literal(w, "device");
     char dev[IF_NAMESIZE];
     json_writer_string(w, s->bound_ifindex && if_indextoname(s->bound_ifindex, dev) ? dev : NULL);
-    json_writer_key(w, "inode");
+    json_writer_key_literal(w, "inode");
     json_writer_uint(w, s->inode);
-    json_writer_key(w, "uid");
+    json_writer_key_literal(w, "uid");
     json_writer_uint(w, s->uid);
-    json_writer_key(w, "user");
+    json_writer_key_literal(w, "user");
     json_writer_string(w, uid_name(v->cache, s->uid));
-    json_writer_key(w, "netns");
+    json_writer_key_literal(w, "netns");
     json_writer_uint(w, s->netns);
     const struct inspected_netns *ns = inspect_netns(res, s->netns);
-    json_writer_key(w, "netns_name");
+    json_writer_key_literal(w, "netns_name");
     json_writer_string(w, ns && ns->name[0] ? ns->name : NULL);
-    json_writer_key(w, "recv_queue");
+    json_writer_key_literal(w, "recv_queue");
     json_writer_uint(w, s->recv_queue);
-    json_writer_key(w, "send_queue");
+    json_writer_key_literal(w, "send_queue");
     json_writer_uint(w, s->send_queue);
 
-    json_writer_key(w, "processes");
+    json_writer_key_literal(w, "processes");
     if (!res->processes_looked_up) {
         json_writer_null(w);
     } else {
@@ -257,13 +257,13 @@ void socket_view_json(const struct socket_view_context *v, size_t i, struct json
             const struct socket_holder *h = &res->holders[res->holder_start[i] + k];
             const struct process_info *p = inspect_process(res, h->pid);
             json_writer_object_begin(w);
-            json_writer_key(w, "pid");
+            json_writer_key_literal(w, "pid");
             json_writer_uint(w, h->pid);
-            json_writer_key(w, "name");
+            json_writer_key_literal(w, "name");
             json_writer_string(w, p && p->comm[0] ? p->comm : NULL);
-            json_writer_key(w, "fd");
+            json_writer_key_literal(w, "fd");
             json_writer_int(w, h->fd);
-            json_writer_key(w, "uid");
+            json_writer_key_literal(w, "uid");
             if (p && p->uid != UINT32_MAX)   /* UINT32_MAX: status was not readable */
                 json_writer_uint(w, p->uid);
             else
@@ -273,29 +273,29 @@ void socket_view_json(const struct socket_view_context *v, size_t i, struct json
         json_writer_array_end(w);
     }
     const struct cgroup_identity *cg = socket_cgroup(v, i);
-    json_writer_key(w, "unit");
+    json_writer_key_literal(w, "unit");
     json_writer_string(w, cg && cg->unit[0] ? cg->unit : NULL);
-    json_writer_key(w, "container");
+    json_writer_key_literal(w, "container");
     if (cg && (cg->container_id[0] || cg->pod_uid[0])) {
         json_writer_object_begin(w);
-        json_writer_key(w, "runtime");
+        json_writer_key_literal(w, "runtime");
         json_writer_string(w, cg->container_runtime[0] ? cg->container_runtime : NULL);
-        json_writer_key(w, "id");
+        json_writer_key_literal(w, "id");
         json_writer_string(w, cg->container_id[0] ? cg->container_id : NULL);
-        json_writer_key(w, "pod_uid");
+        json_writer_key_literal(w, "pod_uid");
         json_writer_string(w, cg->pod_uid[0] ? cg->pod_uid : NULL);
         json_writer_object_end(w);
     } else {
         json_writer_null(w);
     }
     const char *service = socket_view_service(v, s);
-    json_writer_key(w, "service");
+    json_writer_key_literal(w, "service");
     json_writer_string(w, service);
-    json_writer_key(w, "service_mismatch");
+    json_writer_key_literal(w, "service_mismatch");
     json_writer_bool(w, socket_view_service_mismatch(v, i, service));
-    json_writer_key(w, "exposure");
+    json_writer_key_literal(w, "exposure");
     json_writer_string(w, socket_exposure_id(socket_exposure_of(s)));
-    json_writer_key(w, "ephemeral");
+    json_writer_key_literal(w, "ephemeral");
     if (v->host && v->host->have_ephemeral)
         json_writer_bool(w, local_ports_is_ephemeral(v->host, s->local_port) &&
                                 !local_ports_is_reserved(v->host, s->local_port));
@@ -437,38 +437,38 @@ static void write_summary(const struct socket_view_context *v, struct json_write
 {
     const struct inspect_result *res = v->res;
     json_writer_object_begin(w);
-    json_writer_key(w, "sockets");
+    json_writer_key_literal(w, "sockets");
     json_writer_uint(w, res->sockets.count);
-    json_writer_key(w, "processes_looked_up");
+    json_writer_key_literal(w, "processes_looked_up");
     json_writer_bool(w, res->processes_looked_up);
-    json_writer_key(w, "unattributed");
+    json_writer_key_literal(w, "unattributed");
     json_writer_uint(w, res->unattributed);
-    json_writer_key(w, "processes_denied");
+    json_writer_key_literal(w, "processes_denied");
     json_writer_uint(w, res->procmap.processes_denied);
-    json_writer_key(w, "process_method");
+    json_writer_key_literal(w, "process_method");
     json_writer_string(w, res->procmap.method_used == PROCMAP_METHOD_BPF    ? "bpf"
                           : res->procmap.method_used == PROCMAP_METHOD_PROC ? "proc"
                                                                             : NULL);   /* none ran */
-    json_writer_key(w, "netns");
+    json_writer_key_literal(w, "netns");
     json_writer_array_begin(w);
     for (size_t k = 0; k < res->netns_count; k++) {
         const struct inspected_netns *ns = &res->netns[k];
         json_writer_object_begin(w);
-        json_writer_key(w, "inode");
+        json_writer_key_literal(w, "inode");
         json_writer_uint(w, ns->inode);
-        json_writer_key(w, "name");
+        json_writer_key_literal(w, "name");
         json_writer_string(w, ns->name[0] ? ns->name : NULL);
-        json_writer_key(w, "pid");
+        json_writer_key_literal(w, "pid");
         if (ns->pid)
             json_writer_uint(w, ns->pid);
         else
             json_writer_null(w);
-        json_writer_key(w, "entered");
+        json_writer_key_literal(w, "entered");
         json_writer_bool(w, ns->entered);
         json_writer_object_end(w);
     }
     json_writer_array_end(w);
-    json_writer_key(w, "netns_failed");
+    json_writer_key_literal(w, "netns_failed");
     json_writer_uint(w, res->netns_failed);
     json_writer_object_end(w);
 }
@@ -487,12 +487,12 @@ void socket_view_print_json(const struct socket_view_context *v, const struct cl
         return;
     }
     json_writer_object_begin(&w);
-    json_writer_key(&w, "sockets");
+    json_writer_key_literal(&w, "sockets");
     json_writer_array_begin(&w);
     for (size_t i = 0; i < n; i++)
         socket_view_json(v, i, &w);
     json_writer_array_end(&w);
-    json_writer_key(&w, "summary");
+    json_writer_key_literal(&w, "summary");
     write_summary(v, &w);
     json_writer_object_end(&w);
     json_writer_end_document(&w);

@@ -1,13 +1,47 @@
-/* json_writer.c — streaming JSON output (see json_writer.h). Uses the unlocked stdio calls:
- * one thread writes one document. */
+/* json_writer.c — streaming JSON output (see json_writer.h): bytes are appended to the
+ * writer's buffer and flushed with one fwrite per 64 KiB. */
 #include "util/json_writer.h"
 
-#include <inttypes.h>
 #include <string.h>
+
+void json_writer_flush(struct json_writer *w)
+{
+    if (w->used)
+        fwrite(w->buffer, 1, w->used, w->out);
+    w->used = 0;
+}
+
+static inline void put_bytes(struct json_writer *w, const char *bytes, size_t len)
+{
+    if (__builtin_expect(w->used + len > sizeof w->buffer, 0)) {
+        json_writer_flush(w);
+        if (len > sizeof w->buffer) {
+            fwrite(bytes, 1, len, w->out);
+            return;
+        }
+    }
+    memcpy(w->buffer + w->used, bytes, len);
+    w->used += len;
+}
+
+static inline void put_char(struct json_writer *w, char c)
+{
+    if (__builtin_expect(w->used == sizeof w->buffer, 0))
+        json_writer_flush(w);
+    w->buffer[w->used++] = c;
+}
+
+static void put_text(struct json_writer *w, const char *text)
+{
+    put_bytes(w, text, strlen(text));
+}
 
 void json_writer_init(struct json_writer *w, FILE *out, bool pretty)
 {
-    memset(w, 0, sizeof *w);
+    w->used = 0;
+    w->depth = 0;
+    w->after_key = false;
+    memset(w->first, 0, sizeof w->first);
     w->out = out;
     w->pretty = pretty;
     w->first[0] = true;
@@ -17,9 +51,9 @@ static void newline_indent(struct json_writer *w)
 {
     if (!w->pretty)
         return;
-    putc_unlocked('\n', w->out);
+    put_char(w, '\n');
     for (int i = 0; i < w->depth; i++)
-        fputs("  ", w->out);
+        put_bytes(w, "  ", 2);
 }
 
 /* Before any value: the comma and indentation that separate it from the previous one. */
@@ -31,7 +65,7 @@ static void before_value(struct json_writer *w)
     }
     if (w->depth > 0) {
         if (!w->first[w->depth])
-            putc_unlocked(',', w->out);
+            put_char(w, ',');
         newline_indent(w);
     }
     w->first[w->depth] = false;
@@ -40,7 +74,7 @@ static void before_value(struct json_writer *w)
 static void open_container(struct json_writer *w, char c)
 {
     before_value(w);
-    putc_unlocked(c, w->out);
+    put_char(w, c);
     if (w->depth + 1 < JSON_WRITER_MAX_DEPTH)
         w->depth++;
     w->first[w->depth] = true;
@@ -53,7 +87,7 @@ static void close_container(struct json_writer *w, char c)
         w->depth--;
     if (!empty)
         newline_indent(w);
-    putc_unlocked(c, w->out);
+    put_char(w, c);
 }
 
 void json_writer_object_begin(struct json_writer *w) { open_container(w, '{'); }
@@ -61,40 +95,51 @@ void json_writer_object_end(struct json_writer *w) { close_container(w, '}'); }
 void json_writer_array_begin(struct json_writer *w) { open_container(w, '['); }
 void json_writer_array_end(struct json_writer *w) { close_container(w, ']'); }
 
-static void write_escaped(FILE *out, const char *s)
+static void write_escaped(struct json_writer *w, const char *s)
 {
     static const char hex[] = "0123456789abcdef";
-    putc_unlocked('"', out);
+    put_char(w, '"');
     const char *run = s;
     for (; *s; s++) {
         unsigned char c = (unsigned char)*s;
         if (c >= 0x20 && c != '"' && c != '\\')
             continue;
-        fwrite(run, 1, (size_t)(s - run), out);
+        put_bytes(w, run, (size_t)(s - run));
         run = s + 1;
         switch (c) {
-        case '"': fputs("\\\"", out); break;
-        case '\\': fputs("\\\\", out); break;
-        case '\n': fputs("\\n", out); break;
-        case '\t': fputs("\\t", out); break;
-        case '\r': fputs("\\r", out); break;
-        default:
-            fputs("\\u00", out);
-            putc_unlocked(hex[c >> 4], out);
-            putc_unlocked(hex[c & 15], out);
+        case '"': put_bytes(w, "\\\"", 2); break;
+        case '\\': put_bytes(w, "\\\\", 2); break;
+        case '\n': put_bytes(w, "\\n", 2); break;
+        case '\t': put_bytes(w, "\\t", 2); break;
+        case '\r': put_bytes(w, "\\r", 2); break;
+        default: {
+            char esc[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15] };
+            put_bytes(w, esc, sizeof esc);
+        }
         }
     }
-    fwrite(run, 1, (size_t)(s - run), out);
-    putc_unlocked('"', out);
+    put_bytes(w, run, (size_t)(s - run));
+    put_char(w, '"');
 }
 
 void json_writer_key(struct json_writer *w, const char *key)
 {
     before_value(w);
-    write_escaped(w->out, key);
-    putc_unlocked(':', w->out);
+    /* keys are the program's own ASCII names: no escaping to look for */
+    put_char(w, '"');
+    put_text(w, key);
+    put_bytes(w, "\":", 2);
     if (w->pretty)
-        putc_unlocked(' ', w->out);
+        put_char(w, ' ');
+    w->after_key = true;
+}
+
+void json_writer_raw_key(struct json_writer *w, const char *quoted_key_colon, size_t len)
+{
+    before_value(w);
+    put_bytes(w, quoted_key_colon, len);
+    if (w->pretty)
+        put_char(w, ' ');
     w->after_key = true;
 }
 
@@ -102,45 +147,55 @@ void json_writer_string(struct json_writer *w, const char *s)
 {
     before_value(w);
     if (s)
-        write_escaped(w->out, s);
+        write_escaped(w, s);
     else
-        fputs("null", w->out);
+        put_bytes(w, "null", 4);
 }
 
-void json_writer_int(struct json_writer *w, int64_t v)
+static void put_unsigned(struct json_writer *w, uint64_t v)
 {
-    before_value(w);
-    fprintf(w->out, "%" PRId64, v);
-}
-
-void json_writer_uint(struct json_writer *w, uint64_t v)
-{
-    before_value(w);
-    /* hand-rolled: this runs a million times for a large listing, printf is the hot spot */
     char buf[24];
     int i = (int)sizeof buf;
     do {
         buf[--i] = (char)('0' + v % 10);
         v /= 10;
     } while (v);
-    fwrite(buf + i, 1, sizeof buf - (size_t)i, w->out);
+    put_bytes(w, buf + i, sizeof buf - (size_t)i);
+}
+
+void json_writer_int(struct json_writer *w, int64_t v)
+{
+    before_value(w);
+    if (v < 0) {
+        put_char(w, '-');
+        put_unsigned(w, (uint64_t)0 - (uint64_t)v);
+    } else {
+        put_unsigned(w, (uint64_t)v);
+    }
+}
+
+void json_writer_uint(struct json_writer *w, uint64_t v)
+{
+    before_value(w);
+    put_unsigned(w, v);
 }
 
 void json_writer_bool(struct json_writer *w, bool v)
 {
     before_value(w);
-    fputs(v ? "true" : "false", w->out);
+    put_text(w, v ? "true" : "false");
 }
 
 void json_writer_null(struct json_writer *w)
 {
     before_value(w);
-    fputs("null", w->out);
+    put_bytes(w, "null", 4);
 }
 
 void json_writer_end_document(struct json_writer *w)
 {
-    putc_unlocked('\n', w->out);
+    put_char(w, '\n');
+    json_writer_flush(w);
     w->depth = 0;
     w->first[0] = true;
     w->after_key = false;

@@ -1,7 +1,8 @@
 /* json_writer.h — a small streaming JSON writer for outputs too large to build as a jansson
  * tree first (`ls --json` of 100k sockets): values are written to a FILE* as they come, with
  * commas and nesting tracked here and strings escaped per RFC 8259. --ndjson writes one
- * compact document per line with the same writer. */
+ * compact document per line with the same writer. Output is gathered in the writer's own
+ * buffer and handed to stdio in large blocks (stdio's per-call cost was the hot spot). */
 #ifndef PORTREG_UTIL_JSON_WRITER_H
 #define PORTREG_UTIL_JSON_WRITER_H
 
@@ -17,6 +18,8 @@ struct json_writer {
     int depth;
     bool first[JSON_WRITER_MAX_DEPTH];   /* no value written yet at this depth */
     bool after_key;
+    size_t used;
+    char buffer[1 << 16];
 };
 
 void json_writer_init(struct json_writer *w, FILE *out, bool pretty);
@@ -24,13 +27,20 @@ void json_writer_object_begin(struct json_writer *w);
 void json_writer_object_end(struct json_writer *w);
 void json_writer_array_begin(struct json_writer *w);
 void json_writer_array_end(struct json_writer *w);
+/* key must be plain ASCII without '"' or '\\' (the program's own field names). */
 void json_writer_key(struct json_writer *w, const char *key);
+/* The same for a string literal: the quoted key and colon are one copy. */
+#define json_writer_key_literal(w, key) \
+    json_writer_raw_key((w), "\"" key "\":", sizeof("\"" key "\":") - 1)
+void json_writer_raw_key(struct json_writer *w, const char *quoted_key_colon, size_t len);
 void json_writer_string(struct json_writer *w, const char *s);   /* NULL writes null */
 void json_writer_int(struct json_writer *w, int64_t v);
 void json_writer_uint(struct json_writer *w, uint64_t v);
 void json_writer_bool(struct json_writer *w, bool v);
 void json_writer_null(struct json_writer *w);
-/* End a top-level document with a newline (for NDJSON, one document per line). */
+/* End a top-level document with a newline (for NDJSON, one document per line) and flush. */
 void json_writer_end_document(struct json_writer *w);
+/* Hand what is buffered to the FILE*. */
+void json_writer_flush(struct json_writer *w);
 
 #endif
