@@ -87,6 +87,32 @@ int cli_parse_port_option(const struct cli_context *ctx, const char *command, co
     return CLI_EXIT_OK;
 }
 
+int cli_parse_method_option(const char *command, const char *text, enum procmap_method *method)
+{
+    if (strcmp(text, "auto") == 0)
+        *method = PROCMAP_METHOD_AUTO;
+    else if (strcmp(text, "bpf") == 0)
+        *method = PROCMAP_METHOD_BPF;
+    else if (strcmp(text, "proc") == 0)
+        *method = PROCMAP_METHOD_PROC;
+    else
+        return cli_error(CLI_EXIT_USAGE, command, "--method \"%s\": auto, bpf or proc", text);
+    return CLI_EXIT_OK;
+}
+
+void cli_prepare_socket_view(const struct cli_context *ctx, struct registry_index **ix,
+                             struct local_ports *host)
+{
+    if (!*ix) {
+        struct registry_paths paths;
+        struct registry_open_report report;
+        if (cli_open_registry(ctx, &paths, ix, &report) != CLI_EXIT_OK)
+            *ix = NULL;   /* the warning was printed; the SERVICE column stays empty */
+    }
+    if (local_ports_read(NULL, host, NULL) < 0)
+        memset(host, 0, sizeof *host);
+}
+
 int cli_parse_user_option(const char *command, const char *text, uint32_t *uid)
 {
     char *end;
@@ -230,12 +256,7 @@ int cmd_ls(int argc, char **argv, struct cli_context *ctx)
             break;
         case OPT_ALL_NETNS: opt.all_netns = true; break;
         case OPT_NO_PROCESSES: opt.processes = false; break;
-        case OPT_METHOD:
-            if (strcmp(optarg, "auto") == 0) opt.method = PROCMAP_METHOD_AUTO;
-            else if (strcmp(optarg, "bpf") == 0) opt.method = PROCMAP_METHOD_BPF;
-            else if (strcmp(optarg, "proc") == 0) opt.method = PROCMAP_METHOD_PROC;
-            else rc = cli_error(CLI_EXIT_USAGE, "ls", "--method \"%s\": auto, bpf or proc", optarg);
-            break;
+        case OPT_METHOD: rc = cli_parse_method_option("ls", optarg, &opt.method); break;
         case OPT_SORT:
             if (strcmp(optarg, "port") == 0) sort = SORT_PORT;
             else if (strcmp(optarg, "process") == 0) sort = SORT_PROCESS;
@@ -294,15 +315,8 @@ int cmd_ls(int argc, char **argv, struct cli_context *ctx)
     if (cli_sort_sockets(&res, sort) < 0)
         rc = cli_error(CLI_EXIT_FAILURE, "ls", "out of memory");
 
-    if (!ix) {
-        struct registry_paths paths;
-        struct registry_open_report report;
-        if (cli_open_registry(ctx, &paths, &ix, &report) != CLI_EXIT_OK)
-            ix = NULL;   /* the SERVICE column stays empty; the warning was printed */
-    }
     struct local_ports host;
-    if (local_ports_read(NULL, &host, NULL) < 0)
-        memset(&host, 0, sizeof host);
+    cli_prepare_socket_view(ctx, &ix, &host);
     struct socket_view_context view = { &res, ix, &host, socket_view_cache_new() };
     if (rc == CLI_EXIT_OK) {
         if (json || ndjson) {

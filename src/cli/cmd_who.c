@@ -86,10 +86,8 @@ int cmd_who(int argc, char **argv, struct cli_context *ctx)
         switch (c) {
         case OPT_ALL_NETNS: opt.all_netns = true; break;
         case OPT_METHOD:
-            if (strcmp(optarg, "auto") == 0) opt.method = PROCMAP_METHOD_AUTO;
-            else if (strcmp(optarg, "bpf") == 0) opt.method = PROCMAP_METHOD_BPF;
-            else if (strcmp(optarg, "proc") == 0) opt.method = PROCMAP_METHOD_PROC;
-            else return cli_error(CLI_EXIT_USAGE, "who", "--method \"%s\": auto, bpf or proc", optarg);
+            if (cli_parse_method_option("who", optarg, &opt.method) != CLI_EXIT_OK)
+                return CLI_EXIT_USAGE;
             break;
         case OPT_JSON: json = true; break;
         case 'h': fputs(who_usage, stdout); return CLI_EXIT_OK;
@@ -131,15 +129,8 @@ int cmd_who(int argc, char **argv, struct cli_context *ctx)
         return cli_error_from(cli_exit_for_error(err.code), "who", &err);
     }
     cli_sort_sockets(&res, SORT_PORT);
-    if (!ix) {
-        struct registry_paths paths;
-        struct registry_open_report report;
-        if (cli_open_registry(ctx, &paths, &ix, &report) != CLI_EXIT_OK)
-            ix = NULL;
-    }
     struct local_ports host;
-    if (local_ports_read(NULL, &host, NULL) < 0)
-        memset(&host, 0, sizeof host);
+    cli_prepare_socket_view(ctx, &ix, &host);
     struct socket_view_context view = { &res, ix, &host, socket_view_cache_new() };
     if (json) {
         socket_view_print_json(&view, ctx, false);

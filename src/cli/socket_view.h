@@ -67,6 +67,12 @@ int cli_sort_sockets(struct inspect_result *res, enum socket_sort key);
  * use); prints the error and returns CLI_EXIT_USAGE on bad input. (cmd_ls.c) */
 int cli_parse_port_option(const struct cli_context *ctx, const char *command, const char *text,
                           struct portspec *spec, struct registry_index **ix);
+/* --method auto|bpf|proc. (cmd_ls.c) */
+int cli_parse_method_option(const char *command, const char *text, enum procmap_method *method);
+/* The registry (unless *ix is already open; a failure leaves *ix NULL and the SERVICE column
+ * empty) and this host's port sysctls, for the view of a listing. (cmd_ls.c) */
+void cli_prepare_socket_view(const struct cli_context *ctx, struct registry_index **ix,
+                             struct local_ports *host);
 /* --user NAME|UID. (cmd_ls.c) */
 int cli_parse_user_option(const char *command, const char *text, uint32_t *uid);
 #endif

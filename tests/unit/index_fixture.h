@@ -80,4 +80,21 @@ static void index_fixture_free(struct index_fixture *f)
     registry_records_free(&f->nmap);
 }
 
+/* cmocka group setup/teardown that build and free the fixture index. */
+static int index_fixture_setup(void **state)
+{
+    struct index_fixture *f = calloc(1, sizeof *f);
+    if (!f || index_fixture_build(f) < 0)
+        return -1;
+    *state = f;
+    return 0;
+}
+
+static int index_fixture_teardown(void **state)
+{
+    index_fixture_free(*state);
+    free(*state);
+    return 0;
+}
+
 #endif

@@ -13,22 +13,6 @@
 #include "index_fixture.h"
 #include "registry/index_format.h"
 
-static int setup(void **state)
-{
-    struct index_fixture *f = calloc(1, sizeof *f);
-    if (!f || index_fixture_build(f) < 0)
-        return -1;
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    index_fixture_free(*state);
-    free(*state);
-    return 0;
-}
-
 static const char *record_service(const struct registry_index *ix, uint32_t id)
 {
     static struct registry_record rec;
@@ -283,5 +267,5 @@ int main(void)
         cmocka_unit_test(damaged_blocks_are_found_when_read),
         cmocka_unit_test(out_of_range_ids_are_refused),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, index_fixture_setup, index_fixture_teardown);
 }

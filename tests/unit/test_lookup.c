@@ -13,22 +13,6 @@
 #include "index_fixture.h"
 #include "registry/lookup.h"
 
-static int setup(void **state)
-{
-    struct index_fixture *f = calloc(1, sizeof *f);
-    if (!f || index_fixture_build(f) < 0)
-        return -1;
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    index_fixture_free(*state);
-    free(*state);
-    return 0;
-}
-
 /* Run a query; return "service/proto service/proto ..." of the result and whether found. */
 static const char *run_query(struct index_fixture *f, const char *text, uint8_t proto, bool *found)
 {
@@ -174,5 +158,5 @@ int main(void)
         cmocka_unit_test(names_and_aliases),
         cmocka_unit_test(search_needs_every_word),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, index_fixture_setup, index_fixture_teardown);
 }
