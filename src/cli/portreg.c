@@ -12,6 +12,8 @@ const struct cli_command cli_commands[] = {
     { "registry", cmd_registry, "the registry's sources and index: info, update, rebuild" },
     { "ls", cmd_ls, "sockets with their processes, units, containers and IANA services" },
     { "who", cmd_who, "every socket on a port and who holds it" },
+    { "check", cmd_check, "would a bind succeed; if not, why and what to do" },
+    { "suggest", cmd_suggest, "conflict-free ports by policy; --reserve keeps them free" },
     { "help", cmd_help, "show help for portreg or one of its commands" },
     { NULL, NULL, NULL },
 };

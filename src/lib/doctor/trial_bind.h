@@ -1,0 +1,28 @@
+/* trial_bind.h — confirm the simulator with the kernel: create the planned socket (as the
+ * planned uid through setfsuid() when running as root, so SO_REUSEPORT's uid rule applies),
+ * set its flags, bind() it and close it at once. Nothing listens and no packet is sent; a UDP
+ * socket with SO_REUSEPORT joins its group for the microseconds between bind and close. */
+#ifndef PORTREG_DOCTOR_TRIAL_BIND_H
+#define PORTREG_DOCTOR_TRIAL_BIND_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "doctor/bindsim.h"
+#include "util/error.h"
+
+struct trial_bind_result {
+    int bind_errno;          /* 0: bind() succeeded; else its errno (EADDRINUSE, EACCES...) */
+    const char *step;        /* "socket", "setsockopt", "bind" or NULL on success */
+    uint32_t uid;            /* the uid the socket was created as */
+    bool as_planned_uid;     /* uid == plan->uid */
+};
+
+/* Run the trial. Returns 0 with the outcome in out (a failed bind is an outcome, not an
+ * error); -errno only when the trial could not be attempted at all (err says why). */
+int trial_bind_run(const struct bindsim_plan *plan, struct trial_bind_result *out, struct pr_error *err);
+/* The verdict a trial outcome means: FREE on success, BLOCKED on EADDRINUSE, UNKNOWN on any
+ * other errno (the bind fails for a reason the simulator does not judge). */
+enum bindsim_verdict trial_bind_verdict(const struct trial_bind_result *r);
+
+#endif
