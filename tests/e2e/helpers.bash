@@ -29,7 +29,8 @@ use_real_iana() {
 # PORTS (the bound ports in order) and INODES. Killed in teardown by stop_sockholds.
 start_sockhold() {
   local out="$BATS_TEST_TMPDIR/sockhold.$RANDOM"
-  "$SOCKHOLD" "$@" >"$out" 2>&1 &
+  # 3>&-: bats waits for its fd 3 to close; a background holder must not keep it open
+  "$SOCKHOLD" "$@" >"$out" 2>&1 3>&- &
   local waited=0
   until grep -q '^ready' "$out" 2>/dev/null; do
     sleep 0.05

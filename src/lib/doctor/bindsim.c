@@ -55,8 +55,10 @@ static void endpoint_make(uint8_t family, const uint8_t addr[16], bool v6only, s
     e->kind = address_kind_of(addr);
     if (e->kind == KIND_MAPPED)
         memcpy(&e->rcv_saddr, addr + 12, 4);
-    else if (e->kind == KIND_OTHER)
+    else if (e->kind == KIND_OTHER) {
         e->rcv_saddr = htonl(0x7f000006u);   /* LOOPBACK4_IPV6: "no IPv4 equivalent" */
+        e->v6only = true;   /* __inet6_bind() sets sk_ipv6only for a specific IPv6 address */
+    }
 }
 
 /* inet_rcv_saddr_equal(sk, sk2, match_wildcard = true) */
@@ -114,9 +116,6 @@ static enum bindsim_overlap classify_overlap(const struct bind_endpoint *a, cons
         return BINDSIM_OVERLAP_DUAL_STACK;
     if (memcmp(a->canonical, b->canonical, 16) == 0)
         return BINDSIM_OVERLAP_SAME_ADDRESS;   /* 127.0.0.1 and ::ffff:127.0.0.1 */
-    if ((a->kind == KIND_MAPPED && a->rcv_saddr == 0 && b->kind == KIND_OTHER) ||
-        (b->kind == KIND_MAPPED && b->rcv_saddr == 0 && a->kind == KIND_OTHER))
-        return BINDSIM_OVERLAP_IPV4_PLACEHOLDER;
     return BINDSIM_OVERLAP_WILDCARD;
 }
 
@@ -287,9 +286,6 @@ static void collect_fixes(const struct bindsim_plan *plan, const struct socket_e
             else
                 add_fix(res, BINDSIM_FIX_V6ONLY, "make %s IPv6-only (IPV6_V6ONLY, e.g. "
                         "net.ipv6.bindv6only=1 or the server's ipv6only option)", theirs);
-        } else if (c->overlap == BINDSIM_OVERLAP_IPV4_PLACEHOLDER && plan->family == AF_INET) {
-            add_fix(res, BINDSIM_FIX_V6ONLY, "make %s IPv6-only (IPV6_V6ONLY): without it, 0.0.0.0 "
-                    "overlaps it", theirs);
         }
         if (c->overlap == BINDSIM_OVERLAP_WILDCARD && plan_wildcard && !their_wildcard)
             add_fix(res, BINDSIM_FIX_SPECIFIC_ADDRESS, "bind a specific address other than %s instead of "
@@ -304,17 +300,20 @@ static void collect_warnings(const struct bindsim_plan *plan, const struct socke
                              const struct bindsim_host *host, struct bindsim_result *res)
 {
     const char *proto = registry_proto_name(plan->proto);
-    for (size_t i = 0; i < res->shared_count; i++) {
-        const struct socket_entry *s = &sockets[res->shared[i].socket_index];
-        if (plan->proto == REGISTRY_PROTO_TCP && res->shared[i].reason == BINDSIM_SHARE_REUSEADDR &&
-            s->state == SOCKET_STATE_CLOSE) {
+    for (size_t i = 0; i < res->shared_count + res->conflict_count; i++) {
+        bool shared = i < res->shared_count;
+        const struct bindsim_conflict *c = shared ? NULL : &res->conflicts[i - res->shared_count];
+        const struct socket_entry *s = &sockets[shared ? res->shared[i].socket_index : c->socket_index];
+        bool via_reuseaddr = shared ? res->shared[i].reason == BINDSIM_SHARE_REUSEADDR
+                                    : !c->certain && c->shares_if_reuseaddr;
+        if (plan->proto == REGISTRY_PROTO_TCP && via_reuseaddr && s->state == SOCKET_STATE_CLOSE) {
             char theirs[80];
-            add_warning(res, BINDSIM_WARN_LISTEN_RACE, "%s is bound but not listening and shares the port "
+            add_warning(res, BINDSIM_WARN_LISTEN_RACE, "%s is bound but not listening and %s the port "
                         "through SO_REUSEADDR: whichever socket calls listen() second fails with "
                         "EADDRINUSE (a 2020 kernel change, \"tcp: Forbid to bind more than one sockets "
                         "haveing SO_REUSEADDR and SO_REUSEPORT per EUID\", also stopped ephemeral "
                         "bind(0) from handing such a port out twice)",
-                        socket_endpoint(s, theirs, sizeof theirs));
+                        socket_endpoint(s, theirs, sizeof theirs), shared ? "shares" : "may share");
         }
     }
     for (size_t i = 0; i < res->conflict_count; i++)
@@ -447,7 +446,7 @@ const char *bindsim_rule_id(enum bindsim_rule r)
 
 const char *bindsim_overlap_id(enum bindsim_overlap o)
 {
-    static const char *const ids[] = { "same-address", "wildcard", "dual-stack", "ipv4-placeholder" };
+    static const char *const ids[] = { "same-address", "wildcard", "dual-stack" };
     return (size_t)o < sizeof ids / sizeof ids[0] ? ids[o] : "wildcard";
 }
 
@@ -479,9 +478,6 @@ static const char *overlap_clause(enum bindsim_overlap o, const char *ours, cons
     case BINDSIM_OVERLAP_WILDCARD: return "a wildcard address overlaps every address of its family";
     case BINDSIM_OVERLAP_DUAL_STACK:
         return "[::] without IPV6_V6ONLY (dual-stack) also takes every IPv4 address";
-    case BINDSIM_OVERLAP_IPV4_PLACEHOLDER:
-        return "an IPv6 socket without IPV6_V6ONLY on a specific address still counts as IPv4 "
-               "127.0.0.6 to the kernel, which 0.0.0.0 overlaps";
     }
     return "the addresses overlap";
 }

@@ -34,9 +34,9 @@ enum bindsim_rule {
 enum bindsim_overlap {
     BINDSIM_OVERLAP_SAME_ADDRESS = 0,   /* the same address */
     BINDSIM_OVERLAP_WILDCARD,           /* one side is the wildcard of the family */
-    BINDSIM_OVERLAP_DUAL_STACK,         /* [::] without IPV6_V6ONLY and an IPv4 address */
-    BINDSIM_OVERLAP_IPV4_PLACEHOLDER,   /* 0.0.0.0 and a specific IPv6 address without
-                                           IPV6_V6ONLY (the kernel gives it 127.0.0.6) */
+    BINDSIM_OVERLAP_DUAL_STACK,         /* [::] without IPV6_V6ONLY and an IPv4 address (a
+                                           specific IPv6 address is always IPv6-only: the
+                                           kernel sets sk_ipv6only when binding it) */
 };
 
 struct bindsim_plan {
@@ -141,8 +141,7 @@ bool bindsim_addresses_overlap(const struct bindsim_plan *plan, const struct soc
                                enum bindsim_overlap *overlap);
 
 /* JSON ids: "free", "blocked", "unknown"; "in-use", "reuseaddr-listening", "reuseport-uid",
- * "time-wait", "closing", "flags-unknown"; "same-address", "wildcard", "dual-stack",
- * "ipv4-placeholder"; "device", "reuseaddr", "reuseport"; "ephemeral", "privileged", "iana",
+ * "time-wait", "closing", "flags-unknown"; "same-address", "wildcard", "dual-stack"; "device", "reuseaddr", "reuseport"; "ephemeral", "privileged", "iana",
  * "listen-race", "flags-unseen"; "stop-holder", "specific-address", "v6only", "set-reuseaddr",
  * "set-reuseport", "same-user", "wait", "device". */
 const char *bindsim_verdict_id(enum bindsim_verdict v);
