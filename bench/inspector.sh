@@ -10,21 +10,11 @@ build=$(dirname "$portreg")
 per_process=${PER_PROCESS:-19500}
 rounds=${ROUNDS:-6}
 work=$(mktemp -d)
-pids=()
-cleanup() { kill "${pids[@]}" 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
+source "$(dirname "$0")/common.sh"
+trap bench_cleanup EXIT
 export PORTREG_STATE_DIR="$work/state"
-
-for k in 1 2 3 4 5; do
-  "$build/manylisten" "127.0.3.$k" 20000 "$per_process" >"$work/hold.$k" &
-  pids+=($!)
-done
-for k in 1 2 3 4 5; do
-  until grep -q ready "$work/hold.$k"; do sleep 0.1; done
-done
-total=$((per_process * 5))
-echo "== $total listeners held by 5 processes (${pids[*]})"
-"$portreg" lookup 22 >/dev/null 2>&1 || true   # compile the registry index once
+bench_start_holders
+pids=("${bench_holder_pids[@]}")
 
 echo "== ground truth: the same sockets and pids as ss -tlnp"
 "$portreg" ls -tl --json | jq -r '.sockets[] | "\(.local_address):\(.local_port) \(.processes[0].pid // "-")"' | sort >"$work/ours"
@@ -43,32 +33,18 @@ expected=$(printf '%s\n' "${pids[@]}" | sort -n | paste -sd,)
 [ "$who_truth" = "$expected" ] || { echo "who $port: expected pids $expected, got $who_truth"; exit 1; }
 echo "ok: who $port names the 5 holders"
 
-pooled() {   # NAME... : hyperfine rounds, alternating order, pooled medians
-  local names=("$@") r
-  for r in $(seq 1 "$rounds"); do
-    local order=("${names[@]}")
-    if [ $((r % 2)) -eq 0 ]; then
-      local reversed=(); for ((i=${#order[@]}-1; i>=0; i--)); do reversed+=("${order[$i]}"); done; order=("${reversed[@]}")
-    fi
-    hyperfine -N --warmup 1 --runs 3 --export-json "$work/r$r.json" "${order[@]}" >/dev/null 2>&1
-  done
-  jq -s -r 'def median: sort | if length % 2 == 1 then .[length / 2 | floor] else (.[length / 2 - 1] + .[length / 2]) / 2 end;
-    [.[].results[]] | group_by(.command)[] | "\(map(.times[]) | median * 1000 | . * 10 | round / 10) ms\t\(length * 3) runs\t\(.[0].command)"' "$work"/r*.json >"$work/pooled"
-  cat "$work/pooled"
-}
-median_of() { grep -F -- "$1" "$work/pooled" | awk -F'\t' -v cmd="$1" '$3 == cmd {print $1+0}'; }
 
 echo "== listing listeners with processes (ms, pooled medians)"
-pooled "$portreg ls -tl" "ss -tlnp" "ss -tln" "$portreg ls -tl --json" "$portreg ls -tl --no-processes"
-ours=$(median_of "$portreg ls -tl"); ssp=$(median_of "ss -tlnp"); ssn=$(median_of "ss -tln"); json=$(median_of "$portreg ls -tl --json")
+bench_pooled "$portreg ls -tl" "ss -tlnp" "ss -tln" "$portreg ls -tl --json" "$portreg ls -tl --no-processes"
+ours=$(bench_median_of "$portreg ls -tl"); ssp=$(bench_median_of "ss -tlnp"); ssn=$(bench_median_of "ss -tln"); json=$(bench_median_of "$portreg ls -tl --json")
 awk -v o="$ours" -v p="$ssp" -v n="$ssn" -v j="$json" 'BEGIN {
   printf "ratio ls -tl / ss -tlnp = %.3f (bar <= 0.10)\n", o / p
   printf "ratio ls -tl / ss -tln  = %.3f (bar <= 1.5)\n", o / n
   printf "ratio ls -tl --json / ls -tl = %.3f (bar <= 1.3)\n", j / o }'
 
 echo "== one port with $total sockets present (ms, pooled medians)"
-pooled "$portreg who $port" "ss -tlnp sport = :$port" "lsof -nP -iTCP:$port"
-who=$(median_of "$portreg who $port"); sswho=$(median_of "ss -tlnp sport = :$port"); lsofwho=$(median_of "lsof -nP -iTCP:$port")
+bench_pooled "$portreg who $port" "ss -tlnp sport = :$port" "lsof -nP -iTCP:$port"
+who=$(bench_median_of "$portreg who $port"); sswho=$(bench_median_of "ss -tlnp sport = :$port"); lsofwho=$(bench_median_of "lsof -nP -iTCP:$port")
 awk -v o="$who" -v s="$sswho" -v l="$lsofwho" 'BEGIN {
   printf "ratio who / ss -tlnp sport = %.3f (bar <= 0.10)\n", o / s
   printf "ratio who / lsof -iTCP:PORT = %.3f (bar < 1)\n", o / l }'
