@@ -50,6 +50,8 @@ run: build
 	./$(BUILD)/portreg lookup 3306 53/udp
 	@echo
 	./$(BUILD)/portreg ls
+	@echo
+	./$(BUILD)/portreg audit || true
 
 test: deps-test build build-asan build-fuzz
 	@scripts/run-tests.sh $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ) $(FUZZ_SECONDS)

@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 
 #include "net/exposure.h"
+#include "registry/service_match.h"
 #include "registry/record.h"
 
 struct socket_view_cache {
@@ -180,18 +181,6 @@ const char *socket_view_service(const struct socket_view_context *v, const struc
     return c->service;
 }
 
-/* "mysqld" runs "mysql", "sshd" runs "ssh", "postgres" runs "postgresql": the command and the
- * service name share their first four letters, or one contains the other. */
-static bool command_matches_service(const char *comm, const char *service)
-{
-    if (!comm[0])
-        return true;   /* unknown command: no claim */
-    if (strcasestr(comm, service) || strcasestr(service, comm))
-        return true;
-    size_t n = strlen(service) < 4 ? strlen(service) : 4;
-    return strncasecmp(comm, service, n) == 0;
-}
-
 bool socket_view_service_mismatch(const struct socket_view_context *v, size_t i, const char *service)
 {
     const struct inspect_result *res = v->res;
@@ -201,7 +190,7 @@ bool socket_view_service_mismatch(const struct socket_view_context *v, size_t i,
         !(s->state == SOCKET_STATE_LISTEN || (s->proto == REGISTRY_PROTO_UDP && s->state == SOCKET_STATE_CLOSE)))
         return false;
     const struct process_info *p = inspect_process(res, res->holders[res->holder_start[i]].pid);
-    return p && !command_matches_service(p->comm, service);
+    return p && !service_is_generic(service) && !service_matches_command(service, p->comm);
 }
 
 void socket_view_json(const struct socket_view_context *v, size_t i, struct json_writer *w)

@@ -1,7 +1,7 @@
 /* sockhold.c — test helper: open the sockets named on the command line, print what they are,
  * and hold them until killed. End-to-end tests run it to create real listeners.
  * Usage: sockhold [--fork] [--user UID] SPEC...
- *   SPEC = tcp4|tcp6|udp4|udp6 ":" ADDRESS ":" PORT [":v6only" | ":dual"] [":bound"]
+ *   SPEC = tcp4|tcp6|udp4|udp6 ":" ADDRESS ":" PORT [":v6only" | ":dual"] [":bound"] [":reuseport"]
  *   (TCP sockets listen unless ":bound"; PORT 0 lets the kernel choose)
  * Prints "socket PROTO ADDRESS PORT INODE" per socket, "pid PID" per holder, then "ready". */
 #include <arpa/inet.h>
@@ -42,12 +42,12 @@ static int open_socket(const char *spec)
         *after++ = '\0';
     }
     char *port_text = strtok(after, ":");
-    char *flag1 = strtok(NULL, ":"), *flag2 = strtok(NULL, ":");
-    int v6only = -1, bound_only = 0;
-    for (char *f = flag1; f; f = (f == flag1 ? flag2 : NULL)) {
+    int v6only = -1, bound_only = 0, reuseport = 0;
+    for (char *f = strtok(NULL, ":"); f; f = strtok(NULL, ":")) {
         if (strcmp(f, "v6only") == 0) v6only = 1;
         else if (strcmp(f, "dual") == 0) v6only = 0;
         else if (strcmp(f, "bound") == 0) bound_only = 1;
+        else if (strcmp(f, "reuseport") == 0) reuseport = 1;
     }
     int tcp = strncmp(kind, "tcp", 3) == 0, six = kind[3] == '6';
     int fd = socket(six ? AF_INET6 : AF_INET, tcp ? SOCK_STREAM : SOCK_DGRAM, 0);
@@ -55,6 +55,8 @@ static int open_socket(const char *spec)
         return -1;
     int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (reuseport)
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
     if (six && v6only >= 0)
         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof v6only);
     struct sockaddr_storage ss;
