@@ -73,8 +73,8 @@ static int resolve_port_name(void *ctx_ptr, const char *name, size_t len, uint8_
     return rc < 0 ? rc : out->count > before ? 0 : -ENOENT;
 }
 
-int cli_parse_port_option(const struct cli_context *ctx, const char *command, const char *text,
-                          struct portspec *spec, struct registry_index **ix)
+int cli_parse_port_spec(const struct cli_context *ctx, const char *command, const char *option,
+                        const char *text, struct portspec *spec, struct registry_index **ix)
 {
     struct ls_port_resolver resolver = { ctx, *ix };
     struct pr_error err;
@@ -83,8 +83,14 @@ int cli_parse_port_option(const struct cli_context *ctx, const char *command, co
     *ix = resolver.ix;
     if (r < 0)
         return cli_error(r == -EINVAL ? CLI_EXIT_USAGE : CLI_EXIT_FAILURE, command,
-                         "--port \"%s\": column %u: %s", text, err.column, err.message);
+                         "%s \"%s\": column %u: %s", option, text, err.column, err.message);
     return CLI_EXIT_OK;
+}
+
+int cli_parse_port_option(const struct cli_context *ctx, const char *command, const char *text,
+                          struct portspec *spec, struct registry_index **ix)
+{
+    return cli_parse_port_spec(ctx, command, "--port", text, spec, ix);
 }
 
 int cli_parse_method_option(const char *command, const char *text, enum procmap_method *method)

@@ -14,6 +14,7 @@ const struct cli_command cli_commands[] = {
     { "who", cmd_who, "every socket on a port and who holds it" },
     { "check", cmd_check, "would a bind succeed; if not, why and what to do" },
     { "suggest", cmd_suggest, "conflict-free ports by policy; --reserve keeps them free" },
+    { "scan", cmd_scan, "open, closed and filtered ports of hosts and networks (connect, syn, udp)" },
     { "audit", cmd_audit, "this host's port health: latent conflicts, exposure, registry mismatches" },
     { "help", cmd_help, "show help for portreg or one of its commands" },
     { NULL, NULL, NULL },

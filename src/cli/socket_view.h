@@ -67,6 +67,9 @@ int cli_sort_sockets(struct inspect_result *res, enum socket_sort key);
  * use); prints the error and returns CLI_EXIT_USAGE on bad input. (cmd_ls.c) */
 int cli_parse_port_option(const struct cli_context *ctx, const char *command, const char *text,
                           struct portspec *spec, struct registry_index **ix);
+/* The same for an option of another name ("-p"). */
+int cli_parse_port_spec(const struct cli_context *ctx, const char *command, const char *option,
+                        const char *text, struct portspec *spec, struct registry_index **ix);
 /* --method auto|bpf|proc. (cmd_ls.c) */
 int cli_parse_method_option(const char *command, const char *text, enum procmap_method *method);
 /* The registry (unless *ix is already open; a failure leaves *ix NULL and the SERVICE column

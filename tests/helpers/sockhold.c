@@ -2,6 +2,7 @@
  * and hold them until killed. End-to-end tests run it to create real listeners.
  * Usage: sockhold [--fork] [--user UID] SPEC...
  *   SPEC = tcp4|tcp6|udp4|udp6 ":" ADDRESS ":" PORT [":v6only" | ":dual"] [":bound"] [":reuseport"]
+ *          [":backlog0"] (listen(fd, 0): one waiting connection fills the accept queue)
  *   (TCP sockets listen unless ":bound"; PORT 0 lets the kernel choose)
  * Prints "socket PROTO ADDRESS PORT INODE" per socket, "pid PID" per holder, then "ready". */
 #include <arpa/inet.h>
@@ -42,12 +43,13 @@ static int open_socket(const char *spec)
         *after++ = '\0';
     }
     char *port_text = strtok(after, ":");
-    int v6only = -1, bound_only = 0, reuseport = 0;
+    int v6only = -1, bound_only = 0, reuseport = 0, backlog = 128;
     for (char *f = strtok(NULL, ":"); f; f = strtok(NULL, ":")) {
         if (strcmp(f, "v6only") == 0) v6only = 1;
         else if (strcmp(f, "dual") == 0) v6only = 0;
         else if (strcmp(f, "bound") == 0) bound_only = 1;
         else if (strcmp(f, "reuseport") == 0) reuseport = 1;
+        else if (strcmp(f, "backlog0") == 0) backlog = 0;
     }
     int tcp = strncmp(kind, "tcp", 3) == 0, six = kind[3] == '6';
     int fd = socket(six ? AF_INET6 : AF_INET, tcp ? SOCK_STREAM : SOCK_DGRAM, 0);
@@ -81,7 +83,7 @@ static int open_socket(const char *spec)
         perror("sockhold: bind");
         return -1;
     }
-    if (tcp && !bound_only && listen(fd, 128) < 0)
+    if (tcp && !bound_only && listen(fd, backlog) < 0)
         return -1;
     getsockname(fd, (struct sockaddr *)&ss, &len);
     uint16_t port = six ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port) : ntohs(((struct sockaddr_in *)&ss)->sin_port);

@@ -1,0 +1,545 @@
+/* cmd_scan.c — `portreg scan TARGETS`: what is really reachable. Parses targets (scan/targets.h)
+ * and ports (port specs, -p-, --top-ports from the registry's nmap open-frequency), picks an
+ * engine by name (scan/engine.h: syn as root, else connect; udp), runs it with a sink that
+ * corrects local results from live sockets (a full accept queue is open, not filtered),
+ * collects or streams the results, and renders a table, JSON, NDJSON or nmap XML
+ * (scan_xml.c). A progress line on a TTY. Exit 0 open ports found, 1 none, 2 bad input,
+ * 3 failure (including probes that failed locally). */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "registry/record.h"
+#include "scan/collect.h"
+#include "scan/engine.h"
+#include "scan/local_view.h"
+#include "scan/timing.h"
+#include "scan_output.h"
+#include "socket_view.h"
+
+static const char scan_usage[] =
+    "usage: portreg scan [options] TARGET...\n\n"
+    "Which ports of the targets are open, closed or filtered, with the reason and round-trip\n"
+    "time. TARGET: an address (10.0.0.1, ::1), a CIDR block (10.0.0.0/24), a range\n"
+    "(10.0.0.1-20, 10.0.0.1-10.0.1.5), or a host name (every A and AAAA record).\n\n"
+    "targets and ports:\n"
+    "  -iL FILE, --input-file FILE  read targets from FILE ('-' = stdin, '#' comments)\n"
+    "      --exclude SPEC[,SPEC]    do not scan these targets\n"
+    "  -p SPEC                      ports: 22, 1-1024, -p- (all), T:80,U:53, ssh,mysql\n"
+    "      --top-ports N            the N ports most often found open (nmap-services);\n"
+    "                               default: --top-ports 1000\n"
+    "  -4, -6                       only IPv4 / only IPv6 targets\n\n"
+    "engines:\n"
+    "  -e, --engine NAME            syn (raw SYN probes; default as root), connect (default\n"
+    "                               otherwise), udp; -sS, -sT, -sU are the same\n\n"
+    "timing:\n"
+    "      --rate PPS               probes per second (0 = unlimited; default unlimited for\n"
+    "                               this host's own addresses, 2000 otherwise)\n"
+    "      --max-inflight N         probes waiting for an answer at once\n"
+    "      --timeout DURATION       longest wait for one answer (e.g. 500ms, 2s; default 1s)\n"
+    "      --retries N              resends after silence (default 1)\n"
+    "      --threads N              event loops / senders (default: one per core)\n"
+    "      --shard I/N              scan only the I-th of N interleaved shares (1-based)\n"
+    "      --seed N                 the order of probes (a permutation; default random)\n\n"
+    "output:\n"
+    "      --banners                read the first bytes each open TCP service sends\n"
+    "      --local                  compare the result for this host's addresses with its\n"
+    "                               live sockets and explain the differences\n"
+    "      --json                   one JSON document on stdout\n"
+    "      --ndjson                 one JSON object per probe, streamed as results arrive\n"
+    "  -oX FILE, --xml FILE         also write nmap's XML format to FILE\n"
+    "      --no-progress            no progress line on a terminal\n"
+    "  -n, -Pn                      accepted for nmap users (portreg never resolves results\n"
+    "                               back to names and never pings first)\n"
+    "  -h, --help                   this help\n\n"
+    "Exit status: 0 open ports found, 1 none, 2 bad input, 3 failure (also when probes failed\n"
+    "with local errors such as EMFILE; they are never reported as closed).\n";
+
+#define DEFAULT_REMOTE_RATE 2000.0
+
+struct scan_cli {
+    const struct cli_context *ctx;
+    struct target_set targets;
+    struct portspec spec;
+    bool spec_given;
+    uint32_t top_ports;
+    uint16_t *ports;
+    size_t port_count;
+    const struct scan_engine *engine;
+    struct scan_job job;
+    bool rate_given;
+    struct scan_progress progress;
+    struct scan_collect collect;
+    bool json, ndjson, progress_bar, compare_local;
+    const char *xml_path;
+    struct registry_index *ix;
+    struct socket_view_context view;   /* for IANA service names */
+    struct host_addresses host;
+    int collect_error;
+    uint64_t queue_full_corrected;
+    double elapsed;
+    time_t started;
+    char args[1024];
+};
+
+/* ---- option parsing ---- */
+
+static int parse_count(const char *option, const char *text, uint64_t max, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long n = strtoull(text, &end, 10);
+    if (!*text || *end || errno || text[0] == '-' || n > max)
+        return cli_usage_error("scan", "%s \"%s\": expected a number from 0 to %" PRIu64, option,
+                               text, max);
+    *out = n;
+    return CLI_EXIT_OK;
+}
+
+/* "500ms", "2s", "1.5s", "250" (milliseconds) */
+static int parse_duration_ms(const char *option, const char *text, uint32_t *out)
+{
+    char *end;
+    errno = 0;
+    double value = strtod(text, &end);
+    double scale = 1;
+    if (strcmp(end, "ms") == 0 || *end == '\0')
+        scale = 1;
+    else if (strcmp(end, "s") == 0)
+        scale = 1000;
+    else
+        value = -1;
+    value *= scale;
+    if (end == text || errno || !(value >= 1) || value > 3600000)
+        return cli_usage_error("scan", "%s \"%s\": expected a duration such as 500ms or 2s",
+                               option, text);
+    *out = (uint32_t)value;
+    return CLI_EXIT_OK;
+}
+
+static int parse_shard(const char *text, struct scan_job *job)
+{
+    unsigned index, count;
+    char tail;
+    if (sscanf(text, "%u/%u%c", &index, &count, &tail) != 2 || count == 0 || index == 0 ||
+        index > count)
+        return cli_usage_error("scan", "--shard \"%s\": expected I/N with 1 <= I <= N", text);
+    job->shard_index = index - 1;
+    job->shard_count = count;
+    return CLI_EXIT_OK;
+}
+
+static int set_engine(struct scan_cli *s, const char *name, const char *option)
+{
+    s->engine = scan_engine_find(name);
+    if (!s->engine)
+        return cli_usage_error("scan", "%s \"%s\": unknown engine (syn, connect or udp)", option, name);
+    return CLI_EXIT_OK;
+}
+
+static int add_target(struct scan_cli *s, const char *text, bool exclude, bool file)
+{
+    struct pr_error err;
+    pr_error_clear(&err);
+    int rc = file ? target_set_add_file(&s->targets, text, &err)
+           : exclude ? target_set_exclude(&s->targets, text, &err)
+                     : target_set_add(&s->targets, text, &err);
+    if (rc == 0)
+        return CLI_EXIT_OK;
+    if (file)   /* the message names file:line:column */
+        return cli_error_from(rc == -EINVAL ? CLI_EXIT_USAGE : cli_exit_for_error(rc), "scan", &err);
+    if (err.column)
+        return cli_error(CLI_EXIT_USAGE, "scan", "%s\"%s\": column %u: %s", exclude ? "--exclude " : "",
+                         text, err.column, err.message);
+    return cli_error(rc == -ENOENT || rc == -EINVAL || rc == -E2BIG ? CLI_EXIT_USAGE : cli_exit_for_error(rc),
+                     "scan", "%s%s", exclude ? "--exclude: " : "", err.message);
+}
+
+/* ---- ports ---- */
+
+static int build_ports(struct scan_cli *s)
+{
+    uint8_t proto = s->engine->proto;
+    struct port_set chosen;
+    port_set_clear(&chosen);
+    size_t count = 0;
+    if (s->spec_given) {
+        for (size_t i = 0; i < s->spec.count; i++) {
+            const struct portspec_range *r = &s->spec.ranges[i];
+            if (r->proto != REGISTRY_PROTO_ANY && r->proto != proto)
+                continue;
+            for (uint32_t p = r->first; p <= r->last; p++) {
+                if (p == 0 && !(r->first == 0 && r->last == 0))
+                    continue;   /* "-" and "-1024" mean from port 1, as nmap's -p- */
+                if (!port_set_has(&chosen, (uint16_t)p)) {
+                    port_set_add(&chosen, (uint16_t)p);
+                    count++;
+                }
+            }
+        }
+        if (count == 0)
+            return cli_usage_error("scan", "-p: no %s ports in the spec", registry_proto_name(proto));
+    }
+    uint32_t top = s->spec_given ? s->top_ports : (s->top_ports ? s->top_ports : 1000);
+    if (top) {
+        if (!s->ix) {
+            struct registry_paths paths;
+            struct registry_open_report report;
+            if (cli_open_registry(s->ctx, &paths, &s->ix, &report) != CLI_EXIT_OK)
+                s->ix = NULL;
+        }
+        uint32_t n = 0;
+        uint16_t port;
+        while (n < top && s->ix && registry_index_top_port(s->ix, proto, n, &port)) {
+            if (port && !port_set_has(&chosen, port)) {
+                port_set_add(&chosen, port);
+                count++;
+            }
+            n++;
+        }
+        if (n < top && !s->spec_given) {
+            cli_warning("scan: the registry knows the open-frequency of only %u %s ports "
+                        "(nmap-services); scanning 1-1024 as well", n, registry_proto_name(proto));
+            for (uint32_t p = 1; p <= 1024; p++)
+                if (!port_set_has(&chosen, (uint16_t)p)) {
+                    port_set_add(&chosen, (uint16_t)p);
+                    count++;
+                }
+        }
+    }
+    s->ports = malloc(count * sizeof *s->ports);
+    if (!s->ports)
+        return cli_error(CLI_EXIT_FAILURE, "scan", "out of memory");
+    for (uint32_t p = 0; p < 65536; p++)
+        if (port_set_has(&chosen, (uint16_t)p))
+            s->ports[s->port_count++] = (uint16_t)p;
+    return CLI_EXIT_OK;
+}
+
+/* ---- results ---- */
+
+static void emit_result(void *context, const struct scan_result *in)
+{
+    struct scan_cli *s = context;
+    struct scan_result r = *in;
+    /* The kernel drops SYNs to a listener whose accept queue is full: silence, as from a
+     * firewall. For this host's own addresses the socket table tells the truth. */
+    if (r.state == SCAN_STATE_FILTERED && r.reason == SCAN_REASON_TIMEOUT &&
+        r.proto == REGISTRY_PROTO_TCP && host_addresses_has(&s->host, &r.target)) {
+        struct local_listener l;
+        if (local_listener_find(&r.target, r.port, r.proto, &l, NULL) == 0 && l.accepts && l.queue_full) {
+            r.state = SCAN_STATE_OPEN;
+            r.reason = SCAN_REASON_ACCEPT_QUEUE_FULL;
+            s->queue_full_corrected++;
+        }
+    }
+    if (s->collect_error == 0)
+        s->collect_error = scan_collect_add(&s->collect, &r);
+    if (s->ndjson) {
+        struct scan_cli_view v = { &s->view, s->engine, &s->collect, s->ports, s->port_count };
+        scan_output_ndjson_line(&v, &r);
+    }
+}
+
+/* ---- progress ---- */
+
+struct progress_thread {
+    struct scan_cli *cli;
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    bool stop;
+};
+
+static void *progress_main(void *arg)
+{
+    struct progress_thread *p = arg;
+    struct scan_progress *g = &p->cli->progress;
+    uint64_t start = scan_now_ns();
+    pthread_mutex_lock(&p->lock);
+    while (!p->stop) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += 250 * 1000000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&p->wake, &p->lock, &until);
+        if (p->stop)
+            break;
+        uint64_t total = atomic_load(&g->total), done = atomic_load(&g->done);
+        double seconds = (double)(scan_now_ns() - start) / 1e9;
+        double rate = seconds > 0 ? (double)done / seconds : 0;
+        double eta = rate > 0 ? (double)(total - done) / rate : 0;
+        int width = 30, filled = total ? (int)((double)width * (double)done / (double)total) : 0;
+        fprintf(stderr, "\r[%.*s%*s] %3d%%  %" PRIu64 "/%" PRIu64 "  %.0f/s  ETA %d:%02d  %" PRIu64
+                " open ", filled, "##############################", width - filled, "",
+                total ? (int)(100.0 * (double)done / (double)total) : 0, done, total, rate,
+                (int)eta / 60, (int)eta % 60, (uint64_t)atomic_load(&g->open));
+    }
+    fprintf(stderr, "\r%*s\r", 100, "");
+    pthread_mutex_unlock(&p->lock);
+    return NULL;
+}
+
+/* ---- the command ---- */
+
+static int run_scan(struct scan_cli *s)
+{
+    struct pr_error err;
+    pr_error_clear(&err);
+    if (s->engine->usable(&err) < 0)
+        return cli_error(err.code == -EPERM ? CLI_EXIT_FAILURE : cli_exit_for_error(err.code), "scan",
+                         "the %s engine cannot run here: %s", s->engine->name, err.message);
+    if (host_addresses_read(&s->host, &err) < 0)
+        return cli_error_from(CLI_EXIT_FAILURE, "scan", &err);
+    if (!s->rate_given && !host_addresses_cover(&s->host, &s->targets)) {
+        s->job.rate_pps = DEFAULT_REMOTE_RATE;
+        cli_warning("scan: targets beyond this host: at most %.0f probes/s (--rate to change)",
+                    DEFAULT_REMOTE_RATE);
+    }
+    s->job.targets = &s->targets;
+    s->job.ports = s->ports;
+    s->job.port_count = s->port_count;
+    if (scan_job_prepare(&s->job, &err) < 0)
+        return cli_error_from(CLI_EXIT_USAGE, "scan", &err);
+    if (scan_collect_init(&s->collect, &s->targets) < 0)
+        return cli_error(CLI_EXIT_FAILURE, "scan", "out of memory");
+    atomic_store(&s->progress.total, s->job.probe_count);
+
+    struct scan_sink sink;
+    scan_sink_init(&sink, emit_result, s, &s->progress);
+    struct progress_thread progress = { .cli = s };
+    bool show_progress = s->progress_bar && s->ctx->stderr_is_tty;
+    if (show_progress) {
+        pthread_mutex_init(&progress.lock, NULL);
+        pthread_cond_init(&progress.wake, NULL);
+        if (pthread_create(&progress.thread, NULL, progress_main, &progress) != 0)
+            show_progress = false;
+    }
+    s->started = time(NULL);
+    uint64_t t0 = scan_now_ns();
+    int rc = s->engine->run(&s->job, &sink, &err);
+    s->elapsed = (double)(scan_now_ns() - t0) / 1e9;
+    if (show_progress) {
+        pthread_mutex_lock(&progress.lock);
+        progress.stop = true;
+        pthread_cond_signal(&progress.wake);
+        pthread_mutex_unlock(&progress.lock);
+        pthread_join(progress.thread, NULL);
+        pthread_mutex_destroy(&progress.lock);
+        pthread_cond_destroy(&progress.wake);
+    }
+    scan_sink_destroy(&sink);
+    if (rc < 0)
+        return cli_error_from(CLI_EXIT_FAILURE, "scan", &err);
+    if (s->collect_error)
+        return cli_error(CLI_EXIT_FAILURE, "scan", "keeping the results: %s", strerror(-s->collect_error));
+    if (s->collect.results != s->job.probe_count)
+        cli_warning("scan: the %s engine reported %" PRIu64 " results for %" PRIu64 " probes: "
+                    "this is a bug, please report it", s->engine->name, s->collect.results,
+                    s->job.probe_count);
+    scan_collect_sort(&s->collect);
+
+    struct scan_cli_view v = { &s->view, s->engine, &s->collect, s->ports, s->port_count };
+    struct scan_run_info info = {
+        .engine = s->engine->name, .elapsed = s->elapsed, .started = s->started,
+        .probes = s->job.probe_count, .port_count = s->port_count, .ports = s->ports,
+        .shard_index = s->job.shard_index, .shard_count = s->job.shard_count, .seed = s->job.seed,
+        .args = s->args, .queue_full_corrected = s->queue_full_corrected,
+    };
+    struct local_diffs diffs = { 0 };
+    if (s->compare_local && scan_local_compare(&v, &s->host, &diffs, &err) < 0)
+        return cli_error_from(CLI_EXIT_FAILURE, "scan: --local", &err);
+    int out_rc = CLI_EXIT_OK;
+    if (s->xml_path && scan_output_xml(&v, &info, s->xml_path, &err) < 0)
+        out_rc = cli_error_from(CLI_EXIT_FAILURE, "scan", &err);
+    if (s->json)
+        scan_output_json(s->ctx, &v, &info, s->compare_local ? &diffs : NULL);
+    else if (!s->ndjson)
+        scan_output_table(s->ctx, &v, &info, s->compare_local ? &diffs : NULL);
+    local_diffs_free(&diffs);
+    if (out_rc != CLI_EXIT_OK)
+        return out_rc;
+    if (s->collect.totals[SCAN_STATE_ERROR]) {
+        cli_warning("scan: %" PRIu64 " probes failed with local errors (see the error column); "
+                    "they are not counted as closed", s->collect.totals[SCAN_STATE_ERROR]);
+        return CLI_EXIT_FAILURE;
+    }
+    return s->collect.totals[SCAN_STATE_OPEN] ? CLI_EXIT_OK : CLI_EXIT_NO;
+}
+
+static void record_args(struct scan_cli *s, int argc, char **argv)
+{
+    size_t used = (size_t)snprintf(s->args, sizeof s->args, "portreg");
+    for (int i = 0; i < argc && used < sizeof s->args; i++)
+        used += (size_t)snprintf(s->args + used, sizeof s->args - used, " %s", argv[i]);
+}
+
+int cmd_scan(int argc, char **argv, struct cli_context *ctx)
+{
+    enum { OPT_TOP = 256, OPT_EXCLUDE, OPT_EXCLUDE_FILE, OPT_RATE, OPT_INFLIGHT, OPT_TIMEOUT,
+           OPT_RETRIES, OPT_THREADS, OPT_SHARD, OPT_SEED, OPT_BANNERS, OPT_LOCAL, OPT_JSON,
+           OPT_NDJSON, OPT_XML, OPT_NO_PROGRESS, OPT_INPUT };
+    static const struct option options[] = {
+        { "top-ports", required_argument, NULL, OPT_TOP },
+        { "exclude", required_argument, NULL, OPT_EXCLUDE },
+        { "input-file", required_argument, NULL, OPT_INPUT },
+        { "engine", required_argument, NULL, 'e' },
+        { "rate", required_argument, NULL, OPT_RATE },
+        { "max-inflight", required_argument, NULL, OPT_INFLIGHT },
+        { "timeout", required_argument, NULL, OPT_TIMEOUT },
+        { "retries", required_argument, NULL, OPT_RETRIES },
+        { "threads", required_argument, NULL, OPT_THREADS },
+        { "shard", required_argument, NULL, OPT_SHARD },
+        { "seed", required_argument, NULL, OPT_SEED },
+        { "banners", no_argument, NULL, OPT_BANNERS },
+        { "local", no_argument, NULL, OPT_LOCAL },
+        { "json", no_argument, NULL, OPT_JSON },
+        { "ndjson", no_argument, NULL, OPT_NDJSON },
+        { "xml", required_argument, NULL, OPT_XML },
+        { "no-progress", no_argument, NULL, OPT_NO_PROGRESS },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    struct scan_cli s;
+    memset(&s, 0, sizeof s);
+    s.ctx = ctx;
+    s.progress_bar = true;
+    target_set_init(&s.targets);
+    s.job.seed = ((uint64_t)time(NULL) << 20) ^ (uint64_t)getpid() ^ (uint64_t)clock();
+    record_args(&s, argc, argv);
+    /* nmap's two-letter options take their value from the next word: spell them long */
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "-iL") == 0)
+            argv[i] = (char *)"--input-file";
+        else if (strcmp(argv[i], "-oX") == 0)
+            argv[i] = (char *)"--xml";
+        else if (strncmp(argv[i], "-o", 2) == 0 || strncmp(argv[i], "-i", 2) == 0)
+            return cli_usage_error("scan", "%s: only -iL FILE and -oX FILE", argv[i]);
+    }
+    int rc = CLI_EXIT_OK;
+    int c;
+    uint64_t n;
+    opterr = 0;
+    while (rc == CLI_EXIT_OK && (c = getopt_long(argc, argv, "p:e:s:P:n46h", options, NULL)) != -1) {
+        switch (c) {
+        case 'p':
+            rc = cli_parse_port_spec(ctx, "scan", "-p", optarg, &s.spec, &s.ix);
+            s.spec_given = true;
+            break;
+        case OPT_TOP:
+            rc = parse_count("--top-ports", optarg, 65535, &n);
+            if (rc == CLI_EXIT_OK && n == 0)
+                rc = cli_usage_error("scan", "--top-ports \"%s\": expected 1 or more", optarg);
+            s.top_ports = (uint32_t)n;
+            break;
+        case 'e': rc = set_engine(&s, optarg, "--engine"); break;
+        case 's':
+            if (strcmp(optarg, "S") == 0) rc = set_engine(&s, "syn", "-sS");
+            else if (strcmp(optarg, "T") == 0) rc = set_engine(&s, "connect", "-sT");
+            else if (strcmp(optarg, "U") == 0) rc = set_engine(&s, "udp", "-sU");
+            else rc = cli_usage_error("scan", "-s%s: only -sS, -sT and -sU", optarg);
+            break;
+        case OPT_INPUT: rc = add_target(&s, optarg, false, true); break;
+        case OPT_XML: s.xml_path = optarg; break;
+        case 'P':
+            if (strcmp(optarg, "n") != 0)
+                rc = cli_usage_error("scan", "-P%s: only -Pn (portreg never pings first)", optarg);
+            break;
+        case 'n': break;
+        case '4': s.targets.family_filter = AF_INET; break;
+        case '6': s.targets.family_filter = AF_INET6; break;
+        case OPT_EXCLUDE: rc = add_target(&s, optarg, true, false); break;
+        case OPT_RATE: {
+            char *end;
+            double rate = strtod(optarg, &end);
+            if (end == optarg || *end || !(rate >= 0) || rate > 1e9)
+                rc = cli_usage_error("scan", "--rate \"%s\": expected probes per second (0 = "
+                                     "unlimited)", optarg);
+            s.job.rate_pps = rate;
+            s.rate_given = true;
+            break;
+        }
+        case OPT_INFLIGHT:
+            rc = parse_count("--max-inflight", optarg, 1000000, &n);
+            s.job.max_inflight = (uint32_t)n;
+            break;
+        case OPT_TIMEOUT: rc = parse_duration_ms("--timeout", optarg, &s.job.timeout_ms); break;
+        case OPT_RETRIES:
+            rc = parse_count("--retries", optarg, 20, &n);
+            s.job.retries = n == 0 ? SCAN_RETRIES_NONE : (uint32_t)n;
+            break;
+        case OPT_THREADS:
+            rc = parse_count("--threads", optarg, 256, &n);
+            s.job.threads = (uint32_t)n;
+            break;
+        case OPT_SHARD: rc = parse_shard(optarg, &s.job); break;
+        case OPT_SEED: rc = parse_count("--seed", optarg, UINT64_MAX, &s.job.seed); break;
+        case OPT_BANNERS: s.job.banners = true; break;
+        case OPT_LOCAL: s.compare_local = true; break;
+        case OPT_JSON: s.json = true; break;
+        case OPT_NDJSON: s.ndjson = true; break;
+        case OPT_NO_PROGRESS: s.progress_bar = false; break;
+        case 'h': fputs(scan_usage, stdout); goto out;
+        default:
+            rc = optopt ? cli_usage_error("scan", "unknown option '-%c'", optopt)
+                        : cli_usage_error("scan", "unknown or incomplete option '%s'", argv[optind - 1]);
+        }
+    }
+    /* GNU getopt moved the targets after the options */
+    while (rc == CLI_EXIT_OK && optind < argc)
+        rc = add_target(&s, argv[optind++], false, false);
+    if (rc != CLI_EXIT_OK)
+        goto out;
+    if (s.json && s.ndjson) {
+        rc = cli_usage_error("scan", "--json and --ndjson exclude each other");
+        goto out;
+    }
+    if (s.targets.count == 0) {
+        rc = cli_usage_error("scan", "no targets (an address, CIDR block, range or host name; "
+                             "or -iL FILE)");
+        goto out;
+    }
+    struct pr_error err;
+    pr_error_clear(&err);
+    if (target_set_finish(&s.targets, &err) < 0) {
+        rc = cli_error_from(err.code == -ENOENT || err.code == -E2BIG ? CLI_EXIT_USAGE : CLI_EXIT_FAILURE,
+                            "scan", &err);
+        goto out;
+    }
+    if (!s.engine)
+        s.engine = scan_engine_default_tcp();
+    rc = build_ports(&s);
+    if (rc != CLI_EXIT_OK)
+        goto out;
+    if (!s.ix) {
+        struct registry_paths paths;
+        struct registry_open_report report;
+        if (cli_open_registry(ctx, &paths, &s.ix, &report) != CLI_EXIT_OK)
+            s.ix = NULL;   /* warned; no SERVICE column */
+    }
+    s.view.registry = s.ix;
+    s.view.cache = socket_view_cache_new();
+    rc = run_scan(&s);
+out:
+    if (s.view.cache)
+        socket_view_cache_free(s.view.cache);
+    scan_collect_free(&s.collect);
+    host_addresses_free(&s.host);
+    target_set_free(&s.targets);
+    portspec_free(&s.spec);
+    free(s.ports);
+    registry_index_close(s.ix);
+    return rc;
+}

@@ -1,0 +1,452 @@
+/* scan_output.c — the scan's table, JSON, NDJSON and the --local comparison (scan_output.h).
+ * Closed ports are counted, not listed ("not shown: 65532 closed", as nmap); --ndjson lists
+ * every probe. */
+#include "scan_output.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "net/inspect.h"
+#include "registry/record.h"
+
+/* Show at most this many filtered (or open|filtered) ports of a host before summarising. */
+#define LIST_LIMIT 25
+
+const char *scan_cli_service(const struct scan_cli_view *v, uint16_t port, uint8_t proto)
+{
+    if (!v->view || !v->view->registry)
+        return NULL;
+    struct socket_entry probe = { .proto = proto, .local_port = port };
+    return socket_view_service(v->view, &probe);
+}
+
+const char *scan_cli_reason(uint8_t reason, uint8_t icmp_type, uint8_t icmp_code, int error,
+                            char *buf, size_t size)
+{
+    if (reason == SCAN_REASON_ICMP)
+        snprintf(buf, size, "icmp %u/%u", icmp_type, icmp_code);
+    else if (reason == SCAN_REASON_LOCAL_ERROR && error)
+        snprintf(buf, size, "error %s", strerrorname_np(error) ? strerrorname_np(error) : "?");
+    else
+        snprintf(buf, size, "%s", scan_reason_name(reason));
+    return buf;
+}
+
+static const char *rtt_text(uint32_t rtt_us, char *buf, size_t size)
+{
+    if (!rtt_us)
+        snprintf(buf, size, "-");
+    else if (rtt_us < 10000)
+        snprintf(buf, size, "%.2f ms", rtt_us / 1000.0);
+    else
+        snprintf(buf, size, "%.0f ms", rtt_us / 1000.0);
+    return buf;
+}
+
+/* Printable form of a banner: control bytes as \r \n \xNN, at most width characters. */
+static const char *banner_text(const char *bytes, size_t len, char *buf, size_t size)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < len && o + 5 < size; i++) {
+        unsigned char ch = (unsigned char)bytes[i];
+        if (ch == '\r')
+            o += (size_t)snprintf(buf + o, size - o, "\\r");
+        else if (ch == '\n')
+            o += (size_t)snprintf(buf + o, size - o, "\\n");
+        else if (ch < 32 || ch >= 127)
+            o += (size_t)snprintf(buf + o, size - o, "\\x%02x", ch);
+        else
+            buf[o++] = (char)ch;
+    }
+    buf[o < size ? o : size - 1] = '\0';
+    return buf;
+}
+
+static const char *address_of(const struct scan_cli_view *v, uint64_t target, char *buf, size_t size)
+{
+    struct scan_address a;
+    target_set_get(v->collect->targets, target, &a);
+    return scan_address_format(&a, buf, size);
+}
+
+/* ---- table ---- */
+
+static void print_counts(const uint32_t *state)
+{
+    bool first = true;
+    static const int order[] = { SCAN_STATE_OPEN, SCAN_STATE_OPEN_FILTERED, SCAN_STATE_FILTERED,
+                                 SCAN_STATE_CLOSED, SCAN_STATE_ERROR };
+    for (size_t i = 0; i < sizeof order / sizeof order[0]; i++)
+        if (state[order[i]]) {
+            printf("%s%u %s", first ? "" : ", ", state[order[i]], scan_state_name(order[i]));
+            first = false;
+        }
+}
+
+static void print_host(const struct cli_context *ctx, const struct scan_cli_view *v, size_t from,
+                       size_t to)
+{
+    const struct scan_collect *c = v->collect;
+    uint64_t target = c->kept[from].target;
+    char addr[64], reason[48], rtt[32], banner[128];
+    printf("\n%s%s%s", cli_bold(ctx), address_of(v, target, addr, sizeof addr), cli_reset(ctx));
+    if (c->hosts) {
+        printf("  ");
+        print_counts(c->hosts[target].state);
+    }
+    printf("\n");
+    uint32_t filtered = 0, open_filtered = 0;
+    bool has_banner = false;
+    for (size_t i = from; i < to; i++) {
+        filtered += c->kept[i].state == SCAN_STATE_FILTERED;
+        open_filtered += c->kept[i].state == SCAN_STATE_OPEN_FILTERED;
+        has_banner |= c->kept[i].banner_len > 0;
+    }
+    printf("  %-11s %-14s %-16s %-18s %-9s%s\n", "PORT", "STATE", "SERVICE", "REASON", "RTT",
+           has_banner ? " BANNER" : "");
+    for (size_t i = from; i < to; i++) {
+        const struct scan_kept *k = &c->kept[i];
+        if ((k->state == SCAN_STATE_FILTERED && filtered > LIST_LIMIT) ||
+            (k->state == SCAN_STATE_OPEN_FILTERED && open_filtered > LIST_LIMIT))
+            continue;
+        char port[16];
+        snprintf(port, sizeof port, "%u/%s", k->port, registry_proto_name(k->proto));
+        const char *service = scan_cli_service(v, k->port, k->proto);
+        printf("  %-11s %s%-14s%s %-16s %-18s %-9s", port, k->state == SCAN_STATE_OPEN ? cli_green(ctx) : "",
+               scan_state_name(k->state), k->state == SCAN_STATE_OPEN ? cli_reset(ctx) : "",
+               service ? service : "-", scan_cli_reason(k->reason, k->icmp_type, k->icmp_code, k->error,
+                                                        reason, sizeof reason),
+               rtt_text(k->rtt_us, rtt, sizeof rtt));
+        if (k->banner_len)
+            printf(" %s", banner_text(c->banners + k->banner_offset, k->banner_len, banner, 64));
+        printf("\n");
+    }
+    if (filtered > LIST_LIMIT)
+        printf("  not shown: %u filtered\n", filtered);
+    if (open_filtered > LIST_LIMIT)
+        printf("  not shown: %u open|filtered\n", open_filtered);
+    if (c->hosts && c->hosts[target].state[SCAN_STATE_CLOSED])
+        printf("  not shown: %u closed\n", c->hosts[target].state[SCAN_STATE_CLOSED]);
+}
+
+static void print_diffs(const struct scan_cli_view *v, const struct local_diffs *diffs)
+{
+    printf("\ncompared with this host's sockets (%" PRIu64 " address:port pairs): ", diffs->compared);
+    if (diffs->count == 0) {
+        printf("no differences\n");
+        return;
+    }
+    printf("%zu difference%s\n", diffs->count, diffs->count == 1 ? "" : "s");
+    for (size_t i = 0; i < diffs->count; i++) {
+        const struct local_diff *d = &diffs->items[i];
+        char addr[64];
+        printf("  %s %u/%s %s: %s\n", address_of(v, d->target, addr, sizeof addr), d->port,
+               registry_proto_name(d->proto), scan_state_name(d->state), d->explanation);
+    }
+}
+
+void scan_output_table(const struct cli_context *ctx, const struct scan_cli_view *v,
+                       const struct scan_run_info *info, const struct local_diffs *diffs)
+{
+    const struct scan_collect *c = v->collect;
+    uint64_t hosts = c->targets->total;
+    printf("%sportreg scan%s: %" PRIu64 " host%s x %zu %s port%s, %s engine, %.2f s (%.0f probes/s)",
+           cli_bold(ctx), cli_reset(ctx), hosts, hosts == 1 ? "" : "s", info->port_count,
+           registry_proto_name(v->engine->proto), info->port_count == 1 ? "" : "s", info->engine,
+           info->elapsed, info->elapsed > 0 ? (double)info->probes / info->elapsed : 0.0);
+    if (info->shard_count > 1)
+        printf(", shard %u/%u", info->shard_index + 1, info->shard_count);
+    printf("\n");
+    uint64_t shown_hosts = 0;
+    for (size_t i = 0; i < c->kept_count;) {
+        size_t end = i + 1;
+        while (end < c->kept_count && c->kept[end].target == c->kept[i].target)
+            end++;
+        print_host(ctx, v, i, end);
+        shown_hosts++;
+        i = end;
+    }
+    printf("\n");
+    print_counts((const uint32_t[SCAN_STATE_COUNT]){
+        (uint32_t)c->totals[0], (uint32_t)c->totals[1], (uint32_t)c->totals[2],
+        (uint32_t)c->totals[3], (uint32_t)c->totals[4] });
+    if (hosts > shown_hosts)
+        printf("%s%" PRIu64 " host%s with every port closed", c->results ? "; " : "",
+               hosts - shown_hosts, hosts - shown_hosts == 1 ? "" : "s");
+    printf("\n");
+    if (info->queue_full_corrected)
+        printf("%" PRIu64 " port%s open with a full accept queue: the kernel dropped the probe, the "
+               "socket table shows the listener\n", info->queue_full_corrected,
+               info->queue_full_corrected == 1 ? " is" : "s are");
+    if (diffs)
+        print_diffs(v, diffs);
+}
+
+/* ---- JSON ---- */
+
+static json_t *result_json(const struct scan_cli_view *v, uint16_t port, uint8_t proto, uint8_t state,
+                           uint8_t reason, uint8_t icmp_type, uint8_t icmp_code, uint8_t ttl,
+                           uint32_t rtt_us, int error, const char *banner, size_t banner_len)
+{
+    json_t *o = json_object();
+    char text[48];
+    json_object_set_new(o, "port", json_integer(port));
+    json_object_set_new(o, "proto", json_string(registry_proto_name(proto)));
+    json_object_set_new(o, "state", json_string(scan_state_name(state)));
+    json_object_set_new(o, "reason", json_string(scan_reason_name(reason)));
+    const char *service = scan_cli_service(v, port, proto);
+    json_object_set_new(o, "service", service ? json_string(service) : json_null());
+    json_object_set_new(o, "rtt_ms", rtt_us ? json_real(rtt_us / 1000.0) : json_null());
+    json_object_set_new(o, "ttl", ttl ? json_integer(ttl) : json_null());
+    if (reason == SCAN_REASON_ICMP) {
+        json_t *icmp = json_object();
+        json_object_set_new(icmp, "type", json_integer(icmp_type));
+        json_object_set_new(icmp, "code", json_integer(icmp_code));
+        json_object_set_new(o, "icmp", icmp);
+    } else {
+        json_object_set_new(o, "icmp", json_null());
+    }
+    json_object_set_new(o, "error", error ? json_string(scan_cli_reason(SCAN_REASON_LOCAL_ERROR, 0, 0, error,
+                                                                         text, sizeof text) + 6)
+                                          : json_null());
+    json_object_set_new(o, "banner", banner_len ? json_stringn_nocheck(banner, banner_len) : json_null());
+    return o;
+}
+
+static json_t *counts_json(const uint32_t *state)
+{
+    json_t *o = json_object();
+    for (int s = 0; s < SCAN_STATE_COUNT; s++)
+        json_object_set_new(o, scan_state_name(s), json_integer(state[s]));
+    return o;
+}
+
+static json_t *diffs_json(const struct scan_cli_view *v, const struct local_diffs *diffs)
+{
+    static const char *const kinds[] = { "open-without-listener", "listener-not-reached",
+                                         "bound-elsewhere" };
+    json_t *a = json_array();
+    for (size_t i = 0; i < diffs->count; i++) {
+        const struct local_diff *d = &diffs->items[i];
+        char addr[64];
+        json_t *o = json_object();
+        json_object_set_new(o, "kind", json_string(kinds[d->kind]));
+        json_object_set_new(o, "address", json_string(address_of(v, d->target, addr, sizeof addr)));
+        json_object_set_new(o, "port", json_integer(d->port));
+        json_object_set_new(o, "proto", json_string(registry_proto_name(d->proto)));
+        json_object_set_new(o, "state", json_string(scan_state_name(d->state)));
+        json_object_set_new(o, "listener", d->listener[0] ? json_string(d->listener) : json_null());
+        json_object_set_new(o, "explanation", json_string(d->explanation));
+        json_array_append_new(a, o);
+    }
+    return a;
+}
+
+void scan_output_json(const struct cli_context *ctx, const struct scan_cli_view *v,
+                      const struct scan_run_info *info, const struct local_diffs *diffs)
+{
+    const struct scan_collect *c = v->collect;
+    json_t *doc = json_object();
+    json_t *scan = json_object();
+    json_object_set_new(scan, "engine", json_string(info->engine));
+    json_object_set_new(scan, "proto", json_string(registry_proto_name(v->engine->proto)));
+    json_object_set_new(scan, "targets", json_integer((json_int_t)c->targets->total));
+    json_object_set_new(scan, "ports", json_integer((json_int_t)info->port_count));
+    json_object_set_new(scan, "probes", json_integer((json_int_t)info->probes));
+    json_object_set_new(scan, "elapsed_s", json_real(info->elapsed));
+    char shard[32];
+    snprintf(shard, sizeof shard, "%u/%u", info->shard_index + 1, info->shard_count);
+    json_object_set_new(scan, "shard", json_string(shard));
+    json_object_set_new(scan, "seed", json_integer((json_int_t)info->seed));
+    json_object_set_new(doc, "scan", scan);
+    json_t *hosts = json_array();
+    for (size_t i = 0; i < c->kept_count;) {
+        size_t end = i + 1;
+        while (end < c->kept_count && c->kept[end].target == c->kept[i].target)
+            end++;
+        char addr[64];
+        json_t *h = json_object();
+        json_object_set_new(h, "address", json_string(address_of(v, c->kept[i].target, addr, sizeof addr)));
+        json_object_set_new(h, "counts", c->hosts ? counts_json(c->hosts[c->kept[i].target].state) : json_null());
+        json_t *ports = json_array();
+        for (size_t k = i; k < end; k++) {
+            const struct scan_kept *e = &c->kept[k];
+            json_array_append_new(ports, result_json(v, e->port, e->proto, e->state, e->reason, e->icmp_type,
+                                                     e->icmp_code, e->reply_ttl, e->rtt_us, e->error,
+                                                     c->banners + e->banner_offset, e->banner_len));
+        }
+        json_object_set_new(h, "ports", ports);
+        json_array_append_new(hosts, h);
+        i = end;
+    }
+    json_object_set_new(doc, "hosts", hosts);
+    uint32_t totals[SCAN_STATE_COUNT];
+    for (int s = 0; s < SCAN_STATE_COUNT; s++)
+        totals[s] = (uint32_t)c->totals[s];
+    json_t *summary = counts_json(totals);
+    json_object_set_new(summary, "accept_queue_full", json_integer((json_int_t)info->queue_full_corrected));
+    json_object_set_new(doc, "summary", summary);
+    if (diffs)
+        json_object_set_new(doc, "local", diffs_json(v, diffs));
+    cli_print_json(ctx, doc);
+}
+
+void scan_output_ndjson_line(const struct scan_cli_view *v, const struct scan_result *r)
+{
+    char addr[64];
+    json_t *o = result_json(v, r->port, r->proto, r->state, r->reason, r->icmp_type, r->icmp_code,
+                            r->reply_ttl, r->rtt_us, r->error, r->banner, r->banner_len);
+    json_object_set_new(o, "address", json_string(scan_address_format(&r->target, addr, sizeof addr)));
+    json_dumpf(o, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    fputc('\n', stdout);
+    fflush(stdout);
+    json_decref(o);
+}
+
+/* ---- --local ---- */
+
+static const struct scan_kept *kept_find(const struct scan_collect *c, uint64_t target, uint16_t port)
+{
+    size_t lo = 0, hi = c->kept_count;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        const struct scan_kept *k = &c->kept[mid];
+        if (k->target < target || (k->target == target && k->port < port))
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < c->kept_count && c->kept[lo].target == target && c->kept[lo].port == port ? &c->kept[lo] : NULL;
+}
+
+static bool is_zero(const uint8_t *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (b[i])
+            return false;
+    return true;
+}
+
+static bool accepts_on(const struct socket_entry *s, const struct scan_address *a)
+{
+    if (s->family == a->family) {
+        size_t n = a->family == AF_INET ? 4 : 16;
+        return is_zero(s->local_addr, n) || memcmp(s->local_addr, a->bytes, n) == 0;
+    }
+    return a->family == AF_INET && s->family == AF_INET6 && !s->v6only && is_zero(s->local_addr, 16);
+}
+
+static void describe_listener(const struct inspect_result *res, size_t i, char *buf, size_t size)
+{
+    const struct socket_entry *s = &res->sockets.items[i];
+    char addr[64];
+    socket_address_text(s->family, s->local_addr, addr, sizeof addr);
+    const struct process_info *p = res->processes_looked_up && res->holder_count[i]
+                                   ? inspect_process(res, res->holders[res->holder_start[i]].pid) : NULL;
+    if (p)
+        snprintf(buf, size, s->family == AF_INET6 ? "[%s]:%u held by %s (pid %u)" : "%s:%u held by %s (pid %u)",
+                 addr, s->local_port, p->comm, p->pid);
+    else
+        snprintf(buf, size, s->family == AF_INET6 ? "[%s]:%u" : "%s:%u", addr, s->local_port);
+}
+
+static int add_diff(struct local_diffs *out, enum local_diff_kind kind, uint64_t target, uint16_t port,
+                    uint8_t proto, uint8_t state, uint8_t reason)
+{
+    if (out->count == out->capacity) {
+        size_t capacity = out->capacity ? out->capacity * 2 : 16;
+        struct local_diff *items = realloc(out->items, capacity * sizeof *items);
+        if (!items)
+            return -ENOMEM;
+        out->items = items;
+        out->capacity = capacity;
+    }
+    struct local_diff *d = &out->items[out->count++];
+    memset(d, 0, sizeof *d);
+    d->kind = kind;
+    d->target = target;
+    d->port = port;
+    d->proto = proto;
+    d->state = state;
+    d->reason = reason;
+    return 0;
+}
+
+int scan_local_compare(const struct scan_cli_view *v, const struct host_addresses *host,
+                       struct local_diffs *out, struct pr_error *err)
+{
+    memset(out, 0, sizeof *out);
+    const struct scan_collect *c = v->collect;
+    uint8_t proto = v->engine->proto;
+    struct inspect_options opt = { .processes = true };
+    opt.query.protos = 1u << proto;
+    opt.query.states = 1u << (proto == REGISTRY_PROTO_TCP ? SOCKET_STATE_LISTEN : SOCKET_STATE_CLOSE);
+    struct inspect_result res;
+    int rc = inspect_run(&opt, &res, err);
+    if (rc < 0)
+        return rc;
+    uint64_t total = c->targets->total;
+    for (uint64_t t = 0; t < total && t < 65536 && rc == 0; t++) {
+        struct scan_address a;
+        target_set_get(c->targets, t, &a);
+        if (!host_addresses_has(host, &a))
+            continue;
+        for (size_t pi = 0; pi < v->port_count && rc == 0; pi++) {
+            uint16_t port = v->ports[pi];
+            out->compared++;
+            const struct scan_kept *k = kept_find(c, t, port);
+            uint8_t state = k ? k->state : SCAN_STATE_CLOSED;
+            uint8_t reason = k ? k->reason : SCAN_REASON_NONE;
+            ssize_t accepting = -1, elsewhere = -1;
+            for (size_t i = 0; i < res.sockets.count; i++) {
+                const struct socket_entry *s = &res.sockets.items[i];
+                if (s->local_port != port)
+                    continue;
+                if (accepts_on(s, &a))
+                    accepting = (ssize_t)i;
+                else if (elsewhere < 0)
+                    elsewhere = (ssize_t)i;
+            }
+            bool open = state == SCAN_STATE_OPEN || state == SCAN_STATE_OPEN_FILTERED;
+            if (open && accepting < 0 && state == SCAN_STATE_OPEN) {
+                rc = add_diff(out, LOCAL_DIFF_OPEN_WITHOUT_LISTENER, t, port, proto, state, reason);
+                if (rc == 0)
+                    snprintf(out->items[out->count - 1].explanation, sizeof out->items[0].explanation,
+                             "open, but no socket of this namespace accepts on it: forwarded (DNAT, a "
+                             "container port mapping or a transparent proxy)");
+            } else if (!open && accepting >= 0 && state != SCAN_STATE_ERROR) {
+                rc = add_diff(out, LOCAL_DIFF_LISTENER_NOT_REACHED, t, port, proto, state, reason);
+                if (rc == 0) {
+                    struct local_diff *d = &out->items[out->count - 1];
+                    describe_listener(&res, (size_t)accepting, d->listener, sizeof d->listener);
+                    snprintf(d->explanation, sizeof d->explanation, "%s listens, but the probe was %s: %s",
+                             d->listener, state == SCAN_STATE_CLOSED ? "refused" : "not answered",
+                             state == SCAN_STATE_CLOSED ? "rejected by the firewall"
+                                                        : "dropped by the firewall");
+                }
+            } else if (!open && elsewhere >= 0 && accepting < 0) {
+                rc = add_diff(out, LOCAL_DIFF_BOUND_ELSEWHERE, t, port, proto, state, reason);
+                if (rc == 0) {
+                    struct local_diff *d = &out->items[out->count - 1];
+                    describe_listener(&res, (size_t)elsewhere, d->listener, sizeof d->listener);
+                    snprintf(d->explanation, sizeof d->explanation, "bound to another address only (%s), "
+                             "so not reachable on this one", d->listener);
+                }
+            }
+        }
+    }
+    inspect_result_free(&res);
+    if (rc < 0)
+        return pr_error_set(err, rc, "out of memory");
+    return 0;
+}
+
+void local_diffs_free(struct local_diffs *diffs)
+{
+    free(diffs->items);
+    memset(diffs, 0, sizeof *diffs);
+}

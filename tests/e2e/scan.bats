@@ -1,0 +1,312 @@
+#!/usr/bin/env bats
+# scan.bats — `portreg scan` end to end, only against loopback and network namespaces the test
+# creates: ground truth (the listeners the test opened are exactly the open ports, with every
+# engine, IPv4 and IPv6, repeated), a namespace pair joined by veth with nftables rules that
+# drop and reject (filtered / closed / open with the reason), a full accept queue, self-connect,
+# a low file-descriptor limit, outputs (table, JSON, NDJSON, nmap XML read by xmllint and
+# ndiff), shards, target files and errors.
+load helpers
+
+setup() {
+  portreg_setup
+  use_iana_fixture
+  # as root every test runs in a namespace of its own: the ground truth is exactly its sockets
+  IN=()
+  NS_LIST=""
+  if [ "$(id -u)" -eq 0 ] && command -v ip >/dev/null; then
+    ISO="prscan-iso-$$-$BATS_TEST_NUMBER"
+    ip netns add "$ISO" && ip -n "$ISO" link set lo up && IN=(ip netns exec "$ISO") && NS_LIST="$ISO"
+  fi
+}
+
+teardown() {
+  stop_sockholds
+  for ns in ${NS_LIST:-}; do ip netns delete "$ns" 2>/dev/null || true; done
+}
+
+# serve PROGRAM SPEC...: start a helper (sockhold or echoserve), PORTS gets its ports
+serve() {
+  local program=$1; shift
+  local out="$BATS_TEST_TMPDIR/serve.$RANDOM"
+  "${IN[@]}" "$program" "$@" >"$out" 2>&1 3>&- &
+  echo $! >>"$BATS_TEST_TMPDIR/holders"
+  local waited=0
+  until grep -q '^ready' "$out" 2>/dev/null; do
+    sleep 0.05; waited=$((waited + 1))
+    if [ "$waited" -gt 200 ] || ! kill -0 $! 2>/dev/null; then cat "$out" >&2; return 1; fi
+  done
+  PORTS=($(awk '$1 == "socket" {print $4}' "$out"))
+}
+
+# open ports of a --json scan, one "address port" per line, sorted
+open_set() { jq -r '.hosts[] | .address as $a | .ports[] | select(.state == "open") | "\($a) \(.port)"' | sort; }
+
+need_syn() {
+  need_root
+  "${IN[@]}" "$PORTREG" scan -sS -p 1 127.0.0.1 --no-progress >/dev/null 2>&1 || [ $? -eq 1 ] || skip "the syn engine cannot run here"
+}
+
+@test "connect: exactly the listeners are open on IPv4 and IPv6, three runs" {
+  serve "$ECHOSERVE" tcp4:127.0.0.1:0 tcp4:127.0.0.1:0 tcp6:[::1]:0
+  lo=$(printf '%s\n' "${PORTS[@]}" | sort -n | head -1)
+  hi=$(printf '%s\n' "${PORTS[@]}" | sort -n | tail -1)
+  first=$((lo > 1000 ? lo - 1000 : 1)); last=$((hi + 1000 > 65535 ? 65535 : hi + 1000))
+  expected=$(printf '127.0.0.1 %s\n127.0.0.1 %s\n::1 %s\n' "${PORTS[0]}" "${PORTS[1]}" "${PORTS[2]}" | sort)
+  for run in 1 2 3; do
+    run -0 --separate-stderr "${IN[@]}" "$PORTREG" scan -sT -p "$first-$last" --json 127.0.0.1 ::1
+    got=$(echo "$output" | open_set)
+    live=$("${IN[@]}" ss -Htln | awk '{print $4}' | sed -E 's/^\[?([^]]*)\]?:([0-9]+)$/\1 \2/' | sort)
+    # exactly the listeners: ours, plus (unisolated) any the host has in the range
+    while read -r addr port; do
+      [ -z "$addr" ] && continue
+      grep -qx "$addr $port" <<<"$expected" || grep -qE "^(\*|0\.0\.0\.0|::|$addr) $port$" <<<"$live" \
+        || { echo "unexpected open $addr $port"; false; }
+    done <<<"$got"
+    missing=$(comm -23 <(echo "$expected") <(echo "$got"))
+    [ -z "$missing" ] || { echo "missing: $missing"; false; }
+    echo "$output" | jq -e --argjson n $(( (last - first + 1) * 2 )) \
+      '.summary.open + .summary.closed == $n and .summary.filtered == 0 and .summary.error == 0'
+  done
+}
+
+@test "syn: every port of 127.0.0.1, the open set is exactly the listeners" {
+  need_syn
+  serve "$ECHOSERVE" tcp4:127.0.0.1:0 tcp4:127.0.0.1:0 tcp4:0.0.0.0:0
+  run -0 --separate-stderr "${IN[@]}" "$PORTREG" scan -sS -p- --json 127.0.0.1
+  got=$(echo "$output" | open_set | awk '{print $2}')
+  live=$("${IN[@]}" ss -Htln | awk '{print $4}' | grep -E '^(127\.0\.0\.1|0\.0\.0\.0|\*|\[::\]):' | sed 's/.*://' | sort -u)
+  diff <(echo "$got" | sort -n) <(echo "$live" | sort -n)
+  for p in "${PORTS[@]}"; do grep -qx "$p" <<<"$got"; done
+  echo "$output" | jq -e '.scan.engine == "syn" and .scan.probes == 65535 and .summary.error == 0
+    and .summary.filtered == 0 and .summary.open + .summary.closed == 65535'
+  echo "$output" | jq -e '.hosts[0].ports[] | select(.state == "open") | .reason == "syn-ack" and .rtt_ms > 0'
+}
+
+@test "syn and connect agree on ::1" {
+  need_syn
+  serve "$ECHOSERVE" tcp6:[::1]:0 tcp6:[::1]:0
+  lo=$(printf '%s\n' "${PORTS[@]}" | sort -n | head -1)
+  hi=$(printf '%s\n' "${PORTS[@]}" | sort -n | tail -1)
+  range="$((lo > 100 ? lo - 100 : 1))-$((hi + 100 > 65535 ? 65535 : hi + 100))"
+  run -0 --separate-stderr "${IN[@]}" "$PORTREG" scan -sS -p "$range" --json ::1
+  syn=$(echo "$output" | open_set)
+  run -0 --separate-stderr "${IN[@]}" "$PORTREG" scan -sT -p "$range" --json ::1
+  connect=$(echo "$output" | open_set)
+  [ "$syn" = "$connect" ]
+  for q in "${PORTS[@]}"; do grep -qx "::1 $q" <<<"$syn"; done
+}
+
+@test "udp: answering services are open, a silent one open|filtered, the rest closed by ICMP" {
+  serve "$ECHOSERVE" udp4:127.0.0.1:0 udp6:[::1]:0
+  answering=("${PORTS[@]}")
+  serve "$SOCKHOLD" udp4:127.0.0.1:0
+  silent=${PORTS[0]}
+  spec="${answering[0]},${answering[1]},$silent,$((silent + 1))"
+  run -0 --separate-stderr "${IN[@]}" "$PORTREG" scan -sU -p "$spec" --timeout 300ms --json 127.0.0.1
+  echo "$output"
+  echo "$output" | jq -e --argjson a "${answering[0]}" --argjson s "$silent" '
+    [.hosts[0].ports[] | {(.port|tostring): .state}] | add
+    | .[($a|tostring)] == "open" and .[($s|tostring)] == "open|filtered"'
+  echo "$output" | jq -e '.summary.closed >= 1'
+  run -0 --separate-stderr "${IN[@]}" "$PORTREG" scan -sU -p "${answering[1]}" --json ::1
+  echo "$output" | jq -e '.hosts[0].ports[0] | .state == "open" and .reason == "udp-response"'
+}
+
+# A namespace pair: the scanner in A (10.77.0.1), the target in B (10.77.0.2) behind nftables.
+make_pair() {
+  need_root
+  command -v nft >/dev/null || skip "needs nftables"
+  A="prscan-a-$$-$BATS_TEST_NUMBER"; B="prscan-b-$$-$BATS_TEST_NUMBER"
+  NS_LIST="$NS_LIST $A $B"
+  ip netns add "$A"; ip netns add "$B"
+  ip link add "va$$" netns "$A" type veth peer name "vb$$" netns "$B"
+  ip -n "$A" addr add 10.77.0.1/24 dev "va$$"; ip -n "$B" addr add 10.77.0.2/24 dev "vb$$"
+  ip -n "$A" link set "va$$" up; ip -n "$B" link set "vb$$" up
+  ip -n "$A" link set lo up; ip -n "$B" link set lo up
+}
+
+@test "filtering: drop is filtered, tcp reset is closed, icmp admin-prohibited is filtered with its code" {
+  make_pair
+  ip netns exec "$B" "$ECHOSERVE" tcp4:0.0.0.0:8001 tcp4:0.0.0.0:8002 tcp4:0.0.0.0:8003 \
+    udp4:0.0.0.0:8001 udp4:0.0.0.0:8003 >"$BATS_TEST_TMPDIR/b" 3>&- &
+  echo $! >>"$BATS_TEST_TMPDIR/holders"
+  sleep 0.3
+  ip netns exec "$B" nft -f - <<'EOF'
+table inet t {
+  chain input {
+    type filter hook input priority 0;
+    tcp dport 8002 drop
+    tcp dport 8003 reject with tcp reset
+    tcp dport 8004 reject with icmpx type admin-prohibited
+    udp dport 8002 drop
+    udp dport 8003 reject with icmpx type admin-prohibited
+  }
+}
+EOF
+  for engine in syn connect; do
+    run -0 --separate-stderr ip netns exec "$A" "$PORTREG" scan -e "$engine" -p 8000-8005 --timeout 300ms --rate 0 --json 10.77.0.2
+    echo "$engine: $output"
+    states=$(echo "$output" | jq -c '[.hosts[0].ports[] | {key: (.port|tostring), value: [.state, .reason, (.icmp.code // null)]}] | from_entries')
+    # closed ports are counted, not listed: 8000, 8003 (tcp reset) and 8005
+    echo "$states" | jq -e '.["8001"][0] == "open" and .["8002"] == ["filtered", "no-response", null]
+      and (has("8003") | not) and .["8004"][0] == "filtered"'
+    # the raw engine sees the ICMP error itself; connect() learns of it only when the kernel
+    # aborts the attempt before the engine's own timeout
+    if [ "$engine" = syn ]; then
+      echo "$states" | jq -e '.["8004"][1] == "icmp" and .["8004"][2] == 13'
+    fi
+    echo "$output" | jq -e '.hosts[0].counts.closed == 3 and .summary.open == 1'
+  done
+  run -0 --separate-stderr ip netns exec "$A" "$PORTREG" scan -sU -p 8000-8004 --timeout 300ms --rate 0 --json 10.77.0.2
+  echo "udp: $output"
+  echo "$output" | jq -e '[.hosts[0].ports[] | {key: (.port|tostring), value: .state}] | from_entries
+    | .["8001"] == "open" and .["8002"] == "open|filtered" and .["8003"] == "filtered"'
+  echo "$output" | jq -e '.hosts[0].counts.closed == 2'
+}
+
+@test "a listener with a full accept queue is open (accept-queue-full), not filtered" {
+  serve "$SOCKHOLD" tcp4:127.0.0.1:0:backlog0
+  port=${PORTS[0]}
+  # one waiting connection fills a backlog of 0
+  "${IN[@]}" bash -c "exec 7<>/dev/tcp/127.0.0.1/$port; sleep 60" 3>&- &
+  echo $! >>"$BATS_TEST_TMPDIR/holders"
+  sleep 0.3
+  run -0 --separate-stderr "${IN[@]}" "$PORTREG" scan -sT -p "$port" --timeout 300ms --retries 0 --json 127.0.0.1
+  echo "$output"
+  echo "$output" | jq -e '.hosts[0].ports[0] | .state == "open" and .reason == "accept-queue-full"'
+  echo "$output" | jq -e '.summary.accept_queue_full == 1'
+}
+
+@test "self-connect inside the ephemeral range is never reported open" {
+  need_root
+  [ "${#IN[@]}" -gt 0 ] || skip "needs a network namespace"
+  "${IN[@]}" sh -c 'echo "40000 40009" > /proc/sys/net/ipv4/ip_local_port_range'
+  for run in 1 2 3 4 5; do
+    run -1 --separate-stderr "${IN[@]}" "$PORTREG" scan -sT -p 40000-40009 --json 127.0.0.1
+    echo "$output" | jq -e '.summary.open == 0 and .summary.error == 0 and .summary.closed == 10'
+  done
+}
+
+@test "under ulimit -n 256 a full connect scan still finishes with exact results" {
+  serve "$ECHOSERVE" tcp4:127.0.0.1:0 tcp4:127.0.0.1:0
+  run -0 --separate-stderr "${IN[@]}" bash -c "ulimit -n 256 && '$PORTREG' scan -sT -p- --json 127.0.0.1"
+  echo "$output" | jq -e '.summary.error == 0 and .summary.filtered == 0 and .summary.open + .summary.closed == 65535'
+  got=$(echo "$output" | open_set | awk '{print $2}')
+  for p in "${PORTS[@]}"; do grep -qx "$p" <<<"$got"; done
+}
+
+@test "the table: open ports with service names, closed ones counted" {
+  serve "$ECHOSERVE" tcp4:127.0.0.1:0
+  port=${PORTS[0]}
+  run -0 --separate-stderr "${IN[@]}" "$PORTREG" scan -sT -p "22,$port,3306" 127.0.0.1
+  echo "$output"
+  [[ "${lines[0]}" == "portreg scan: 1 host x 3 tcp ports, connect engine, "* ]]
+  [[ "$output" == *"$port/tcp"*"open"*"syn-ack"* ]]
+  # nothing listens on 3306 here unless the host runs MySQL
+  if ! "${IN[@]}" ss -Htln "sport = :3306" | grep -q .; then [[ "$output" == *"not shown: "*" closed"* ]]; fi
+  run -1 --separate-stderr "${IN[@]}" "$PORTREG" scan -sT -p 9 127.0.0.1 --no-progress
+  [[ "$output" == *"0 open"* || "$output" == *"1 closed"* ]]
+}
+
+@test "--banners reads what the service sends first" {
+  serve "$ECHOSERVE" tcp4:127.0.0.1:0
+  run -0 --separate-stderr "${IN[@]}" "$PORTREG" scan -sT --banners -p "${PORTS[0]}" --json 127.0.0.1
+  echo "$output" | jq -e '.hosts[0].ports[0].banner == "SSH-2.0-portreg-test\r\n"'
+  run -0 --separate-stderr "${IN[@]}" "$PORTREG" scan -sT --banners -p "${PORTS[0]}" 127.0.0.1
+  [[ "$output" == *'SSH-2.0-portreg-test\r\n'* ]]
+}
+
+@test "--ndjson streams one object per probe, closed ones included" {
+  serve "$ECHOSERVE" tcp4:127.0.0.1:0
+  run -0 --separate-stderr "${IN[@]}" "$PORTREG" scan -sT -p "1-50,${PORTS[0]}" --ndjson 127.0.0.1
+  [ "$(echo "$output" | wc -l)" -eq 51 ]
+  echo "$output" | jq -se --argjson p "${PORTS[0]}" 'map(select(.port == $p))[0].state == "open"
+    and (map(.address) | unique) == ["127.0.0.1"] and (map(.port) | unique | length) == 51'
+}
+
+@test "-oX writes nmap XML that nmap's DTD accepts and ndiff reads" {
+  command -v xmllint >/dev/null || skip "needs xmllint (libxml2-utils)"
+  [ -f /usr/share/nmap/nmap.dtd ] || skip "needs nmap.dtd (nmap-common)"
+  serve "$ECHOSERVE" tcp4:127.0.0.1:0 tcp6:[::1]:0
+  run -0 --separate-stderr "${IN[@]}" "$PORTREG" scan -sT -p "1-100,${PORTS[0]},${PORTS[1]}" -oX "$BATS_TEST_TMPDIR/a.xml" 127.0.0.1 ::1
+  xmllint --noout --dtdvalid /usr/share/nmap/nmap.dtd "$BATS_TEST_TMPDIR/a.xml"
+  xmllint --xpath "string(//host[address/@addr='127.0.0.1']/ports/port[state/@state='open']/@portid)" \
+    "$BATS_TEST_TMPDIR/a.xml" | grep -qx "${PORTS[0]}"
+  [ "$(xmllint --xpath 'string(//host[1]/ports/extraports/@count)' "$BATS_TEST_TMPDIR/a.xml")" -ge 99 ]
+  if command -v ndiff >/dev/null; then
+    run -0 --separate-stderr "${IN[@]}" "$PORTREG" scan -sT -p "1-100,${PORTS[0]},${PORTS[1]}" -oX "$BATS_TEST_TMPDIR/b.xml" 127.0.0.1 ::1
+    stop_sockholds; sleep 0.2
+    run -0 --separate-stderr "${IN[@]}" "$PORTREG" scan -sT -p "1-100,${PORTS[0]},${PORTS[1]}" -oX "$BATS_TEST_TMPDIR/c.xml" 127.0.0.1 ::1 || true
+    run ndiff "$BATS_TEST_TMPDIR/b.xml" "$BATS_TEST_TMPDIR/c.xml"
+    echo "$output"
+    [ "$status" -eq 1 ]
+    [[ "$output" == *"-${PORTS[0]}/tcp open"* ]]
+  fi
+}
+
+@test "--shard splits the probes: the two halves make the whole scan" {
+  serve "$ECHOSERVE" tcp4:127.0.0.1:0
+  spec="1-2000,${PORTS[0]}"
+  run -0 --separate-stderr "${IN[@]}" "$PORTREG" scan -sT -p "$spec" --seed 7 --ndjson 127.0.0.1
+  whole=$(echo "$output" | jq -r .port | sort -n)
+  run --separate-stderr "${IN[@]}" "$PORTREG" scan -sT -p "$spec" --seed 7 --shard 1/2 --ndjson 127.0.0.1
+  one=$(echo "$output" | jq -r .port)
+  run --separate-stderr "${IN[@]}" "$PORTREG" scan -sT -p "$spec" --seed 7 --shard 2/2 --ndjson 127.0.0.1
+  two=$(echo "$output" | jq -r .port)
+  [ "$(echo "$one" | wc -l)" -ge 1000 ] && [ "$(echo "$two" | wc -l)" -ge 1000 ]
+  [ -z "$(comm -12 <(echo "$one" | sort -n) <(echo "$two" | sort -n))" ]
+  diff <(printf '%s\n%s\n' "$one" "$two" | sort -n) <(echo "$whole")
+}
+
+@test "targets: ranges, CIDR, -iL with comments, --exclude" {
+  printf '# loopback hosts\n127.0.0.1\n127.0.0.2-4  # a range\n\n127.0.1.0/30\n' >"$BATS_TEST_TMPDIR/targets"
+  run -1 --separate-stderr "${IN[@]}" "$PORTREG" scan -sT -p 9 -iL "$BATS_TEST_TMPDIR/targets" --exclude 127.0.0.3,127.0.1.1 --json
+  echo "$output" | jq -e '.scan.targets == 6 and .scan.probes == 6'
+  run -1 --separate-stderr "${IN[@]}" "$PORTREG" scan -sT -p 9 --ndjson 127.0.0.1-3
+  [ "$(echo "$output" | jq -r .address | sort -u | tr '\n' ' ')" = "127.0.0.1 127.0.0.2 127.0.0.3 " ]
+}
+
+@test "bad input names the place and exits 2" {
+  IN=()
+  run -2 "$PORTREG" scan -sT -p 22 10.0.0.300
+  [[ "$output" == *'"10.0.0.300"'* ]]
+  run -2 "$PORTREG" scan -sT -p 70000 127.0.0.1
+  [[ "$output" == *'-p "70000": column'* ]]
+  printf '127.0.0.1\n127.0.0.999\n' >"$BATS_TEST_TMPDIR/bad"
+  run -2 "$PORTREG" scan -sT -p 22 -iL "$BATS_TEST_TMPDIR/bad"
+  [[ "$output" == *"$BATS_TEST_TMPDIR/bad:2:"* ]]
+  run -2 "$PORTREG" scan -p 22
+  [[ "$output" == *"no targets"* ]]
+  run -2 "$PORTREG" scan -e bogus -p 22 127.0.0.1
+  [[ "$output" == *'--engine "bogus": unknown engine'* ]]
+  run -2 "$PORTREG" scan --shard 3/2 -p 22 127.0.0.1
+  [[ "$output" == *'--shard "3/2"'* ]]
+  run -2 "$PORTREG" scan --timeout soon -p 22 127.0.0.1
+  [[ "$output" == *'--timeout "soon"'* ]]
+  run -2 "$PORTREG" scan -sT -p 22 --exclude 127.0.0.1 127.0.0.1
+  [[ "$output" == *"no targets"* ]]
+  run -0 --separate-stderr "${IN[@]}" "$PORTREG" scan --help
+  [[ "$output" == "usage: portreg scan"* ]]
+}
+
+@test "--local explains a listener bound to loopback only and one the firewall drops" {
+  need_root
+  command -v nft >/dev/null || skip "needs nftables"
+  [ "${#IN[@]}" -gt 0 ] || skip "needs a network namespace"
+  L=$ISO
+  ip -n "$L" link add d0 type veth peer name d1; ip -n "$L" addr add 10.78.0.1/24 dev d0
+  ip -n "$L" link set d0 up; ip -n "$L" link set d1 up
+  ip netns exec "$L" "$SOCKHOLD" tcp4:127.0.0.1:8101 tcp4:0.0.0.0:8102 tcp4:0.0.0.0:8103 >"$BATS_TEST_TMPDIR/l" 3>&- &
+  echo $! >>"$BATS_TEST_TMPDIR/holders"
+  sleep 0.3
+  ip netns exec "$L" nft add table inet t
+  ip netns exec "$L" nft add chain inet t input '{ type filter hook input priority 0; }'
+  ip netns exec "$L" nft add rule inet t input tcp dport 8102 drop
+  run -0 --separate-stderr ip netns exec "$L" "$PORTREG" scan -sT -p 8101-8103 --timeout 300ms --local --json 10.78.0.1
+  echo "$output"
+  echo "$output" | jq -e '[.local[] | {key: (.port|tostring), value: .kind}] | from_entries
+    | .["8101"] == "bound-elsewhere" and .["8102"] == "listener-not-reached" and (has("8103") | not)'
+  echo "$output" | jq -e '.local[] | select(.port == 8102) | .listener | contains("held by sockhold")'
+  run -0 --separate-stderr ip netns exec "$L" "$PORTREG" scan -sT -p 8101-8103 --timeout 300ms --local 10.78.0.1
+  [[ "$output" == *"compared with this host's sockets (3 address:port pairs): 2 differences"* ]]
+}
