@@ -47,7 +47,7 @@ time_run() {
   local name=$1 out=$2; shift 2
   /usr/bin/time -f '%e %M' -o "$work/time" "$@" >/dev/null 2>"$work/err" || {
     status=$?; [ "$status" -eq 1 ] || { cat "$work/err" >&2; echo "bench: $name failed" >&2; exit 1; }; }
-  read -r seconds rss <"$work/time"
+  read -r seconds rss < <(tail -1 "$work/time")   # "Command exited with non-zero status" comes first
   times[$name]="${times[$name]:-} $seconds"
   echo "$rss" >"$work/rss.$name"
 }
@@ -65,7 +65,7 @@ check_set() {   # NAME GOT EXPECTED
 full_tools=(portreg-syn nmap-syn portreg-connect nmap-connect)
 
 echo "== 1. all 65535 TCP ports of 127.0.0.1, 100 accepting listeners; $rounds rounds"
-sed 's/^/127.0.0.1 /' "$work/truth" >"$work/truth1"
+sed 's/^/127.0.0.1 /' "$work/truth" | sort >"$work/truth1"
 for r in $(seq 1 "$rounds"); do
   order=("${full_tools[@]}")
   [ $((r % 2)) -eq 0 ] && order=(nmap-connect portreg-connect nmap-syn portreg-syn)
@@ -96,7 +96,7 @@ echo "ratio portreg -sS / nmap -sS: $syn_ratio (bar <= 0.5); portreg -sT / nmap 
 echo "every run of every tool found exactly the 100 listeners"
 
 echo "== 2. 127.0.1.0/24 x top 1000 ports (nmap's list for both); $rounds rounds"
-ports=$(nmap -sS --top-ports 1000 -oX - -n -Pn 127.0.0.1 2>/dev/null | grep -o 'services="[^"]*"' | head -1 | cut -d'"' -f2)
+ports=$(nmap -sS --top-ports 1000 -oX - -n -Pn 127.0.0.1 2>/dev/null | grep -o ' services="[^"]*"' | head -1 | cut -d'"' -f2)
 [ -n "$ports" ] || { echo "bench: cannot read nmap's top 1000 ports" >&2; exit 1; }
 for r in $(seq 1 "$rounds"); do
   order=(portreg-24 nmap-24)
