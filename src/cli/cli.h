@@ -44,6 +44,8 @@ int cmd_check(int argc, char **argv, struct cli_context *ctx);
 int cmd_suggest(int argc, char **argv, struct cli_context *ctx);
 int cmd_audit(int argc, char **argv, struct cli_context *ctx);
 int cmd_scan(int argc, char **argv, struct cli_context *ctx);
+int cmd_plan(int argc, char **argv, struct cli_context *ctx);
+int cmd_firewall(int argc, char **argv, struct cli_context *ctx);
 
 /* "portreg: <what>: <why>" on stderr; returns code. */
 int cli_error(int code, const char *what, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

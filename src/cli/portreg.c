@@ -15,6 +15,8 @@ const struct cli_command cli_commands[] = {
     { "check", cmd_check, "would a bind succeed; if not, why and what to do" },
     { "suggest", cmd_suggest, "conflict-free ports by policy; --reserve keeps them free" },
     { "scan", cmd_scan, "open, closed and filtered ports of hosts and networks (connect, syn, udp)" },
+    { "plan", cmd_plan, "the port plan: check it, diff it against live sockets or a scan, export it" },
+    { "firewall", cmd_firewall, "firewall rules from the plan: generate, apply (nftables), audit the live ruleset" },
     { "audit", cmd_audit, "this host's port health: latent conflicts, exposure, registry mismatches" },
     { "help", cmd_help, "show help for portreg or one of its commands" },
     { NULL, NULL, NULL },

@@ -643,7 +643,8 @@ int audit_run(const struct inspect_result *res, const struct local_ports *ports,
         audit_report_free(out);
         return pr_error_set(err, rc, "audit: out of memory");
     }
-    qsort(out->items, out->count, sizeof *out->items, compare_findings);
+    if (out->count)   /* qsort(NULL, 0) is undefined behaviour */
+        qsort(out->items, out->count, sizeof *out->items, compare_findings);
     for (size_t i = 0; i < out->count; i++)
         out->by_severity[out->items[i].severity]++;
     return 0;

@@ -81,7 +81,8 @@ static int compare_kept(const void *a, const void *b)
 
 void scan_collect_sort(struct scan_collect *c)
 {
-    qsort(c->kept, c->kept_count, sizeof *c->kept, compare_kept);
+    if (c->kept_count)   /* qsort(NULL, 0) is undefined behaviour */
+        qsort(c->kept, c->kept_count, sizeof *c->kept, compare_kept);
 }
 
 void scan_collect_free(struct scan_collect *c)

@@ -1,0 +1,374 @@
+/* cmd_firewall.c — `portreg firewall generate|apply|audit`: firewall rules from the port plan
+ * (plan/firewall_gen.h: default deny inbound, then exactly the declared exposures from the
+ * declared sources), applied atomically as one nftables table of portreg's own through
+ * libnftables (plan/firewall_apply.h), and the live ruleset compared with the live listeners
+ * (plan/firewall_audit.h). */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "plan/firewall_apply.h"
+#include "plan/firewall_audit.h"
+#include "plan/firewall_gen.h"
+#include "plan_view.h"
+#include "registry/record.h"
+#include "util/file_io.h"
+
+static const char firewall_usage[] =
+    "usage: portreg firewall generate PLAN... --host NAME [--format nft|firewalld|ufw|iptables]\n"
+    "                                 [-o DIR]\n"
+    "       portreg firewall apply PLAN... --host NAME [--dry-run]\n"
+    "       portreg firewall audit [PLAN...] [--host NAME] [--json]\n\n"
+    "  generate  rules for one plan host: inbound denied by default; loopback, established\n"
+    "            connections and essential ICMP allowed; then exactly the declared exposures\n"
+    "            from the declared sources. nft (default): one table `inet portreg`;\n"
+    "            firewalld: service XML files and the zone commands; ufw: an application\n"
+    "            profile and the allow commands; iptables: iptables-restore files. The files\n"
+    "            go to stdout (each after a `# ==> NAME <==` line), or into DIR with -o.\n"
+    "  apply     load the nft rules through libnftables in one transaction: only the table\n"
+    "            `inet portreg` is replaced, a failure leaves the previous ruleset in place.\n"
+    "            --dry-run checks them against the kernel without changing anything.\n"
+    "  audit     the live nftables ruleset and the live listening sockets: which listeners\n"
+    "            are reachable from outside (and from where), which opened ports have no\n"
+    "            listener, and with a plan, which reachable listeners it does not declare.\n\n"
+    "--host NAME is a host of the plan (default for audit: this machine's host name).\n"
+    "Exit status: 0 fine, 1 (audit) undeclared exposure or ports opened without a listener,\n"
+    "2 bad input (the plan's errors with file:line:column), 3 failure.\n";
+
+struct firewall_args {
+    char **plans;
+    size_t plan_count;
+    const char *host;
+    const char *format;
+    const char *out_dir;
+    bool dry_run, json;
+};
+
+static int parse_args(const char *command, int argc, char **argv, struct firewall_args *a)
+{
+    enum { OPT_HOST = 256, OPT_FORMAT, OPT_DRY_RUN, OPT_JSON };
+    static const struct option options[] = {
+        { "host", required_argument, NULL, OPT_HOST },
+        { "format", required_argument, NULL, OPT_FORMAT },
+        { "output", required_argument, NULL, 'o' },
+        { "dry-run", no_argument, NULL, OPT_DRY_RUN },
+        { "json", no_argument, NULL, OPT_JSON },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    memset(a, 0, sizeof *a);
+    a->format = "nft";
+    int c;
+    opterr = 0;
+    optind = 0;   /* 0: GNU getopt re-initialises (argument permutation) */
+    while ((c = getopt_long(argc, argv, "ho:", options, NULL)) != -1) {
+        switch (c) {
+        case OPT_HOST: a->host = optarg; break;
+        case OPT_FORMAT: a->format = optarg; break;
+        case 'o': a->out_dir = optarg; break;
+        case OPT_DRY_RUN: a->dry_run = true; break;
+        case OPT_JSON: a->json = true; break;
+        case 'h': fputs(firewall_usage, stdout); return -1;
+        default:
+            return optopt ? cli_usage_error(command, "unknown option '-%c'", optopt)
+                          : cli_usage_error(command, "unknown or incomplete option '%s'", argv[optind - 1]);
+        }
+    }
+    a->plans = argv + optind;
+    a->plan_count = (size_t)(argc - optind);
+    return CLI_EXIT_OK;
+}
+
+/* Load the plan and build the rules of --host; prints errors. */
+static int build_rules(const char *command, const struct firewall_args *a, struct plan *plan,
+                       struct firewall_rules *rules)
+{
+    plan_init(plan);   /* the caller frees it whatever happens */
+    if (a->plan_count == 0)
+        return cli_usage_error(command, "no plan files");
+    if (!a->host)
+        return cli_usage_error(command, "--host NAME: which host of the plan");
+    struct plan_diagnostics diag;
+    int rc = cli_load_plan(command, a->plans, a->plan_count, plan, &diag, false);
+    plan_diagnostics_free(&diag);
+    if (rc != CLI_EXIT_OK)
+        return rc == CLI_EXIT_NO ? CLI_EXIT_USAGE : rc;
+    struct pr_error err;
+    pr_error_clear(&err);
+    if (firewall_rules_build(plan, a->host, rules, &err) < 0)
+        return cli_error_from(err.code == -ENOENT || err.code == -EINVAL ? CLI_EXIT_USAGE : CLI_EXIT_FAILURE,
+                              command, &err);
+    for (size_t i = 0; i < rules->warning_count; i++) {
+        const struct firewall_warning *w = &rules->warnings[i];
+        if (w->pos.file)
+            fprintf(stderr, "portreg: %s: %s:%u:%u: %s%s%s\n", command, w->pos.file, w->pos.line,
+                    w->pos.column, w->service[0] ? w->service : "", w->service[0] ? ": " : "", w->message);
+        else
+            fprintf(stderr, "portreg: %s: %s%s%s\n", command, w->service[0] ? w->service : "",
+                    w->service[0] ? ": " : "", w->message);
+    }
+    return CLI_EXIT_OK;
+}
+
+static int run_generate(int argc, char **argv, struct cli_context *ctx)
+{
+    (void)ctx;
+    struct firewall_args a;
+    int rc = parse_args("firewall generate", argc, argv, &a);
+    if (rc != CLI_EXIT_OK)
+        return rc < 0 ? CLI_EXIT_OK : rc;
+    if (!firewall_format_find(a.format)) {
+        char names[128] = "";
+        for (size_t i = 0; firewall_formats[i]; i++)
+            snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", i ? ", " : "",
+                     firewall_formats[i]->name);
+        return cli_usage_error("firewall generate", "--format \"%s\": one of %s", a.format, names);
+    }
+    struct plan plan;
+    struct firewall_rules rules;
+    memset(&rules, 0, sizeof rules);
+    rc = build_rules("firewall generate", &a, &plan, &rules);
+    struct firewall_output out = { 0 };
+    struct pr_error err;
+    pr_error_clear(&err);
+    if (rc == CLI_EXIT_OK && firewall_render(&rules, a.format, &out, &err) < 0)
+        rc = cli_error_from(CLI_EXIT_FAILURE, "firewall generate", &err);
+    if (rc == CLI_EXIT_OK && a.out_dir) {
+        if (dir_create_path(a.out_dir, &err) < 0)
+            rc = cli_error_from(CLI_EXIT_FAILURE, "firewall generate", &err);
+        for (size_t i = 0; rc == CLI_EXIT_OK && i < out.file_count; i++) {
+            char path[4096];
+            snprintf(path, sizeof path, "%s/%s", a.out_dir, out.files[i].name);
+            if (file_write_atomic(path, out.files[i].text, out.files[i].length, &err) < 0)
+                rc = cli_error_from(CLI_EXIT_FAILURE, "firewall generate", &err);
+            else
+                printf("%s\n", path);
+        }
+    } else if (rc == CLI_EXIT_OK) {
+        for (size_t i = 0; i < out.file_count; i++) {
+            if (out.file_count > 1)
+                printf("%s# ==> %s <==\n", i ? "\n" : "", out.files[i].name);
+            fwrite(out.files[i].text, 1, out.files[i].length, stdout);
+        }
+    }
+    firewall_output_free(&out);
+    firewall_rules_free(&rules);
+    plan_free(&plan);
+    return rc;
+}
+
+static int run_apply(int argc, char **argv, struct cli_context *ctx)
+{
+    (void)ctx;
+    struct firewall_args a;
+    int rc = parse_args("firewall apply", argc, argv, &a);
+    if (rc != CLI_EXIT_OK)
+        return rc < 0 ? CLI_EXIT_OK : rc;
+    struct plan plan;
+    struct firewall_rules rules;
+    memset(&rules, 0, sizeof rules);
+    rc = build_rules("firewall apply", &a, &plan, &rules);
+    struct firewall_output out = { 0 };
+    struct pr_error err;
+    pr_error_clear(&err);
+    if (rc == CLI_EXIT_OK && firewall_render(&rules, "nft", &out, &err) < 0)
+        rc = cli_error_from(CLI_EXIT_FAILURE, "firewall apply", &err);
+    const struct firewall_file *file = rc == CLI_EXIT_OK ? firewall_output_file(&out, "portreg.nft") : NULL;
+    if (rc == CLI_EXIT_OK && !file)
+        rc = cli_error(CLI_EXIT_FAILURE, "firewall apply", "the nft renderer made no portreg.nft");
+    if (rc == CLI_EXIT_OK) {
+        if (firewall_apply_nft(file->text, a.dry_run, &err) < 0) {
+            rc = cli_error_from(err.code == -EINVAL ? CLI_EXIT_USAGE : CLI_EXIT_FAILURE, "firewall apply", &err);
+        } else {
+            size_t ports = 0;
+            for (size_t i = 0; i < rules.service_count; i++)
+                ports += rules.services[i].port_count;
+            printf("%s table inet portreg for host %s: %zu service%s, %zu port%s open, everything "
+                   "else inbound dropped%s\n", a.dry_run ? "checked (not applied)" : "applied",
+                   a.host, rules.service_count, rules.service_count == 1 ? "" : "s", ports,
+                   ports == 1 ? "" : "s", a.dry_run ? "" : "; other tables untouched");
+        }
+    }
+    firewall_output_free(&out);
+    firewall_rules_free(&rules);
+    plan_free(&plan);
+    return rc;
+}
+
+static const char *listener_address(const struct firewall_audit_listener *l, char *buf, size_t size)
+{
+    char plain[64];
+    socket_address_text(l->family, l->address, plain, sizeof plain);
+    snprintf(buf, size, l->family == AF_INET6 ? "[%s]:%u" : "%s:%u", plain, l->port);
+    return buf;
+}
+
+static void audit_text(const struct firewall_audit_result *res)
+{
+    printf("%zu input chain%s:", res->chain_count, res->chain_count == 1 ? "" : "s");
+    for (size_t i = 0; i < res->chain_count; i++)
+        printf(" %s %s %s (policy %s, %zu rules)%s", res->chains[i].family, res->chains[i].table,
+               res->chains[i].name, res->chains[i].policy_accept ? "accept" : "drop",
+               res->chains[i].rule_count, i + 1 < res->chain_count ? ";" : "");
+    printf("%s\n\n", res->chain_count ? "" : " none (everything is accepted)");
+    printf("%-6s %-26s %-14s %s\n", "PROTO", "LISTENER", "REACH", "NOTE");
+    for (size_t i = 0; i < res->listener_count; i++) {
+        const struct firewall_audit_listener *l = &res->listeners[i];
+        char addr[80], sources[256] = "";
+        for (size_t s = 0; s < l->source_count && strlen(sources) < 200; s++) {
+            char cidr[64];
+            snprintf(sources + strlen(sources), sizeof sources - strlen(sources), "%s%s", s ? "," : "from ",
+                     firewall_cidr_text(&l->sources[s], cidr, sizeof cidr));
+        }
+        char note[400];
+        snprintf(note, sizeof note, "%s%s%s%s%s", sources, l->uncertain ? (sources[0] ? "; " : "") : "",
+                 l->uncertain ? "a rule portreg cannot evaluate may change this" : "",
+                 l->undeclared_exposure ? "; NOT DECLARED in the plan" : "",
+                 l->declared && l->service ? "" : "");
+        if (l->declared && l->service) {
+            size_t n = strlen(note);
+            snprintf(note + n, sizeof note - n, "%sdeclared: %s", n ? "; " : "", l->service);
+        }
+        printf("%-6s %-26s %-14s %s\n", registry_proto_name(l->proto), listener_address(l, addr, sizeof addr),
+               firewall_reach_name(l->reach), note);
+    }
+    if (res->open_without_listener_count) {
+        printf("\nopened without a listener:\n");
+        for (size_t i = 0; i < res->open_without_listener_count; i++) {
+            const struct firewall_audit_open_port *o = &res->open_without_listener[i];
+            char ports[32];
+            if (o->last > o->first)
+                snprintf(ports, sizeof ports, "%u-%u", o->first, o->last);
+            else
+                snprintf(ports, sizeof ports, "%u", o->first);
+            printf("  %s %s%s (%s%s%s) in %s %s\n", registry_proto_name(o->proto), ports,
+                   o->any_source ? " from anywhere" : "", o->ipv4 ? "IPv4" : "", o->ipv4 && o->ipv6 ? ", " : "",
+                   o->ipv6 ? "IPv6" : "", o->table, o->chain);
+        }
+    }
+    for (size_t i = 0; i < res->note_count; i++)
+        printf("note: %s\n", res->notes[i]);
+    printf("\n%zu listener%s, %zu reachable from outside, %zu opened port%s without a listener",
+           res->listener_count, res->listener_count == 1 ? "" : "s", res->reachable_count,
+           res->open_without_listener_count, res->open_without_listener_count == 1 ? "" : "s");
+    if (res->host)
+        printf(", %zu reachable but not declared for %s", res->undeclared_count, res->host);
+    printf("\n");
+}
+
+static json_t *audit_json(const struct firewall_audit_result *res)
+{
+    json_t *doc = json_object();
+    json_t *chains = json_array();
+    for (size_t i = 0; i < res->chain_count; i++) {
+        json_t *o = json_object();
+        json_object_set_new(o, "family", json_string(res->chains[i].family));
+        json_object_set_new(o, "table", json_string(res->chains[i].table));
+        json_object_set_new(o, "chain", json_string(res->chains[i].name));
+        json_object_set_new(o, "priority", json_integer(res->chains[i].priority));
+        json_object_set_new(o, "policy", json_string(res->chains[i].policy_accept ? "accept" : "drop"));
+        json_object_set_new(o, "rules", json_integer((json_int_t)res->chains[i].rule_count));
+        json_array_append_new(chains, o);
+    }
+    json_object_set_new(doc, "chains", chains);
+    json_t *listeners = json_array();
+    for (size_t i = 0; i < res->listener_count; i++) {
+        const struct firewall_audit_listener *l = &res->listeners[i];
+        char plain[64], cidr[64];
+        json_t *o = json_object();
+        json_object_set_new(o, "proto", json_string(registry_proto_name(l->proto)));
+        json_object_set_new(o, "address", json_string(socket_address_text(l->family, l->address, plain, sizeof plain)));
+        json_object_set_new(o, "port", json_integer(l->port));
+        json_object_set_new(o, "reach", json_string(firewall_reach_name(l->reach)));
+        json_t *sources = json_array();
+        for (size_t s = 0; s < l->source_count; s++)
+            json_array_append_new(sources, json_string(firewall_cidr_text(&l->sources[s], cidr, sizeof cidr)));
+        json_object_set_new(o, "sources", sources);
+        json_object_set_new(o, "uncertain", json_boolean(l->uncertain));
+        json_object_set_new(o, "declared", json_boolean(l->declared));
+        json_object_set_new(o, "service", l->service ? json_string(l->service) : json_null());
+        json_object_set_new(o, "undeclared_exposure", json_boolean(l->undeclared_exposure));
+        json_array_append_new(listeners, o);
+    }
+    json_object_set_new(doc, "listeners", listeners);
+    json_t *open = json_array();
+    for (size_t i = 0; i < res->open_without_listener_count; i++) {
+        const struct firewall_audit_open_port *p = &res->open_without_listener[i];
+        json_t *o = json_object();
+        json_object_set_new(o, "proto", json_string(registry_proto_name(p->proto)));
+        json_object_set_new(o, "first", json_integer(p->first));
+        json_object_set_new(o, "last", json_integer(p->last));
+        json_object_set_new(o, "ipv4", json_boolean(p->ipv4));
+        json_object_set_new(o, "ipv6", json_boolean(p->ipv6));
+        json_object_set_new(o, "any_source", json_boolean(p->any_source));
+        json_object_set_new(o, "table", json_string(p->table));
+        json_object_set_new(o, "chain", json_string(p->chain));
+        json_array_append_new(open, o);
+    }
+    json_object_set_new(doc, "open_without_listener", open);
+    json_t *notes = json_array();
+    for (size_t i = 0; i < res->note_count; i++)
+        json_array_append_new(notes, json_string(res->notes[i]));
+    json_object_set_new(doc, "notes", notes);
+    json_object_set_new(doc, "host", res->host ? json_string(res->host) : json_null());
+    json_object_set_new(doc, "reachable", json_integer((json_int_t)res->reachable_count));
+    json_object_set_new(doc, "undeclared", json_integer((json_int_t)res->undeclared_count));
+    return doc;
+}
+
+static int run_audit(int argc, char **argv, struct cli_context *ctx)
+{
+    struct firewall_args a;
+    int rc = parse_args("firewall audit", argc, argv, &a);
+    if (rc != CLI_EXIT_OK)
+        return rc < 0 ? CLI_EXIT_OK : rc;
+    struct plan plan;
+    bool have_plan = a.plan_count > 0;
+    if (have_plan) {
+        struct plan_diagnostics diag;
+        rc = cli_load_plan("firewall audit", a.plans, a.plan_count, &plan, &diag, false);
+        plan_diagnostics_free(&diag);
+        if (rc != CLI_EXIT_OK) {
+            plan_free(&plan);
+            return rc == CLI_EXIT_NO ? CLI_EXIT_USAGE : rc;
+        }
+    }
+    struct firewall_audit_options opt = { .plan = have_plan ? &plan : NULL, .host = a.host };
+    struct firewall_audit_result res;
+    struct pr_error err;
+    pr_error_clear(&err);
+    if (firewall_audit_run(&opt, &res, &err) < 0) {
+        rc = cli_error_from(err.code == -ENOENT ? CLI_EXIT_USAGE : CLI_EXIT_FAILURE, "firewall audit", &err);
+    } else {
+        if (a.json)
+            cli_print_json(ctx, audit_json(&res));
+        else
+            audit_text(&res);
+        rc = res.undeclared_count || res.open_without_listener_count ? CLI_EXIT_NO : CLI_EXIT_OK;
+        firewall_audit_result_free(&res);
+    }
+    if (have_plan)
+        plan_free(&plan);
+    return rc;
+}
+
+int cmd_firewall(int argc, char **argv, struct cli_context *ctx)
+{
+    if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
+        fputs(firewall_usage, argc < 2 ? stderr : stdout);
+        return argc < 2 ? CLI_EXIT_USAGE : CLI_EXIT_OK;
+    }
+    if (strcmp(argv[1], "generate") == 0)
+        return run_generate(argc - 1, argv + 1, ctx);
+    if (strcmp(argv[1], "apply") == 0)
+        return run_apply(argc - 1, argv + 1, ctx);
+    if (strcmp(argv[1], "audit") == 0)
+        return run_audit(argc - 1, argv + 1, ctx);
+    return cli_usage_error("firewall", "unknown subcommand \"%s\" (generate, apply or audit)", argv[1]);
+}

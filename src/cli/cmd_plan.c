@@ -1,0 +1,382 @@
+/* cmd_plan.c — `portreg plan check|diff|export PLAN...`: the organisation's port plan (YAML).
+ * check: load (every error with file:line:column and the field), resolve `auto` ports the way
+ * `suggest` picks them, run the plan rules (plan/plan_check.h) against the registry and this
+ * host's port sysctls; --write stores the chosen ports back into the files. diff: drift
+ * against this host's live sockets or a scan's JSON (plan/plan_diff.h). export: services(5),
+ * IANA-style CSV, JSON, NetBox CSV (plan/plan_export.h). */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "net/local_ports.h"
+#include "plan/plan_check.h"
+#include "plan/plan_diff.h"
+#include "plan/plan_export.h"
+#include "plan/plan_yaml.h"
+#include "registry/record.h"
+#include "util/file_io.h"
+#include "plan_view.h"
+
+static const char plan_usage[] =
+    "usage: portreg plan check [--write] [--json] PLAN...\n"
+    "       portreg plan diff PLAN... (--live [--host NAME] | --scan RESULT.json) [--json]\n"
+    "       portreg plan export PLAN... --format services|iana-csv|json|netbox-csv [-o FILE]\n\n"
+    "The port plan: hosts, networks, services and a policy in YAML files (see portreg-plan(1)\n"
+    "and examples/plan.yaml).\n\n"
+    "  check    every error and warning with file:line:column and the field: bind conflicts,\n"
+    "           policy ranges, IANA assignments, ephemeral and privileged ports, exposures that\n"
+    "           contradict the bind address; `auto` ports resolved and printed (--write stores\n"
+    "           them in the files, keeping comments)\n"
+    "  diff     declared and present, declared but absent or on the wrong address, present\n"
+    "           but undeclared: against this host's sockets (--live) or a `portreg scan --json`\n"
+    "           result (--scan)\n"
+    "  export   the plan as a services(5) file, an IANA-style CSV, JSON, or NetBox's CSV\n\n"
+    "Exit status: 0 fine, 1 errors in the plan (check) or drift (diff), 2 bad input,\n"
+    "3 failure.\n";
+
+/* ---- check ---- */
+
+static int run_check(const struct cli_context *ctx, char **paths, size_t count, bool write, bool json)
+{
+    struct plan plan;
+    struct plan_diagnostics diag;
+    int rc = cli_load_plan("plan check", paths, count, &plan, &diag, json);
+    if (rc == CLI_EXIT_OK) {
+        struct registry_index *ix = NULL;
+        struct registry_paths rpaths;
+        struct registry_open_report report;
+        if (cli_open_registry(ctx, &rpaths, &ix, &report) != CLI_EXIT_OK)
+            ix = NULL;   /* warned: no IANA rule */
+        struct local_ports host;
+        if (local_ports_read(NULL, &host, NULL) < 0)
+            memset(&host, 0, sizeof host);
+        FILE *f = fopen("/proc/sys/net/ipv4/ip_unprivileged_port_start", "r");
+        unsigned unprivileged = 1024;
+        if (f) {
+            if (fscanf(f, "%u", &unprivileged) != 1)
+                unprivileged = 1024;
+            fclose(f);
+        }
+        if (unprivileged == 0)
+            unprivileged = 1;   /* 0 means "the default 1024" to plan_check; here every port is free */
+        struct plan_check_context check = {
+            .iana_lookup = ix ? plan_iana_lookup_registry : NULL, .iana_user = ix,
+            .local = &host, .unprivileged_port_start = unprivileged,
+        };
+        struct pr_error err;
+        pr_error_clear(&err);
+        if (plan_check(&plan, &check, &diag, &err) < 0)
+            rc = cli_error_from(CLI_EXIT_FAILURE, "plan check", &err);
+        registry_index_close(ix);
+        size_t files_written = 0, ports_written = 0;
+        if (rc == CLI_EXIT_OK && write && diag.errors == 0 &&
+            plan_write_resolved(&plan, &files_written, &ports_written, &err) < 0)
+            rc = cli_error_from(err.code == -ESTALE ? CLI_EXIT_USAGE : CLI_EXIT_FAILURE, "plan check --write", &err);
+        plan_diagnostics_sort(&diag);
+        if (rc == CLI_EXIT_OK) {
+            if (json) {
+                json_t *doc = json_object();
+                json_object_set_new(doc, "files", json_integer((json_int_t)count));
+                json_object_set_new(doc, "hosts", json_integer((json_int_t)plan.host_count));
+                json_object_set_new(doc, "services", json_integer((json_int_t)plan.service_count));
+                json_object_set_new(doc, "errors", json_integer((json_int_t)diag.errors));
+                json_object_set_new(doc, "warnings", json_integer((json_int_t)diag.warnings));
+                json_object_set_new(doc, "diagnostics", cli_plan_diagnostics_json(&diag));
+                json_object_set_new(doc, "ports_written", json_integer((json_int_t)ports_written));
+                cli_print_json(ctx, doc);
+            } else {
+                cli_print_plan_diagnostics(ctx, &diag, PLAN_SEVERITY_INFO, stdout);
+                printf("%s%zu host%s, %zu service%s: %zu error%s, %zu warning%s%s\n",
+                       diag.count ? "\n" : "", plan.host_count, plan.host_count == 1 ? "" : "s",
+                       plan.service_count, plan.service_count == 1 ? "" : "s", diag.errors,
+                       diag.errors == 1 ? "" : "s", diag.warnings, diag.warnings == 1 ? "" : "s",
+                       diag.errors ? "" : " (the plan is consistent)");
+                if (write)
+                    printf("wrote %zu port%s into %zu file%s\n", ports_written, ports_written == 1 ? "" : "s",
+                           files_written, files_written == 1 ? "" : "s");
+            }
+            rc = diag.errors ? CLI_EXIT_NO : CLI_EXIT_OK;
+        }
+    } else if (rc == CLI_EXIT_NO && json) {
+        json_t *doc = json_object();
+        json_object_set_new(doc, "files", json_integer((json_int_t)count));
+        json_object_set_new(doc, "errors", json_integer((json_int_t)diag.errors));
+        json_object_set_new(doc, "warnings", json_integer((json_int_t)diag.warnings));
+        json_object_set_new(doc, "diagnostics", cli_plan_diagnostics_json(&diag));
+        cli_print_json(ctx, doc);
+    }
+    plan_diagnostics_free(&diag);
+    plan_free(&plan);
+    return rc;
+}
+
+static int cmd_plan_check(int argc, char **argv, struct cli_context *ctx)
+{
+    enum { OPT_WRITE = 256, OPT_JSON };
+    static const struct option options[] = {
+        { "write", no_argument, NULL, OPT_WRITE },
+        { "json", no_argument, NULL, OPT_JSON },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    bool write = false, json = false;
+    int c;
+    opterr = 0;
+    optind = 0;   /* 0: GNU getopt re-initialises (argument permutation) */
+    while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+        switch (c) {
+        case OPT_WRITE: write = true; break;
+        case OPT_JSON: json = true; break;
+        case 'h': fputs(plan_usage, stdout); return CLI_EXIT_OK;
+        default:
+            return optopt ? cli_usage_error("plan check", "unknown option '-%c'", optopt)
+                          : cli_usage_error("plan check", "unknown or incomplete option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind >= argc)
+        return cli_usage_error("plan check", "no plan files");
+    return run_check(ctx, argv + optind, (size_t)(argc - optind), write, json);
+}
+
+
+/* ---- export ---- */
+
+static int cmd_plan_export(int argc, char **argv, struct cli_context *ctx)
+{
+    (void)ctx;
+    enum { OPT_FORMAT = 256 };
+    static const struct option options[] = {
+        { "format", required_argument, NULL, OPT_FORMAT },
+        { "output", required_argument, NULL, 'o' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    const char *format = NULL, *output = NULL;
+    int c;
+    opterr = 0;
+    optind = 0;   /* 0: GNU getopt re-initialises (argument permutation) */
+    while ((c = getopt_long(argc, argv, "ho:", options, NULL)) != -1) {
+        switch (c) {
+        case OPT_FORMAT: format = optarg; break;
+        case 'o': output = optarg; break;
+        case 'h': fputs(plan_usage, stdout); return CLI_EXIT_OK;
+        default:
+            return optopt ? cli_usage_error("plan export", "unknown option '-%c'", optopt)
+                          : cli_usage_error("plan export", "unknown or incomplete option '%s'", argv[optind - 1]);
+        }
+    }
+    if (!format)
+        return cli_usage_error("plan export", "--format services|iana-csv|json|netbox-csv");
+    if (!plan_export_find(format))
+        return cli_usage_error("plan export", "--format \"%s\": one of services, iana-csv, json, netbox-csv",
+                               format);
+    if (optind >= argc)
+        return cli_usage_error("plan export", "no plan files");
+    struct plan plan;
+    struct plan_diagnostics diag;
+    int rc = cli_load_plan("plan export", argv + optind, (size_t)(argc - optind), &plan, &diag, false);
+    if (rc == CLI_EXIT_OK) {
+        /* resolve `auto` ports first, as `plan check` does, so they are exported */
+        struct registry_index *ix = NULL;
+        struct registry_paths rpaths;
+        struct registry_open_report report;
+        if (cli_open_registry(ctx, &rpaths, &ix, &report) != CLI_EXIT_OK)
+            ix = NULL;
+        struct local_ports host;
+        if (local_ports_read(NULL, &host, NULL) < 0)
+            memset(&host, 0, sizeof host);
+        struct plan_check_context check = { .iana_lookup = ix ? plan_iana_lookup_registry : NULL,
+                                            .iana_user = ix, .local = &host };
+        struct plan_diagnostics checked;
+        plan_diagnostics_init(&checked);
+        struct pr_error err;
+        pr_error_clear(&err);
+        char *text = NULL;
+        size_t len = 0;
+        if (plan_check(&plan, &check, &checked, &err) < 0 ||
+            plan_export(&plan, format, &text, &len, &diag, &err) < 0) {
+            rc = cli_error_from(cli_exit_for_error(err.code), "plan export", &err);
+        } else if (output) {
+            if (file_write_atomic(output, text, len, &err) < 0)
+                rc = cli_error_from(CLI_EXIT_FAILURE, "plan export", &err);
+        } else {
+            fwrite(text, 1, len, stdout);
+        }
+        free(text);
+        cli_print_plan_diagnostics(ctx, &diag, PLAN_SEVERITY_WARNING, stderr);
+        plan_diagnostics_free(&checked);
+        registry_index_close(ix);
+    } else if (rc == CLI_EXIT_NO) {
+        rc = CLI_EXIT_USAGE;   /* a broken plan is bad input here */
+    }
+    plan_diagnostics_free(&diag);
+    plan_free(&plan);
+    return rc;
+}
+
+/* ---- diff ---- */
+
+static void print_drift(const struct cli_context *ctx, const struct plan_drift *drift)
+{
+    static const char *const labels[PLAN_DRIFT_KIND_COUNT] = {
+        [PLAN_DRIFT_PRESENT] = "present", [PLAN_DRIFT_ABSENT] = "ABSENT",
+        [PLAN_DRIFT_WRONG_ADDRESS] = "WRONG-ADDRESS", [PLAN_DRIFT_UNDECLARED] = "UNDECLARED",
+        [PLAN_DRIFT_NOT_VISIBLE] = "not-visible", [PLAN_DRIFT_UNKNOWN] = "unknown",
+    };
+    const char *host = (const char *)1;
+    for (size_t i = 0; i < drift->count; i++) {
+        const struct plan_drift_item *d = &drift->items[i];
+        if (host == (const char *)1 || (d->host != host && (!d->host || !host || strcmp(d->host, host) != 0))) {
+            host = d->host;
+            printf("%s%s%s%s\n", i ? "\n" : "", cli_bold(ctx), host ? host : "(addresses of no plan host)",
+                   cli_reset(ctx));
+        }
+        bool bad = d->kind == PLAN_DRIFT_ABSENT || d->kind == PLAN_DRIFT_WRONG_ADDRESS ||
+                   d->kind == PLAN_DRIFT_UNDECLARED;
+        char port[24];
+        if (d->port)
+            snprintf(port, sizeof port, "%u/%s", d->port, registry_proto_name(d->proto));
+        else
+            snprintf(port, sizeof port, "auto/%s", registry_proto_name(d->proto));
+        printf("  %s%-13s%s %-11s %-16s %s\n", bad ? cli_yellow(ctx) : "", labels[d->kind],
+               bad ? cli_reset(ctx) : "", port, d->service ? d->service : "-", d->explanation);
+    }
+    printf("%s%zu present, %zu absent, %zu on the wrong address, %zu undeclared",
+           drift->count ? "\n" : "", drift->counts[PLAN_DRIFT_PRESENT], drift->counts[PLAN_DRIFT_ABSENT],
+           drift->counts[PLAN_DRIFT_WRONG_ADDRESS], drift->counts[PLAN_DRIFT_UNDECLARED]);
+    if (drift->counts[PLAN_DRIFT_NOT_VISIBLE] || drift->counts[PLAN_DRIFT_UNKNOWN])
+        printf(" (%zu not visible to a scan, %zu unknown)", drift->counts[PLAN_DRIFT_NOT_VISIBLE],
+               drift->counts[PLAN_DRIFT_UNKNOWN]);
+    printf("\n");
+}
+
+static int cmd_plan_diff(int argc, char **argv, struct cli_context *ctx)
+{
+    enum { OPT_LIVE = 256, OPT_SCAN, OPT_HOST, OPT_JSON, OPT_NO_LOOPBACK };
+    static const struct option options[] = {
+        { "live", no_argument, NULL, OPT_LIVE },
+        { "scan", required_argument, NULL, OPT_SCAN },
+        { "host", required_argument, NULL, OPT_HOST },
+        { "ignore-loopback", no_argument, NULL, OPT_NO_LOOPBACK },
+        { "json", no_argument, NULL, OPT_JSON },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    bool live = false, json = false;
+    const char *scan_path = NULL;
+    struct plan_diff_options opt = { 0 };
+    int c;
+    opterr = 0;
+    optind = 0;   /* 0: GNU getopt re-initialises (argument permutation) */
+    while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+        switch (c) {
+        case OPT_LIVE: live = true; break;
+        case OPT_SCAN: scan_path = optarg; break;
+        case OPT_HOST: opt.host = optarg; break;
+        case OPT_NO_LOOPBACK: opt.ignore_loopback_undeclared = true; break;
+        case OPT_JSON: json = true; break;
+        case 'h': fputs(plan_usage, stdout); return CLI_EXIT_OK;
+        default:
+            return optopt ? cli_usage_error("plan diff", "unknown option '-%c'", optopt)
+                          : cli_usage_error("plan diff", "unknown or incomplete option '%s'", argv[optind - 1]);
+        }
+    }
+    if (live == (scan_path != NULL))
+        return cli_usage_error("plan diff", "either --live or --scan RESULT.json");
+    if (optind >= argc)
+        return cli_usage_error("plan diff", "no plan files");
+    char hostname[256];
+    if (live && !opt.host) {
+        if (gethostname(hostname, sizeof hostname) < 0)
+            return cli_usage_error("plan diff", "--host NAME: this machine has no host name");
+        hostname[sizeof hostname - 1] = '\0';
+        char *dot = strchr(hostname, '.');
+        if (dot)
+            *dot = '\0';
+        opt.host = hostname;
+    }
+    struct plan plan;
+    struct plan_diagnostics diag;
+    int rc = cli_load_plan("plan diff", argv + optind, (size_t)(argc - optind), &plan, &diag, false);
+    plan_diagnostics_free(&diag);
+    if (rc != CLI_EXIT_OK) {
+        plan_free(&plan);
+        return rc == CLI_EXIT_NO ? CLI_EXIT_USAGE : rc;
+    }
+    /* `auto` ports are compared as `plan check` resolves them */
+    struct local_ports host;
+    if (local_ports_read(NULL, &host, NULL) < 0)
+        memset(&host, 0, sizeof host);
+    struct registry_index *ix = NULL;
+    struct registry_paths rpaths;
+    struct registry_open_report report;
+    if (cli_open_registry(ctx, &rpaths, &ix, &report) != CLI_EXIT_OK)
+        ix = NULL;
+    struct plan_check_context check = { .iana_lookup = ix ? plan_iana_lookup_registry : NULL,
+                                        .iana_user = ix, .local = &host };
+    struct plan_diagnostics checked;
+    plan_diagnostics_init(&checked);
+    struct pr_error err;
+    pr_error_clear(&err);
+    struct plan_drift drift;
+    memset(&drift, 0, sizeof drift);
+    int r = plan_check(&plan, &check, &checked, &err);
+    if (r == 0 && live) {
+        struct inspect_options io = { .processes = true };
+        io.query.protos = (1u << REGISTRY_PROTO_TCP) | (1u << REGISTRY_PROTO_UDP);
+        io.query.states = (1u << SOCKET_STATE_LISTEN) | (1u << SOCKET_STATE_CLOSE);
+        struct inspect_result res;
+        r = inspect_run(&io, &res, &err);
+        if (r == 0) {
+            r = plan_diff_live(&plan, &res, &opt, &drift, &err);
+            inspect_result_free(&res);
+        }
+    } else if (r == 0) {
+        struct file_buffer buf;
+        r = file_read_all(scan_path, &buf, &err);
+        if (r == 0) {
+            struct plan_scan scan;
+            memset(&scan, 0, sizeof scan);
+            r = plan_scan_parse(buf.data, buf.size, &scan, &err);
+            if (r < 0)
+                pr_error_set_path(&err, scan_path);
+            else
+                r = plan_diff_scan(&plan, &scan, &opt, &drift, &err);
+            plan_scan_free(&scan);
+            file_buffer_free(&buf);
+        }
+    }
+    if (r < 0) {
+        rc = cli_error_from(r == -EINVAL || r == -ENOENT ? CLI_EXIT_USAGE : CLI_EXIT_FAILURE, "plan diff", &err);
+    } else {
+        if (json)
+            cli_print_json(ctx, plan_drift_json(&drift));
+        else
+            print_drift(ctx, &drift);
+        rc = plan_drift_any(&drift) ? CLI_EXIT_NO : CLI_EXIT_OK;
+    }
+    plan_drift_free(&drift);
+    plan_diagnostics_free(&checked);
+    registry_index_close(ix);
+    plan_free(&plan);
+    return rc;
+}
+
+int cmd_plan(int argc, char **argv, struct cli_context *ctx)
+{
+    if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
+        fputs(plan_usage, argc < 2 ? stderr : stdout);
+        return argc < 2 ? CLI_EXIT_USAGE : CLI_EXIT_OK;
+    }
+    if (strcmp(argv[1], "check") == 0)
+        return cmd_plan_check(argc - 1, argv + 1, ctx);
+    if (strcmp(argv[1], "diff") == 0)
+        return cmd_plan_diff(argc - 1, argv + 1, ctx);
+    if (strcmp(argv[1], "export") == 0)
+        return cmd_plan_export(argc - 1, argv + 1, ctx);
+    return cli_usage_error("plan", "unknown subcommand \"%s\" (check, diff or export)", argv[1]);
+}

@@ -1,0 +1,40 @@
+/* nft_loader.h — libnftables, loaded with dlopen() only by the firewall commands.
+ * Linking libnftables (and through it libnftnl, libmnl's users, libjansson, libgmp, libxtables)
+ * into every process costs ~0.3 ms of start-up that `portreg lookup` cannot afford; this loads
+ * the few nft_ctx_* functions portreg uses, as curl_loader.h does for libcurl. */
+#ifndef PORTREG_UTIL_NFT_LOADER_H
+#define PORTREG_UTIL_NFT_LOADER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <nftables/libnftables.h>
+
+#include "util/error.h"
+
+struct nft_api {
+    void *handle;
+    struct nft_ctx *(*ctx_new)(uint32_t flags);
+    void (*ctx_free)(struct nft_ctx *ctx);
+    void (*ctx_set_dry_run)(struct nft_ctx *ctx, bool dry);
+    void (*ctx_output_set_flags)(struct nft_ctx *ctx, unsigned int flags);
+    int (*ctx_buffer_output)(struct nft_ctx *ctx);
+    const char *(*ctx_get_output_buffer)(struct nft_ctx *ctx);
+    int (*ctx_buffer_error)(struct nft_ctx *ctx);
+    const char *(*ctx_get_error_buffer)(struct nft_ctx *ctx);
+    int (*run_cmd_from_filename)(struct nft_ctx *ctx, const char *filename);
+};
+
+/* Load libnftables.so.1. -ENOPKG with a message naming the Debian package when missing. */
+int nft_api_load(struct nft_api *api, struct pr_error *err);
+void nft_api_unload(struct nft_api *api);
+
+/* Run commands (one nft script: one transaction, read from a memfd so errors carry their
+ * line) in a fresh context with output_flags
+ * (NFT_CTX_OUTPUT_*). *output (may be NULL) receives a malloc'd copy of what nft printed.
+ * On failure: -EPERM without CAP_NET_ADMIN, -EINVAL otherwise, and err holds nft's first error
+ * message with its line and column in commands. */
+int nft_api_run(const struct nft_api *api, const char *commands, bool dry_run,
+                unsigned int output_flags, char **output, struct pr_error *err);
+
+#endif

@@ -1,0 +1,142 @@
+#!/usr/bin/env bats
+# firewall.bats — `portreg firewall generate|apply|audit` end to end: the four formats, nft
+# output accepted by `nft -c`, and in a namespace pair joined by veth: apply, then a real
+# `portreg scan` from the other side sees exactly the declared public port open and the rest
+# filtered, another table stays untouched, a dry run changes nothing, and the audit finds a
+# planted undeclared listener.
+load helpers
+
+setup() {
+  portreg_setup
+  use_iana_fixture
+  NS_LIST=""
+  cat >"$BATS_TEST_TMPDIR/plan.yaml" <<'EOF'
+networks:
+  office: [10.1.0.0/16]
+hosts:
+  - name: b
+    addresses: {internal: 10.79.0.2}
+services:
+  - name: web
+    hosts: [b]
+    port: 18080/tcp
+    bind: any
+    exposure: public
+  - name: db
+    hosts: [b]
+    port: 15432/tcp
+    bind: internal
+    exposure: internal
+    sources: [office]
+  - name: cache
+    hosts: [b]
+    port: 16379/tcp
+    bind: loopback
+    exposure: loopback
+EOF
+}
+
+teardown() {
+  stop_sockholds
+  for ns in $NS_LIST; do ip netns delete "$ns" 2>/dev/null || true; done
+}
+
+@test "generate nft: one table of its own, default drop, the declared ports and sources" {
+  run -0 "$PORTREG" firewall generate "$BATS_TEST_TMPDIR/plan.yaml" --host b
+  echo "$output"
+  [[ "$output" == *"table inet portreg {"* ]]
+  [[ "$output" == *"policy drop;"* ]]
+  [[ "$output" == *"ct state established,related accept"* ]]
+  [[ "$output" == *"elements = { 18080 }"* ]]
+  [[ "$output" == *"elements = { 10.1.0.0/16 }"* ]]
+  [[ "$output" != *"16379"* ]]                      # loopback services open nothing
+  [[ "$output" != *"flush ruleset"* ]]
+  if [ "$(id -u)" -eq 0 ] && command -v nft >/dev/null; then
+    echo "$output" >"$BATS_TEST_TMPDIR/r.nft"
+    NS="portreg-fwc-$$"; NS_LIST="$NS"; ip netns add "$NS"
+    ip netns exec "$NS" nft -c -f "$BATS_TEST_TMPDIR/r.nft"
+  fi
+}
+
+@test "generate firewalld, ufw and iptables; -o writes the files" {
+  run -0 "$PORTREG" firewall generate "$BATS_TEST_TMPDIR/plan.yaml" --host b --format firewalld
+  [[ "$output" == *"# ==> portreg-web.xml <=="* ]]
+  [[ "$output" == *'<port protocol="tcp" port="18080"/>'* ]]
+  [[ "$output" == *"firewall-cmd"* ]]
+  run -0 "$PORTREG" firewall generate "$BATS_TEST_TMPDIR/plan.yaml" --host b --format ufw
+  [[ "$output" == *"[portreg-web]"* ]]
+  [[ "$output" == *"ufw allow"* ]]
+  run -0 "$PORTREG" firewall generate "$BATS_TEST_TMPDIR/plan.yaml" --host b --format iptables
+  [[ "$output" == *"18080"* && "$output" == *"COMMIT"* ]]
+  run -0 "$PORTREG" firewall generate "$BATS_TEST_TMPDIR/plan.yaml" --host b --format firewalld -o "$BATS_TEST_TMPDIR/fw"
+  [ -f "$BATS_TEST_TMPDIR/fw/portreg-web.xml" ] && [ -f "$BATS_TEST_TMPDIR/fw/commands.sh" ]
+  if command -v xmllint >/dev/null; then xmllint --noout "$BATS_TEST_TMPDIR/fw/portreg-web.xml"; fi
+}
+
+@test "bad input: unknown host, unknown format, a broken plan with its place" {
+  run -2 "$PORTREG" firewall generate "$BATS_TEST_TMPDIR/plan.yaml" --host nosuch
+  [[ "$output" == *"nosuch"* ]]
+  run -2 "$PORTREG" firewall generate "$BATS_TEST_TMPDIR/plan.yaml" --host b --format pf
+  [[ "$output" == *'--format "pf": one of nft, firewalld, ufw, iptables'* ]]
+  printf 'services:\n  - name: x\n    port: 99999/tcp\n' >"$BATS_TEST_TMPDIR/bad.yaml"
+  run -2 "$PORTREG" firewall generate "$BATS_TEST_TMPDIR/bad.yaml" --host b
+  [[ "$output" == *"bad.yaml:3:"* ]]
+  run -2 "$PORTREG" firewall generate "$BATS_TEST_TMPDIR/plan.yaml"
+  [[ "$output" == *"--host NAME"* ]]
+  run -2 "$PORTREG" firewall
+  run -0 "$PORTREG" firewall --help
+}
+
+# A (10.79.0.1, the scanner) and B (10.79.0.2, the host of the plan) joined by veth.
+make_pair() {
+  need_root
+  command -v nft >/dev/null || skip "needs nftables"
+  A="portreg-fwa-$$-$BATS_TEST_NUMBER"; B="portreg-fwb-$$-$BATS_TEST_NUMBER"; NS_LIST="$A $B"
+  ip netns add "$A"; ip netns add "$B"
+  ip link add "fa$$" netns "$A" type veth peer name "fb$$" netns "$B"
+  ip -n "$A" addr add 10.79.0.1/24 dev "fa$$"; ip -n "$B" addr add 10.79.0.2/24 dev "fb$$"
+  ip -n "$A" link set "fa$$" up; ip -n "$B" link set "fb$$" up
+  ip -n "$A" link set lo up; ip -n "$B" link set lo up
+  # the declared web, the declared db (A is not in office), an undeclared listener
+  ip netns exec "$B" "$SOCKHOLD" tcp4:0.0.0.0:18080 tcp4:0.0.0.0:15432 tcp4:0.0.0.0:19999 \
+    >"$BATS_TEST_TMPDIR/h" 3>&- &
+  echo $! >>"$BATS_TEST_TMPDIR/holders"
+  until grep -q ready "$BATS_TEST_TMPDIR/h"; do sleep 0.05; done
+  ip netns exec "$B" nft add table inet other
+  ip netns exec "$B" nft add chain inet other keep
+}
+
+@test "apply: the scan from outside sees only the declared public port; other tables untouched" {
+  make_pair
+  before=$(ip netns exec "$B" nft list table inet other)
+  run -0 ip netns exec "$A" "$PORTREG" scan -sT -p 18080,15432,19999 --timeout 300ms --rate 0 --json 10.79.0.2
+  echo "$output" | jq -e '.summary.open == 3'
+  run -0 ip netns exec "$B" "$PORTREG" firewall apply "$BATS_TEST_TMPDIR/plan.yaml" --host b --dry-run
+  [[ "$output" == "checked (not applied) table inet portreg for host b"* ]]
+  ! ip netns exec "$B" nft list table inet portreg 2>/dev/null
+  run -0 ip netns exec "$B" "$PORTREG" firewall apply "$BATS_TEST_TMPDIR/plan.yaml" --host b
+  [[ "$output" == "applied table inet portreg for host b: 2 services, 2 ports open"* ]]
+  run -0 ip netns exec "$A" "$PORTREG" scan -sT -p 18080,15432,19999 --timeout 300ms --rate 0 --json 10.79.0.2
+  echo "$output"
+  echo "$output" | jq -e '[.hosts[0].ports[] | {key: (.port|tostring), value: .state}] | from_entries
+    | .["18080"] == "open" and .["15432"] == "filtered" and .["19999"] == "filtered"'
+  [ "$(ip netns exec "$B" nft list table inet other)" = "$before" ]
+  # applying again replaces the table (idempotent), still one portreg table
+  run -0 ip netns exec "$B" "$PORTREG" firewall apply "$BATS_TEST_TMPDIR/plan.yaml" --host b
+  [ "$(ip netns exec "$B" nft list tables | grep -c 'inet portreg')" -eq 1 ]
+}
+
+@test "audit: a planted undeclared listener is reachable; after apply it is blocked" {
+  make_pair
+  run -1 ip netns exec "$B" "$PORTREG" firewall audit "$BATS_TEST_TMPDIR/plan.yaml" --host b --json
+  echo "$output"
+  echo "$output" | jq -e '.listeners[] | select(.port == 19999) | .reach == "any" and .undeclared_exposure == true'
+  echo "$output" | jq -e '.listeners[] | select(.port == 18080) | .declared == true and .service == "web"'
+  run -1 ip netns exec "$B" "$PORTREG" firewall audit "$BATS_TEST_TMPDIR/plan.yaml" --host b
+  [[ "$output" == *"NOT DECLARED"* ]]
+  ip netns exec "$B" "$PORTREG" firewall apply "$BATS_TEST_TMPDIR/plan.yaml" --host b >/dev/null
+  run -0 ip netns exec "$B" "$PORTREG" firewall audit "$BATS_TEST_TMPDIR/plan.yaml" --host b --json
+  echo "$output" | jq -e '.listeners[] | select(.port == 19999) | .reach == "blocked"'
+  echo "$output" | jq -e '.listeners[] | select(.port == 15432) | .reach == "sources" and .sources == ["10.1.0.0/16"]'
+  echo "$output" | jq -e '.undeclared == 0'
+}

@@ -1,0 +1,184 @@
+#!/usr/bin/env bats
+# plan.bats — `portreg plan check|export|diff` end to end: the example plan, broken plans
+# (file:line:column and the field), `auto` written back keeping comments, every export format,
+# and drift against live sockets and against a real scan, inside a network namespace of the
+# test's own.
+load helpers
+
+EXAMPLE="$BATS_TEST_DIRNAME/../../examples/plan.yaml"
+PLANS="${PORTREG_FIXTURES}/plan"
+
+setup() {
+  portreg_setup
+  use_iana_fixture
+  NS=""
+}
+
+teardown() {
+  stop_sockholds
+  [ -n "$NS" ] && ip netns delete "$NS" 2>/dev/null || true
+}
+
+@test "check: the example plan is consistent; auto ports are resolved and printed" {
+  run -0 "$PORTREG" plan check "$EXAMPLE"
+  echo "$output"
+  [[ "$output" == *"info: services[1].port: auto resolved to "*"/tcp for app"* ]]
+  [[ "${lines[-1]}" == *"5 services: 0 errors, "*" (the plan is consistent)" ]]
+  run -0 "$PORTREG" plan check --json "$EXAMPLE"
+  echo "$output" | jq -e '.errors == 0 and .services == 5 and ([.diagnostics[] | select(.code == "auto-port")] | length == 1)'
+  # deterministic: the same port on every run
+  a=$("$PORTREG" plan check --json "$EXAMPLE" | jq -r '.diagnostics[] | select(.code == "auto-port") | .message')
+  b=$("$PORTREG" plan check --json "$EXAMPLE" | jq -r '.diagnostics[] | select(.code == "auto-port") | .message')
+  [ "$a" = "$b" ]
+}
+
+@test "check: every error names file:line:column and the field; exit 1" {
+  run -1 "$PORTREG" plan check "$PLANS/bad_ports.yaml"
+  echo "$output"
+  [[ "$output" =~ bad_ports\.yaml:[0-9]+:[0-9]+:\ error:\ services\[[0-9]+\]\.port ]]
+  run -1 "$PORTREG" plan check --json "$PLANS/unknown_keys.yaml"
+  echo "$output" | jq -e '.errors >= 1 and (.diagnostics[0] | .file != null and .line > 0 and .column > 0 and .field != null)'
+  run -1 "$PORTREG" plan check "$PLANS/syntax.yaml"
+  [[ "$output" == *"syntax.yaml:"*":"*": error:"* ]]
+}
+
+@test "check: the same port bound twice on one host is a conflict naming both places" {
+  cat >"$BATS_TEST_TMPDIR/a.yaml" <<'EOF'
+hosts:
+  - name: h1
+    addresses: {internal: 10.0.0.1}
+services:
+  - name: one
+    hosts: [h1]
+    port: 8080/tcp
+    bind: any
+    exposure: internal
+    sources: [10.0.0.0/8]
+EOF
+  cat >"$BATS_TEST_TMPDIR/b.yaml" <<'EOF'
+services:
+  - name: two
+    hosts: [h1]
+    port: 8080/tcp
+    bind: internal
+    exposure: internal
+    sources: [10.0.0.0/8]
+EOF
+  run -1 "$PORTREG" plan check --json "$BATS_TEST_TMPDIR/a.yaml" "$BATS_TEST_TMPDIR/b.yaml"
+  echo "$output"
+  echo "$output" | jq -e '[.diagnostics[] | select(.code == "bind-conflict")] | length >= 1'
+  echo "$output" | jq -e '.diagnostics[] | select(.code == "bind-conflict") | (.file | endswith(".yaml")) and .related != null'
+  # on different specific addresses they do not clash
+  sed -i 's/bind: any/bind: 10.0.0.2/' "$BATS_TEST_TMPDIR/a.yaml"
+  run "$PORTREG" plan check --json "$BATS_TEST_TMPDIR/a.yaml" "$BATS_TEST_TMPDIR/b.yaml"
+  echo "$output" | jq -e '[.diagnostics[] | select(.code == "bind-conflict")] | length == 0'
+}
+
+@test "check --write stores auto ports in the file, keeps the comments, and is idempotent" {
+  cp "$EXAMPLE" "$BATS_TEST_TMPDIR/plan.yaml"
+  port=$("$PORTREG" plan check --json "$EXAMPLE" | jq -r '.diagnostics[] | select(.code == "auto-port") | .message' | grep -o 'resolved to [0-9]*' | awk '{print $3}')
+  run -0 "$PORTREG" plan check --write "$BATS_TEST_TMPDIR/plan.yaml"
+  [[ "$output" == *"wrote 1 port into 1 file"* ]]
+  # exactly one line changed: auto became the port
+  run diff "$EXAMPLE" "$BATS_TEST_TMPDIR/plan.yaml"
+  [ "$(echo "$output" | grep -c '^[<>]')" -eq 2 ]
+  [[ "$output" == *"auto"* && "$output" == *"$port"* ]]
+  grep -q '^# examples/plan.yaml' "$BATS_TEST_TMPDIR/plan.yaml"
+  run -0 "$PORTREG" plan check --write "$BATS_TEST_TMPDIR/plan.yaml"
+  [[ "$output" == *"wrote 0 ports into 0 files"* ]]
+}
+
+@test "export: services(5), IANA CSV, JSON and NetBox CSV" {
+  run -0 "$PORTREG" plan export "$EXAMPLE" --format services
+  [[ "$output" == *"nginx           443/tcp"* ]]
+  run -0 "$PORTREG" plan export "$EXAMPLE" --format iana-csv
+  [[ "${lines[0]}" == "Service Name,Port Number,Transport Protocol,Description,Assignee,Contact,Registration Date,Modification Date,Reference,Service Code,Unauthorized Use Reported,Assignment Notes"* ]]
+  # the registry reads the exported CSV back
+  "$PORTREG" plan export "$EXAMPLE" --format iana-csv -o "$BATS_TEST_TMPDIR/own.csv"
+  run -0 "$PORTREG" registry update --from "$BATS_TEST_TMPDIR/own.csv" --force
+  run -0 "$PORTREG" lookup nginx --json
+  echo "$output" | jq -e '[.queries[0].records[].port] | sort == [80, 443]'
+  run -0 "$PORTREG" plan export "$EXAMPLE" --format json
+  echo "$output" | jq -e '(.services | length) == 5 and (.hosts | length) == 3'
+  run -0 "$PORTREG" plan export "$EXAMPLE" --format netbox-csv
+  [ "${lines[0]%$'\r'}" = "device,name,protocol,ports,description" ]   # RFC 4180: CRLF
+  [[ "$output" == *'web1,nginx,tcp,"80,443"'* ]]
+  run -2 "$PORTREG" plan export "$EXAMPLE" --format yaml
+  [[ "$output" == *'--format "yaml"'* ]]
+}
+
+# A plan for host h1 whose listeners the tests open: web 18080 any, cache 16379 loopback,
+# api 18081 any (never started).
+write_drift_plan() {
+  cat >"$BATS_TEST_TMPDIR/drift.yaml" <<'EOF'
+hosts:
+  - name: h1
+    addresses: {internal: 127.0.0.1}
+services:
+  - name: web
+    hosts: [h1]
+    port: 18080/tcp
+    bind: any
+    exposure: public
+  - name: cache
+    hosts: [h1]
+    port: 16379/tcp
+    bind: loopback
+    exposure: loopback
+  - name: api
+    hosts: [h1]
+    port: 18081/tcp
+    bind: any
+    exposure: public
+EOF
+}
+
+make_ns() {
+  need_root
+  NS="portreg-plan-$$-$BATS_TEST_NUMBER"
+  ip netns add "$NS"; ip -n "$NS" link set lo up
+  ip netns exec "$NS" "$SOCKHOLD" tcp4:0.0.0.0:18080 tcp4:0.0.0.0:16379 tcp4:127.0.0.1:19999 \
+    >"$BATS_TEST_TMPDIR/h" 3>&- &
+  echo $! >>"$BATS_TEST_TMPDIR/holders"
+  until grep -q ready "$BATS_TEST_TMPDIR/h"; do sleep 0.05; done
+}
+
+@test "diff --live: present, wrong address, absent and undeclared; exit 1 on drift" {
+  write_drift_plan
+  make_ns
+  run -1 ip netns exec "$NS" "$PORTREG" plan diff "$BATS_TEST_TMPDIR/drift.yaml" --live --host h1 --json
+  echo "$output"
+  echo "$output" | jq -e '[.items[] | {key: (.port|tostring), value: .kind}] | from_entries
+    | .["18080"] == "present" and .["16379"] == "wrong-address" and .["18081"] == "absent" and .["19999"] == "undeclared"'
+  echo "$output" | jq -e '.items[] | select(.port == 19999) | .process == "sockhold"'
+  run -1 ip netns exec "$NS" "$PORTREG" plan diff "$BATS_TEST_TMPDIR/drift.yaml" --live --host h1
+  [[ "$output" == *"1 present, 1 absent, 1 on the wrong address, 1 undeclared"* ]]
+  run -2 ip netns exec "$NS" "$PORTREG" plan diff "$BATS_TEST_TMPDIR/drift.yaml" --live --host nosuch
+}
+
+@test "diff --scan: the drift of a real scan of the host" {
+  write_drift_plan
+  make_ns
+  ip netns exec "$NS" "$PORTREG" scan -sT -p 16000-20000 --json 127.0.0.1 >"$BATS_TEST_TMPDIR/scan.json"
+  run -1 "$PORTREG" plan diff "$BATS_TEST_TMPDIR/drift.yaml" --scan "$BATS_TEST_TMPDIR/scan.json" --json
+  echo "$output"
+  echo "$output" | jq -e '[.items[] | {key: (.port|tostring), value: .kind}] | from_entries
+    | .["18080"] == "present" and .["18081"] == "absent" and .["19999"] == "undeclared"'
+  echo '{"hosts": [{"address": "127.0.0.1", "ports": [{"port": "x"}]}]}' >"$BATS_TEST_TMPDIR/bad.json"
+  run -2 "$PORTREG" plan diff "$BATS_TEST_TMPDIR/drift.yaml" --scan "$BATS_TEST_TMPDIR/bad.json"
+  [[ "$output" == *"hosts[0].ports[0].port"* ]]
+}
+
+@test "bad arguments exit 2" {
+  run -2 "$PORTREG" plan
+  run -2 "$PORTREG" plan frobnicate x.yaml
+  [[ "$output" == *'unknown subcommand "frobnicate"'* ]]
+  run -2 "$PORTREG" plan check
+  [[ "$output" == *"no plan files"* ]]
+  run -2 "$PORTREG" plan check "$BATS_TEST_TMPDIR/missing.yaml"
+  [[ "$output" == *"missing.yaml"* ]]
+  run -2 "$PORTREG" plan diff "$EXAMPLE"
+  [[ "$output" == *"either --live or --scan"* ]]
+  run -0 "$PORTREG" plan --help
+  [[ "$output" == "usage: portreg plan check"* ]]
+}
