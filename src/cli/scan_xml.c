@@ -1,10 +1,12 @@
 /* scan_xml.c — `portreg scan -oX FILE`: the results in nmap's XML format (nmap.dtd, output
  * version 1.05) so ndiff, importers and XSLT reports read them. Written with libxml2's
- * xmlTextWriter (escaping, encoding) into a temporary file that is renamed into place.
+ * xmlTextWriter (escaping, encoding; libxml2 loaded with dlopen, util/xml_loader.h) into a
+ * temporary file that is renamed into place.
  * The root says scanner="nmap" because the DTD allows no other value; args and version name
  * portreg. Closed ports are summarised in <extraports>, as nmap does; banners are a
  * <script id="banner">, as nmap's banner script writes them. */
 #include <errno.h>
+#include <stdarg.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,10 +15,36 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <libxml/xmlwriter.h>
-
 #include "registry/record.h"
 #include "scan_output.h"
+#include "util/xml_loader.h"
+
+/* libxml2 is loaded on demand (util/xml_loader.h); these wrap its writer. */
+struct xw {
+    const struct xml_api *api;
+    xmlTextWriterPtr writer;
+};
+
+static void xw_start(struct xw *w, const char *name)
+{
+    w->api->start_element(w->writer, BAD_CAST name);
+}
+
+static void xw_end(struct xw *w)
+{
+    w->api->end_element(w->writer);
+}
+
+__attribute__((format(printf, 3, 4)))
+static void xw_attr(struct xw *w, const char *name, const char *fmt, ...)
+{
+    char value[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(value, sizeof value, fmt, ap);
+    va_end(ap);
+    w->api->write_attribute(w->writer, BAD_CAST name, BAD_CAST value);
+}
 
 /* nmap's reason names for the states we report */
 static const char *nmap_reason(uint8_t reason, uint8_t icmp_type, uint8_t icmp_code, char *buf, size_t size)
@@ -63,27 +91,26 @@ static char *ports_text(const uint16_t *ports, size_t count)
     return text;
 }
 
-#define ATTR(w, name, ...) xmlTextWriterWriteFormatAttribute(w, BAD_CAST name, __VA_ARGS__)
 
-static void write_port(xmlTextWriterPtr w, const struct scan_cli_view *v, const struct scan_kept *k)
+static void write_port(struct xw *w, const struct scan_cli_view *v, const struct scan_kept *k)
 {
     char buf[32];
     const struct scan_collect *c = v->collect;
-    xmlTextWriterStartElement(w, BAD_CAST "port");
-    ATTR(w, "protocol", "%s", registry_proto_name(k->proto));
-    ATTR(w, "portid", "%u", k->port);
-    xmlTextWriterStartElement(w, BAD_CAST "state");
-    ATTR(w, "state", "%s", k->state == SCAN_STATE_ERROR ? "unknown" : scan_state_name(k->state));
-    ATTR(w, "reason", "%s", nmap_reason(k->reason, k->icmp_type, k->icmp_code, buf, sizeof buf));
-    ATTR(w, "reason_ttl", "%u", k->reply_ttl);
-    xmlTextWriterEndElement(w);
+    xw_start(w, "port");
+    xw_attr(w, "protocol", "%s", registry_proto_name(k->proto));
+    xw_attr(w, "portid", "%u", k->port);
+    xw_start(w, "state");
+    xw_attr(w, "state", "%s", k->state == SCAN_STATE_ERROR ? "unknown" : scan_state_name(k->state));
+    xw_attr(w, "reason", "%s", nmap_reason(k->reason, k->icmp_type, k->icmp_code, buf, sizeof buf));
+    xw_attr(w, "reason_ttl", "%u", k->reply_ttl);
+    xw_end(w);
     const char *service = scan_cli_service(v, k->port, k->proto);
     if (service) {
-        xmlTextWriterStartElement(w, BAD_CAST "service");
-        ATTR(w, "name", "%s", service);
-        ATTR(w, "method", "%s", "table");
-        ATTR(w, "conf", "%s", "3");
-        xmlTextWriterEndElement(w);
+        xw_start(w, "service");
+        xw_attr(w, "name", "%s", service);
+        xw_attr(w, "method", "%s", "table");
+        xw_attr(w, "conf", "%s", "3");
+        xw_end(w);
     }
     if (k->banner_len) {
         /* XML 1.0 cannot carry control characters: keep printable bytes, escape the rest */
@@ -97,53 +124,53 @@ static void write_port(xmlTextWriterPtr w, const struct scan_cli_view *v, const 
                 o += (size_t)snprintf(text + o, sizeof text - o, "\\x%02x", ch);
         }
         text[o] = '\0';
-        xmlTextWriterStartElement(w, BAD_CAST "script");
-        ATTR(w, "id", "%s", "banner");
-        ATTR(w, "output", "%s", text);
-        xmlTextWriterEndElement(w);
+        xw_start(w, "script");
+        xw_attr(w, "id", "%s", "banner");
+        xw_attr(w, "output", "%s", text);
+        xw_end(w);
     }
-    xmlTextWriterEndElement(w);
+    xw_end(w);
 }
 
-static void write_host(xmlTextWriterPtr w, const struct scan_cli_view *v, const struct scan_run_info *info,
+static void write_host(struct xw *w, const struct scan_cli_view *v, const struct scan_run_info *info,
                        uint64_t target, size_t from, size_t to)
 {
     const struct scan_collect *c = v->collect;
     struct scan_address a;
     char addr[64];
     target_set_get(c->targets, target, &a);
-    xmlTextWriterStartElement(w, BAD_CAST "host");
-    ATTR(w, "starttime", "%lld", (long long)info->started);
-    ATTR(w, "endtime", "%lld", (long long)(info->started + (time_t)info->elapsed));
-    xmlTextWriterStartElement(w, BAD_CAST "status");
-    ATTR(w, "state", "%s", "up");
-    ATTR(w, "reason", "%s", "user-set");   /* no host discovery, as nmap -Pn */
-    ATTR(w, "reason_ttl", "%s", "0");
-    xmlTextWriterEndElement(w);
-    xmlTextWriterStartElement(w, BAD_CAST "address");
-    ATTR(w, "addr", "%s", scan_address_format(&a, addr, sizeof addr));
-    ATTR(w, "addrtype", "%s", a.family == AF_INET ? "ipv4" : "ipv6");
-    xmlTextWriterEndElement(w);
-    xmlTextWriterStartElement(w, BAD_CAST "hostnames");
-    xmlTextWriterEndElement(w);
-    xmlTextWriterStartElement(w, BAD_CAST "ports");
+    xw_start(w, "host");
+    xw_attr(w, "starttime", "%lld", (long long)info->started);
+    xw_attr(w, "endtime", "%lld", (long long)(info->started + (time_t)info->elapsed));
+    xw_start(w, "status");
+    xw_attr(w, "state", "%s", "up");
+    xw_attr(w, "reason", "%s", "user-set");   /* no host discovery, as nmap -Pn */
+    xw_attr(w, "reason_ttl", "%s", "0");
+    xw_end(w);
+    xw_start(w, "address");
+    xw_attr(w, "addr", "%s", scan_address_format(&a, addr, sizeof addr));
+    xw_attr(w, "addrtype", "%s", a.family == AF_INET ? "ipv4" : "ipv6");
+    xw_end(w);
+    xw_start(w, "hostnames");
+    xw_end(w);
+    xw_start(w, "ports");
     uint32_t closed = c->hosts ? c->hosts[target].state[SCAN_STATE_CLOSED] : 0;
     if (closed) {
-        xmlTextWriterStartElement(w, BAD_CAST "extraports");
-        ATTR(w, "state", "%s", "closed");
-        ATTR(w, "count", "%u", closed);
-        xmlTextWriterStartElement(w, BAD_CAST "extrareasons");
-        ATTR(w, "reason", "%s", v->engine->proto == REGISTRY_PROTO_UDP ? "port-unreach"
+        xw_start(w, "extraports");
+        xw_attr(w, "state", "%s", "closed");
+        xw_attr(w, "count", "%u", closed);
+        xw_start(w, "extrareasons");
+        xw_attr(w, "reason", "%s", v->engine->proto == REGISTRY_PROTO_UDP ? "port-unreach"
                               : strcmp(v->engine->name, "connect") == 0 ? "conn-refused" : "reset");
-        ATTR(w, "count", "%u", closed);
-        ATTR(w, "proto", "%s", registry_proto_name(v->engine->proto));
-        xmlTextWriterEndElement(w);
-        xmlTextWriterEndElement(w);
+        xw_attr(w, "count", "%u", closed);
+        xw_attr(w, "proto", "%s", registry_proto_name(v->engine->proto));
+        xw_end(w);
+        xw_end(w);
     }
     for (size_t i = from; i < to; i++)
         write_port(w, v, &c->kept[i]);
-    xmlTextWriterEndElement(w);   /* ports */
-    xmlTextWriterEndElement(w);   /* host */
+    xw_end(w);   /* ports */
+    xw_end(w);   /* host */
 }
 
 int scan_output_xml(const struct scan_cli_view *v, const struct scan_run_info *info, const char *path,
@@ -152,42 +179,48 @@ int scan_output_xml(const struct scan_cli_view *v, const struct scan_run_info *i
     const struct scan_collect *c = v->collect;
     char tmp[4096];
     snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-    xmlTextWriterPtr w = xmlNewTextWriterFilename(tmp, 0);
-    if (!w) {
-        pr_error_set(err, -EIO, "cannot write %s: %s", tmp, strerror(errno ? errno : EIO));
+    struct xml_api api;
+    if (xml_api_load(&api, err) < 0)
+        return err ? err->code : -ENOPKG;
+    struct xw xw = { &api, api.new_writer_filename(tmp, 0) };
+    struct xw *w = &xw;
+    if (!xw.writer) {
+        int e = errno ? errno : EIO;
+        xml_api_unload(&api);
+        pr_error_set(err, -e, "cannot write %s: %s", tmp, strerror(e));
         pr_error_set_path(err, path);
-        return -EIO;
+        return -e;
     }
-    xmlTextWriterSetIndent(w, 1);
-    xmlTextWriterStartDocument(w, NULL, "UTF-8", NULL);
-    xmlTextWriterStartDTD(w, BAD_CAST "nmaprun", NULL, NULL);
-    xmlTextWriterEndDTD(w);
+    api.set_indent(xw.writer, 1);
+    api.start_document(xw.writer, NULL, "UTF-8", NULL);
+    api.start_dtd(xw.writer, BAD_CAST "nmaprun", NULL, NULL);
+    api.end_dtd(xw.writer);
     char timestr[64];
     struct tm tm;
     localtime_r(&info->started, &tm);
     strftime(timestr, sizeof timestr, "%a %b %e %H:%M:%S %Y", &tm);
-    xmlTextWriterStartElement(w, BAD_CAST "nmaprun");
-    ATTR(w, "scanner", "%s", "nmap");
-    ATTR(w, "args", "%s", info->args ? info->args : "portreg scan");
-    ATTR(w, "start", "%lld", (long long)info->started);
-    ATTR(w, "startstr", "%s", timestr);
-    ATTR(w, "version", "portreg-%s", PORTREG_VERSION);
-    ATTR(w, "xmloutputversion", "%s", "1.05");
+    xw_start(w, "nmaprun");
+    xw_attr(w, "scanner", "%s", "nmap");
+    xw_attr(w, "args", "%s", info->args ? info->args : "portreg scan");
+    xw_attr(w, "start", "%lld", (long long)info->started);
+    xw_attr(w, "startstr", "%s", timestr);
+    xw_attr(w, "version", "portreg-%s", PORTREG_VERSION);
+    xw_attr(w, "xmloutputversion", "%s", "1.05");
     char *services = ports_text(info->ports, info->port_count);
-    xmlTextWriterStartElement(w, BAD_CAST "scaninfo");
-    ATTR(w, "type", "%s", strcmp(info->engine, "syn") == 0 ? "syn"
+    xw_start(w, "scaninfo");
+    xw_attr(w, "type", "%s", strcmp(info->engine, "syn") == 0 ? "syn"
                         : strcmp(info->engine, "udp") == 0 ? "udp" : "connect");
-    ATTR(w, "protocol", "%s", registry_proto_name(v->engine->proto));
-    ATTR(w, "numservices", "%zu", info->port_count);
-    ATTR(w, "services", "%s", services ? services : "");
-    xmlTextWriterEndElement(w);
+    xw_attr(w, "protocol", "%s", registry_proto_name(v->engine->proto));
+    xw_attr(w, "numservices", "%zu", info->port_count);
+    xw_attr(w, "services", "%s", services ? services : "");
+    xw_end(w);
     free(services);
-    xmlTextWriterStartElement(w, BAD_CAST "verbose");
-    ATTR(w, "level", "%s", "0");
-    xmlTextWriterEndElement(w);
-    xmlTextWriterStartElement(w, BAD_CAST "debugging");
-    ATTR(w, "level", "%s", "0");
-    xmlTextWriterEndElement(w);
+    xw_start(w, "verbose");
+    xw_attr(w, "level", "%s", "0");
+    xw_end(w);
+    xw_start(w, "debugging");
+    xw_attr(w, "level", "%s", "0");
+    xw_end(w);
     /* every host with a result, in target order: those with something kept, and the others */
     size_t k = 0;
     uint64_t hosts = 0;
@@ -217,23 +250,24 @@ int scan_output_xml(const struct scan_cli_view *v, const struct scan_run_info *i
     time_t finished = info->started + (time_t)info->elapsed;
     localtime_r(&finished, &tm);
     strftime(timestr, sizeof timestr, "%a %b %e %H:%M:%S %Y", &tm);
-    xmlTextWriterStartElement(w, BAD_CAST "runstats");
-    xmlTextWriterStartElement(w, BAD_CAST "finished");
-    ATTR(w, "time", "%lld", (long long)finished);
-    ATTR(w, "timestr", "%s", timestr);
-    ATTR(w, "summary", "%s", summary);
-    ATTR(w, "elapsed", "%.2f", info->elapsed);
-    ATTR(w, "exit", "%s", "success");
-    xmlTextWriterEndElement(w);
-    xmlTextWriterStartElement(w, BAD_CAST "hosts");
-    ATTR(w, "up", "%" PRIu64, hosts);
-    ATTR(w, "down", "%" PRIu64, c->targets->total - hosts);
-    ATTR(w, "total", "%" PRIu64, c->targets->total);
-    xmlTextWriterEndElement(w);
-    xmlTextWriterEndElement(w);   /* runstats */
-    xmlTextWriterEndElement(w);   /* nmaprun */
-    int rc = xmlTextWriterEndDocument(w);
-    xmlFreeTextWriter(w);
+    xw_start(w, "runstats");
+    xw_start(w, "finished");
+    xw_attr(w, "time", "%lld", (long long)finished);
+    xw_attr(w, "timestr", "%s", timestr);
+    xw_attr(w, "summary", "%s", summary);
+    xw_attr(w, "elapsed", "%.2f", info->elapsed);
+    xw_attr(w, "exit", "%s", "success");
+    xw_end(w);
+    xw_start(w, "hosts");
+    xw_attr(w, "up", "%" PRIu64, hosts);
+    xw_attr(w, "down", "%" PRIu64, c->targets->total - hosts);
+    xw_attr(w, "total", "%" PRIu64, c->targets->total);
+    xw_end(w);
+    xw_end(w);   /* runstats */
+    xw_end(w);   /* nmaprun */
+    int rc = api.end_document(xw.writer);
+    api.free_writer(xw.writer);
+    xml_api_unload(&api);
     if (rc < 0 || rename(tmp, path) < 0) {
         int e = rc < 0 ? EIO : errno;
         unlink(tmp);
