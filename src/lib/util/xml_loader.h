@@ -22,6 +22,7 @@ struct xml_api {
     int (*end_element)(xmlTextWriterPtr writer);
     int (*end_document)(xmlTextWriterPtr writer);
     void (*free_writer)(xmlTextWriterPtr writer);
+    void (*cleanup_parser)(void);   /* frees libxml2's global state before dlclose */
 };
 
 /* -ENOPKG with a message naming the package when libxml2 is not installed. */
