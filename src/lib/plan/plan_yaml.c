@@ -47,7 +47,6 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
-#include <libfyaml.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,6 +55,7 @@
 
 #include "registry/record.h"
 #include "util/file_io.h"
+#include "util/fyaml_loader.h"
 
 #define PLAN_YAML_MAX_DEPTH 32u
 #define PLAN_NAME_MAX 253u
@@ -341,23 +341,32 @@ static bool ld_build_tree(struct loader *ld)
                  : "a NUL byte%.0u in the text", (unsigned)(unsigned char)ld->source[bad]);
         return false;
     }
+    /* libfyaml is loaded on demand (util/fyaml_loader.h) */
+    struct fyaml_api fy;
+    struct pr_error load_error;
+    if (fyaml_api_load(&fy, &load_error) < 0) {
+        ld_error(ld, NULL, "libfyaml", "%s", load_error.message);
+        return false;
+    }
     struct fy_diag_cfg dcfg;
-    fy_diag_cfg_default(&dcfg);
+    fy.diag_cfg_default(&dcfg);
     dcfg.fp = NULL;
     dcfg.output_fn = ld_capture_diag;
     dcfg.user = ld;
     dcfg.colorize = false;
-    struct fy_diag *fdiag = fy_diag_create(&dcfg);
+    struct fy_diag *fdiag = fy.diag_create(&dcfg);
     if (!fdiag) {
+        fyaml_api_unload(&fy);
         ld_nomem(ld);
         return false;
     }
     struct fy_parse_cfg cfg = { .flags = FYPCF_QUIET | FYPCF_DEFAULT_VERSION_1_2, .diag = fdiag };
-    struct fy_parser *parser = fy_parser_create(&cfg);
-    if (!parser || fy_parser_set_string(parser, ld->source, ld->source_len) != 0) {
+    struct fy_parser *parser = fy.parser_create(&cfg);
+    if (!parser || fy.parser_set_string(parser, ld->source, ld->source_len) != 0) {
         if (parser)
-            fy_parser_destroy(parser);
-        fy_diag_destroy(fdiag);
+            fy.parser_destroy(parser);
+        fy.diag_destroy(fdiag);
+        fyaml_api_unload(&fy);
         ld_nomem(ld);
         return false;
     }
@@ -369,8 +378,8 @@ static bool ld_build_tree(struct loader *ld)
     unsigned documents = 0, last_line = 1, last_col = 1;
     bool ok = true;
     struct fy_event *event;
-    while (ok && (event = fy_parser_parse(parser)) != NULL) {
-        const struct fy_mark *mark = fy_event_start_mark(event);
+    while (ok && (event = fy.parser_parse(parser)) != NULL) {
+        const struct fy_mark *mark = fy.event_start_mark(event);
         if (mark && mark->line >= 0) {
             last_line = (unsigned)mark->line + 1u;
             last_col = (unsigned)mark->column + 1u;
@@ -411,7 +420,7 @@ static bool ld_build_tree(struct loader *ld)
                 if (event->type == FYET_SCALAR) {
                     struct fy_token *value = event->scalar.value;
                     size_t len = 0;
-                    const char *text = value ? fy_token_get_text(value, &len) : NULL;
+                    const char *text = value ? fy.token_get_text(value, &len) : NULL;
                     char *copy = arena_strndup(&tree->text, text ? text : "", text ? len : 0);
                     if (!copy) {
                         ld_nomem(ld);
@@ -420,8 +429,8 @@ static bool ld_build_tree(struct loader *ld)
                     }
                     n->text = copy;
                     n->len = text ? len : 0;
-                    n->plain = !value || fy_token_scalar_style(value) == FYSS_PLAIN;
-                    const struct fy_mark *end = fy_event_end_mark(event);
+                    n->plain = !value || fy.token_scalar_style(value) == FYSS_PLAIN;
+                    const struct fy_mark *end = fy.event_end_mark(event);
                     n->end = end && mark && mark->line >= 0 ? end->input_pos : n->offset;
                     n->raw_exact = mark && mark->line >= 0 && n->end >= n->offset &&
                                    n->end - n->offset == n->len && n->end <= ld->source_len &&
@@ -452,14 +461,15 @@ static bool ld_build_tree(struct loader *ld)
         default:
             break;
         }
-        fy_parser_event_free(parser, event);
+        fy.parser_event_free(parser, event);
     }
-    if (ok && fy_parser_get_stream_error(parser)) {
+    if (ok && fy.parser_get_stream_error(parser)) {
         ld_report_syntax(ld, last_line, last_col);
         ok = false;
     }
-    fy_parser_destroy(parser);
-    fy_diag_destroy(fdiag);
+    fy.parser_destroy(parser);
+    fy.diag_destroy(fdiag);
+    fyaml_api_unload(&fy);
     return ok && !ld->failure;
 }
 
