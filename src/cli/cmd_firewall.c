@@ -33,7 +33,8 @@ static const char firewall_usage[] =
     "            go to stdout (each after a `# ==> NAME <==` line), or into DIR with -o.\n"
     "  apply     load the nft rules through libnftables in one transaction: only the table\n"
     "            `inet portreg` is replaced, a failure leaves the previous ruleset in place.\n"
-    "            --dry-run checks them against the kernel without changing anything.\n"
+    "            --dry-run prints them and checks them against the kernel without changing\n"
+    "            anything.\n"
     "  audit     the live nftables ruleset and the live listening sockets: which listeners\n"
     "            are reachable from outside (and from where), which opened ports have no\n"
     "            listener, and with a plan, which reachable listeners it does not declare.\n\n"
@@ -183,14 +184,16 @@ static int run_apply(int argc, char **argv, struct cli_context *ctx)
     if (rc == CLI_EXIT_OK && !file)
         rc = cli_error(CLI_EXIT_FAILURE, "firewall apply", "the nft renderer made no portreg.nft");
     if (rc == CLI_EXIT_OK) {
+        if (a.dry_run)   /* what would be applied, then the kernel's verdict on it */
+            fwrite(file->text, 1, file->length, stdout);
         if (firewall_apply_nft(file->text, a.dry_run, &err) < 0) {
             rc = cli_error_from(err.code == -EINVAL ? CLI_EXIT_USAGE : CLI_EXIT_FAILURE, "firewall apply", &err);
         } else {
             size_t ports = 0;
             for (size_t i = 0; i < rules.service_count; i++)
                 ports += rules.services[i].port_count;
-            printf("%s table inet portreg for host %s: %zu service%s, %zu port%s open, everything "
-                   "else inbound dropped%s\n", a.dry_run ? "checked (not applied)" : "applied",
+            printf("%s%s table inet portreg for host %s: %zu service%s, %zu port%s open, everything "
+                   "else inbound dropped%s\n", a.dry_run ? "\n# " : "", a.dry_run ? "checked (not applied)" : "applied",
                    a.host, rules.service_count, rules.service_count == 1 ? "" : "s", ports,
                    ports == 1 ? "" : "s", a.dry_run ? "" : "; other tables untouched");
         }
