@@ -73,6 +73,27 @@ static const char *address_of(const struct scan_cli_view *v, uint64_t target, ch
     return scan_address_format(&a, buf, size);
 }
 
+/* "1-3,7,9-10" from the ascending port list (nmap's scaninfo services attribute). */
+char *scan_ports_text(const uint16_t *ports, size_t count)
+{
+    size_t size = count * 12 + 1, used = 0;
+    char *text = malloc(size);
+    if (!text)
+        return NULL;
+    text[0] = '\0';
+    for (size_t i = 0; i < count;) {
+        size_t j = i;
+        while (j + 1 < count && ports[j + 1] == ports[j] + 1)
+            j++;
+        if (j > i)
+            used += (size_t)snprintf(text + used, size - used, "%s%u-%u", used ? "," : "", ports[i], ports[j]);
+        else
+            used += (size_t)snprintf(text + used, size - used, "%s%u", used ? "," : "", ports[i]);
+        i = j + 1;
+    }
+    return text;
+}
+
 /* ---- table ---- */
 
 static void print_counts(const uint32_t *state)
@@ -263,15 +284,28 @@ void scan_output_json(const struct cli_context *ctx, const struct scan_cli_view 
     json_object_set_new(scan, "shard", json_string(shard));
     json_object_set_new(scan, "seed", json_integer((json_int_t)info->seed));
     json_object_set_new(doc, "scan", scan);
+    /* With per-host counts every scanned host is listed (those with every port closed too)
+     * and scan.port_list says which ports were probed, so a reader such as `plan diff` can
+     * tell "closed" from "not scanned". */
+    if (c->hosts) {
+        char *list = scan_ports_text(info->ports, info->port_count);
+        json_object_set_new(scan, "port_list", list ? json_string(list) : json_null());
+        free(list);
+    }
     json_t *hosts = json_array();
-    for (size_t i = 0; i < c->kept_count;) {
-        size_t end = i + 1;
-        while (end < c->kept_count && c->kept[end].target == c->kept[i].target)
+    uint64_t limit = c->hosts ? c->targets->total : 0;
+    size_t i = 0;
+    for (uint64_t t = 0; t < limit || i < c->kept_count;) {
+        uint64_t target = i < c->kept_count ? c->kept[i].target : UINT64_MAX;
+        if (t < limit && t < target)
+            target = t;
+        size_t end = i;
+        while (end < c->kept_count && c->kept[end].target == target)
             end++;
         char addr[64];
         json_t *h = json_object();
-        json_object_set_new(h, "address", json_string(address_of(v, c->kept[i].target, addr, sizeof addr)));
-        json_object_set_new(h, "counts", c->hosts ? counts_json(c->hosts[c->kept[i].target].state) : json_null());
+        json_object_set_new(h, "address", json_string(address_of(v, target, addr, sizeof addr)));
+        json_object_set_new(h, "counts", c->hosts ? counts_json(c->hosts[target].state) : json_null());
         json_t *ports = json_array();
         for (size_t k = i; k < end; k++) {
             const struct scan_kept *e = &c->kept[k];
@@ -282,6 +316,7 @@ void scan_output_json(const struct cli_context *ctx, const struct scan_cli_view 
         json_object_set_new(h, "ports", ports);
         json_array_append_new(hosts, h);
         i = end;
+        t = target + 1;
     }
     json_object_set_new(doc, "hosts", hosts);
     uint32_t totals[SCAN_STATE_COUNT];

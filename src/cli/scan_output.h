@@ -57,6 +57,8 @@ struct local_diffs {
     uint64_t compared;              /* (address, port) pairs of this host compared */
 };
 
+/* "1-3,7,9-10" from an ascending port list (malloc'd; NULL on out of memory). */
+char *scan_ports_text(const uint16_t *ports, size_t count);
 /* IANA service of port/proto, or NULL. */
 const char *scan_cli_service(const struct scan_cli_view *v, uint16_t port, uint8_t proto);
 /* "syn-ack", "icmp 3/3", "error EMFILE" into buf. */

@@ -70,26 +70,6 @@ static const char *nmap_reason(uint8_t reason, uint8_t icmp_type, uint8_t icmp_c
     }
 }
 
-/* "1-3,7,9-10" from the ascending port list (nmap's scaninfo services attribute). */
-static char *ports_text(const uint16_t *ports, size_t count)
-{
-    size_t size = count * 12 + 1, used = 0;
-    char *text = malloc(size);
-    if (!text)
-        return NULL;
-    text[0] = '\0';
-    for (size_t i = 0; i < count;) {
-        size_t j = i;
-        while (j + 1 < count && ports[j + 1] == ports[j] + 1)
-            j++;
-        if (j > i)
-            used += (size_t)snprintf(text + used, size - used, "%s%u-%u", used ? "," : "", ports[i], ports[j]);
-        else
-            used += (size_t)snprintf(text + used, size - used, "%s%u", used ? "," : "", ports[i]);
-        i = j + 1;
-    }
-    return text;
-}
 
 
 static void write_port(struct xw *w, const struct scan_cli_view *v, const struct scan_kept *k)
@@ -206,7 +186,7 @@ int scan_output_xml(const struct scan_cli_view *v, const struct scan_run_info *i
     xw_attr(w, "startstr", "%s", timestr);
     xw_attr(w, "version", "portreg-%s", PORTREG_VERSION);
     xw_attr(w, "xmloutputversion", "%s", "1.05");
-    char *services = ports_text(info->ports, info->port_count);
+    char *services = scan_ports_text(info->ports, info->port_count);
     xw_start(w, "scaninfo");
     xw_attr(w, "type", "%s", strcmp(info->engine, "syn") == 0 ? "syn"
                         : strcmp(info->engine, "udp") == 0 ? "udp" : "connect");

@@ -550,6 +550,41 @@ static void test_scan_visibility_and_missing_hosts(void **state)
     plan_free(&plan);
 }
 
+
+/* A scan with scan.port_list (portreg scan --json lists every host it probed, closed ones
+ * with no ports): a listed host without the declared port is closed there (absent); a port
+ * outside the list was not probed (unknown); a host not listed was not scanned (unknown). */
+static void test_scan_port_list(void **state)
+{
+    (void)state;
+    struct plan plan;
+    load_plan(&plan);
+    static const char json[] =
+        "{\"scan\": {\"proto\": \"tcp\", \"ports\": 3, \"port_list\": \"80,443,5432\"}, \"hosts\": ["
+        "{\"address\": \"203.0.113.10\", \"ports\": [{\"port\": 80, \"proto\": \"tcp\", \"state\": \"open\"}]},"
+        "{\"address\": \"10.0.0.10\", \"ports\": []}]}";
+    struct plan_drift d;
+    diff_scan_text(&plan, json, NULL, &d);
+    const struct plan_drift_item *it = find(&d, "web1", 443, TCP);
+    assert_int_equal(it->kind, PLAN_DRIFT_ABSENT);
+    assert_string_equal(it->explanation, "closed on 203.0.113.10");
+    it = find(&d, "web1", 8080, TCP);
+    assert_int_equal(it->kind, PLAN_DRIFT_UNKNOWN);
+    assert_string_equal(it->explanation, "8080/tcp was not among the scanned ports");
+    it = find(&d, "db1", 5432, TCP);
+    assert_int_equal(it->kind, PLAN_DRIFT_UNKNOWN);
+    assert_string_equal(it->explanation, "no address of db1 was scanned");
+    plan_drift_free(&d);
+
+    struct plan_scan scan;
+    struct pr_error err = { 0 };
+    static const char bad[] = "{\"scan\": {\"port_list\": \"80,x\"}, \"hosts\": []}";
+    assert_int_equal(plan_scan_parse(bad, strlen(bad), &scan, &err), -EINVAL);
+    assert_non_null(strstr(err.message, "scan.port_list: column"));
+    plan_scan_free(&scan);
+    plan_free(&plan);
+}
+
 static void expect_scan_error(const char *json, const char *message)
 {
     struct plan_scan scan;
@@ -683,6 +718,7 @@ int main(void)
         cmocka_unit_test(test_live_errors),
         cmocka_unit_test(test_scan_many_hosts),
         cmocka_unit_test(test_scan_visibility_and_missing_hosts),
+        cmocka_unit_test(test_scan_port_list),
         cmocka_unit_test(test_scan_json_errors),
         cmocka_unit_test(test_scan_parse_fields),
         cmocka_unit_test(test_drift_json_and_exit_helper),

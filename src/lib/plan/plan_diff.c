@@ -15,6 +15,7 @@
 
 #include "registry/record.h"
 #include "scan/scan_result.h"
+#include "util/portspec.h"
 
 /* ---- the drift list ---- */
 
@@ -633,6 +634,22 @@ static int parse_scan_object(struct plan_scan *scan, json_t *root, struct pr_err
             return field_error(err, "scan.ports: expected a count (an integer)");
         scan->ports_probed = (uint64_t)json_integer_value(ports);
     }
+    json_t *list = json_object_get(info, "port_list");
+    if (list) {
+        if (!json_is_string(list))
+            return field_error(err, "scan.port_list: expected a port list (\"1-1024,3306\")");
+        struct portspec spec = { 0 };
+        struct pr_error spec_err;
+        if (portspec_parse(json_string_value(list), NULL, NULL, &spec, &spec_err) < 0) {
+            portspec_free(&spec);
+            return field_error(err, "scan.port_list: column %u: %s", spec_err.column, spec_err.message);
+        }
+        port_set_clear(&scan->port_list);
+        for (size_t i = 0; i < spec.count; i++)
+            port_set_add_range(&scan->port_list, spec.ranges[i].first, spec.ranges[i].last);
+        portspec_free(&spec);
+        scan->has_port_list = true;
+    }
     return 0;
 }
 
@@ -781,6 +798,14 @@ static int scan_declared_port(struct plan_drift *out, struct scan_view *v, size_
         f.kind = PLAN_DRIFT_UNKNOWN;
         return drift_add(out, &f, "the scan probed no %s ports", proto);
     }
+    if (scan->has_port_list && !port_set_has(&scan->port_list, p->port)) {
+        f.kind = PLAN_DRIFT_UNKNOWN;
+        return drift_add(out, &f, "%u/%s was not among the scanned ports", p->port, proto);
+    }
+    if (scanned == 0 && scan->has_port_list) {
+        f.kind = PLAN_DRIFT_UNKNOWN;   /* such a scan lists every host it probed */
+        return drift_add(out, &f, "no address of %s was scanned", host->name);
+    }
     if (scanned == 0 && !opt->missing_hosts_closed) {
         f.kind = PLAN_DRIFT_UNKNOWN;
         return drift_add(out, &f, "no address of %s is in the scan (not scanned, or every "
@@ -811,7 +836,7 @@ static int scan_declared_port(struct plan_drift *out, struct scan_view *v, size_
         return drift_add(out, &f, "the probe of %s failed locally (error)", f.address);
     default:
         f.kind = PLAN_DRIFT_ABSENT;
-        if (first_allowed_listed)
+        if (first_allowed_listed || scan->has_port_list)
             return drift_add(out, &f, "closed on %s", f.address);
         return drift_add(out, &f, "not open on %s (closed, or not among the %llu scanned ports)",
                          f.address, (unsigned long long)scan->ports_probed);

@@ -15,6 +15,7 @@
 #include "plan/plan.h"
 #include "util/arena.h"
 #include "util/error.h"
+#include "util/port_set.h"
 
 enum plan_drift_kind {
     PLAN_DRIFT_PRESENT,          /* declared, and held / open where the bind allows */
@@ -92,6 +93,10 @@ struct plan_scan {
                                   * seen in the ports counts as scanned */
     uint64_t ports_probed;       /* scan.ports, 0 when absent */
     struct arena arena;
+    /* scan.port_list ("1-1024,3306"): exactly which ports were probed. A scan that has it
+     * also lists every host it scanned in hosts[], those with every port closed included. */
+    bool has_port_list;
+    struct port_set port_list;
 };
 
 /* Parse the document. -EINVAL with err's message naming the JSON field path
