@@ -38,6 +38,38 @@ static const char plan_usage[] =
     "Exit status: 0 fine, 1 errors in the plan (check) or drift (diff), 2 bad input,\n"
     "3 failure.\n";
 
+/* Run the plan rules with this host's facts: the registry (IANA), its port sysctls and
+ * ip_unprivileged_port_start. This resolves `auto` ports in the plan, so check, diff and
+ * export all see the same ports. Findings go to diag; -errno only when it could not run. */
+static int check_plan_here(const struct cli_context *ctx, struct plan *plan,
+                           struct plan_diagnostics *diag, struct pr_error *err)
+{
+    struct registry_index *ix = NULL;
+    struct registry_paths rpaths;
+    struct registry_open_report report;
+    if (cli_open_registry(ctx, &rpaths, &ix, &report) != CLI_EXIT_OK)
+        ix = NULL;   /* warned: no IANA rule */
+    struct local_ports host;
+    if (local_ports_read(NULL, &host, NULL) < 0)
+        memset(&host, 0, sizeof host);
+    unsigned unprivileged = 1024;
+    FILE *f = fopen("/proc/sys/net/ipv4/ip_unprivileged_port_start", "r");
+    if (f) {
+        if (fscanf(f, "%u", &unprivileged) != 1)
+            unprivileged = 1024;
+        fclose(f);
+    }
+    if (unprivileged == 0)
+        unprivileged = 1;   /* 0 means "the default 1024" to plan_check; here every port is free */
+    struct plan_check_context check = {
+        .iana_lookup = ix ? plan_iana_lookup_registry : NULL, .iana_user = ix,
+        .local = &host, .unprivileged_port_start = unprivileged,
+    };
+    int rc = plan_check(plan, &check, diag, err);
+    registry_index_close(ix);
+    return rc;
+}
+
 /* ---- check ---- */
 
 static int run_check(const struct cli_context *ctx, char **paths, size_t count, bool write, bool json)
@@ -46,32 +78,10 @@ static int run_check(const struct cli_context *ctx, char **paths, size_t count, 
     struct plan_diagnostics diag;
     int rc = cli_load_plan("plan check", paths, count, &plan, &diag, json);
     if (rc == CLI_EXIT_OK) {
-        struct registry_index *ix = NULL;
-        struct registry_paths rpaths;
-        struct registry_open_report report;
-        if (cli_open_registry(ctx, &rpaths, &ix, &report) != CLI_EXIT_OK)
-            ix = NULL;   /* warned: no IANA rule */
-        struct local_ports host;
-        if (local_ports_read(NULL, &host, NULL) < 0)
-            memset(&host, 0, sizeof host);
-        FILE *f = fopen("/proc/sys/net/ipv4/ip_unprivileged_port_start", "r");
-        unsigned unprivileged = 1024;
-        if (f) {
-            if (fscanf(f, "%u", &unprivileged) != 1)
-                unprivileged = 1024;
-            fclose(f);
-        }
-        if (unprivileged == 0)
-            unprivileged = 1;   /* 0 means "the default 1024" to plan_check; here every port is free */
-        struct plan_check_context check = {
-            .iana_lookup = ix ? plan_iana_lookup_registry : NULL, .iana_user = ix,
-            .local = &host, .unprivileged_port_start = unprivileged,
-        };
         struct pr_error err;
         pr_error_clear(&err);
-        if (plan_check(&plan, &check, &diag, &err) < 0)
+        if (check_plan_here(ctx, &plan, &diag, &err) < 0)
             rc = cli_error_from(CLI_EXIT_FAILURE, "plan check", &err);
-        registry_index_close(ix);
         size_t files_written = 0, ports_written = 0;
         if (rc == CLI_EXIT_OK && write && diag.errors == 0 &&
             plan_write_resolved(&plan, &files_written, &ports_written, &err) < 0)
@@ -181,23 +191,13 @@ static int cmd_plan_export(int argc, char **argv, struct cli_context *ctx)
     int rc = cli_load_plan("plan export", argv + optind, (size_t)(argc - optind), &plan, &diag, false);
     if (rc == CLI_EXIT_OK) {
         /* resolve `auto` ports first, as `plan check` does, so they are exported */
-        struct registry_index *ix = NULL;
-        struct registry_paths rpaths;
-        struct registry_open_report report;
-        if (cli_open_registry(ctx, &rpaths, &ix, &report) != CLI_EXIT_OK)
-            ix = NULL;
-        struct local_ports host;
-        if (local_ports_read(NULL, &host, NULL) < 0)
-            memset(&host, 0, sizeof host);
-        struct plan_check_context check = { .iana_lookup = ix ? plan_iana_lookup_registry : NULL,
-                                            .iana_user = ix, .local = &host };
         struct plan_diagnostics checked;
         plan_diagnostics_init(&checked);
         struct pr_error err;
         pr_error_clear(&err);
         char *text = NULL;
         size_t len = 0;
-        if (plan_check(&plan, &check, &checked, &err) < 0 ||
+        if (check_plan_here(ctx, &plan, &checked, &err) < 0 ||
             plan_export(&plan, format, &text, &len, &diag, &err) < 0) {
             rc = cli_error_from(cli_exit_for_error(err.code), "plan export", &err);
         } else if (output) {
@@ -209,7 +209,6 @@ static int cmd_plan_export(int argc, char **argv, struct cli_context *ctx)
         free(text);
         cli_print_plan_diagnostics(ctx, &diag, PLAN_SEVERITY_WARNING, stderr);
         plan_diagnostics_free(&checked);
-        registry_index_close(ix);
     } else if (rc == CLI_EXIT_NO) {
         rc = CLI_EXIT_USAGE;   /* a broken plan is bad input here */
     }
@@ -308,23 +307,13 @@ static int cmd_plan_diff(int argc, char **argv, struct cli_context *ctx)
         return rc == CLI_EXIT_NO ? CLI_EXIT_USAGE : rc;
     }
     /* `auto` ports are compared as `plan check` resolves them */
-    struct local_ports host;
-    if (local_ports_read(NULL, &host, NULL) < 0)
-        memset(&host, 0, sizeof host);
-    struct registry_index *ix = NULL;
-    struct registry_paths rpaths;
-    struct registry_open_report report;
-    if (cli_open_registry(ctx, &rpaths, &ix, &report) != CLI_EXIT_OK)
-        ix = NULL;
-    struct plan_check_context check = { .iana_lookup = ix ? plan_iana_lookup_registry : NULL,
-                                        .iana_user = ix, .local = &host };
     struct plan_diagnostics checked;
     plan_diagnostics_init(&checked);
     struct pr_error err;
     pr_error_clear(&err);
     struct plan_drift drift;
     memset(&drift, 0, sizeof drift);
-    int r = plan_check(&plan, &check, &checked, &err);
+    int r = check_plan_here(ctx, &plan, &checked, &err);
     if (r == 0 && live) {
         struct inspect_options io = { .processes = true };
         io.query.protos = (1u << REGISTRY_PROTO_TCP) | (1u << REGISTRY_PROTO_UDP);
@@ -361,7 +350,6 @@ static int cmd_plan_diff(int argc, char **argv, struct cli_context *ctx)
     }
     plan_drift_free(&drift);
     plan_diagnostics_free(&checked);
-    registry_index_close(ix);
     plan_free(&plan);
     return rc;
 }
