@@ -157,6 +157,9 @@ EOF
     fi
     echo "$output" | jq -e '.hosts[0].counts.closed == 3 and .summary.open == 1'
   done
+  # beyond this host the rate is capped unless --rate says otherwise
+  run -0 --separate-stderr ip netns exec "$A" "$PORTREG" scan -sT -p 8001 --json 10.77.0.2
+  [[ "$stderr" == *"targets beyond this host: at most 2000 probes/s (--rate to change)"* ]]
   run -0 --separate-stderr ip netns exec "$A" "$PORTREG" scan -sU -p 8000-8004 --timeout 300ms --rate 0 --json 10.77.0.2
   echo "udp: $output"
   echo "$output" | jq -e '[.hosts[0].ports[] | {key: (.port|tostring), value: .state}] | from_entries
@@ -310,4 +313,13 @@ EOF
   echo "$output" | jq -e '.local[] | select(.port == 8102) | .listener | contains("held by sockhold")'
   run -0 --separate-stderr ip netns exec "$L" "$PORTREG" scan -sT -p 8101-8103 --timeout 300ms --local 10.78.0.1
   [[ "$output" == *"compared with this host's sockets (3 address:port pairs): 2 differences"* ]]
+}
+
+@test "on a terminal a progress line with rate and ETA goes to stderr; never into a pipe" {
+  command -v script >/dev/null || skip "needs script (bsdutils)"
+  run -1 "${IN[@]}" script -qec "'$PORTREG' scan -sT -p 1-3000 --rate 6000 127.0.0.1 >/dev/null" /dev/null
+  echo "$output"
+  [[ "$output" == *"ETA"* && "$output" == *"/3000"* && "$output" == *" open"* ]]
+  run -1 --separate-stderr "${IN[@]}" "$PORTREG" scan -sT -p 1-3000 --rate 6000 127.0.0.1
+  [[ "$stderr" != *"ETA"* ]]
 }
