@@ -65,7 +65,7 @@ ssize_t recvmsg(int fd, struct msghdr *message, int flags)
             memcpy(&header, bytes + offset, sizeof header);
             if (header.nlmsg_len < sizeof header || header.nlmsg_len > total - offset)
                 break;
-            if (header.nlmsg_type == SOCK_DIAG_BY_FAMILY)
+            if (header.nlmsg_type == SOCK_DIAG_BY_FAMILY || header.nlmsg_type == TCPDIAG_GETSOCK)
                 atomic_fetch_add(&recv_counter.diag_messages, 1);
             offset += NLMSG_ALIGN(header.nlmsg_len);
         }

@@ -54,6 +54,7 @@ struct sockdiag_dump_state {
     uint32_t user_space_states;                /* 0: the kernel filtered states already */
     uint64_t netns;
     uint8_t proto;                             /* enum registry_proto */
+    bool compat;                               /* replies of a TCPDIAG_GETSOCK request */
     int error;                                 /* negative errno from a callback */
 };
 
@@ -275,6 +276,9 @@ static void sockdiag_bytecode_build(const struct sockdiag_port_filter *filter,
 static int sockdiag_on_message(const struct nlmsghdr *header, void *data)
 {
     struct sockdiag_dump_state *state = data;
+    if (state->compat && header->nlmsg_type == TCPDIAG_GETSOCK)
+        /* the same inet_diag_msg under the old type; the buffer is ours (receive_buffer) */
+        ((struct nlmsghdr *)(uintptr_t)header)->nlmsg_type = SOCK_DIAG_BY_FAMILY;
     if (header->nlmsg_type != SOCK_DIAG_BY_FAMILY)
         return MNL_CB_OK;
     struct socket_entry *entry = socket_list_append(state->out);
@@ -338,12 +342,26 @@ static int sockdiag_dump_one(struct mnl_socket *netlink, uint32_t sequence, uint
                              struct sockdiag_dump_state *state)
 {
     struct nlmsghdr *header = mnl_nlmsg_put_header(request_buffer);
-    header->nlmsg_type = SOCK_DIAG_BY_FAMILY;
     header->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
     header->nlmsg_seq = sequence;
-    struct inet_diag_req_v2 *request = mnl_nlmsg_put_extra_header(header, sizeof *request);
-    *request = *request_template;
-    request->sdiag_family = family;
+    if (family == AF_UNSPEC) {
+        /* The old TCPDIAG_GETSOCK request is the only one the kernel runs with AF_UNSPEC
+         * (inet_diag_dump_compat): one walk of the TCP tables yields both families, where a
+         * SOCK_DIAG_BY_FAMILY request per family walks every socket twice. */
+        header->nlmsg_type = TCPDIAG_GETSOCK;
+        struct inet_diag_req *request = mnl_nlmsg_put_extra_header(header, sizeof *request);
+        request->idiag_family = AF_INET;
+        request->idiag_ext = request_template->idiag_ext;
+        request->id = request_template->id;
+        request->idiag_states = request_template->idiag_states;
+        state->compat = true;
+    } else {
+        header->nlmsg_type = SOCK_DIAG_BY_FAMILY;
+        struct inet_diag_req_v2 *request = mnl_nlmsg_put_extra_header(header, sizeof *request);
+        *request = *request_template;
+        request->sdiag_family = family;
+        state->compat = false;
+    }
     if (bytecode_len)
         mnl_attr_put(header, INET_DIAG_REQ_BYTECODE, bytecode_len, bytecode);
     if (mnl_socket_sendto(netlink, header, header->nlmsg_len) < 0)
@@ -378,8 +396,9 @@ static const char *sockdiag_family_text(uint8_t family)
     return family == AF_INET6 ? "ipv6" : "ipv4";
 }
 
-static int sockdiag_dump_serial(const struct sockdiag_query *q, struct socket_list *out,
-                                struct pr_error *err)
+/* tcp_in_one_walk: TCP of both families with one TCPDIAG_GETSOCK dump (see sockdiag_dump_one). */
+static int sockdiag_dump_serial_with(const struct sockdiag_query *q, struct socket_list *out,
+                                     bool tcp_in_one_walk, struct pr_error *err)
 {
     static const uint8_t protos_in_order[] = {
         REGISTRY_PROTO_TCP, REGISTRY_PROTO_UDP, REGISTRY_PROTO_SCTP,
@@ -409,8 +428,11 @@ static int sockdiag_dump_serial(const struct sockdiag_query *q, struct socket_li
         if (!range_storage || !bytecode)
             return pr_error_set(err, -ENOMEM, "sock_diag: out of memory");
     }
-    size_t request_size = MNL_ALIGN(NLMSG_HDRLEN + sizeof(struct inet_diag_req_v2)) +
-                          MNL_ATTR_HDRLEN + MNL_ALIGN(bytecode_capacity);
+    /* room for either request: the old inet_diag_req (one-walk TCP) is the larger */
+    size_t header_size = sizeof(struct inet_diag_req) > sizeof(struct inet_diag_req_v2)
+                             ? sizeof(struct inet_diag_req) : sizeof(struct inet_diag_req_v2);
+    size_t request_size = MNL_ALIGN(NLMSG_HDRLEN + header_size) + MNL_ATTR_HDRLEN +
+                          MNL_ALIGN(bytecode_capacity);
     SOCKDIAG_CLEANUP_FREE void *request_buffer = calloc(1, request_size);
     SOCKDIAG_CLEANUP_FREE void *receive_buffer = malloc(SOCKDIAG_RECV_BUFFER_SIZE);
     if (!request_buffer || !receive_buffer)
@@ -461,8 +483,11 @@ static int sockdiag_dump_serial(const struct sockdiag_query *q, struct socket_li
             .netns = q->netns,
             .proto = proto,
         };
+        bool one_walk = tcp_in_one_walk && proto == REGISTRY_PROTO_TCP && ipv4 && ipv6;
         for (int f = 0; f < 2; f++) {
-            uint8_t family = f == 0 ? AF_INET : AF_INET6;
+            uint8_t family = one_walk ? AF_UNSPEC : f == 0 ? AF_INET : AF_INET6;
+            if (one_walk && f == 1)
+                break;
             if ((family == AF_INET && !ipv4) || (family == AF_INET6 && !ipv6))
                 continue;
             size_t count_before = out->count;
@@ -483,6 +508,12 @@ static int sockdiag_dump_serial(const struct sockdiag_query *q, struct socket_li
     return 0;
 }
 
+static int sockdiag_dump_serial(const struct sockdiag_query *q, struct socket_list *out,
+                                struct pr_error *err)
+{
+    return sockdiag_dump_serial_with(q, out, false, err);
+}
+
 /* The IPv6 half of a dump, run in a second thread (see sockdiag_dump). */
 struct sockdiag_family_job {
     struct sockdiag_query query;
@@ -499,26 +530,40 @@ static void *sockdiag_family_job_run(void *job_ptr)
 }
 
 /* Each family's dump walks the kernel's whole socket tables (a listener of the other family
- * is visited and skipped), so with both families the IPv6 dump runs in a second thread with
- * its own netlink socket: with 100k listeners this halves the wall time on two cores. */
+ * is visited and skipped). For a port filter TCP, where the 100k listeners are, is dumped for
+ * both families in one walk (TCPDIAG_GETSOCK) and UDP and SCTP run on a second thread;
+ * otherwise the IPv6 dumps run on the second thread. Each thread has its own netlink socket. */
 int sockdiag_dump(const struct sockdiag_query *q, struct socket_list *out, struct pr_error *err)
 {
     bool ipv4 = q->ipv4 || !q->ipv6, ipv6 = q->ipv6 || !q->ipv4;
     if (!(ipv4 && ipv6))
         return sockdiag_dump_serial(q, out, err);
+    unsigned protos = q->protos ? q->protos : (1u << REGISTRY_PROTO_TCP | 1u << REGISTRY_PROTO_UDP);
+    /* With a port filter (who, check) the kernel's walk is the cost and few sockets come back:
+     * TCP in one walk for both families here, the other protocols (small tables) on a thread.
+     * Without one (ls) parsing 100k replies is the cost: IPv4 here and IPv6 on a thread. */
+    bool tcp = (protos & 1u << REGISTRY_PROTO_TCP) != 0 && q->local_ports;
     struct sockdiag_family_job job = { .query = *q };
-    job.query.ipv4 = false;
-    job.query.ipv6 = true;
-    pthread_t thread;
-    if (pthread_create(&thread, NULL, sockdiag_family_job_run, &job) != 0) {
-        struct sockdiag_query both = *q;
-        return sockdiag_dump_serial(&both, out, err);   /* no thread: one after the other */
+    struct sockdiag_query here = *q;
+    if (tcp) {
+        job.query.protos = protos & ~(1u << REGISTRY_PROTO_TCP);
+        here.protos = 1u << REGISTRY_PROTO_TCP;
+    } else {
+        job.query.ipv4 = false;
+        job.query.ipv6 = true;
+        here.ipv4 = true;
+        here.ipv6 = false;
     }
-    struct sockdiag_query v4 = *q;
-    v4.ipv4 = true;
-    v4.ipv6 = false;
+    bool job_needed = !tcp || job.query.protos != 0;
+    pthread_t thread;
+    if (job_needed && pthread_create(&thread, NULL, sockdiag_family_job_run, &job) != 0) {
+        struct sockdiag_query both = *q;
+        return sockdiag_dump_serial_with(&both, out, true, err);   /* one after the other */
+    }
     size_t count_at_start = out->count;
-    int r = sockdiag_dump_serial(&v4, out, err);
+    int r = sockdiag_dump_serial_with(&here, out, tcp, err);
+    if (!job_needed)
+        return r;
     pthread_join(thread, NULL);
     if (r == 0 && job.result < 0) {
         if (err)
