@@ -235,7 +235,8 @@ const struct udp_payload *udp_payload_find(const char *name)
  *    kernel's drop counters grew (OutRateLimitGlobal/Host in /proc/net/snmp,
  *    Icmp6OutRateLimit* in /proc/net/snmp6). Loopback and our own addresses share one pace.
  * Each new drop seen under the host's current pace doubles its interval between sends (from
- * UDP_PACE_BASE_NS up to UDP_PACE_MAX_NS, the IPv4 default's 1/s) and starts a new pace
+ * UDP_PACE_BASE_NS up to UDP_PACE_MAX_NS, the IPv4 default's 1/s; the loopback pace is at
+ * most UDP_PACE_LOOPBACK_NS) and starts a new pace
  * generation. A silence heard under an older generation is not counted against the retries
  * (up to UDP_PACE_EXTRA_TRIES extra sends): the probe is asked again at the slower pace before
  * anything is called open|filtered. A host that never sends ICMP is never slowed down. */
@@ -245,6 +246,10 @@ const struct udp_payload *udp_payload_find(const char *name)
 #define UDP_PACE_LOOPBACK_SLOT 0
 #define UDP_PACE_BASE_NS (5 * 1000 * 1000ull)
 #define UDP_PACE_MAX_NS (1000 * 1000 * 1000ull)
+/* Loopback and our own addresses: only the global limit (icmp_msgs_per_sec, 1000/s) can apply,
+ * so one probe per millisecond is always enough; slower would make a full scan take hours when
+ * the namespace's drop counters grow for another reason. */
+#define UDP_PACE_LOOPBACK_NS (1000 * 1000ull)
 #define UDP_PACE_EXTRA_TRIES 12
 
 struct udp_pace {
@@ -310,10 +315,12 @@ static void udp_pace_drop(struct udp_pace_table *table, uint32_t slot, uint32_t 
     pthread_mutex_t *lock = udp_pace_lock(table, slot);
     pthread_mutex_lock(lock);
     struct udp_pace *pace = &table->slots[slot];
-    if ((forced || probe_generation == pace->generation) && pace->interval_ns < UDP_PACE_MAX_NS) {
-        pace->interval_ns = pace->interval_ns ? pace->interval_ns * 2 : UDP_PACE_BASE_NS;
-        if (pace->interval_ns > UDP_PACE_MAX_NS)
-            pace->interval_ns = UDP_PACE_MAX_NS;
+    uint64_t base = slot == UDP_PACE_LOOPBACK_SLOT ? UDP_PACE_LOOPBACK_NS : UDP_PACE_BASE_NS;
+    uint64_t max = slot == UDP_PACE_LOOPBACK_SLOT ? UDP_PACE_LOOPBACK_NS : UDP_PACE_MAX_NS;
+    if ((forced || probe_generation == pace->generation) && pace->interval_ns < max) {
+        pace->interval_ns = pace->interval_ns ? pace->interval_ns * 2 : base;
+        if (pace->interval_ns > max)
+            pace->interval_ns = max;
         pace->generation++;
         if (pace->next_send_ns < now + pace->interval_ns)
             pace->next_send_ns = now + pace->interval_ns;
