@@ -31,7 +31,8 @@ shuf -i 1-65535 -n 100 | sort -n >"$work/truth"
 specs=()
 while read -r p; do specs+=("tcp4:127.0.0.1:$p"); done <"$work/truth"
 for a in 5 77 200; do for p in 22 80 443 3306; do specs+=("tcp4:127.0.1.$a:$p"); done; done
-in_ns "$build/tests/echoserve" "${specs[@]}" >"$work/server" 2>&1 &
+# not through the function: $! must be the server itself (ip netns exec execs it) for the cleanup
+ip netns exec "$ns" "$build/tests/echoserve" "${specs[@]}" >"$work/server" 2>&1 &
 server=$!
 until grep -q ready "$work/server"; do sleep 0.1; done
 printf '127.0.1.%s %s\n' 5 22 5 80 5 443 5 3306 77 22 77 80 77 443 77 3306 200 22 200 80 200 443 200 3306 \
