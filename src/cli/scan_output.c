@@ -267,11 +267,13 @@ static json_t *diffs_json(const struct scan_cli_view *v, const struct local_diff
     return a;
 }
 
+/* Streamed: one host object at a time is built and written, so a /16 does not hold 65,536
+ * host objects in memory (the document is the same as one json_dumpf of the whole). */
 void scan_output_json(const struct cli_context *ctx, const struct scan_cli_view *v,
                       const struct scan_run_info *info, const struct local_diffs *diffs)
 {
     const struct scan_collect *c = v->collect;
-    json_t *doc = json_object();
+    size_t flags = (ctx->stdout_is_tty ? JSON_INDENT(2) : JSON_COMPACT) | JSON_REAL_PRECISION(6);
     json_t *scan = json_object();
     json_object_set_new(scan, "engine", json_string(info->engine));
     json_object_set_new(scan, "proto", json_string(registry_proto_name(v->engine->proto)));
@@ -283,7 +285,6 @@ void scan_output_json(const struct cli_context *ctx, const struct scan_cli_view 
     snprintf(shard, sizeof shard, "%u/%u", info->shard_index + 1, info->shard_count);
     json_object_set_new(scan, "shard", json_string(shard));
     json_object_set_new(scan, "seed", json_integer((json_int_t)info->seed));
-    json_object_set_new(doc, "scan", scan);
     /* With per-host counts every scanned host is listed (those with every port closed too)
      * and scan.port_list says which ports were probed, so a reader such as `plan diff` can
      * tell "closed" from "not scanned". */
@@ -292,9 +293,13 @@ void scan_output_json(const struct cli_context *ctx, const struct scan_cli_view 
         json_object_set_new(scan, "port_list", list ? json_string(list) : json_null());
         free(list);
     }
-    json_t *hosts = json_array();
+    fputs("{\"scan\":", stdout);
+    json_dumpf(scan, stdout, flags);
+    json_decref(scan);
+    fputs(",\"hosts\":[", stdout);
     uint64_t limit = c->hosts ? c->targets->total : 0;
     size_t i = 0;
+    bool first = true;
     for (uint64_t t = 0; t < limit || i < c->kept_count;) {
         uint64_t target = i < c->kept_count ? c->kept[i].target : UINT64_MAX;
         if (t < limit && t < target)
@@ -314,20 +319,29 @@ void scan_output_json(const struct cli_context *ctx, const struct scan_cli_view 
                                                      c->banners + e->banner_offset, e->banner_len));
         }
         json_object_set_new(h, "ports", ports);
-        json_array_append_new(hosts, h);
+        if (!first)
+            fputc(',', stdout);
+        first = false;
+        json_dumpf(h, stdout, flags);
+        json_decref(h);
         i = end;
         t = target + 1;
     }
-    json_object_set_new(doc, "hosts", hosts);
     uint32_t totals[SCAN_STATE_COUNT];
-    for (int s = 0; s < SCAN_STATE_COUNT; s++)
-        totals[s] = (uint32_t)c->totals[s];
+    for (int st = 0; st < SCAN_STATE_COUNT; st++)
+        totals[st] = (uint32_t)c->totals[st];
     json_t *summary = counts_json(totals);
     json_object_set_new(summary, "accept_queue_full", json_integer((json_int_t)info->queue_full_corrected));
-    json_object_set_new(doc, "summary", summary);
-    if (diffs)
-        json_object_set_new(doc, "local", diffs_json(v, diffs));
-    cli_print_json(ctx, doc);
+    fputs("],\"summary\":", stdout);
+    json_dumpf(summary, stdout, flags);
+    json_decref(summary);
+    if (diffs) {
+        json_t *local = diffs_json(v, diffs);
+        fputs(",\"local\":", stdout);
+        json_dumpf(local, stdout, flags);
+        json_decref(local);
+    }
+    fputs("}\n", stdout);
 }
 
 void scan_output_ndjson_line(const struct scan_cli_view *v, const struct scan_result *r)
