@@ -84,6 +84,7 @@ struct scan_cli {
     struct registry_index *ix;
     struct socket_view_context view;   /* for IANA service names */
     struct host_addresses host;
+    struct local_listening_ports listening;   /* for the accept-queue check */
     int collect_error;
     uint64_t queue_full_corrected;
     double elapsed;
@@ -234,7 +235,8 @@ static void emit_result(void *context, const struct scan_result *in)
     /* The kernel drops SYNs to a listener whose accept queue is full: silence, as from a
      * firewall. For this host's own addresses the socket table tells the truth. */
     if (r.state == SCAN_STATE_FILTERED && r.reason == SCAN_REASON_TIMEOUT &&
-        r.proto == REGISTRY_PROTO_TCP && host_addresses_has(&s->host, &r.target)) {
+        r.proto == REGISTRY_PROTO_TCP && host_addresses_has(&s->host, &r.target) &&
+        local_listening_port(&s->listening, r.port)) {
         struct local_listener l;
         if (local_listener_find(&r.target, r.port, r.proto, &l, NULL) == 0 && l.accepts && l.queue_full) {
             r.state = SCAN_STATE_OPEN;

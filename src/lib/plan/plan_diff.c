@@ -524,18 +524,8 @@ done:
 
 /* ---- the scanner's JSON ---- */
 
-static int field_error(struct pr_error *err, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static int field_error(struct pr_error *err, const char *fmt, ...)
-{
-    char message[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(message, sizeof message, fmt, ap);
-    va_end(ap);
-    return pr_error_set(err, -EINVAL, "%s", message);
-}
+/* An error in the scan document, named by its field path: -EINVAL. */
+#define field_error(err, ...) pr_error_set((err), -EINVAL, __VA_ARGS__)
 
 static int parse_state(const char *name)
 {

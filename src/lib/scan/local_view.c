@@ -80,6 +80,26 @@ static bool is_zero(const uint8_t *bytes, size_t n)
     return true;
 }
 
+bool local_listening_port(struct local_listening_ports *cache, uint16_t port)
+{
+    if (!cache->loaded) {
+        cache->loaded = true;
+        struct sockdiag_query q = {
+            .protos = 1u << REGISTRY_PROTO_TCP,
+            .states = 1u << SOCKET_STATE_LISTEN,
+        };
+        struct socket_list list = { 0 };
+        if (sockdiag_dump(&q, &list, NULL) < 0) {
+            port_set_add_range(&cache->ports, 0, 65535);   /* unknown: ask every time */
+        } else {
+            for (size_t i = 0; i < list.count; i++)
+                port_set_add(&cache->ports, list.items[i].local_port);
+        }
+        socket_list_free(&list);
+    }
+    return port_set_has(&cache->ports, port);
+}
+
 /* Does a server socket s accept connections sent to target? */
 static bool socket_accepts(const struct socket_entry *s, const struct scan_address *target)
 {

@@ -13,6 +13,7 @@
 #include "scan/scan_result.h"
 #include "scan/targets.h"
 #include "util/error.h"
+#include "util/port_set.h"
 
 struct host_addresses {
     struct scan_address *items;
@@ -32,6 +33,17 @@ struct local_listener {
     bool elsewhere;            /* only sockets bound to other addresses (e.g. 127.0.0.1) */
     struct socket_entry socket;/* the accepting socket, or one bound elsewhere */
 };
+
+/* The TCP ports with a listener in this namespace, read with one dump on first use: a scan of
+ * a firewalled local address can ask about thousands of silent ports, and only those with a
+ * listener need local_listener_find(). */
+struct local_listening_ports {
+    bool loaded;
+    struct port_set ports;
+};
+
+/* True when a TCP listener held port when the set was loaded (or it could not be read). */
+bool local_listening_port(struct local_listening_ports *cache, uint16_t port);
 
 /* The server sockets (TCP LISTEN, unconnected UDP) of this namespace on port/proto, judged for
  * target. -errno when sock_diag fails. */
