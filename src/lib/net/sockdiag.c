@@ -148,7 +148,8 @@ int sockdiag_parse_message(const void *msg, size_t len, uint8_t proto, struct so
     memcpy(&header, bytes, sizeof header);
     if (header.nlmsg_len < sizeof header || header.nlmsg_len > len)
         return -EINVAL;
-    if (header.nlmsg_type != SOCK_DIAG_BY_FAMILY)
+    /* TCPDIAG_GETSOCK: the same inet_diag_msg, in reply to the one-walk TCP request */
+    if (header.nlmsg_type != SOCK_DIAG_BY_FAMILY && header.nlmsg_type != TCPDIAG_GETSOCK)
         return 0;
     size_t message_len = header.nlmsg_len;
     size_t diag_offset = NLMSG_HDRLEN;
@@ -276,10 +277,7 @@ static void sockdiag_bytecode_build(const struct sockdiag_port_filter *filter,
 static int sockdiag_on_message(const struct nlmsghdr *header, void *data)
 {
     struct sockdiag_dump_state *state = data;
-    if (state->compat && header->nlmsg_type == TCPDIAG_GETSOCK)
-        /* the same inet_diag_msg under the old type; the buffer is ours (receive_buffer) */
-        ((struct nlmsghdr *)(uintptr_t)header)->nlmsg_type = SOCK_DIAG_BY_FAMILY;
-    if (header->nlmsg_type != SOCK_DIAG_BY_FAMILY)
+    if (header->nlmsg_type != (state->compat ? TCPDIAG_GETSOCK : SOCK_DIAG_BY_FAMILY))
         return MNL_CB_OK;
     struct socket_entry *entry = socket_list_append(state->out);
     if (!entry) {
