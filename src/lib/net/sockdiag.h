@@ -26,8 +26,9 @@ struct sockdiag_query {
 int sockdiag_dump(const struct sockdiag_query *q, struct socket_list *out, struct pr_error *err);
 
 /* Parse one SOCK_DIAG_BY_FAMILY or TCPDIAG_GETSOCK reply (struct nlmsghdr + inet_diag_msg +
- * attributes) of protocol proto (an enum registry_proto value, not an IPPROTO_* number). Returns 1 and fills out, 0 to skip (not an inet_diag message), -EINVAL on a
- * malformed message. Never reads past len. */
+ * attributes) of protocol proto (an enum registry_proto value, not an IPPROTO_* number).
+ * Returns 1 and fills out, 0 to skip (not an inet_diag message), -EINVAL on a malformed
+ * message. Never reads past len. */
 int sockdiag_parse_message(const void *msg, size_t len, uint8_t proto, struct socket_entry *out);
 
 #endif
