@@ -20,8 +20,9 @@ record() {   # KEY RESULT — merge one run's result into the distinct test's ou
   esac
 }
 
-record_tap() {   # TEST-NAME; stdin: TAP. Prints how many result lines it saw.
-  local name=$1 line result desc seen=0
+record_tap() {   # TEST-NAME; stdin: TAP. Sets tap_lines to how many result lines it saw.
+  local name=$1 line result desc
+  tap_lines=0
   while IFS= read -r line; do
     case "$line" in
       "ok "*"# skip"*|"ok "*"# SKIP"*|"not ok "*"# SKIP"*|"not ok "*"# skip"*)
@@ -31,11 +32,12 @@ record_tap() {   # TEST-NAME; stdin: TAP. Prints how many result lines it saw.
       *) continue ;;
     esac
     # the description without the number (and cmocka's "- "), and without a skip reason
-    desc=$(sed -E 's/^(not )?ok [0-9]+ (- )?//; s/ *# *(skip|SKIP).*$//' <<<"$line")
+    desc=$line
+    [[ $desc =~ ^(not )?ok\ [0-9]+\ (-\ )?(.*)$ ]] && desc=${BASH_REMATCH[3]}
+    [[ $desc =~ ^(.*[^ ])\ *#\ *(skip|SKIP) ]] && desc=${BASH_REMATCH[1]}
     record "$name: $desc" "$result"
-    seen=$((seen + 1))
+    tap_lines=$((tap_lines + 1))
   done
-  echo "$seen"
 }
 
 for dir in "$plain" "$asan"; do
@@ -45,11 +47,11 @@ for dir in "$plain" "$asan"; do
   while IFS= read -r entry; do
     name=$(jq -r .name <<<"$entry")
     result=$(jq -r .result <<<"$entry")
-    seen=$(jq -r '.stdout // ""' <<<"$entry" | record_tap "$name")
+    record_tap "$name" < <(jq -r '.stdout // ""' <<<"$entry")   # not a pipe: a subshell would lose the results
     if [ "$result" != OK ] && [ "$result" != SKIP ]; then
       # crashed or timed out: the test executable counts as a failed test of its own
       record "$name: (the whole suite: $result)" fail
-      echo "FAILED: $name ($result) in $dir after $seen result lines"
+      echo "FAILED: $name ($result) in $dir after $tap_lines result lines"
     fi
   done <"$log"
 done
@@ -57,7 +59,7 @@ done
 echo "=== fuzzers, ${fuzz_seconds}s each"
 fuzz_out=$(scripts/fuzz.sh "$fuzz" "$fuzz_seconds") || status=1
 echo "$fuzz_out"
-record_tap fuzz <<<"$fuzz_out" >/dev/null
+record_tap fuzz <<<"$fuzz_out"
 
 passed=0 failed=0 skipped=0
 for key in "${order[@]}"; do
