@@ -30,13 +30,13 @@ build: deps $(BUILD)/build.ninja
 	meson compile -C $(BUILD)
 
 $(BUILD_ASAN)/build.ninja:
-	meson setup $(BUILD_ASAN) -Db_sanitize=address,undefined -Db_lundef=false -Dwerror=true
+	meson setup $(BUILD_ASAN) -Db_sanitize=address,undefined -Db_lundef=false -Dwerror=true -Dtests=enabled
 
 build-asan: deps-test $(BUILD_ASAN)/build.ninja
 	meson compile -C $(BUILD_ASAN)
 
 $(BUILD_FUZZ)/build.ninja:
-	CC=clang meson setup $(BUILD_FUZZ) -Dfuzz=true -Dtests=false -Db_sanitize=address,undefined \
+	CC=clang meson setup $(BUILD_FUZZ) -Dfuzz=true -Dtests=disabled -Db_sanitize=address,undefined \
 	  -Db_lundef=false -Dc_args=-fsanitize=fuzzer-no-link
 
 build-fuzz: deps-test $(BUILD_FUZZ)/build.ninja
@@ -53,7 +53,11 @@ run: build
 	@echo
 	./$(BUILD)/portreg audit || true
 
-test: deps-test build build-asan build-fuzz
+# The plain build's tests are `auto` (make run needs no test packages); make test enables them,
+# so a missing cmocka or bats is an error here instead of a silently smaller suite.
+test: deps-test build-asan build-fuzz $(BUILD)/build.ninja
+	meson configure $(BUILD) -Dtests=enabled
+	meson compile -C $(BUILD)
 	@scripts/run-tests.sh $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ) $(FUZZ_SECONDS)
 
 install: build

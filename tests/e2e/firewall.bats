@@ -114,7 +114,7 @@ make_pair() {
   run -0 ip netns exec "$B" "$PORTREG" firewall apply "$BATS_TEST_TMPDIR/plan.yaml" --host b --dry-run
   [[ "$output" == *"table inet portreg {"* ]]                      # the rules are printed
   [[ "${lines[-1]}" == "# checked (not applied) table inet portreg for host b"* ]]
-  ! ip netns exec "$B" nft list table inet portreg 2>/dev/null
+  run ! ip netns exec "$B" nft list table inet portreg
   run -0 ip netns exec "$B" "$PORTREG" firewall apply "$BATS_TEST_TMPDIR/plan.yaml" --host b
   [[ "$output" == "applied table inet portreg for host b: 2 services, 2 ports open"* ]]
   run -0 ip netns exec "$A" "$PORTREG" scan -sT -p 18080,15432,19999 --timeout 300ms --rate 0 --json 10.79.0.2

@@ -53,3 +53,28 @@ stop_sockholds() {
 need_root() {
   [ "$(id -u)" -eq 0 ] || skip "needs root"
 }
+
+# A copy of the binary that user nobody can run, in a world-readable temporary folder: the
+# checkout may lie where other users cannot enter (root's home, a mktemp -d folder).
+# Sets NOBODY_PORTREG and NOBODY_DIR (also world-writable with the sticky bit, for state).
+prepare_nobody_portreg() {
+  need_root
+  command -v setpriv >/dev/null || skip "setpriv (util-linux) missing"
+  NOBODY_DIR=$(mktemp -d /tmp/portreg-nobody.XXXXXX)
+  chmod 1777 "$NOBODY_DIR"
+  cp "$PORTREG" "$NOBODY_DIR/portreg"
+  chmod 755 "$NOBODY_DIR/portreg"
+  NOBODY_PORTREG="$NOBODY_DIR/portreg"
+  echo "$NOBODY_DIR" >>"$BATS_TEST_TMPDIR/nobody-dirs"
+}
+
+# as_nobody CMD... — run a command as user nobody (uid/gid 65534, no groups).
+as_nobody() {
+  setpriv --reuid 65534 --regid 65534 --clear-groups "$@"
+}
+
+remove_nobody_dirs() {
+  if [ -f "$BATS_TEST_TMPDIR/nobody-dirs" ]; then
+    rm -rf $(cat "$BATS_TEST_TMPDIR/nobody-dirs")
+  fi
+}

@@ -11,6 +11,7 @@ setup() {
 
 teardown() {
   stop_sockholds
+  remove_nobody_dirs
   if [ -n "${NETNS:-}" ]; then ip netns del "$NETNS" 2>/dev/null || true; fi
 }
 
@@ -175,12 +176,11 @@ teardown() {
 }
 
 @test "unprivileged: what cannot be attributed is said once on stderr" {
-  need_root
-  command -v setpriv >/dev/null || skip "setpriv (util-linux) missing"
+  prepare_nobody_portreg
   start_sockhold tcp4:127.0.0.1:0
-  state="$BATS_TEST_TMPDIR/nobody-state"; mkdir -m 777 "$state"
-  run --separate-stderr -0 setpriv --reuid 65534 --regid 65534 --clear-groups \
-    env PORTREG_STATE_DIR="$state" "$PORTREG" ls -t --port "${PORTS[0]}"
+  state="$NOBODY_DIR/state"; mkdir -m 777 "$state"
+  run --separate-stderr -0 as_nobody \
+    env PORTREG_STATE_DIR="$state" "$NOBODY_PORTREG" ls -t --port "${PORTS[0]}"
   [[ "${lines[0]}" == tcp$'\t'LISTEN$'\t'"127.0.0.1:${PORTS[0]}"$'\t-\t'* ]]
   [[ "$stderr" == *"1 socket not attributed to a process"*"run as root"* ]]
 }

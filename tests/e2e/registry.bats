@@ -30,7 +30,7 @@ setup() { portreg_setup; }
   [[ "$output" == "registry updated: 22 records from $FIXTURES/iana-mini.csv"* ]]
   cmp "$FIXTURES/iana-mini.csv" "$PORTREG_STATE_DIR/iana.csv"
   [ -s "$PORTREG_STATE_DIR/index.bin" ]
-  ! ls "$PORTREG_STATE_DIR" | grep -q tmp
+  run ! bash -c 'ls "$PORTREG_STATE_DIR" | grep tmp'
 }
 
 @test "update from a file:// URL goes through libcurl" {
@@ -46,7 +46,7 @@ assert_update_rejected() {   # FILE EXPECTED-MESSAGE
   [[ "$stderr" == *"$2"* ]]
   [[ "$stderr" == *"nothing was changed"* ]]
   [ "$before" = "$(sha256sum "$PORTREG_STATE_DIR/iana.csv" "$PORTREG_STATE_DIR/index.bin")" ]
-  ! ls "$PORTREG_STATE_DIR" | grep -q tmp
+  run ! bash -c 'ls "$PORTREG_STATE_DIR" | grep tmp'
   run -0 "$PORTREG" lookup 1433
 }
 

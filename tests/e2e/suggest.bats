@@ -14,6 +14,7 @@ setup() {
 
 teardown() {
   stop_sockholds
+  remove_nobody_dirs
   ip netns del "$NS" 2>/dev/null || true
 }
 
@@ -181,10 +182,9 @@ free_port_in() {
 }
 
 @test "--reserve without permission fails with exit 3 and a clear message" {
-  need_root
-  command -v setpriv >/dev/null || skip "setpriv not installed"
-  run -3 --separate-stderr setpriv --reuid=65534 --regid=65534 --clear-groups \
-    "$PORTREG" suggest --allow-assigned --this-netns --range 26000-26100 --reserve
+  prepare_nobody_portreg
+  run -3 --separate-stderr as_nobody \
+    "$NOBODY_PORTREG" suggest --allow-assigned --this-netns --range 26000-26100 --reserve
   [[ "$stderr" == *"portreg: suggest --reserve: /proc/sys/net/ipv4/ip_local_reserved_ports: "*"needs root"* ]]
 }
 
