@@ -132,8 +132,16 @@ int cmd_who(int argc, char **argv, struct cli_context *ctx)
     struct local_ports host;
     cli_prepare_socket_view(ctx, &ix, &host);
     struct socket_view_context view = { &res, ix, &host, socket_view_cache_new() };
+    /* a search that could not enter every namespace has no negative answer */
+    bool incomplete = inspect_netns_incomplete(&res);
+    char gaps[512];
+    if (inspect_netns_gaps(&res, gaps, sizeof gaps))
+        fprintf(stderr, "portreg: who: %s\n", gaps);
     if (json) {
         socket_view_print_json(&view, ctx, false);
+    } else if (res.sockets.count == 0 && incomplete) {
+        printf("nothing holds %s%s in the network namespaces that could be searched; not every one "
+               "could\n", argv[optind], argc - optind > 1 ? " (or the other ports asked)" : "");
     } else if (res.sockets.count == 0) {
         printf("nothing holds %s%s\n", argv[optind], argc - optind > 1 ? " (or the other ports asked)" : "");
     } else {
@@ -143,7 +151,7 @@ int cmd_who(int argc, char **argv, struct cli_context *ctx)
         print_verdicts(&view, ctx);
     }
     socket_view_warn_unattributed(&view, "who");
-    rc = res.sockets.count ? CLI_EXIT_OK : CLI_EXIT_NO;
+    rc = res.sockets.count ? CLI_EXIT_OK : incomplete ? CLI_EXIT_FAILURE : CLI_EXIT_NO;
     socket_view_cache_free(view.cache);
     inspect_result_free(&res);
     portspec_free(&ports);
