@@ -1,7 +1,8 @@
 /* cmd_who.c — `portreg who PORT[/PROTO]|NAME`: every socket on that local port in every state,
  * its processes, and a one-line verdict per bound socket ("held by nginx (pid 812,
  * nginx.service) on 0.0.0.0 — every IPv4 address"). Exit 0 when something holds it, 1 when
- * nothing does. Thin over inspect_run() and socket_view. */
+ * nothing does, 3 when nothing was found but --all-netns could not search every namespace.
+ * Thin over inspect_run() and socket_view. */
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +21,8 @@ static const char who_usage[] =
     "      --method M       how processes are found: auto (default), bpf, proc\n"
     "      --json           one JSON document on stdout\n"
     "  -h, --help           this help\n\n"
-    "Exit status: 0 something holds the port, 1 nothing does, 2 bad input, 3 failure.\n";
+    "Exit status: 0 something holds the port, 1 nothing does, 2 bad input, 3 failure (also:\n"
+    "nothing found, but --all-netns could not search every namespace).\n";
 
 static bool socket_binds_port(const struct socket_entry *s)
 {
