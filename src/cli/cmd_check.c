@@ -17,8 +17,10 @@
 #include "doctor/bindsim.h"
 #include "doctor/trial_bind.h"
 #include "net/exposure.h"
+#include "net/host_facts.h"
 #include "registry/record.h"
 #include "socket_view.h"
+#include "util/capabilities.h"
 
 static const char check_usage[] =
     "usage: portreg check [options] [ADDR:]PORT[/PROTO]\n\n"
@@ -45,34 +47,6 @@ struct check_request {
     bool v6only_given, dual_stack_given, address_given;
     const char *device_name;
 };
-
-/* Read a small integer sysctl; -1 when it cannot be read. */
-static int read_sysctl_int(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return -1;
-    int value = -1;
-    if (fscanf(f, "%d", &value) != 1)
-        value = -1;
-    fclose(f);
-    return value;
-}
-
-/* CAP_NET_BIND_SERVICE (bit 10) in this process's effective set. */
-static bool self_has_net_bind_service(void)
-{
-    FILE *f = fopen("/proc/self/status", "r");
-    if (!f)
-        return false;
-    char line[256];
-    unsigned long long caps = 0;
-    while (fgets(line, sizeof line, f))
-        if (sscanf(line, "CapEff: %llx", &caps) == 1)
-            break;
-    fclose(f);
-    return (caps >> 10) & 1u;
-}
 
 static bool ipv6_available(void)
 {
@@ -205,6 +179,13 @@ static void print_json(const struct cli_context *ctx, const struct check_request
 
     json_writer_key_literal(w, "verdict");
     json_writer_string(w, bindsim_verdict_id(o->verdict));
+    json_writer_key_literal(w, "reason");
+    json_writer_string(w, o->verdict == BINDSIM_FREE ? NULL
+                          : o->tried && o->trial.bind_errno == EACCES ? "privileged-port"
+                          : o->tried && o->trial.bind_errno && o->trial.bind_errno != EADDRINUSE ? "bind-error"
+                          : o->tried && o->trial.bind_errno == EADDRINUSE && o->sim.verdict == BINDSIM_FREE
+                              ? "address-in-use"
+                          : bindsim_reason_id(&o->sim));
     json_writer_key_literal(w, "simulation");
     json_writer_object_begin(w);
     json_writer_key_literal(w, "verdict");
@@ -227,6 +208,8 @@ static void print_json(const struct cli_context *ctx, const struct check_request
         json_writer_uint(w, o->trial.uid);
         json_writer_key_literal(w, "as_planned_uid");
         json_writer_bool(w, o->trial.as_planned_uid);
+        json_writer_key_literal(w, "without_capabilities");
+        json_writer_bool(w, o->trial.without_capabilities);
         json_writer_key_literal(w, "agrees");
         if (o->agrees < 0)
             json_writer_null(w);
@@ -316,7 +299,11 @@ static void print_text(const struct cli_context *ctx, const struct check_request
     char endpoint[80];
     bindsim_plan_endpoint(plan, endpoint, sizeof endpoint);
     const char *color = o->verdict == BINDSIM_FREE ? cli_green(ctx) : cli_yellow(ctx);
-    const char *word = o->verdict == BINDSIM_FREE ? "free" : o->verdict == BINDSIM_BLOCKED ? "blocked" : "undecided";
+    bool privileged = o->verdict == BINDSIM_BLOCKED &&
+                      (o->tried ? o->trial.bind_errno == EACCES : o->sim.privileged_port);
+    const char *word = o->verdict == BINDSIM_FREE ? "free"
+                       : privileged ? "blocked: privileged port"
+                       : o->verdict == BINDSIM_BLOCKED ? "blocked" : "undecided";
     printf("%s%s %s%s%s%s%s%s%s) as uid %u: %s%s%s\n", cli_bold(ctx), registry_proto_name(plan->proto), endpoint,
            cli_reset(ctx), plan->family == AF_INET6 ? (plan->v6only ? " (IPv6 only" : " (dual-stack") : " (IPv4",
            plan->reuseaddr ? ", SO_REUSEADDR" : "", plan->reuseport ? ", SO_REUSEPORT" : "",
@@ -324,6 +311,9 @@ static void print_text(const struct cli_context *ctx, const struct check_request
            color, word, cli_reset(ctx));
     if (o->verdict == BINDSIM_FREE)
         printf("  bind() would succeed");
+    else if (privileged)
+        printf("  bind() would fail with EACCES: port %u is below net.ipv4.ip_unprivileged_port_start and uid %u "
+               "has no CAP_NET_BIND_SERVICE", plan->port, plan->uid);
     else if (o->verdict == BINDSIM_BLOCKED)
         printf("  bind() would fail%s", o->tried && o->trial.bind_errno
                                             ? "" : " with EADDRINUSE");
@@ -331,11 +321,13 @@ static void print_text(const struct cli_context *ctx, const struct check_request
         printf("  the outcome depends on flags of existing sockets the kernel does not report");
     if (!o->tried)
         printf(" (simulated; no trial bind)\n");
-    else if (o->trial.bind_errno && o->trial.bind_errno != EADDRINUSE)
+    else if (o->trial.bind_errno && o->trial.bind_errno != EADDRINUSE && o->agrees != 1)
         printf(": the trial %s failed with %s (%s)\n", o->trial.step, errno_name(o->trial.bind_errno),
                strerror(o->trial.bind_errno));
     else if (o->agrees == 1)
-        printf(": simulation and trial bind agree%s\n", o->trial.bind_errno ? " (EADDRINUSE)" : "");
+        printf(": simulation and trial bind agree%s%s\n",
+               o->trial.bind_errno ? o->trial.bind_errno == EACCES ? " (EACCES)" : " (EADDRINUSE)" : "",
+               o->trial.without_capabilities ? ", the trial ran as that uid without root's capabilities" : "");
     else if (o->agrees == 0)
         printf(": the trial bind %s, the simulation said %s\n",
                o->trial.bind_errno ? "failed with EADDRINUSE" : "succeeded", bindsim_verdict_id(o->sim.verdict));
@@ -368,7 +360,7 @@ static void print_text(const struct cli_context *ctx, const struct check_request
             printf("    %s\n", why);
         }
     }
-    if (o->sim.fix_count && o->verdict != BINDSIM_FREE) {
+    if (o->sim.fix_count && (o->verdict != BINDSIM_FREE || o->sim.privileged_port)) {
         printf("\n%sfixes:%s\n", cli_bold(ctx), cli_reset(ctx));
         for (size_t k = 0; k < o->sim.fix_count; k++)
             printf("  - %s\n", o->sim.fixes[k].message);
@@ -390,6 +382,13 @@ static void decide(struct check_outcome *o)
     enum bindsim_verdict trial = trial_bind_verdict(&o->trial);
     if (trial == BINDSIM_UNKNOWN) {
         o->verdict = BINDSIM_BLOCKED;   /* bind() fails, for a reason outside the address rules */
+        if (o->trial.bind_errno == EACCES)
+            o->agrees = o->sim.privileged_port;   /* the one such reason the simulator judges */
+        return;
+    }
+    if (o->sim.privileged_port) {
+        o->agrees = 0;   /* said EACCES, the kernel let it through (or said EADDRINUSE) */
+        o->verdict = trial;
         return;
     }
     if (o->sim.verdict != BINDSIM_UNKNOWN)
@@ -426,12 +425,17 @@ static int run_check(const struct cli_context *ctx, struct check_request *req, b
     struct socket_view_context view = { &res, ix, &host_ports, socket_view_cache_new() };
 
     struct socket_entry probe = { .proto = plan->proto, .local_port = plan->port };
+    struct host_facts facts;
+    host_facts_read(NULL, &facts);
+    uint64_t self_capabilities = 0;
+    capabilities_read_effective(NULL, 0, &self_capabilities, NULL);
     struct bindsim_host host = {
         .ports = &host_ports,
-        .unprivileged_port_start = read_sysctl_int("/proc/sys/net/ipv4/ip_unprivileged_port_start"),
-        .can_bind_privileged = plan->uid == 0 || (plan->uid == geteuid() && self_has_net_bind_service()),
+        .unprivileged_port_start = facts.unprivileged_port_start,
+        .can_bind_privileged = capabilities_planned_user_has(plan->uid, (uint32_t)geteuid(), self_capabilities,
+                                                             CAPABILITY_NET_BIND_SERVICE),
         .iana_service = socket_view_service(&view, &probe),
-        .tcp_fin_timeout = read_sysctl_int("/proc/sys/net/ipv4/tcp_fin_timeout"),
+        .tcp_fin_timeout = facts.tcp_fin_timeout,
     };
     struct check_outcome outcome = { 0 };
     int rc = CLI_EXIT_OK;
@@ -454,7 +458,7 @@ static int run_check(const struct cli_context *ctx, struct check_request *req, b
     if (outcome.agrees == 0)
         cli_warning("check: the simulation said %s but the kernel's trial bind %s: this is a bug in "
                     "portreg's rules, please report it with the output of --json",
-                    bindsim_verdict_id(outcome.sim.verdict),
+                    outcome.sim.privileged_port ? "blocked: privileged port" : bindsim_verdict_id(outcome.sim.verdict),
                     outcome.trial.bind_errno ? "failed with EADDRINUSE" : "succeeded");
     socket_view_warn_unattributed(&view, "check");
     rc = outcome.verdict == BINDSIM_FREE ? CLI_EXIT_OK : CLI_EXIT_NO;
@@ -531,9 +535,20 @@ int cmd_check(int argc, char **argv, struct cli_context *ctx)
     if (req.plan.family == AF_INET && (req.v6only_given || req.dual_stack_given))
         return cli_error(CLI_EXIT_USAGE, "check", "%s: --v6only and --dual-stack apply to IPv6 addresses only",
                          argv[optind]);
-    if (req.plan.family == AF_INET6)
-        req.plan.v6only = req.v6only_given ? true
-                          : req.dual_stack_given ? false
-                                                 : read_sysctl_int("/proc/sys/net/ipv6/bindv6only") == 1;
+    bool address_v6only;
+    if (bindsim_address_decides_v6only(&req.plan, &address_v6only)) {
+        /* a specific IPv6 address is IPv6-only whatever the flag; a v4-mapped one is IPv4 */
+        if (address_v6only && req.dual_stack_given)
+            return cli_error(CLI_EXIT_USAGE, "check", "%s: --dual-stack: a specific IPv6 address is always "
+                             "IPv6-only (only [::] can take IPv4 too)", argv[optind]);
+        if (!address_v6only && req.v6only_given)
+            return cli_error(CLI_EXIT_USAGE, "check", "%s: --v6only: a v4-mapped address is an IPv4 address "
+                             "and cannot be bound IPv6-only", argv[optind]);
+        req.plan.v6only = address_v6only;
+    } else if (req.plan.family == AF_INET6) {
+        struct host_facts facts;
+        host_facts_read(NULL, &facts);
+        req.plan.v6only = req.v6only_given ? true : req.dual_stack_given ? false : facts.bindv6only == 1;
+    }
     return run_check(ctx, &req, try_bind, json, strict);
 }

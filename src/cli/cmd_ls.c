@@ -332,6 +332,9 @@ int cmd_ls(int argc, char **argv, struct cli_context *ctx)
             socket_view_print_table(&view, ctx, &table);
         }
         socket_view_warn_unattributed(&view, "ls");
+        char gaps[512];
+        if (inspect_netns_gaps(&res, gaps, sizeof gaps))
+            fprintf(stderr, "portreg: ls: %s\n", gaps);
     }
     socket_view_cache_free(view.cache);
     inspect_result_free(&res);

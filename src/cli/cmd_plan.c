@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "net/host_facts.h"
 #include "net/local_ports.h"
 #include "plan/plan_check.h"
 #include "plan/plan_diff.h"
@@ -52,13 +53,9 @@ static int check_plan_here(const struct cli_context *ctx, struct plan *plan,
     struct local_ports host;
     if (local_ports_read(NULL, &host, NULL) < 0)
         memset(&host, 0, sizeof host);
-    unsigned unprivileged = 1024;
-    FILE *f = fopen("/proc/sys/net/ipv4/ip_unprivileged_port_start", "r");
-    if (f) {
-        if (fscanf(f, "%u", &unprivileged) != 1)
-            unprivileged = 1024;
-        fclose(f);
-    }
+    struct host_facts facts;
+    host_facts_read(NULL, &facts);
+    unsigned unprivileged = facts.unprivileged_port_start >= 0 ? (unsigned)facts.unprivileged_port_start : 1024;
     if (unprivileged == 0)
         unprivileged = 1;   /* 0 means "the default 1024" to plan_check; here every port is free */
     struct plan_check_context check = {

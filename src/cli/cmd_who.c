@@ -1,7 +1,8 @@
 /* cmd_who.c — `portreg who PORT[/PROTO]|NAME`: every socket on that local port in every state,
  * its processes, and a one-line verdict per bound socket ("held by nginx (pid 812,
  * nginx.service) on 0.0.0.0 — every IPv4 address"). Exit 0 when something holds it, 1 when
- * nothing does. Thin over inspect_run() and socket_view. */
+ * nothing does, 3 when nothing was found but --all-netns could not search every namespace.
+ * Thin over inspect_run() and socket_view. */
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +21,8 @@ static const char who_usage[] =
     "      --method M       how processes are found: auto (default), bpf, proc\n"
     "      --json           one JSON document on stdout\n"
     "  -h, --help           this help\n\n"
-    "Exit status: 0 something holds the port, 1 nothing does, 2 bad input, 3 failure.\n";
+    "Exit status: 0 something holds the port, 1 nothing does, 2 bad input, 3 failure (also:\n"
+    "nothing found, but --all-netns could not search every namespace).\n";
 
 static bool socket_binds_port(const struct socket_entry *s)
 {
@@ -132,8 +134,16 @@ int cmd_who(int argc, char **argv, struct cli_context *ctx)
     struct local_ports host;
     cli_prepare_socket_view(ctx, &ix, &host);
     struct socket_view_context view = { &res, ix, &host, socket_view_cache_new() };
+    /* a search that could not enter every namespace has no negative answer */
+    bool incomplete = inspect_netns_incomplete(&res);
+    char gaps[512];
+    if (inspect_netns_gaps(&res, gaps, sizeof gaps))
+        fprintf(stderr, "portreg: who: %s\n", gaps);
     if (json) {
         socket_view_print_json(&view, ctx, false);
+    } else if (res.sockets.count == 0 && incomplete) {
+        printf("nothing holds %s%s in the network namespaces that could be searched; not every one "
+               "could\n", argv[optind], argc - optind > 1 ? " (or the other ports asked)" : "");
     } else if (res.sockets.count == 0) {
         printf("nothing holds %s%s\n", argv[optind], argc - optind > 1 ? " (or the other ports asked)" : "");
     } else {
@@ -143,7 +153,7 @@ int cmd_who(int argc, char **argv, struct cli_context *ctx)
         print_verdicts(&view, ctx);
     }
     socket_view_warn_unattributed(&view, "who");
-    rc = res.sockets.count ? CLI_EXIT_OK : CLI_EXIT_NO;
+    rc = res.sockets.count ? CLI_EXIT_OK : incomplete ? CLI_EXIT_FAILURE : CLI_EXIT_NO;
     socket_view_cache_free(view.cache);
     inspect_result_free(&res);
     portspec_free(&ports);

@@ -128,6 +128,25 @@ expect() {
   echo "$output" | jq -e '.trial.agrees == true'
 }
 @test "tcp6: a specific IPv6 address under [::] v6only: blocked" { expect blocked in-use 'tcp6:[::]:7000:v6only' -- '[::1]:7000'; }
+@test "tcp6: a v4-mapped address next to [::] v6only: free, simulated as the kernel binds it" {
+  expect free - 'tcp6:[::]:7000:v6only' -- '[::ffff:127.0.0.1]:7000'
+  echo "$output" | jq -e '.simulation.verdict == "free" and .trial.agrees == true and .check.v6only == false'
+  run -0 in_ns "$PORTREG" check --json --no-try '[::ffff:127.0.0.1]:7000'
+  echo "$output" | jq -e '.verdict == "free"'
+}
+@test "tcp6: a v4-mapped address is its IPv4 address: blocked by 127.0.0.1" {
+  expect blocked in-use tcp4:127.0.0.1:7000 -- '[::ffff:127.0.0.1]:7000'
+}
+@test "tcp6: a specific IPv6 address is IPv6-only without --v6only; --dual-stack on it is refused" {
+  in_ns sysctl -qw net.ipv6.bindv6only=0
+  expect free - '[::1]:7000'
+  echo "$output" | jq -e '.check.v6only == true'
+  run -0 in_ns env NO_COLOR=1 "$PORTREG" check '[::1]:7000'
+  [[ "${lines[0]}" == *"(IPv6 only) as uid 0: free"* ]]
+  run --separate-stderr -2 in_ns "$PORTREG" check --dual-stack '[::1]:7000'
+  [[ "$stderr" == *"always IPv6-only"* ]]
+  run --separate-stderr -2 in_ns "$PORTREG" check --v6only '[::ffff:127.0.0.1]:7000'
+}
 
 # --- device binding
 @test "device: sockets bound to different devices share the port" {
@@ -162,13 +181,24 @@ expect() {
   run -0 in_ns "$PORTREG" check --strict --json 127.0.0.1:7050
   echo "$output" | jq -e '[.warnings[].id] | index("ephemeral") == null'
 }
-@test "warning: a privileged port for an unprivileged user" {
+@test "privileged port for another user, checked as root: blocked, the trial drops root's capabilities" {
   in_ns sysctl -qw net.ipv4.ip_unprivileged_port_start=1024
-  expect free - --user "$OTHER_UID" 127.0.0.1:800
+  expect blocked - --user 123456 127.0.0.1:800
+  echo "$output" | jq -e '.reason == "privileged-port" and .trial.errno == "EACCES" and .trial.agrees == true'
+  echo "$output" | jq -e '.trial.uid == 123456 and .trial.without_capabilities == true'
+  echo "$output" | jq -e '[.fixes[].id] | index("capability") != null and index("unprivileged-port") != null'
   echo "$output" | jq -e '[.warnings[].id] | index("privileged") != null'
+  run -1 in_ns env NO_COLOR=1 "$PORTREG" check --user 123456 127.0.0.1:800
+  [[ "${lines[0]}" == *"as uid 123456: blocked: privileged port"* ]]
+  [[ "$output" == *"AmbientCapabilities=CAP_NET_BIND_SERVICE"* ]]
+  [[ "$output" == *"a port >= 1024"* ]]
+  run -1 in_ns "$PORTREG" check --json --no-try --user 123456 127.0.0.1:800
+  echo "$output" | jq -e '.verdict == "blocked" and .reason == "privileged-port"'
+  # root itself keeps its capabilities; a lower ip_unprivileged_port_start frees the port
+  expect free - 127.0.0.1:800
   in_ns sysctl -qw net.ipv4.ip_unprivileged_port_start=500
-  run -0 in_ns "$PORTREG" check --json --user "$OTHER_UID" 127.0.0.1:800
-  echo "$output" | jq -e '[.warnings[].id] | index("privileged") == null'
+  expect free - --user "$OTHER_UID" 127.0.0.1:800
+  echo "$output" | jq -e '([.warnings[].id] | index("privileged") == null) and .trial.without_capabilities == true'
 }
 @test "warning: IANA registered the port to a service" {
   expect free - 127.0.0.1:3306

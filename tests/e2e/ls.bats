@@ -199,3 +199,21 @@ teardown() {
   run -0 "$PORTREG" ls -S --json
   echo "$output" | jq -e '[.sockets[].proto] | all(. == "sctp")'
 }
+
+@test "--all-netns unprivileged: the namespaces that could not be entered are said on stderr" {
+  need_root
+  command -v setpriv >/dev/null || skip "setpriv (util-linux) missing"
+  NOBODY_DIR=$(mktemp -d /tmp/portreg-nobody.XXXXXX)
+  chmod 755 "$NOBODY_DIR"
+  cp "$PORTREG" "$NOBODY_DIR/portreg"
+  chmod 755 "$NOBODY_DIR/portreg"
+  mkdir -m 777 "$NOBODY_DIR/state"
+  LS_NS="portreg-ls-$$-${BATS_TEST_NUMBER}"
+  ip netns add "$LS_NS" || skip "cannot create a network namespace"
+  run --separate-stderr -0 setpriv --reuid 65534 --regid 65534 --clear-groups \
+    env PORTREG_STATE_DIR="$NOBODY_DIR/state" "$NOBODY_DIR/portreg" ls --all-netns -t
+  ip netns delete "$LS_NS"
+  rm -rf "$NOBODY_DIR"
+  echo "$stderr" >&2
+  [[ "$stderr" =~ "portreg: ls: could not enter "[0-9]+" network namespace"s?" (permission denied; run as root)" ]]
+}

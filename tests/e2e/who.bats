@@ -7,7 +7,7 @@ setup() {
   use_iana_fixture
 }
 
-teardown() { stop_sockholds; }
+teardown() { stop_sockholds; netns_teardown; }
 
 @test "who PORT names the holder, the address and the exposure; exit 0" {
   start_sockhold tcp4:127.0.0.1:0
@@ -59,4 +59,58 @@ teardown() { stop_sockholds; }
   run --separate-stderr -2 "$PORTREG" who nosuchservicename
   [[ "$stderr" == *'unknown service name'* ]]
   run --separate-stderr -2 "$PORTREG" who
+}
+
+# portreg as nobody: a copy of the binary in a world-readable temp dir (the checkout may be in
+# a folder nobody cannot enter) and a state directory nobody can write.
+nobody_setup() {
+  need_root
+  command -v setpriv >/dev/null || skip "setpriv (util-linux) missing"
+  command -v ip >/dev/null || skip "needs iproute2"
+  NOBODY_DIR=$(mktemp -d /tmp/portreg-nobody.XXXXXX)
+  chmod 755 "$NOBODY_DIR"
+  cp "$PORTREG" "$NOBODY_DIR/portreg"
+  chmod 755 "$NOBODY_DIR/portreg"
+  mkdir -m 777 "$NOBODY_DIR/state"
+}
+as_nobody() {
+  setpriv --reuid 65534 --regid 65534 --clear-groups \
+    env PORTREG_STATE_DIR="$NOBODY_DIR/state" "$NOBODY_DIR/portreg" "$@"
+}
+# A listener in a network namespace of its own; sets NS_PORT.
+listener_in_new_netns() {
+  WHO_NS="portreg-who-$$-${BATS_TEST_NUMBER}"
+  ip netns add "$WHO_NS" || skip "cannot create a network namespace"
+  ip -n "$WHO_NS" link set lo up
+  local out="$BATS_TEST_TMPDIR/inner"
+  ip netns exec "$WHO_NS" "$SOCKHOLD" tcp4:127.0.0.1:0 >"$out" 2>&1 3>&- &
+  echo $! >>"$BATS_TEST_TMPDIR/ns-holders"
+  until grep -q ready "$out" 2>/dev/null; do sleep 0.05; done
+  NS_PORT=$(awk '$1 == "socket" {print $4}' "$out")
+}
+netns_teardown() {
+  if [ -f "$BATS_TEST_TMPDIR/ns-holders" ]; then
+    while read -r pid; do kill "$pid" 2>/dev/null || true; done <"$BATS_TEST_TMPDIR/ns-holders"
+  fi
+  [ -n "${WHO_NS:-}" ] && ip netns delete "$WHO_NS" 2>/dev/null || true
+  [ -n "${NOBODY_DIR:-}" ] && rm -rf "$NOBODY_DIR"
+  return 0
+}
+
+@test "--all-netns unprivileged: namespaces it cannot enter are said, and 'nothing' is not the answer (exit 3)" {
+  nobody_setup
+  listener_in_new_netns
+  run -0 "$PORTREG" who --all-netns "$NS_PORT"
+  [[ "$output" == *"sockhold"* ]]
+  run --separate-stderr -3 as_nobody who --all-netns "$NS_PORT"
+  echo "$stderr" >&2
+  [[ "$stderr" =~ "portreg: who: could not enter "[0-9]+" network namespace"s?" (permission denied; run as root)" ]]
+  [ "$output" != "nothing holds $NS_PORT" ]
+  [[ "$output" == *"not every one could"* ]]
+  run --separate-stderr -3 as_nobody who --all-netns --json "$NS_PORT"
+  echo "$output" | jq -e '.sockets == []'
+  # without --all-netns the answer is about this namespace only, and complete
+  run --separate-stderr -1 as_nobody who "$NS_PORT"
+  [ "$output" = "nothing holds $NS_PORT" ]
+  netns_teardown
 }

@@ -1,7 +1,8 @@
 /* test_bindsim.c — unit tests for the bind-rule simulator (doctor/bindsim.c) on synthetic
  * socket tables: one table of cases (existing socket, planned bind, expected verdict, rule and
  * overlap) covering address overlap, dual-stack, flags, uids, TIME_WAIT, devices and UDP;
- * then warnings, fixes, ordering and invalid plans. */
+ * then warnings, fixes, ordering and invalid plans; then thousands of random socket pairs
+ * against the kernel itself, in a network namespace of the test's own (root only). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -10,11 +11,23 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/fsuid.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "doctor/bindsim.h"
+#include "doctor/trial_bind.h"
+#include "net/sockdiag.h"
 #include "registry/record.h"
+#include "util/portspec.h"
 
 #define TCP REGISTRY_PROTO_TCP
 #define UDP REGISTRY_PROTO_UDP
@@ -89,6 +102,12 @@ static const struct rule_case rule_cases[] = {
     { "0.0.0.0 next to [::1]", TCP, "::1", LISTEN, 1, 0, 0, "0.0.0.0", 0, 0, 0, 0, 0, BINDSIM_FREE, -1, -1 },
     { "same v6 address", UDP, "fe80::1", CLOSE, 1, 0, 0, "fe80::1", 0, 0, 0, 0, 0,
       BINDSIM_BLOCKED, BINDSIM_RULE_IN_USE, BINDSIM_OVERLAP_SAME_ADDRESS },
+    { "v4-mapped next to [::] v6only", TCP, "::", LISTEN, 1, 0, 0, "::ffff:127.0.0.1", 0, 0, 0, 0, 0,
+      BINDSIM_FREE, -1, -1 },
+    { "v4-mapped next to [::] v6only, udp", UDP, "::", CLOSE, 1, 0, 0, "::ffff:127.0.0.1", 0, 0, 0, 0, 0,
+      BINDSIM_FREE, -1, -1 },
+    { "v4-mapped under [::] dual", TCP, "::", LISTEN, 0, 0, 0, "::ffff:127.0.0.1", 0, 0, 0, 0, 0,
+      BINDSIM_BLOCKED, BINDSIM_RULE_IN_USE, BINDSIM_OVERLAP_DUAL_STACK },
     { "v4-mapped plan is its IPv4 address", TCP, "127.0.0.1", LISTEN, 0, 0, 0, "::ffff:127.0.0.1", 0, 0, 0, 0, 0,
       BINDSIM_BLOCKED, BINDSIM_RULE_IN_USE, BINDSIM_OVERLAP_SAME_ADDRESS },
     /* flags, TCP */
@@ -244,10 +263,46 @@ static void test_host_warnings(void **state)
     assert_true(has_warning(&res, BINDSIM_WARN_PRIVILEGED));
     assert_false(has_warning(&res, BINDSIM_WARN_IANA));
     bindsim_result_free(&res);
+    /* bind() fails with EACCES before any address rule: blocked, with the two ways out */
+    assert_int_equal(res.verdict, BINDSIM_BLOCKED);
+    assert_true(res.privileged_port);
+    assert_string_equal(bindsim_reason_id(&res), "privileged-port");
+    assert_true(has_fix(&res, BINDSIM_FIX_CAPABILITY));
+    assert_true(has_fix(&res, BINDSIM_FIX_UNPRIVILEGED_PORT));
+    bindsim_result_free(&res);
     host.can_bind_privileged = true;
     assert_int_equal(bindsim_check(&plan, NULL, 0, &host, &res, NULL), 0);
     assert_int_equal(res.warning_count, 0);
+    assert_int_equal(res.verdict, BINDSIM_FREE);
+    assert_false(res.privileged_port);
+    assert_null(bindsim_reason_id(&res));
     bindsim_result_free(&res);
+    /* unknown sysctl: no verdict from it */
+    host.can_bind_privileged = false;
+    host.unprivileged_port_start = -1;
+    assert_int_equal(bindsim_check(&plan, NULL, 0, &host, &res, NULL), 0);
+    assert_int_equal(res.verdict, BINDSIM_FREE);
+    bindsim_result_free(&res);
+}
+
+static void test_address_decides_v6only(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *address;
+        bool decides, v6only;
+    } cases[] = {
+        { "::1", true, true }, { "fe80::1", true, true }, { "2001:db8::5", true, true },
+        { "::ffff:127.0.0.1", true, false }, { "::ffff:0.0.0.0", true, false },
+        { "::", false, false }, { "127.0.0.1", false, false }, { "0.0.0.0", false, false },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct bindsim_plan plan = make_plan(TCP, cases[i].address, 80, false, false, false, 0, 0);
+        bool v6only = !cases[i].v6only;
+        bool decides = bindsim_address_decides_v6only(&plan, &v6only);
+        if (decides != cases[i].decides || (decides && v6only != cases[i].v6only))
+            fail_msg("%s: decides %d v6only %d", cases[i].address, decides, v6only);
+    }
 }
 
 static void test_fixes(void **state)
@@ -335,6 +390,235 @@ static void test_ids_and_endpoint(void **state)
     assert_string_equal(bindsim_plan_endpoint(&plan, buf, sizeof buf), "10.1.2.3:53");
 }
 
+/* ---- the simulator against the kernel: random socket pairs in a namespace of our own ---- */
+
+#define RANDOM_PAIRS 3000
+#define RANDOM_DEFAULT_SEED 20240611u
+#define RANDOM_OTHER_UID 65534u
+
+/* xorshift64*: the same pairs for the same seed on every libc */
+static uint64_t random_next(uint64_t *state)
+{
+    *state ^= *state >> 12;
+    *state ^= *state << 25;
+    *state ^= *state >> 27;
+    return *state * 2685821657736338717ull;
+}
+
+static unsigned random_below(uint64_t *state, unsigned n)
+{
+    return (unsigned)(random_next(state) >> 33) % n;
+}
+
+/* One side of a pair: the existing socket (listening or only bound) or the planned bind. */
+struct random_side {
+    uint8_t proto;
+    int family;
+    const char *address;
+    int v6only;              /* -1: not set (IPv4) */
+    bool reuseaddr, reuseport, listening;
+    uint32_t uid;
+};
+
+static void random_side_make(uint64_t *state, uint8_t proto, struct random_side *side)
+{
+    static const char *const v4[] = { "0.0.0.0", "127.0.0.1", "127.0.0.2" };
+    static const char *const v6[] = { "::", "::1", "::ffff:127.0.0.1", "::ffff:127.0.0.2", "::ffff:0.0.0.0" };
+    memset(side, 0, sizeof *side);
+    side->proto = proto;
+    side->family = random_below(state, 2) ? AF_INET6 : AF_INET;
+    if (side->family == AF_INET) {
+        side->address = v4[random_below(state, 3)];
+        side->v6only = -1;
+    } else {
+        side->address = v6[random_below(state, 5)];
+        /* a v4-mapped address cannot be bound IPv6-only (EINVAL): mostly leave it dual */
+        side->v6only = strchr(side->address, '.') && random_below(state, 4) ? 0 : (int)random_below(state, 2);
+    }
+    side->reuseaddr = random_below(state, 2);
+    side->reuseport = random_below(state, 2);
+    side->listening = proto == TCP && random_below(state, 2);
+    side->uid = random_below(state, 3) == 0 ? RANDOM_OTHER_UID : 0;
+}
+
+static const char *random_side_text(const struct random_side *s, char *buf, size_t size)
+{
+    snprintf(buf, size, "%s%s %s%s%s%s%s%s uid %u", s->proto == TCP ? "tcp" : "udp",
+             s->family == AF_INET6 ? "6" : "4", s->address,
+             s->v6only == 1 ? " v6only" : s->v6only == 0 ? " dual" : "", s->reuseaddr ? " reuseaddr" : "",
+             s->reuseport ? " reuseport" : "", s->listening ? " listening" : "",
+             s->proto == TCP && !s->listening ? " bound" : "", s->uid);
+    return buf;
+}
+
+static struct bindsim_plan random_side_plan(const struct random_side *s, uint16_t port)
+{
+    struct bindsim_plan p;
+    memset(&p, 0, sizeof p);
+    p.proto = s->proto;
+    p.family = (uint8_t)s->family;
+    inet_pton(s->family, s->address, p.address);
+    p.port = port;
+    p.v6only = s->v6only == 1;
+    p.reuseaddr = s->reuseaddr;
+    p.reuseport = s->reuseport;
+    p.uid = s->uid;
+    return p;
+}
+
+/* The existing socket, created as its uid (fsuid stamps sk_uid); -1 when the kernel refuses. */
+static int random_side_open(const struct random_side *s, uint16_t port)
+{
+    uid_t previous = (uid_t)setfsuid(s->uid);
+    int fd = socket(s->family, (s->proto == TCP ? SOCK_STREAM : SOCK_DGRAM) | SOCK_CLOEXEC, 0);
+    setfsuid(previous);
+    if (fd < 0)
+        return -1;
+    int one = 1;
+    if ((s->reuseaddr && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0) ||
+        (s->reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0) ||
+        (s->v6only >= 0 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &s->v6only, sizeof s->v6only) < 0)) {
+        close(fd);
+        return -1;
+    }
+    struct bindsim_plan p = random_side_plan(s, port);
+    int rc;
+    if (s->family == AF_INET6) {
+        struct sockaddr_in6 a = { .sin6_family = AF_INET6, .sin6_port = htons(port) };
+        memcpy(&a.sin6_addr, p.address, 16);
+        rc = bind(fd, (struct sockaddr *)&a, sizeof a);
+    } else {
+        struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port) };
+        memcpy(&a.sin_addr, p.address, 4);
+        rc = bind(fd, (struct sockaddr *)&a, sizeof a);
+    }
+    if (rc < 0 || (s->listening && listen(fd, 4) < 0)) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static int bring_loopback_up(void)
+{
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof ifr);
+    snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "lo");
+    int rc = ioctl(fd, SIOCGIFFLAGS, &ifr);
+    if (rc == 0) {
+        ifr.ifr_flags = (short)(ifr.ifr_flags | IFF_UP);
+        rc = ioctl(fd, SIOCSIFFLAGS, &ifr);
+    }
+    close(fd);
+    return rc;
+}
+
+/* What the simulator's answer says the kernel does when the existing socket's flags are
+ * the ones it really has: 1 = EADDRINUSE, 0 = bind succeeds. */
+static int simulator_expects_conflict(const struct bindsim_result *res, const struct random_side *existing)
+{
+    if (res->verdict != BINDSIM_UNKNOWN)
+        return res->verdict == BINDSIM_BLOCKED;
+    const struct bindsim_conflict *c = &res->conflicts[0];
+    bool shares = (existing->reuseaddr && c->shares_if_reuseaddr) || (existing->reuseport && c->shares_if_reuseport);
+    return !shares;
+}
+
+/* The child's whole run: returns the number of disagreements (printed as they are found). */
+static int random_pairs_run(uint64_t seed, unsigned pairs)
+{
+    uint64_t state = seed ? seed : 1;
+    unsigned disagreements = 0, compared = 0, skipped = 0, uncertain = 0;
+    for (unsigned i = 0; i < pairs; i++) {
+        uint16_t port = (uint16_t)(20000 + i % 40000);
+        uint8_t proto = random_below(&state, 2) ? TCP : UDP;
+        struct random_side existing, planned;
+        random_side_make(&state, proto, &existing);
+        random_side_make(&state, proto, &planned);
+        planned.listening = false;   /* the trial only binds */
+        int fd = random_side_open(&existing, port);
+        struct bindsim_plan plan = random_side_plan(&planned, port);
+        if (fd < 0 || (plan.family == AF_INET6 && plan.v6only && strchr(planned.address, '.'))) {
+            skipped++;
+            if (fd >= 0)
+                close(fd);
+            continue;
+        }
+        struct portspec ports = { 0 };
+        struct socket_list table = { 0 };
+        struct sockdiag_query query = { .protos = 1u << proto, .states = SOCKET_STATE_ALL, .local_ports = &ports };
+        struct pr_error err;
+        if (portspec_add(&ports, port, port, proto) < 0 || sockdiag_dump(&query, &table, &err) < 0 ||
+            table.count != 1) {
+            fprintf(stderr, "# pair %u: the socket table has %zu sockets on port %u, not 1\n", i, table.count, port);
+            disagreements++;
+            goto next;
+        }
+        struct bindsim_result res;
+        struct trial_bind_result trial;
+        if (bindsim_check(&plan, table.items, table.count, NULL, &res, &err) < 0) {
+            fprintf(stderr, "# pair %u: bindsim_check: %s\n", i, err.message);
+            disagreements++;
+            goto next;
+        }
+        if (trial_bind_run(&plan, &trial, &err) < 0 || (trial.bind_errno && trial.bind_errno != EADDRINUSE)) {
+            skipped++;   /* not an address question (EINVAL, EACCES...) */
+        } else {
+            compared++;
+            uncertain += res.verdict == BINDSIM_UNKNOWN;
+            int kernel = trial.bind_errno == EADDRINUSE;
+            if (simulator_expects_conflict(&res, &existing) != kernel) {
+                char a[160], b[160];
+                if (disagreements < 40)
+                    fprintf(stderr, "# seed %llu pair %u: existing %s, planned %s: simulator %s%s, kernel %s\n",
+                            (unsigned long long)seed, i, random_side_text(&existing, a, sizeof a),
+                            random_side_text(&planned, b, sizeof b), bindsim_verdict_id(res.verdict),
+                            res.verdict == BINDSIM_UNKNOWN ? " (resolved with the real flags)" : "",
+                            kernel ? "EADDRINUSE" : "binds");
+                disagreements++;
+            }
+        }
+        bindsim_result_free(&res);
+next:
+        socket_list_free(&table);
+        portspec_free(&ports);
+        close(fd);
+    }
+    fprintf(stderr, "# seed %llu: %u pairs, %u compared with the kernel (%u needed the real flags), %u skipped, "
+            "%u disagreements\n", (unsigned long long)seed, pairs, compared, uncertain, skipped, disagreements);
+    return disagreements ? 1 : 0;
+}
+
+static void test_random_pairs_against_kernel(void **state)
+{
+    (void)state;
+    if (geteuid() != 0)
+        skip();   /* needs a network namespace of its own and sockets of another uid: root */
+    const char *seed_text = getenv("PORTREG_BINDSIM_SEED");
+    uint64_t seed = seed_text ? strtoull(seed_text, NULL, 10) : RANDOM_DEFAULT_SEED;
+    fflush(NULL);
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        if (unshare(CLONE_NEWNET) < 0 || bring_loopback_up() < 0) {
+            fprintf(stderr, "# cannot make a network namespace with loopback up: %s\n", strerror(errno));
+            _exit(77);
+        }
+        _exit(random_pairs_run(seed, RANDOM_PAIRS));
+    }
+    int status;
+    assert_int_equal(waitpid(child, &status, 0), child);
+    assert_true(WIFEXITED(status));
+    if (WEXITSTATUS(status) == 77)
+        skip();
+    if (WEXITSTATUS(status) != 0)
+        fail_msg("the simulator and the kernel disagree (seed %llu, PORTREG_BINDSIM_SEED reruns it)",
+                 (unsigned long long)seed);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -346,6 +630,8 @@ int main(void)
         cmocka_unit_test(test_listen_race_and_unseen_flags),
         cmocka_unit_test(test_invalid_plans),
         cmocka_unit_test(test_ids_and_endpoint),
+        cmocka_unit_test(test_address_decides_v6only),
+        cmocka_unit_test(test_random_pairs_against_kernel),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -22,6 +22,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "net/inspect.h"
 #include "net/netns.h"
 #include "net/sockdiag.h"
 #include "registry/record.h"
@@ -407,6 +408,98 @@ static void test_run_in_errors(void **state)
     assert_string_equal(err.path, "/proc/self/ns/uts");
 }
 
+/* ---- the listed namespace is the one entered (pid reuse) ---- */
+
+static void test_check_opened_compares_device_and_inode(void **state)
+{
+    (void)state;
+    struct netns_list list = { 0 };
+    struct pr_error err = { 0 };
+    assert_int_equal(netns_list_all(NULL, NULL, &list, NULL, &err), 0);
+    uint64_t self = 0;
+    assert_int_equal(netns_current_inode(&self, NULL), 0);
+    const struct netns_entry *own = NULL;
+    for (size_t i = 0; i < list.count; i++)
+        if (list.items[i].inode == self)
+            own = &list.items[i];
+    assert_non_null(own);
+    struct stat st;
+    assert_int_equal(stat("/proc/thread-self/ns/net", &st), 0);
+    assert_int_equal(own->device, (uint64_t)st.st_dev);
+
+    int fd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+    assert_true(fd >= 0);
+    struct netns_entry entry = *own;
+    assert_int_equal(netns_check_opened(fd, &entry, &err), 0);
+    /* the pid was reused: the path now opens another namespace */
+    entry.inode = self + 1;
+    assert_int_equal(netns_check_opened(fd, &entry, &err), -ESTALE);
+    assert_int_equal(err.code, -ESTALE);
+    assert_string_equal(err.path, entry.path);
+    entry.inode = self;
+    entry.device = own->device + 1;
+    assert_int_equal(netns_check_opened(fd, &entry, &err), -ESTALE);
+    close(fd);
+    netns_list_free(&list);
+}
+
+static void test_run_in_entry_skips_a_changed_namespace(void **state)
+{
+    (void)state;
+    uint64_t self = 0;
+    assert_int_equal(netns_current_inode(&self, NULL), 0);
+    struct stat st;
+    assert_int_equal(stat("/proc/self/ns/net", &st), 0);
+    struct netns_entry entry;
+    memset(&entry, 0, sizeof entry);
+    snprintf(entry.path, sizeof entry.path, "/proc/self/ns/net");
+    entry.device = (uint64_t)st.st_dev;
+    entry.inode = self;
+    struct inside_report report = { 0 };
+    struct pr_error err = { 0 };
+    assert_int_equal(netns_run_in_entry(&entry, report_inode, &report, &err), 42);
+    assert_int_equal(report.inode, self);
+    entry.inode = self ^ 0x5a5a;   /* listed as another namespace: fn must not run there */
+    memset(&err, 0, sizeof err);
+    assert_int_equal(netns_run_in_entry(&entry, must_not_run, NULL, &err), -ESTALE);
+    assert_non_null(strstr(err.message, "pid was reused"));
+    assert_string_equal(err.path, "/proc/self/ns/net");
+}
+
+/* ---- what an --all-netns answer could not see ---- */
+
+static void test_inspect_netns_gaps(void **state)
+{
+    (void)state;
+    struct inspect_result res;
+    memset(&res, 0, sizeof res);
+    char buf[512];
+    assert_false(inspect_netns_incomplete(&res));
+    assert_null(inspect_netns_gaps(&res, buf, sizeof buf));
+    res.netns_failed = 3;
+    res.netns_failed_errno = EPERM;
+    assert_true(inspect_netns_incomplete(&res));
+    assert_non_null(inspect_netns_gaps(&res, buf, sizeof buf));
+    assert_non_null(strstr(buf, "could not enter 3 network namespaces (permission denied"));
+    assert_non_null(strstr(buf, "their sockets were not searched"));
+    /* a namespace whose process exited is a note, not a blind spot */
+    memset(&res, 0, sizeof res);
+    res.netns_gone = 1;
+    assert_false(inspect_netns_incomplete(&res));
+    assert_non_null(inspect_netns_gaps(&res, buf, sizeof buf));
+    assert_non_null(strstr(buf, "1 network namespace skipped"));
+    /* unreadable links are blind spots only without root */
+    memset(&res, 0, sizeof res);
+    res.netns_unreadable = 5;
+    assert_int_equal(inspect_netns_incomplete(&res), geteuid() != 0);
+    /* a small buffer is cut, never overrun */
+    res.netns_failed = 2;
+    res.netns_failed_errno = EACCES;
+    char small[16];
+    assert_non_null(inspect_netns_gaps(&res, small, sizeof small));
+    assert_int_equal(strlen(small), sizeof small - 1);
+}
+
 /* ---- sock_diag inside a namespace ---- */
 
 struct inside_listener {
@@ -524,6 +617,9 @@ int main(void)
         cmocka_unit_test(test_run_in_enters_and_returns),
         cmocka_unit_test(test_run_in_errors),
         cmocka_unit_test(test_sockdiag_inside_namespace),
+        cmocka_unit_test(test_inspect_netns_gaps),
+        cmocka_unit_test(test_check_opened_compares_device_and_inode),
+        cmocka_unit_test(test_run_in_entry_skips_a_changed_namespace),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

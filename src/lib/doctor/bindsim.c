@@ -95,8 +95,10 @@ static bool uses_bhash2(const struct bind_endpoint *sk)
 
 static bool bhash2_overlap(const struct bind_endpoint *sk, const struct bind_endpoint *sk2)
 {
-    if (sk->family == AF_INET && sk2->v6only)
-        return false;   /* inet_bhash2_conflict() skips IPv6-only sockets for IPv4 */
+    /* inet_bhash2_conflict() skips IPv6-only sockets for an IPv4 bind, and a v4-mapped bind is
+     * an IPv4 bind (ipv6_rcv_saddr_equal(): an IPv6-only [::] never matches a mapped address) */
+    if ((sk->family == AF_INET || sk->kind == KIND_MAPPED) && sk2->v6only)
+        return false;
     if (memcmp(sk->canonical, sk2->canonical, 16) == 0)
         return true;    /* the same bucket */
     if (sk2->family == AF_INET6 && sk2->kind == KIND_ANY)
@@ -410,6 +412,18 @@ int bindsim_check(const struct bindsim_plan *plan, const struct socket_entry *so
         qsort(out->conflicts, out->conflict_count, sizeof *out->conflicts, compare_conflicts);
     out->verdict = out->conflict_count == 0 ? BINDSIM_FREE
                    : out->conflicts[0].certain ? BINDSIM_BLOCKED : BINDSIM_UNKNOWN;
+    /* __inet_bind() / __inet6_bind() refuse a privileged port (EACCES) before the port is
+     * looked up at all */
+    if (host && host->unprivileged_port_start >= 0 && plan->port < host->unprivileged_port_start &&
+        !host->can_bind_privileged) {
+        out->privileged_port = true;
+        out->verdict = BINDSIM_BLOCKED;
+        add_fix(out, BINDSIM_FIX_CAPABILITY, "give uid %u CAP_NET_BIND_SERVICE: AmbientCapabilities="
+                "CAP_NET_BIND_SERVICE in the systemd unit, or setcap cap_net_bind_service=+ep on the "
+                "program", plan->uid);
+        add_fix(out, BINDSIM_FIX_UNPRIVILEGED_PORT, "use a port >= %d (net.ipv4.ip_unprivileged_port_start), "
+                "or lower that sysctl", host->unprivileged_port_start);
+    }
     collect_fixes(plan, sockets, host, out);
     collect_warnings(plan, sockets, host, out);
     return 0;
@@ -425,6 +439,26 @@ void bindsim_result_free(struct bindsim_result *res)
     res->conflicts = NULL;
     res->shared = NULL;
     res->conflict_count = res->shared_count = 0;
+}
+
+const char *bindsim_reason_id(const struct bindsim_result *res)
+{
+    if (res->privileged_port)
+        return "privileged-port";
+    if (res->verdict == BINDSIM_FREE)
+        return NULL;
+    return res->verdict == BINDSIM_BLOCKED ? "address-in-use" : "flags-unknown";
+}
+
+bool bindsim_address_decides_v6only(const struct bindsim_plan *plan, bool *v6only)
+{
+    if (plan->family != AF_INET6)
+        return false;
+    enum address_kind kind = address_kind_of(plan->address);
+    if (kind == KIND_ANY)
+        return false;
+    *v6only = kind == KIND_OTHER;
+    return true;
 }
 
 const char *bindsim_verdict_id(enum bindsim_verdict v)
@@ -465,7 +499,8 @@ const char *bindsim_warning_id(enum bindsim_warning_kind k)
 const char *bindsim_fix_id(enum bindsim_fix_kind k)
 {
     static const char *const ids[] = { "stop-holder", "specific-address", "v6only", "set-reuseaddr",
-                                       "set-reuseport", "same-user", "wait", "device" };
+                                       "set-reuseport", "same-user", "wait", "device", "capability",
+                                       "unprivileged-port" };
     return (size_t)k < sizeof ids / sizeof ids[0] ? ids[k] : "unknown";
 }
 

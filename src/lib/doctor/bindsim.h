@@ -108,6 +108,8 @@ enum bindsim_fix_kind {
     BINDSIM_FIX_SAME_USER,        /* run as the uid of the SO_REUSEPORT group */
     BINDSIM_FIX_WAIT,             /* wait for TIME_WAIT / FIN_WAIT to end */
     BINDSIM_FIX_DEVICE,           /* bind both to different devices */
+    BINDSIM_FIX_CAPABILITY,       /* give the user CAP_NET_BIND_SERVICE (AmbientCapabilities=) */
+    BINDSIM_FIX_UNPRIVILEGED_PORT,/* a port >= ip_unprivileged_port_start */
 };
 
 struct bindsim_fix {
@@ -117,6 +119,10 @@ struct bindsim_fix {
 
 struct bindsim_result {
     enum bindsim_verdict verdict;
+    bool privileged_port;                 /* BLOCKED because the port is below
+                                             ip_unprivileged_port_start and the user lacks
+                                             CAP_NET_BIND_SERVICE: bind() fails with EACCES
+                                             before any address rule is looked at */
     struct bindsim_conflict *conflicts;   /* certain ones first, then by table order */
     size_t conflict_count;
     struct bindsim_shared *shared;
@@ -135,6 +141,11 @@ int bindsim_check(const struct bindsim_plan *plan, const struct socket_entry *so
                   const struct bindsim_host *host, struct bindsim_result *out, struct pr_error *err);
 void bindsim_result_free(struct bindsim_result *res);
 
+/* Whether the address alone decides IPV6_V6ONLY: a specific IPv6 address is always IPv6-only
+ * (__inet6_bind() sets sk_ipv6only), a v4-mapped one is its IPv4 address (never IPv6-only).
+ * Returns true and fills *v6only for those; false for IPv4 and for [::] (the flag decides). */
+bool bindsim_address_decides_v6only(const struct bindsim_plan *plan, bool *v6only);
+
 /* Whether the kernel would treat the two bind addresses as overlapping (device binding and
  * flags aside); fills *overlap when it does. Exposed for tests. */
 bool bindsim_addresses_overlap(const struct bindsim_plan *plan, const struct socket_entry *s,
@@ -143,7 +154,9 @@ bool bindsim_addresses_overlap(const struct bindsim_plan *plan, const struct soc
 /* JSON ids: "free", "blocked", "unknown"; "in-use", "reuseaddr-listening", "reuseport-uid",
  * "time-wait", "closing", "flags-unknown"; "same-address", "wildcard", "dual-stack"; "device", "reuseaddr", "reuseport"; "ephemeral", "privileged", "iana",
  * "listen-race", "flags-unseen"; "stop-holder", "specific-address", "v6only", "set-reuseaddr",
- * "set-reuseport", "same-user", "wait", "device". */
+ * "set-reuseport", "same-user", "wait", "device", "capability", "unprivileged-port".
+ * Reasons of a verdict: "privileged-port", "address-in-use", "flags-unknown", NULL when free. */
+const char *bindsim_reason_id(const struct bindsim_result *res);
 const char *bindsim_verdict_id(enum bindsim_verdict v);
 const char *bindsim_rule_id(enum bindsim_rule r);
 const char *bindsim_overlap_id(enum bindsim_overlap o);

@@ -1,7 +1,9 @@
-/* trial_bind.h — confirm the simulator with the kernel: create the planned socket (as the
- * planned uid through setfsuid() when running as root, so SO_REUSEPORT's uid rule applies),
- * set its flags, bind() it and close it at once. Nothing listens and no packet is sent; a UDP
- * socket with SO_REUSEPORT joins its group for the microseconds between bind and close. */
+/* trial_bind.h — confirm the simulator with the kernel: create the planned socket, set its
+ * flags, bind() it and close it at once. Run as root for another uid, the trial happens in a
+ * forked child that switched to that uid (setresuid), so it has the uid's SO_REUSEPORT group
+ * and none of root's capabilities: a privileged port fails with EACCES as it will for the
+ * service. Nothing listens and no packet is sent; a UDP socket with SO_REUSEPORT joins its
+ * group for the microseconds between bind and close. */
 #ifndef PORTREG_DOCTOR_TRIAL_BIND_H
 #define PORTREG_DOCTOR_TRIAL_BIND_H
 
@@ -16,6 +18,7 @@ struct trial_bind_result {
     const char *step;        /* "socket", "setsockopt", "bind" or NULL on success */
     uint32_t uid;            /* the uid the socket was created as */
     bool as_planned_uid;     /* uid == plan->uid */
+    bool without_capabilities; /* ran in a child as plan->uid: root's capabilities dropped */
 };
 
 /* Run the trial. Returns 0 with the outcome in out (a failed bind is an outcome, not an

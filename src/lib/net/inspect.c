@@ -5,9 +5,11 @@
 #include "net/inspect.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 struct dump_in_netns {
     const struct sockdiag_query *query;
@@ -71,10 +73,16 @@ static int dump_namespaces(const struct inspect_options *opt, struct inspect_res
         struct pr_error ns_err;
         pr_error_clear(&ns_err);
         struct dump_in_netns ctx = { &q, &res->sockets, &ns_err };
-        if (netns_run_in(ns->path, dump_in_netns_worker, &ctx, &ns_err) < 0)
-            res->netns_failed++;   /* gone meanwhile, or not allowed: counted, not fatal */
-        else
+        int entered = netns_run_in_entry(ns, dump_in_netns_worker, &ctx, &ns_err);
+        if (entered == -ENOENT || entered == -ESRCH || entered == -ESTALE) {
+            res->netns_gone++;     /* its process exited (and maybe the pid was reused) */
+        } else if (entered < 0) {
+            if (!res->netns_failed)
+                res->netns_failed_errno = -entered;
+            res->netns_failed++;   /* not allowed: counted, not fatal, said by the caller */
+        } else {
             out->entered = true;
+        }
     }
     netns_list_free(&list);
     return r;
@@ -252,4 +260,57 @@ void inspect_result_free(struct inspect_result *res)
     free(res->processes);
     free(res->netns);
     memset(res, 0, sizeof *res);
+}
+
+/* As root an unreadable namespace link is a process exiting meanwhile, not a blind spot. */
+static unsigned inspect_unreadable_blind_spots(const struct inspect_result *res)
+{
+    return geteuid() == 0 ? 0 : res->netns_unreadable;
+}
+
+bool inspect_netns_incomplete(const struct inspect_result *res)
+{
+    return res->netns_failed || inspect_unreadable_blind_spots(res);
+}
+
+static void gaps_append(char *buf, size_t size, size_t *used, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void gaps_append(char *buf, size_t size, size_t *used, const char *fmt, ...)
+{
+    if (*used + 1 >= size)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    int written = vsnprintf(buf + *used, size - *used, fmt, ap);
+    va_end(ap);
+    if (written > 0)
+        *used = *used + (size_t)written < size ? *used + (size_t)written : size - 1;
+}
+
+const char *inspect_netns_gaps(const struct inspect_result *res, char *buf, size_t size)
+{
+    unsigned unreadable = inspect_unreadable_blind_spots(res);
+    if (!res->netns_failed && !unreadable && !res->netns_gone)
+        return NULL;
+    size_t used = 0;
+    buf[0] = '\0';
+    if (res->netns_failed) {
+        int e = res->netns_failed_errno;
+        gaps_append(buf, size, &used, "could not enter %u network namespace%s (%s%s)", res->netns_failed,
+                    res->netns_failed == 1 ? "" : "s",
+                    e == EPERM || e == EACCES ? "permission denied" : strerror(e),
+                    geteuid() != 0 ? "; run as root" : "");
+    }
+    if (unreadable && res->netns_failed)
+        gaps_append(buf, size, &used, " nor see those of %u process%s", unreadable, unreadable == 1 ? "" : "es");
+    else if (unreadable)
+        gaps_append(buf, size, &used, "could not see the network namespaces of %u process%s (permission denied; "
+                    "run as root)", unreadable, unreadable == 1 ? "" : "es");
+    if (res->netns_failed || unreadable)
+        gaps_append(buf, size, &used, ": their sockets were not searched");
+    if (res->netns_gone)
+        gaps_append(buf, size, &used, "%s%u network namespace%s skipped: %s process exited before %s entered",
+                    used ? "; " : "", res->netns_gone, res->netns_gone == 1 ? "" : "s",
+                    res->netns_gone == 1 ? "its" : "their", res->netns_gone == 1 ? "it was" : "they were");
+    return buf;
 }

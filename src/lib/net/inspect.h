@@ -46,7 +46,10 @@ struct inspect_result {
     size_t process_count;
     struct inspected_netns *netns;   /* namespaces looked at; [0] is the caller's own */
     size_t netns_count;
-    unsigned netns_failed;           /* could not be entered */
+    unsigned netns_failed;           /* could not be entered (permission): not searched */
+    int netns_failed_errno;          /* why the first of them could not (EPERM...) */
+    unsigned netns_gone;             /* gone before they were entered, or their pid was
+                                        reused (the path led to another namespace): skipped */
     unsigned netns_unreadable;       /* processes whose namespace link was unreadable */
     size_t unattributed;             /* sockets with a file but no holder found */
     bool processes_looked_up;
@@ -58,5 +61,13 @@ int inspect_run(const struct inspect_options *opt, struct inspect_result *res, s
 const struct process_info *inspect_process(const struct inspect_result *res, uint32_t pid);
 const struct inspected_netns *inspect_netns(const struct inspect_result *res, uint64_t inode);
 void inspect_result_free(struct inspect_result *res);
+/* Whether an --all-netns answer is incomplete: namespaces that could not be entered, or (not
+ * root) processes whose namespace could not be read. A negative answer ("nothing holds the
+ * port") is then not an answer. */
+bool inspect_netns_incomplete(const struct inspect_result *res);
+/* What was not searched, as one clause for a warning, e.g. "could not enter 3 network
+ * namespaces (permission denied; run as root)"; also notes namespaces skipped because they
+ * changed. NULL when there is nothing to say. */
+const char *inspect_netns_gaps(const struct inspect_result *res, char *buf, size_t size);
 
 #endif

@@ -245,6 +245,7 @@ int netns_list_all(const char *proc_root, const char *run_netns_dir, struct netn
             return pr_error_set(err, -ENOMEM, "out of memory");
         }
         entry->inode = sightings.items[i].inode;
+        entry->device = (uint64_t)own.st_dev;
         /* Sorted: the smallest name (if any) comes first, then the lowest pid. */
         const struct netns_sighting *named = sightings.items[i].name ? &sightings.items[i] : NULL;
         for (size_t j = i; j < end; j++)
@@ -269,6 +270,8 @@ int netns_list_all(const char *proc_root, const char *run_netns_dir, struct netn
 /* What the worker thread of netns_run_in() is given and hands back. */
 struct netns_worker {
     const char *path;
+    const struct netns_entry *expected;   /* NULL: enter whatever path leads to */
+    struct pr_error check_error;
     int (*fn)(void *ctx);
     void *ctx;
     int result;
@@ -285,6 +288,11 @@ static void *netns_worker_main(void *argument)
         worker->failure = "cannot open the network namespace";
         return NULL;
     }
+    if (worker->expected && netns_check_opened(fd, worker->expected, &worker->check_error) < 0) {
+        worker->enter_error = worker->check_error.code;
+        worker->failure = "the namespace changed since it was listed (its process exited and the pid was reused)";
+        return NULL;
+    }
     if (setns(fd, CLONE_NEWNET) < 0) {
         worker->enter_error = -errno;
         worker->failure = errno == EINVAL ? "not a network namespace"
@@ -295,9 +303,41 @@ static void *netns_worker_main(void *argument)
     return NULL;
 }
 
+int netns_check_opened(int fd, const struct netns_entry *entry, struct pr_error *err)
+{
+    struct stat st;
+    if (fstat(fd, &st) < 0) {
+        int code = -errno;
+        pr_error_set(err, code, "cannot stat the network namespace: %s", strerror(errno));
+        pr_error_set_path(err, entry->path);
+        return code;
+    }
+    if ((uint64_t)st.st_ino != entry->inode || (uint64_t)st.st_dev != entry->device) {
+        pr_error_set(err, -ESTALE, "namespace %llu was listed, the path now leads to %llu",
+                     (unsigned long long)entry->inode, (unsigned long long)st.st_ino);
+        pr_error_set_path(err, entry->path);
+        return -ESTALE;
+    }
+    return 0;
+}
+
+static int netns_run_worker(const char *path, const struct netns_entry *expected, int (*fn)(void *ctx),
+                            void *ctx, struct pr_error *err);
+
 int netns_run_in(const char *path, int (*fn)(void *ctx), void *ctx, struct pr_error *err)
 {
-    struct netns_worker worker = { .path = path, .fn = fn, .ctx = ctx };
+    return netns_run_worker(path, NULL, fn, ctx, err);
+}
+
+int netns_run_in_entry(const struct netns_entry *entry, int (*fn)(void *ctx), void *ctx, struct pr_error *err)
+{
+    return netns_run_worker(entry->path, entry, fn, ctx, err);
+}
+
+static int netns_run_worker(const char *path, const struct netns_entry *expected, int (*fn)(void *ctx),
+                            void *ctx, struct pr_error *err)
+{
+    struct netns_worker worker = { .path = path, .expected = expected, .fn = fn, .ctx = ctx };
     pthread_t thread;
     int ret = pthread_create(&thread, NULL, netns_worker_main, &worker);
     if (ret != 0) {
@@ -313,8 +353,10 @@ int netns_run_in(const char *path, int (*fn)(void *ctx), void *ctx, struct pr_er
         return -ret;
     }
     if (worker.enter_error) {
-        pr_error_set(err, worker.enter_error, "%s: %s", worker.failure,
-                     strerror(-worker.enter_error));
+        if (worker.check_error.code)
+            pr_error_set(err, worker.enter_error, "%s: %s", worker.failure, worker.check_error.message);
+        else
+            pr_error_set(err, worker.enter_error, "%s: %s", worker.failure, strerror(-worker.enter_error));
         pr_error_set_path(err, path);
         return worker.enter_error;
     }
