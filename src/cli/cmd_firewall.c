@@ -117,6 +117,25 @@ static int build_rules(const char *command, const struct firewall_args *a, struc
     return CLI_EXIT_OK;
 }
 
+/* -o DIR: DIR itself is created when missing (one mkdir, mode 0777 & ~umask), never its
+ * parents: a mistyped path is an error naming it, not a tree of new directories. */
+static int make_output_dir(const char *dir)
+{
+    if (mkdir(dir, 0777) == 0)
+        return CLI_EXIT_OK;
+    int e = errno;
+    struct stat st;
+    if (e == EEXIST && stat(dir, &st) == 0 && S_ISDIR(st.st_mode))
+        return CLI_EXIT_OK;
+    if (e == EEXIST)
+        return cli_error(CLI_EXIT_USAGE, "firewall generate", "-o %s: not a directory", dir);
+    if (e == ENOENT || e == ENOTDIR)
+        return cli_error(CLI_EXIT_USAGE, "firewall generate",
+                         "-o %s: the directory it would go in does not exist", dir);
+    return cli_error(CLI_EXIT_FAILURE, "firewall generate", "-o %s: cannot create: %s", dir,
+                     strerror(e));
+}
+
 static int run_generate(int argc, char **argv, struct cli_context *ctx)
 {
     (void)ctx;
@@ -140,18 +159,17 @@ static int run_generate(int argc, char **argv, struct cli_context *ctx)
     pr_error_clear(&err);
     if (rc == CLI_EXIT_OK && firewall_render(&rules, a.format, &out, &err) < 0)
         rc = cli_error_from(CLI_EXIT_FAILURE, "firewall generate", &err);
-    if (rc == CLI_EXIT_OK && a.out_dir) {
-        if (dir_create_path(a.out_dir, &err) < 0)
-            rc = cli_error_from(CLI_EXIT_FAILURE, "firewall generate", &err);
+    if (rc == CLI_EXIT_OK && a.out_dir && strcmp(a.out_dir, "-") != 0) {
+        rc = make_output_dir(a.out_dir);
         for (size_t i = 0; rc == CLI_EXIT_OK && i < out.file_count; i++) {
             char path[4096];
             snprintf(path, sizeof path, "%s/%s", a.out_dir, out.files[i].name);
-            if (file_write_atomic(path, out.files[i].text, out.files[i].length, &err) < 0)
-                rc = cli_error_from(CLI_EXIT_FAILURE, "firewall generate", &err);
+            if (file_write(path, out.files[i].text, out.files[i].length, 0, &err) < 0)
+                rc = cli_error_from(cli_exit_for_output_error(err.code), "firewall generate", &err);
             else
                 printf("%s\n", path);
         }
-    } else if (rc == CLI_EXIT_OK) {
+    } else if (rc == CLI_EXIT_OK) {   /* no -o, or -o -: stdout */
         for (size_t i = 0; i < out.file_count; i++) {
             if (out.file_count > 1)
                 printf("%s# ==> %s <==\n", i ? "\n" : "", out.files[i].name);

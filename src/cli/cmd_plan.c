@@ -199,7 +199,7 @@ static int cmd_plan_export(int argc, char **argv, struct cli_context *ctx)
             rc = cli_error_from(cli_exit_for_error(err.code), "plan export", &err);
         } else if (output) {
             if (file_write_atomic(output, text, len, &err) < 0)
-                rc = cli_error_from(CLI_EXIT_FAILURE, "plan export", &err);
+                rc = cli_error_from(cli_exit_for_output_error(err.code), "plan export", &err);
         } else {
             fwrite(text, 1, len, stdout);
         }

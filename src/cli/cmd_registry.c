@@ -17,12 +17,13 @@ static const char registry_usage[] =
     "       portreg registry update [--from PATH|URL] [--force] [--json]\n"
     "       portreg registry rebuild [--json]\n\n"
     "info     the sources in use (path, role, records per protocol, newest date), the index\n"
-    "update   download IANA's CSV (or read --from PATH|URL), validate it completely, then\n"
-    "         replace the registry atomically; on any failure the old registry stays in use\n"
+    "update   download IANA's CSV (or read --from PATH|URL, 64 MiB at most), validate it\n"
+    "         completely, then install it and its index together; on any failure the old\n"
+    "         registry stays in use\n"
     "rebuild  compile the index from the sources now\n\n"
     "options:\n"
     "      --from PATH|URL  where update reads the IANA CSV (default: IANA's URL)\n"
-    "      --force          accept a registry less than half the size of the current one\n"
+    "      --force          accept a registry less than half the size of the one in use\n"
     "      --json           one JSON document on stdout\n"
     "  -h, --help           this help\n";
 
@@ -124,21 +125,25 @@ static int run_update(const struct cli_context *ctx, const char *from, bool forc
     if (progress.last_shown)
         fputc('\n', stderr);
     if (r < 0) {
-        int code = r == -EINVAL ? CLI_EXIT_USAGE : CLI_EXIT_FAILURE;
+        /* bad input (not a registry, too small, too big) is 2; I/O, permission, a state
+         * directory or file refused is 3 */
+        int code = r == -EINVAL || r == -EFBIG ? CLI_EXIT_USAGE : CLI_EXIT_FAILURE;
         cli_error_from(code, "registry update", &err);
         fputs("portreg: registry update: nothing was changed; the registry in use stays as it was\n", stderr);
         return code;
     }
     if (json) {
-        json_t *doc = json_pack("{s:s, s:I, s:I, s:I, s:s}", "source", from ? from : REGISTRY_DEFAULT_URL,
+        json_t *doc = json_pack("{s:s, s:I, s:I, s:o, s:I, s:s}", "source", from ? from : REGISTRY_DEFAULT_URL,
                                 "records", (json_int_t)result.records, "previous_records",
-                                (json_int_t)result.previous_records, "bytes", (json_int_t)result.bytes,
+                                (json_int_t)result.previous_records, "previous_source",
+                                result.previous_source[0] ? json_string(result.previous_source) : json_null(),
+                                "bytes", (json_int_t)result.bytes,
                                 "installed", paths.candidate[REGISTRY_CANDIDATE_IANA_CSV]);
         return cli_print_json(ctx, doc);
     }
     printf("registry updated: %ld records from %s", result.records, from ? from : REGISTRY_DEFAULT_URL);
     if (result.previous_records >= 0)
-        printf(" (was %ld)", result.previous_records);
+        printf(" (was %ld from %s)", result.previous_records, result.previous_source);
     printf("\ninstalled: %s\nindex: %s\n", paths.candidate[REGISTRY_CANDIDATE_IANA_CSV], paths.index);
     return CLI_EXIT_OK;
 }

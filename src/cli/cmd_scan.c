@@ -56,7 +56,7 @@ static const char scan_usage[] =
     "                               live sockets and explain the differences\n"
     "      --json                   one JSON document on stdout\n"
     "      --ndjson                 one JSON object per probe, streamed as results arrive\n"
-    "  -oX FILE, --xml FILE         also write nmap's XML format to FILE\n"
+    "  -oX FILE, --xml FILE         also write nmap's XML format to FILE (- for stdout)\n"
     "      --no-progress            no progress line on a terminal\n"
     "  -n, -Pn                      accepted for nmap users (portreg never resolves results\n"
     "                               back to names and never pings first)\n"
@@ -364,11 +364,12 @@ static int run_scan(struct scan_cli *s)
     if (s->compare_local && scan_local_compare(&v, &s->host, &diffs, &err) < 0)
         return cli_error_from(CLI_EXIT_FAILURE, "scan: --local", &err);
     int out_rc = CLI_EXIT_OK;
+    bool xml_on_stdout = s->xml_path && strcmp(s->xml_path, "-") == 0;
     if (s->xml_path && scan_output_xml(&v, &info, s->xml_path, &err) < 0)
-        out_rc = cli_error_from(CLI_EXIT_FAILURE, "scan", &err);
+        out_rc = cli_error_from(cli_exit_for_output_error(err.code), "scan", &err);
     if (s->json)
         scan_output_json(s->ctx, &v, &info, s->compare_local ? &diffs : NULL);
-    else if (!s->ndjson)
+    else if (!s->ndjson && !xml_on_stdout)   /* -oX -: stdout is the XML alone, as with nmap */
         scan_output_table(s->ctx, &v, &info, s->compare_local ? &diffs : NULL);
     local_diffs_free(&diffs);
     if (out_rc != CLI_EXIT_OK)
@@ -506,6 +507,10 @@ int cmd_scan(int argc, char **argv, struct cli_context *ctx)
         goto out;
     if (s.json && s.ndjson) {
         rc = cli_usage_error("scan", "--json and --ndjson exclude each other");
+        goto out;
+    }
+    if (s.xml_path && strcmp(s.xml_path, "-") == 0 && (s.json || s.ndjson)) {
+        rc = cli_usage_error("scan", "-oX - and --%s both write to stdout", s.json ? "json" : "ndjson");
         goto out;
     }
     if (s.targets.count == 0) {

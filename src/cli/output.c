@@ -24,6 +24,12 @@ int cli_exit_for_error(int code)
     return code == -EINVAL || code == -ERANGE ? CLI_EXIT_USAGE : CLI_EXIT_FAILURE;
 }
 
+int cli_exit_for_output_error(int code)
+{
+    /* the file the user named cannot be: a missing directory, a directory, not a directory */
+    return code == -ENOENT || code == -EISDIR || code == -ENOTDIR ? CLI_EXIT_USAGE : CLI_EXIT_FAILURE;
+}
+
 int cli_error_from(int code, const char *what, const struct pr_error *err)
 {
     char buf[2048];

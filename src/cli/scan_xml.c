@@ -1,7 +1,7 @@
 /* scan_xml.c — `portreg scan -oX FILE`: the results in nmap's XML format (nmap.dtd, output
  * version 1.05) so ndiff, importers and XSLT reports read them. Written with libxml2's
  * xmlTextWriter (escaping, encoding; libxml2 loaded with dlopen, util/xml_loader.h) into a
- * temporary file that is renamed into place.
+ * util/file_io.h output: stdout for "-", else a temporary renamed over the file.
  * The root says scanner="nmap" because the DTD allows no other value; args and version name
  * portreg. Closed ports are summarised in <extraports>, as nmap does; banners are a
  * <script id="banner">, as nmap's banner script writes them. */
@@ -17,6 +17,7 @@
 
 #include "registry/record.h"
 #include "scan_output.h"
+#include "util/file_io.h"
 #include "util/xml_loader.h"
 
 /* libxml2 is loaded on demand (util/xml_loader.h); these wrap its writer. */
@@ -157,19 +158,25 @@ int scan_output_xml(const struct scan_cli_view *v, const struct scan_run_info *i
                     struct pr_error *err)
 {
     const struct scan_collect *c = v->collect;
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
     struct xml_api api;
     if (xml_api_load(&api, err) < 0)
         return err ? err->code : -ENOPKG;
-    struct xw xw = { &api, api.new_writer_filename(tmp, 0) };
+    /* "-" is stdout; a file keeps its mode, owner, symlink and links; /dev/stdout or a FIFO
+     * is written in place (util/file_io.h) */
+    struct file_output out;
+    int r = file_output_open(&out, path, FILE_OUTPUT_DASH_IS_STDOUT, err);
+    if (r < 0) {
+        xml_api_unload(&api);
+        return r;
+    }
+    xmlOutputBufferPtr buffer = api.output_buffer_create_fd(out.fd, NULL);
+    struct xw xw = { &api, buffer ? api.new_writer(buffer) : NULL };
     struct xw *w = &xw;
     if (!xw.writer) {
-        int e = errno ? errno : EIO;
+        file_output_discard(&out);
         xml_api_unload(&api);
-        pr_error_set(err, -e, "cannot write %s: %s", tmp, strerror(e));
         pr_error_set_path(err, path);
-        return -e;
+        return pr_error_set(err, -ENOMEM, "cannot start the XML writer");
     }
     api.set_indent(xw.writer, 1);
     api.start_document(xw.writer, NULL, "UTF-8", NULL);
@@ -245,15 +252,15 @@ int scan_output_xml(const struct scan_cli_view *v, const struct scan_run_info *i
     xw_end(w);
     xw_end(w);   /* runstats */
     xw_end(w);   /* nmaprun */
-    int rc = api.end_document(xw.writer);
+    errno = 0;
+    int rc = api.end_document(xw.writer);   /* flushes: a write error shows here */
+    int e = errno ? errno : EIO;
     api.free_writer(xw.writer);
     xml_api_unload(&api);
-    if (rc < 0 || rename(tmp, path) < 0) {
-        int e = rc < 0 ? EIO : errno;
-        unlink(tmp);
-        pr_error_set(err, -e, "cannot write the XML: %s", strerror(e));
+    if (rc < 0) {
+        file_output_discard(&out);
         pr_error_set_path(err, path);
-        return -e;
+        return pr_error_set(err, -e, "cannot write the XML: %s", strerror(e));
     }
-    return 0;
+    return file_output_commit(&out, err);
 }

@@ -73,6 +73,22 @@ teardown() {
   if command -v xmllint >/dev/null; then xmllint --noout "$BATS_TEST_TMPDIR/fw/portreg-web.xml"; fi
 }
 
+@test "generate -o: DIR is created but never its parents; - is stdout" {
+  run --separate-stderr -2 "$PORTREG" firewall generate "$BATS_TEST_TMPDIR/plan.yaml" --host b -o "$BATS_TEST_TMPDIR/nonexistent/x"
+  [[ "$stderr" == *"-o $BATS_TEST_TMPDIR/nonexistent/x: the directory it would go in does not exist"* ]]
+  [ ! -e "$BATS_TEST_TMPDIR/nonexistent" ]
+  run --separate-stderr -2 "$PORTREG" firewall generate "$BATS_TEST_TMPDIR/plan.yaml" --host b -o /nonexistent/x
+  [ ! -e /nonexistent ]
+  run -0 "$PORTREG" firewall generate "$BATS_TEST_TMPDIR/plan.yaml" --host b -o -
+  [[ "$output" == *"table inet portreg"* ]]
+  [ ! -e ./- ]
+  # an existing file keeps its mode when generated again
+  run -0 "$PORTREG" firewall generate "$BATS_TEST_TMPDIR/plan.yaml" --host b -o "$BATS_TEST_TMPDIR/fw"
+  chmod 0600 "$BATS_TEST_TMPDIR/fw/portreg.nft"
+  run -0 "$PORTREG" firewall generate "$BATS_TEST_TMPDIR/plan.yaml" --host b -o "$BATS_TEST_TMPDIR/fw"
+  [ "$(stat -c %a "$BATS_TEST_TMPDIR/fw/portreg.nft")" = 600 ]
+}
+
 @test "bad input: unknown host, unknown format, a broken plan with its place" {
   run -2 "$PORTREG" firewall generate "$BATS_TEST_TMPDIR/plan.yaml" --host nosuch
   [[ "$output" == *"nosuch"* ]]

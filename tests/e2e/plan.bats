@@ -88,6 +88,38 @@ EOF
   [[ "$output" == *"wrote 0 ports into 0 files"* ]]
 }
 
+@test "check --write keeps the plan's mode, owner, symlink and hard links" {
+  mkdir "$BATS_TEST_TMPDIR/plans"
+  cp "$EXAMPLE" "$BATS_TEST_TMPDIR/plans/real.yaml"
+  chmod 0640 "$BATS_TEST_TMPDIR/plans/real.yaml"
+  if [ "$(id -u)" -eq 0 ]; then chown nobody:nogroup "$BATS_TEST_TMPDIR/plans/real.yaml"; fi
+  owner=$(stat -c %U:%G "$BATS_TEST_TMPDIR/plans/real.yaml")
+  ln -s plans/real.yaml "$BATS_TEST_TMPDIR/plan.yaml"
+  run -0 "$PORTREG" plan check --write "$BATS_TEST_TMPDIR/plan.yaml"
+  [[ "$output" == *"wrote 1 port into 1 file"* ]]
+  [ -L "$BATS_TEST_TMPDIR/plan.yaml" ]
+  [ "$(stat -c %a "$BATS_TEST_TMPDIR/plans/real.yaml")" = 640 ]
+  [ "$(stat -c %U:%G "$BATS_TEST_TMPDIR/plans/real.yaml")" = "$owner" ]
+  run -1 grep -q '^ *port: auto' "$BATS_TEST_TMPDIR/plans/real.yaml"
+  [ "$(ls -A "$BATS_TEST_TMPDIR/plans")" = "real.yaml" ]   # no temporary left
+  # a hard-linked plan stays one file under both names
+  cp "$EXAMPLE" "$BATS_TEST_TMPDIR/a.yaml"
+  ln "$BATS_TEST_TMPDIR/a.yaml" "$BATS_TEST_TMPDIR/b.yaml"
+  run -0 "$PORTREG" plan check --write "$BATS_TEST_TMPDIR/a.yaml"
+  [ "$(stat -c %h "$BATS_TEST_TMPDIR/a.yaml")" = 2 ]
+  [ "$(stat -c %i "$BATS_TEST_TMPDIR/a.yaml")" = "$(stat -c %i "$BATS_TEST_TMPDIR/b.yaml")" ]
+  run -1 grep -q '^ *port: auto' "$BATS_TEST_TMPDIR/b.yaml"
+}
+
+@test "export -o: - is stdout, a missing directory is an error (exit 2) that creates nothing" {
+  run -0 "$PORTREG" plan export "$EXAMPLE" --format services -o -
+  [[ "$output" == *"nginx           443/tcp"* ]]
+  [ ! -e ./- ]
+  run --separate-stderr -2 "$PORTREG" plan export "$EXAMPLE" --format services -o "$BATS_TEST_TMPDIR/missing/x"
+  [[ "$stderr" == *"$BATS_TEST_TMPDIR/missing/x: cannot write: directory $BATS_TEST_TMPDIR/missing does not exist"* ]]
+  [ ! -e "$BATS_TEST_TMPDIR/missing" ]
+}
+
 @test "export: services(5), IANA CSV, JSON and NetBox CSV" {
   run -0 "$PORTREG" plan export "$EXAMPLE" --format services
   [[ "$output" == *"nginx           443/tcp"* ]]

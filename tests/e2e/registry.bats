@@ -35,7 +35,8 @@ setup() { portreg_setup; }
 
 @test "update from a file:// URL goes through libcurl" {
   run -0 "$PORTREG" registry update --json --from "file://$FIXTURES/iana-mini.csv"
-  echo "$output" | jq -e '.records == 22 and .previous_records == -1'
+  # the registry in use before was the Wireshark fixture
+  echo "$output" | jq -e '.records == 22 and .previous_records == 11 and .previous_source == env.PORTREG_WIRESHARK_SERVICES'
 }
 
 # Every kind of bad input: clear error naming the place, exit 2, and nothing changed.
@@ -67,10 +68,110 @@ assert_update_rejected() {   # FILE EXPECTED-MESSAGE
   use_real_iana
   before=$(sha256sum "$PORTREG_STATE_DIR/iana.csv")
   run --separate-stderr -2 "$PORTREG" registry update --from "$FIXTURES/iana-mini.csv"
-  [[ "$stderr" == *"has 22 records, the installed registry 14447: refusing"* ]]
+  [[ "$stderr" == *"has 22 records, the registry in use 14447 ($PORTREG_STATE_DIR/iana.csv): refusing"* ]]
   [ "$before" = "$(sha256sum "$PORTREG_STATE_DIR/iana.csv")" ]
   run -0 "$PORTREG" registry update --force --from "$FIXTURES/iana-mini.csv"
-  [[ "$output" == *"22 records"*"(was 14447)"* ]]
+  [[ "$output" == *"22 records"*"(was 14447 from $PORTREG_STATE_DIR/iana.csv)"* ]]
+}
+
+@test "update: a fresh host's registry counts too: a tiny CSV does not replace Wireshark's" {
+  # no IANA copy yet: the registry in use is a services file of 200 records
+  for i in $(seq 1000 1199); do printf 'svc%d\t%d/tcp\n' "$i" "$i"; done >"$BATS_TEST_TMPDIR/services"
+  export PORTREG_WIRESHARK_SERVICES="$BATS_TEST_TMPDIR/services"
+  run -0 "$PORTREG" lookup 1000
+  run --separate-stderr -2 "$PORTREG" registry update --from "$FIXTURES/iana-mini.csv"
+  [[ "$stderr" == *"has 22 records, the registry in use 200 ($BATS_TEST_TMPDIR/services): refusing"* ]]
+  [[ "$stderr" == *"nothing was changed"* ]]
+  [ ! -e "$PORTREG_STATE_DIR/iana.csv" ]
+  run -0 "$PORTREG" lookup 1000
+  [[ "$output" == *"svc1000"* ]]
+  run -0 "$PORTREG" registry update --force --from "$FIXTURES/iana-mini.csv"
+  [[ "$output" == *"(was 200 from $BATS_TEST_TMPDIR/services)"* ]]
+}
+
+@test "update: an endless file stops at 64 MiB, exit 2, nothing changed" {
+  use_iana_fixture
+  before=$(sha256sum "$PORTREG_STATE_DIR/iana.csv" "$PORTREG_STATE_DIR/index.bin")
+  run --separate-stderr -2 "$PORTREG" registry update --from /dev/zero
+  [[ "$stderr" == *"/dev/zero: larger than 64 MiB: not an IANA registry"* ]]
+  [[ "$stderr" == *"nothing was changed"* ]]
+  [ "$before" = "$(sha256sum "$PORTREG_STATE_DIR/iana.csv" "$PORTREG_STATE_DIR/index.bin")" ]
+}
+
+@test "update on a full disk installs neither the CSV nor the index" {
+  need_root
+  [ -f "${PORTREG_IANA_CSV:-}" ] || skip "IANA CSV not found at ${PORTREG_IANA_CSV:-<unset>}"
+  unshare -m true 2>/dev/null || skip "cannot make a mount namespace (unshare -m)"
+  mkdir -p "$PORTREG_STATE_DIR"
+  # 2 MiB: the old small registry and the new 1.1 MB CSV fit, the new 1.8 MB index does not
+  run unshare -m sh -c '
+    mount -t tmpfs -o size=2m tmpfs "$PORTREG_STATE_DIR" || exit 99
+    "$PORTREG" registry update --from "$1" >/dev/null || exit 98
+    before=$(sha256sum "$PORTREG_STATE_DIR/iana.csv" "$PORTREG_STATE_DIR/index.bin")
+    "$PORTREG" registry update --from "$PORTREG_IANA_CSV" 2>"$2"
+    echo "exit $?"
+    [ "$before" = "$(sha256sum "$PORTREG_STATE_DIR/iana.csv" "$PORTREG_STATE_DIR/index.bin")" ] && echo unchanged
+    ls -A "$PORTREG_STATE_DIR" | tr "\n" " "; echo
+    "$PORTREG" registry info --json | jq ".sources[0].records"' sh "$FIXTURES/iana-mini.csv" "$BATS_TEST_TMPDIR/stderr"
+  [ "$status" -eq 0 ]
+  [ "${lines[0]}" = "exit 3" ]
+  [ "${lines[1]}" = "unchanged" ]
+  [ "${lines[2]}" = "iana.csv index.bin " ]   # no temporary left
+  [ "${lines[3]}" = "22" ]                   # lookups answer from the old registry
+  grep -q "No space left on device" "$BATS_TEST_TMPDIR/stderr"
+  grep -q "nothing was changed" "$BATS_TEST_TMPDIR/stderr"
+}
+
+@test "update refuses to replace an iana.csv portreg did not write" {
+  mkdir -p "$PORTREG_STATE_DIR"
+  printf 'my own notes\n' >"$PORTREG_STATE_DIR/iana.csv"
+  run --separate-stderr -3 "$PORTREG" registry update --force --from "$FIXTURES/iana-mini.csv"
+  [[ "$stderr" == *"$PORTREG_STATE_DIR/iana.csv: not written by portreg (no IANA CSV header line): left as it is"* ]]
+  [ "$(cat "$PORTREG_STATE_DIR/iana.csv")" = "my own notes" ]
+}
+
+@test "a foreign index.bin is left intact; lookups answer from memory with a warning" {
+  mkdir -p "$PORTREG_STATE_DIR"
+  printf 'precious data\n' >"$PORTREG_STATE_DIR/index.bin"
+  run --separate-stderr -0 "$PORTREG" lookup 22
+  [[ "$output" == *"22/tcp  ssh"* ]]
+  [[ "$stderr" == *"index.bin: not written by portreg (no portreg index header): left as it is"* ]]
+  [ "$(cat "$PORTREG_STATE_DIR/index.bin")" = "precious data" ]
+  # a symlink in its place is not followed, not replaced
+  rm "$PORTREG_STATE_DIR/index.bin"
+  printf 'other\n' >"$BATS_TEST_TMPDIR/target"
+  ln -s "$BATS_TEST_TMPDIR/target" "$PORTREG_STATE_DIR/index.bin"
+  run --separate-stderr -0 "$PORTREG" lookup 22
+  [[ "$stderr" == *"not written by portreg (a symbolic link)"* ]]
+  [ -L "$PORTREG_STATE_DIR/index.bin" ]
+  [ "$(cat "$BATS_TEST_TMPDIR/target")" = "other" ]
+}
+
+@test "a state directory that is another user's symlink is refused, exit 3" {
+  need_root
+  mkdir "$BATS_TEST_TMPDIR/rootdir"
+  ln -s "$BATS_TEST_TMPDIR/rootdir" "$BATS_TEST_TMPDIR/link"
+  chown -h nobody "$BATS_TEST_TMPDIR/link"
+  export PORTREG_STATE_DIR="$BATS_TEST_TMPDIR/link"
+  run --separate-stderr -3 "$PORTREG" lookup 22
+  [[ "$stderr" == *"$BATS_TEST_TMPDIR/link: state directory is a symbolic link owned by uid $(id -u nobody) (neither you nor root)"* ]]
+  [ -z "$(ls -A "$BATS_TEST_TMPDIR/rootdir")" ]
+  run --separate-stderr -3 "$PORTREG" registry update --from "$FIXTURES/iana-mini.csv"
+  [ -z "$(ls -A "$BATS_TEST_TMPDIR/rootdir")" ]
+  # the caller's own link is fine
+  chown -h root "$BATS_TEST_TMPDIR/link"
+  run -0 "$PORTREG" lookup 22
+  [ -f "$BATS_TEST_TMPDIR/rootdir/index.bin" ]
+}
+
+@test "a world-writable state directory without the sticky bit is refused, exit 3" {
+  mkdir -p "$PORTREG_STATE_DIR"
+  chmod 0777 "$PORTREG_STATE_DIR"
+  run --separate-stderr -3 "$PORTREG" lookup 22
+  [[ "$stderr" == *"$PORTREG_STATE_DIR: state directory is world-writable without the sticky bit"* ]]
+  [ ! -e "$PORTREG_STATE_DIR/index.bin" ]
+  chmod 1777 "$PORTREG_STATE_DIR"
+  run -0 "$PORTREG" lookup 22
 }
 
 @test "update: a missing file is an I/O failure, exit 3" {
@@ -104,7 +205,9 @@ assert_update_rejected() {   # FILE EXPECTED-MESSAGE
 
 @test "a damaged header is reported and rebuilt" {
   use_iana_fixture
-  printf 'X' | dd of="$PORTREG_STATE_DIR/index.bin" bs=1 seek=40 conv=notrunc status=none
+  # a byte of the header checksum, changed (a fixed 'X' would match one time in 256)
+  b=$(od -An -tu1 -j40 -N1 "$PORTREG_STATE_DIR/index.bin")
+  printf "\\$(printf %o $(( (b + 1) % 256 )))" | dd of="$PORTREG_STATE_DIR/index.bin" bs=1 seek=40 conv=notrunc status=none
   run --separate-stderr -0 "$PORTREG" lookup 22
   [[ "$stderr" == *"registry index is corrupted (header checksum mismatch); rebuilt it"* ]]
   [[ "$output" == *"22/tcp  ssh"* ]]

@@ -248,6 +248,40 @@ EOF
   fi
 }
 
+@test "-oX - writes the XML alone to stdout" {
+  command -v xmllint >/dev/null || skip "needs xmllint (libxml2-utils)"
+  serve "$ECHOSERVE" tcp4:127.0.0.1:0
+  run -0 --separate-stderr "${IN[@]}" "$PORTREG" scan -sT -p "${PORTS[0]}" -oX - 127.0.0.1
+  [ ! -e ./- ]
+  echo "$output" | xmllint --xpath "string(//port[state/@state='open']/@portid)" - | grep -qx "${PORTS[0]}"
+  run --separate-stderr -2 "$PORTREG" scan -sT -p 1 -oX - --json 127.0.0.1
+  [[ "$stderr" == *"-oX - and --json both write to stdout"* ]]
+}
+
+@test "-oX keeps the file's mode, owner and symlink; /dev/stdout is written, not renamed over" {
+  serve "$ECHOSERVE" tcp4:127.0.0.1:0
+  mkdir "$BATS_TEST_TMPDIR/out"
+  printf 'old\n' >"$BATS_TEST_TMPDIR/out/scan.xml"
+  chmod 0640 "$BATS_TEST_TMPDIR/out/scan.xml"
+  if [ "$(id -u)" -eq 0 ]; then chown nobody:nogroup "$BATS_TEST_TMPDIR/out/scan.xml"; fi
+  owner=$(stat -c %U:%G "$BATS_TEST_TMPDIR/out/scan.xml")
+  ln -s out/scan.xml "$BATS_TEST_TMPDIR/link.xml"
+  run -0 --separate-stderr "${IN[@]}" "$PORTREG" scan -sT -p "${PORTS[0]}" -oX "$BATS_TEST_TMPDIR/link.xml" 127.0.0.1
+  [ -L "$BATS_TEST_TMPDIR/link.xml" ]
+  [ "$(stat -c %a "$BATS_TEST_TMPDIR/out/scan.xml")" = 640 ]
+  [ "$(stat -c %U:%G "$BATS_TEST_TMPDIR/out/scan.xml")" = "$owner" ]
+  grep -q '<nmaprun' "$BATS_TEST_TMPDIR/out/scan.xml"
+  [ -z "$(ls -A "$BATS_TEST_TMPDIR/out" | grep -v '^scan.xml$')" ]   # no temporary left
+  # /dev/stdout into a pipe: the XML arrives through it
+  "${IN[@]}" "$PORTREG" scan -sT -p "${PORTS[0]}" -oX /dev/stdout 127.0.0.1 2>/dev/null | grep -q '<nmaprun'
+}
+
+@test "-oX into a missing directory is an error naming it, exit 2" {
+  run --separate-stderr -2 "${IN[@]}" "$PORTREG" scan -sT -p 1 -oX "$BATS_TEST_TMPDIR/missing/x.xml" 127.0.0.1
+  [[ "$stderr" == *"$BATS_TEST_TMPDIR/missing/x.xml: cannot write: directory $BATS_TEST_TMPDIR/missing does not exist"* ]]
+  [ ! -e "$BATS_TEST_TMPDIR/missing" ]
+}
+
 @test "--shard splits the probes: the two halves make the whole scan" {
   serve "$ECHOSERVE" tcp4:127.0.0.1:0
   spec="1-2000,${PORTS[0]}"

@@ -1978,7 +1978,9 @@ int plan_write_resolved(const struct plan *plan, size_t *files_written, size_t *
     for (size_t f = 0; f < nfiles && r == 0; f++) {
         if (!texts[f])
             continue;
-        if ((r = file_write_atomic(plan->files[f], texts[f], lens[f], err)) < 0)
+        /* the plan keeps its mode, owner, symlink and hard links (util/file_io.h); "-" is a
+         * file name here, not stdout */
+        if ((r = file_write(plan->files[f], texts[f], lens[f], 0, err)) < 0)
             pr_error_set_path(err, plan->files[f]);
         else
             written_files++;

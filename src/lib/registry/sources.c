@@ -5,6 +5,7 @@
 #include "registry/sources.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include <unistd.h>
 
 #include "registry/iana_csv.h"
+#include "registry/index_format.h"
 #include "registry/nmap_services.h"
 #include "registry/services_file.h"
 #include "util/file_io.h"
@@ -127,14 +129,25 @@ static void index_staleness(const struct registry_index *ix, const struct regist
     }
 }
 
-/* Parse one candidate into records; on a parse error the candidate becomes FAILED. */
+/* Parse one candidate (from text when given, else from path) into records; on a parse error
+ * the candidate becomes FAILED. */
 static int candidate_parse(enum registry_source_kind kind, const char *path,
+                           const struct registry_iana_text *text,
                            struct registry_records *records, char *note, size_t note_size)
 {
     struct pr_error err;
-    struct file_buffer buf;
+    struct file_buffer buf = { 0 };
     pr_error_clear(&err);
-    int r = file_read_all(path, &buf, &err);
+    int r = 0;
+    if (text) {
+        buf.data = malloc(text->size + 1);
+        if (!buf.data)
+            return -ENOMEM;
+        memcpy(buf.data, text->data, text->size);
+        buf.data[text->size] = '\0';
+        buf.size = text->size;
+    } else
+        r = file_read_all(path, &buf, &err);
     if (r == 0) {
         long n;
         if (kind == REGISTRY_SOURCE_IANA_CSV)
@@ -154,8 +167,71 @@ static int candidate_parse(enum registry_source_kind kind, const char *path,
     return r;
 }
 
-int registry_rebuild(const struct registry_paths *paths, struct registry_index **out,
-                     struct registry_open_report *report, struct pr_error *err)
+int registry_state_dir_check(const char *state_dir, struct pr_error *err)
+{
+    struct stat st;
+    if (lstat(state_dir, &st) < 0)
+        return 0;   /* missing: created when saved; unreachable: the save reports it */
+    pr_error_set_path(err, state_dir);
+    if (S_ISLNK(st.st_mode)) {
+        if (st.st_uid != geteuid() && st.st_uid != 0)
+            return pr_error_set(err, -EPERM,
+                                "state directory is a symbolic link owned by uid %u (neither you "
+                                "nor root): refusing to use it", (unsigned)st.st_uid);
+        if (stat(state_dir, &st) < 0)
+            return 0;
+    }
+    if (S_ISDIR(st.st_mode) && (st.st_mode & S_IWOTH) && !(st.st_mode & S_ISVTX))
+        return pr_error_set(err, -EPERM,
+                            "state directory is world-writable without the sticky bit: anyone "
+                            "could replace its files; refusing to use it (chmod o-w)");
+    pr_error_set_path(err, "");
+    return 0;
+}
+
+#define IANA_CSV_HEADER "Service Name,Port Number,Transport Protocol"
+
+int registry_state_file_check(const char *path, enum registry_state_file kind,
+                              struct pr_error *err)
+{
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0 && errno == ENOENT)
+        return 0;
+    const char *why = NULL;
+    char head[64] = "";
+    ssize_t n = 0;
+    struct stat st;
+    if (fd < 0)
+        why = errno == ELOOP ? "a symbolic link" : strerror(errno);
+    else if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+        why = "not a regular file";
+    else if ((n = pread(fd, head, sizeof head - 1, 0)) < 0)
+        why = strerror(errno);
+    if (fd >= 0)
+        close(fd);
+    if (!why && n > 0) {
+        const char *text = head;
+        if (kind == REGISTRY_STATE_INDEX) {
+            if ((size_t)n < sizeof REGISTRY_INDEX_MAGIC - 1 ||
+                memcmp(head, REGISTRY_INDEX_MAGIC, sizeof REGISTRY_INDEX_MAGIC - 1) != 0)
+                why = "no portreg index header";
+        } else {
+            if (memcmp(text, "\xef\xbb\xbf", 3) == 0)
+                text += 3;
+            if (strncmp(text, IANA_CSV_HEADER, strlen(IANA_CSV_HEADER)) != 0)
+                why = "no IANA CSV header line";
+        }
+    }
+    if (!why)
+        return 0;
+    pr_error_set_path(err, path);
+    return pr_error_set(err, -EEXIST,
+                        "not written by portreg (%s): left as it is; move it away to let portreg "
+                        "replace it", why);
+}
+
+int registry_compile(const struct registry_paths *paths, const struct registry_iana_text *iana,
+                     void **image, size_t *image_size, struct pr_error *err)
 {
     struct registry_records records[REGISTRY_CANDIDATE_COUNT];
     struct registry_build_source build[REGISTRY_CANDIDATE_COUNT];
@@ -167,7 +243,11 @@ int registry_rebuild(const struct registry_paths *paths, struct registry_index *
 
     for (int c = 0; c < REGISTRY_CANDIDATE_COUNT; c++) {
         struct candidate_stat st;
-        candidate_stat_read(paths->candidate[c], &st);
+        const struct registry_iana_text *text = c == REGISTRY_CANDIDATE_IANA_CSV ? iana : NULL;
+        if (text)
+            st = (struct candidate_stat){ true, text->mtime_ns, text->file_size };
+        else
+            candidate_stat_read(paths->candidate[c], &st);
         notes[c][0] = '\0';
         build[c] = (struct registry_build_source){
             .kind = candidate_defaults[c].kind, .path = paths->candidate[c], .note = notes[c],
@@ -180,7 +260,7 @@ int registry_rebuild(const struct registry_paths *paths, struct registry_index *
             build[c].role = REGISTRY_ROLE_SUPERSEDED;
             continue;
         }
-        r = candidate_parse(build[c].kind, paths->candidate[c], &records[c], notes[c],
+        r = candidate_parse(build[c].kind, paths->candidate[c], text, &records[c], notes[c],
                             sizeof notes[c]);
         if (r == -ENOMEM)
             goto done;
@@ -205,27 +285,39 @@ int registry_rebuild(const struct registry_paths *paths, struct registry_index *
                          paths->candidate[0], paths->candidate[1], paths->candidate[2]);
         goto done;
     }
-
-    void *image = NULL;
-    size_t image_size = 0;
-    r = registry_index_build(build, REGISTRY_CANDIDATE_COUNT, (int64_t)time(NULL), &image,
-                             &image_size, err);
-    if (r < 0)
-        goto done;
-    report->rebuilt = true;
-    pr_error_clear(&report->index_error);
-    report->index_saved = dir_create_path(paths->state_dir, &report->index_error) == 0 &&
-                          file_write_atomic(paths->index, image, image_size, &report->index_error) == 0;
-    r = registry_index_open(image, image_size, out, err);
-    if (r < 0) {
-        free(image);
-        goto done;
-    }
-    registry_index_adopt_image(*out, false);
+    r = registry_index_build(build, REGISTRY_CANDIDATE_COUNT, (int64_t)time(NULL), image,
+                             image_size, err);
 done:
     for (int c = 0; c < REGISTRY_CANDIDATE_COUNT; c++)
         registry_records_free(&records[c]);
     return r;
+}
+
+int registry_rebuild(const struct registry_paths *paths, struct registry_index **out,
+                     struct registry_open_report *report, struct pr_error *err)
+{
+    int r = registry_state_dir_check(paths->state_dir, err);
+    if (r < 0)
+        return r;
+    void *image = NULL;
+    size_t image_size = 0;
+    if ((r = registry_compile(paths, NULL, &image, &image_size, err)) < 0)
+        return r;
+    report->rebuilt = true;
+    pr_error_clear(&report->index_error);
+    /* never mkdir -p or write into a state directory that is not safe, never over a file that
+     * is not an index of ours */
+    report->index_saved =
+        registry_state_file_check(paths->index, REGISTRY_STATE_INDEX, &report->index_error) == 0 &&
+        dir_create_path(paths->state_dir, &report->index_error) == 0 &&
+        file_write(paths->index, image, image_size, FILE_OUTPUT_STATE, &report->index_error) == 0;
+    r = registry_index_open(image, image_size, out, err);
+    if (r < 0) {
+        free(image);
+        return r;
+    }
+    registry_index_adopt_image(*out, false);
+    return 0;
 }
 
 int registry_open(const struct registry_paths *paths, struct registry_index **out,
@@ -233,6 +325,9 @@ int registry_open(const struct registry_paths *paths, struct registry_index **ou
 {
     memset(report, 0, sizeof *report);
     *out = NULL;
+    int r = registry_state_dir_check(paths->state_dir, err);
+    if (r < 0)
+        return r;
     struct file_mapping map;
     struct pr_error open_err;
     pr_error_clear(&open_err);

@@ -3,12 +3,15 @@
  * IANA-derived services file of libwireshark-data, /etc/services (also merged into a better
  * primary for host-local names and aliases), and nmap-services for open-frequency.
  * registry_open() maps the compiled index and rebuilds it (atomic rename) when it is missing,
- * damaged, or older than a source. */
+ * damaged, or older than a source; it refuses an unsafe state directory and never replaces a
+ * file there that portreg did not write. */
 #ifndef PORTREG_REGISTRY_SOURCES_H
 #define PORTREG_REGISTRY_SOURCES_H
 
 #include <limits.h>
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #include "registry/index.h"
 #include "util/error.h"
@@ -50,6 +53,35 @@ int registry_open(const struct registry_paths *paths, struct registry_index **ou
  * rebuild it from the sources into *ix. */
 int registry_recover(const struct registry_paths *paths, struct registry_index **ix,
                      struct registry_open_report *report, struct pr_error *err);
+
+/* Refuse a state directory that someone else could change under us: a symlink owned by
+ * another user than the caller or root, or a world-writable directory without the sticky bit.
+ * -EPERM naming the directory and why. A missing directory is fine (it is created 0755 when
+ * something is saved); one that cannot be looked at is left for the write to report. */
+int registry_state_dir_check(const char *state_dir, struct pr_error *err);
+
+/* May portreg replace this file of its state directory? Yes when it is missing or empty, or a
+ * regular file (not a symlink) that starts as portreg writes it: the index magic, or the IANA
+ * CSV's header line. -EEXIST naming the file otherwise: portreg never overwrites what it did
+ * not write. */
+enum registry_state_file { REGISTRY_STATE_INDEX, REGISTRY_STATE_IANA_CSV };
+int registry_state_file_check(const char *path, enum registry_state_file kind,
+                              struct pr_error *err);
+
+/* The IANA CSV taken from memory instead of the state directory (registry update compiles
+ * the new index before installing anything): its text and the mtime and size the installed
+ * file will have. */
+struct registry_iana_text {
+    const char *data;
+    size_t size;
+    int64_t mtime_ns;
+    int64_t file_size;
+};
+
+/* Compile an index image (malloc'd) from the sources, with iana (may be NULL) in place of the
+ * state directory's CSV. Saves nothing. */
+int registry_compile(const struct registry_paths *paths, const struct registry_iana_text *iana,
+                     void **image, size_t *image_size, struct pr_error *err);
 
 /* Compile the index from the sources now and save it (atomic rename). */
 int registry_rebuild(const struct registry_paths *paths, struct registry_index **out,

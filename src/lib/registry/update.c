@@ -1,17 +1,20 @@
 /* update.c — fetch, validate and install a new IANA registry (see update.h).
- * Order matters for "nothing half-written": download to memory, parse it all, compare with
- * the current copy, then rename the CSV into place and rebuild the index (also renamed). */
+ * Order matters for "nothing half-written": download to memory (64 MiB at most), parse it
+ * all, compare with the registry in use, stage the CSV and the index compiled from it beside
+ * the old ones, then install both together or neither. */
 #include "registry/update.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "registry/iana_csv.h"
 #include "util/curl_loader.h"
 #include "util/file_io.h"
 
+/* the same cap for a download and a local file (/dev/zero would grow without end) */
 #define REGISTRY_MAX_DOWNLOAD (64u * 1024u * 1024u)
 
 struct download {
@@ -97,7 +100,7 @@ static int fetch_url(const char *url, const struct registry_update_options *opt,
     pr_error_set_path(err, url);
     if (d.too_big) {
         free(d.buf.data);
-        return pr_error_set(err, -EFBIG, "download exceeds %u MiB: not an IANA registry",
+        return pr_error_set(err, -EFBIG, "larger than %u MiB: not an IANA registry",
                             REGISTRY_MAX_DOWNLOAD >> 20);
     }
     if (rc != CURLE_OK) {
@@ -114,17 +117,76 @@ static int fetch_url(const char *url, const struct registry_update_options *opt,
     return 0;
 }
 
-/* Records in the IANA copy currently installed, or -1. */
-static long current_record_count(const char *path)
+/* The registry in use now, whatever its source (a previous IANA CSV, Wireshark's services,
+ * /etc/services): its primary source's records and path; -1 when there is none. Opening it
+ * is what any lookup does (it may rebuild a stale index). */
+static long current_registry_records(const struct registry_paths *paths, char *source,
+                                     size_t source_size)
 {
-    struct file_buffer buf;
-    struct registry_records records = { 0 };
-    if (file_read_all(path, &buf, NULL) < 0)
+    struct registry_index *ix = NULL;
+    struct registry_open_report report;
+    long records = -1;
+    source[0] = '\0';
+    if (registry_open(paths, &ix, &report, NULL) < 0)
         return -1;
-    long n = iana_csv_parse(buf.data, buf.size, &records, NULL);
-    file_buffer_free(&buf);
-    registry_records_free(&records);
-    return n;
+    for (uint32_t i = 0; i < registry_index_source_count(ix); i++) {
+        struct registry_source_info info;
+        registry_index_source(ix, i, &info);
+        if (info.role == REGISTRY_ROLE_PRIMARY) {
+            records = (long)info.record_count;
+            snprintf(source, source_size, "%s", info.path);
+        }
+    }
+    registry_index_close(ix);
+    return records;
+}
+
+/* Stage the new CSV and the index compiled from it in the state directory, then install both
+ * together (file_output_commit_pair): a failure anywhere (a full disk included) leaves both
+ * old files in place. */
+static int install(const struct registry_paths *paths, const struct file_buffer *csv,
+                   struct pr_error *err)
+{
+    const char *csv_path = paths->candidate[REGISTRY_CANDIDATE_IANA_CSV];
+    int r;
+    if ((r = registry_state_file_check(csv_path, REGISTRY_STATE_IANA_CSV, err)) < 0 ||
+        (r = registry_state_file_check(paths->index, REGISTRY_STATE_INDEX, err)) < 0 ||
+        (r = dir_create_path(paths->state_dir, err)) < 0)
+        return r;
+    struct file_output csv_out, index_out;
+    if ((r = file_output_open(&csv_out, csv_path, FILE_OUTPUT_STATE, err)) < 0)
+        return r;
+    struct stat st;
+    if ((r = file_output_write(&csv_out, csv->data, csv->size, err)) < 0 ||
+        (fstat(csv_out.fd, &st) < 0 && (r = pr_error_set(err, -errno, "cannot stat: %s", strerror(errno))) < 0)) {
+        file_output_discard(&csv_out);
+        return r;
+    }
+    /* the index records the CSV's mtime and size: those of the staged file, kept by rename */
+    struct registry_iana_text text = {
+        .data = csv->data, .size = csv->size,
+        .mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec,
+        .file_size = (int64_t)st.st_size,
+    };
+    void *image = NULL;
+    size_t image_size = 0;
+    if ((r = registry_compile(paths, &text, &image, &image_size, err)) < 0) {
+        file_output_discard(&csv_out);
+        return r;
+    }
+    if ((r = file_output_open(&index_out, paths->index, FILE_OUTPUT_STATE, err)) < 0) {
+        free(image);
+        file_output_discard(&csv_out);
+        return r;
+    }
+    r = file_output_write(&index_out, image, image_size, err);
+    free(image);
+    if (r < 0) {
+        file_output_discard(&index_out);
+        file_output_discard(&csv_out);
+        return r;
+    }
+    return file_output_commit_pair(&csv_out, &index_out, err);
 }
 
 int registry_update(const struct registry_paths *paths, const struct registry_update_options *opt,
@@ -133,7 +195,15 @@ int registry_update(const struct registry_paths *paths, const struct registry_up
     const char *source = opt->source ? opt->source : REGISTRY_DEFAULT_URL;
     struct file_buffer buf;
     memset(result, 0, sizeof *result);
-    int r = strstr(source, "://") ? fetch_url(source, opt, &buf, err) : file_read_all(source, &buf, err);
+    result->previous_records = -1;
+    int r = registry_state_dir_check(paths->state_dir, err);
+    if (r < 0)
+        return r;
+    if (strstr(source, "://"))
+        r = fetch_url(source, opt, &buf, err);
+    else if ((r = file_read_all_limited(source, REGISTRY_MAX_DOWNLOAD, &buf, err)) == -EFBIG)
+        r = pr_error_set(err, -EFBIG, "larger than %u MiB: not an IANA registry",
+                         REGISTRY_MAX_DOWNLOAD >> 20);
     if (r < 0)
         return r;
     result->bytes = buf.size;
@@ -151,35 +221,22 @@ int registry_update(const struct registry_paths *paths, const struct registry_up
         has_assignment = records.items[i].has_port && records.items[i].status == REGISTRY_STATUS_ASSIGNED;
     registry_records_free(&records);
     result->records = n;
-    result->previous_records = current_record_count(paths->candidate[REGISTRY_CANDIDATE_IANA_CSV]);
     if (!has_assignment) {
         file_buffer_free(&buf);
         pr_error_set_path(err, source);
         return pr_error_set(err, -EINVAL, "no port assignment in this file: not an IANA registry");
     }
+    result->previous_records = current_registry_records(paths, result->previous_source,
+                                                        sizeof result->previous_source);
     if (!opt->force && result->previous_records > 0 && n * 2 < result->previous_records) {
         file_buffer_free(&buf);
         pr_error_set_path(err, source);
         return pr_error_set(err, -EINVAL,
-                            "has %ld records, the installed registry %ld: refusing a registry less "
-                            "than half the size (truncated download?); --force accepts it",
-                            n, result->previous_records);
+                            "has %ld records, the registry in use %ld (%s): refusing a registry "
+                            "less than half the size (truncated download?); --force accepts it",
+                            n, result->previous_records, result->previous_source);
     }
-    r = dir_create_path(paths->state_dir, err);
-    if (r == 0)
-        r = file_write_atomic(paths->candidate[REGISTRY_CANDIDATE_IANA_CSV], buf.data, buf.size, err);
+    r = install(paths, &buf, err);
     file_buffer_free(&buf);
-    if (r < 0)
-        return r;
-
-    struct registry_index *ix = NULL;
-    struct registry_open_report report;
-    memset(&report, 0, sizeof report);
-    r = registry_rebuild(paths, &ix, &report, err);
-    registry_index_close(ix);
-    if (r == 0 && !report.index_saved) {
-        *err = report.index_error;
-        return report.index_error.code ? report.index_error.code : -EIO;
-    }
     return r;
 }

@@ -1,9 +1,10 @@
 /* update.h — `portreg registry update`: fetch the IANA CSV (libcurl for URLs, a plain read for
- * paths), validate it completely, then atomically replace the state directory's copy and
- * rebuild the index. Nothing is replaced unless the new registry parsed without error. */
+ * paths, 64 MiB at most either way), validate it completely, compare it with the registry in
+ * use, then install the CSV and the index compiled from it together: both or neither. */
 #ifndef PORTREG_REGISTRY_UPDATE_H
 #define PORTREG_REGISTRY_UPDATE_H
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -25,7 +26,9 @@ struct registry_update_options {
 
 struct registry_update_result {
     long records;                    /* records in the new registry */
-    long previous_records;           /* in the IANA copy it replaced; -1 when there was none */
+    long previous_records;           /* in the registry in use before (its primary source,
+                                        whatever it is); -1 when there was none */
+    char previous_source[PATH_MAX];  /* that source's path, "" when none */
     uint64_t bytes;
 };
 

@@ -23,6 +23,8 @@ int xml_api_load(struct xml_api *api, struct pr_error *err)
         { (void **)&api->end_element, "xmlTextWriterEndElement" },
         { (void **)&api->end_document, "xmlTextWriterEndDocument" },
         { (void **)&api->free_writer, "xmlFreeTextWriter" },
+        { (void **)&api->output_buffer_create_fd, "xmlOutputBufferCreateFd" },
+        { (void **)&api->new_writer, "xmlNewTextWriter" },
         { (void **)&api->cleanup_parser, "xmlCleanupParser" },
     };
     for (size_t i = 0; i < sizeof symbols / sizeof symbols[0]; i++) {

@@ -22,6 +22,9 @@ struct xml_api {
     int (*end_element)(xmlTextWriterPtr writer);
     int (*end_document)(xmlTextWriterPtr writer);
     void (*free_writer)(xmlTextWriterPtr writer);
+    /* writing into a file descriptor of ours (util/file_io.h's file_output): not closed */
+    xmlOutputBufferPtr (*output_buffer_create_fd)(int fd, xmlCharEncodingHandlerPtr encoder);
+    xmlTextWriterPtr (*new_writer)(xmlOutputBufferPtr out);
     void (*cleanup_parser)(void);   /* frees libxml2's global state before dlclose */
 };
 
