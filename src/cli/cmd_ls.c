@@ -2,7 +2,6 @@
  * processes, users, units and containers holding them, the IANA service of the port and how
  * exposed it is. Thin: options → inspect_run() → socket_view table or JSON. */
 #include <errno.h>
-#include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -10,6 +9,7 @@
 #include "cli.h"
 #include "net/exposure.h"
 #include "net/inspect.h"
+#include "net/socket_filter.h"
 #include "registry/lookup.h"
 #include "registry/record.h"
 #include "socket_view.h"
@@ -44,48 +44,22 @@ const struct cli_option cli_ls_options[] = {
     CLI_OPTIONS_END,
 };
 
-/* Resolve service names in --port through the registry (opened only when a name is used). */
-struct ls_port_resolver {
-    const struct cli_context *ctx;
-    struct registry_index *ix;
-};
-
-static int resolve_port_name(void *ctx_ptr, const char *name, size_t len, uint8_t proto,
-                             struct portspec *out)
+/* Service names in --port open the registry (with its warnings) only when one is used. */
+static int open_registry_for_names(void *ctx_ptr, struct registry_index **ix)
 {
-    struct ls_port_resolver *r = ctx_ptr;
-    if (!r->ix) {
-        struct registry_paths paths;
-        struct registry_open_report report;
-        if (cli_open_registry(r->ctx, &paths, &r->ix, &report) != CLI_EXIT_OK)
-            return -EIO;
-    }
-    char text[300];
-    snprintf(text, sizeof text, "%.*s%s%s", (int)len, name, proto ? "/" : "", proto ? registry_proto_name(proto) : "");
-    struct lookup_query q;
-    if (lookup_query_parse(r->ix, text, REGISTRY_PROTO_ANY, &q, NULL) < 0 || q.kind != LOOKUP_KIND_NAME)
-        return -ENOENT;
-    struct lookup_result res;
-    int rc = lookup_run(r->ix, &q, &res);
-    size_t before = out->count;
-    for (size_t i = 0; rc == 0 && i < res.count; i++) {
-        struct registry_record rec;
-        if (registry_index_record(r->ix, res.records[i], &rec) && rec.has_port)
-            rc = portspec_add(out, rec.port_first, rec.port_last, proto ? proto : rec.proto);
-    }
-    lookup_result_free(&res);
-    lookup_query_free(&q);
-    return rc < 0 ? rc : out->count > before ? 0 : -ENOENT;
+    struct registry_paths paths;
+    struct registry_open_report report;
+    return cli_open_registry(ctx_ptr, &paths, ix, &report) == CLI_EXIT_OK ? 0 : -EIO;
 }
 
 int cli_parse_port_spec(const struct cli_context *ctx, const char *command, const char *option,
                         const char *text, struct portspec *spec, struct registry_index **ix)
 {
-    struct ls_port_resolver resolver = { ctx, *ix };
+    struct socket_filter_registry registry = { open_registry_for_names, (void *)ctx, *ix };
     struct pr_error err;
     pr_error_clear(&err);
-    int r = portspec_parse(text, resolve_port_name, &resolver, spec, &err);
-    *ix = resolver.ix;
+    int r = socket_filter_parse_ports(text, &registry, spec, &err);
+    *ix = registry.ix;
     if (r < 0)
         return cli_error(r == -EINVAL ? CLI_EXIT_USAGE : CLI_EXIT_FAILURE, command,
                          "%s \"%s\": column %u: %s", option, text, err.column, err.message);
@@ -126,19 +100,11 @@ void cli_prepare_socket_view(const struct cli_context *ctx, struct registry_inde
 
 int cli_parse_user_option(const char *command, const char *text, uint32_t *uid)
 {
-    char *end;
-    unsigned long value = strtoul(text, &end, 10);
-    if (*text && !*end && value <= UINT32_MAX) {
-        *uid = (uint32_t)value;
-        return CLI_EXIT_OK;
-    }
-    struct passwd pw, *found = NULL;
-    char buf[1024];
-    if (getpwnam_r(text, &pw, buf, sizeof buf, &found) == 0 && found) {
-        *uid = (uint32_t)pw.pw_uid;
-        return CLI_EXIT_OK;
-    }
-    return cli_error(CLI_EXIT_USAGE, command, "--user \"%s\": no such user", text);
+    struct pr_error err;
+    pr_error_clear(&err);
+    if (socket_filter_parse_user(text, uid, &err) < 0)
+        return cli_error(CLI_EXIT_USAGE, command, "--user %s", err.message);
+    return CLI_EXIT_OK;
 }
 
 struct sort_context {
