@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include "cli_options.h"
 #include "registry/index.h"
 #include "registry/sources.h"
 #include "util/error.h"
@@ -30,7 +31,23 @@ struct cli_command {
     const char *name;
     int (*run)(int argc, char **argv, struct cli_context *ctx);
     const char *summary;
+    const struct cli_option *options;            /* NULL when only subcommands have options */
+    const struct cli_subcommand *subcommands;    /* NULL-terminated, or NULL */
 };
+
+/* The option tables (cli_options.h), one per command and subcommand; cmd_NAME.c defines them
+ * beside its --help text. */
+extern const struct cli_option cli_global_options[];
+extern const struct cli_option cli_lookup_options[];
+extern const struct cli_option cli_registry_options[];
+extern const struct cli_option cli_ls_options[];
+extern const struct cli_option cli_who_options[];
+extern const struct cli_option cli_check_options[];
+extern const struct cli_option cli_suggest_options[];
+extern const struct cli_option cli_audit_options[];
+extern const struct cli_option cli_scan_options[];
+extern const struct cli_subcommand cli_plan_subcommands[];
+extern const struct cli_subcommand cli_firewall_subcommands[];
 
 extern const struct cli_command cli_commands[];
 const struct cli_command *cli_command_find(const char *name);

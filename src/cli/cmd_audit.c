@@ -3,7 +3,6 @@
  * the audit rules (doctor/audit.h); findings at or above --min-severity are printed as text or
  * one JSON document. Exit 0 when there is none, 1 when there is, 2 bad input, 3 failure. */
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,16 +19,22 @@ static const char audit_usage[] =
     "internal services (databases, caches, admin ports) listening on every address, dual-stack\n"
     "surprises, SO_REUSEPORT groups of different programs, ports held by a program other than\n"
     "the one IANA registered them to, TIME_WAIT piles on a server port, and reserved ports\n"
-    "nobody listens on. Each finding comes with its evidence and a fix.\n\n"
-    "options:\n"
-    "      --min-severity LEVEL   show findings at or above LEVEL: info, low (default),\n"
-    "                             medium, high; the exit status follows the same level\n"
-    "      --time-wait-threshold N  TIME_WAIT sockets on one server port that make a pile\n"
-    "                             (default 1000)\n"
-    "      --json                 one JSON document on stdout\n"
-    "  -h, --help                 this help\n\n"
+    "nobody listens on. Each finding comes with its evidence and a fix.\n\n";
+static const char audit_usage_tail[] =
     "Run as root to see every process. Exit status: 0 no finding at or above the level,\n"
     "1 findings, 2 bad input, 3 failure.\n";
+
+enum { OPT_MIN_SEVERITY = 256, OPT_TIME_WAIT, OPT_JSON };
+const struct cli_option cli_audit_options[] = {
+    { "min-severity", 0, CLI_OPTION_REQUIRED_VALUE, "LEVEL",
+      "show findings at or above LEVEL: info, low (default),\n"
+      "medium, high; the exit status follows the same level", OPT_MIN_SEVERITY, 0 },
+    { "time-wait-threshold", 0, CLI_OPTION_REQUIRED_VALUE, "N",
+      "TIME_WAIT sockets on one server port that make a pile\n(default 1000)", OPT_TIME_WAIT, 0 },
+    { "json", 0, CLI_OPTION_NO_VALUE, NULL, "one JSON document on stdout", OPT_JSON, 0 },
+    CLI_OPTION_HELP_ENTRY,
+    CLI_OPTIONS_END,
+};
 
 static const char *registry_service(void *context, uint16_t port, uint8_t proto)
 {
@@ -193,20 +198,13 @@ static int print_json(const struct cli_context *ctx, const struct socket_view_co
 
 int cmd_audit(int argc, char **argv, struct cli_context *ctx)
 {
-    enum { OPT_MIN_SEVERITY = 256, OPT_TIME_WAIT, OPT_JSON };
-    static const struct option options[] = {
-        { "min-severity", required_argument, NULL, OPT_MIN_SEVERITY },
-        { "time-wait-threshold", required_argument, NULL, OPT_TIME_WAIT },
-        { "json", no_argument, NULL, OPT_JSON },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
-    };
     int min = AUDIT_LOW;
     bool json = false;
     struct audit_options audit_opt = { 0 };
     int c;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+    struct cli_option_parser parser;
+    cli_options_begin(&parser, "audit", cli_audit_options, argc, argv, 0);
+    while ((c = cli_options_next(&parser)) != CLI_OPTIONS_DONE) {
         switch (c) {
         case OPT_MIN_SEVERITY:
             min = audit_severity_parse(optarg);
@@ -224,10 +222,9 @@ int cmd_audit(int argc, char **argv, struct cli_context *ctx)
             break;
         }
         case OPT_JSON: json = true; break;
-        case 'h': fputs(audit_usage, stdout); return CLI_EXIT_OK;
+        case 'h': cli_options_print_help(stdout, audit_usage, cli_audit_options, audit_usage_tail); return CLI_EXIT_OK;
         default:
-            return optopt ? cli_usage_error("audit", "unknown option '-%c'", optopt)
-                          : cli_usage_error("audit", "unknown or incomplete option '%s'", argv[optind - 1]);
+            return cli_options_error(&parser);
         }
     }
     if (optind < argc)

@@ -5,7 +5,6 @@
  * (or a warning with --strict), 2 bad input, 3 failure. */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <getopt.h>
 #include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,20 +26,26 @@ static const char check_usage[] =
     "Would a new socket bound to ADDR:PORT succeed? If not: which sockets and processes block\n"
     "it, the kernel rule that applies, and what to do. PORT alone means [::] dual-stack (every\n"
     "IPv4 and IPv6 address, as most servers bind); PROTO is tcp (default) or udp.\n"
-    "ADDR: 127.0.0.1, 0.0.0.0, [::1], [::].\n\n"
-    "options:\n"
-    "      --reuseaddr      the new socket sets SO_REUSEADDR\n"
-    "      --reuseport      the new socket sets SO_REUSEPORT\n"
-    "      --v6only         IPv6 only (IPV6_V6ONLY); --dual-stack: also IPv4 (default:\n"
-    "      --dual-stack     net.ipv6.bindv6only)\n"
-    "      --user USER      the user the service runs as (default: you)\n"
-    "      --device IF      the new socket is bound to interface IF (SO_BINDTODEVICE)\n"
-    "      --no-try         do not confirm with a trial bind\n"
-    "      --strict         exit 1 on warnings too\n"
-    "      --json           one JSON document on stdout\n"
-    "  -h, --help           this help\n\n"
+    "ADDR: 127.0.0.1, 0.0.0.0, [::1], [::].\n\n";
+static const char check_usage_tail[] =
     "Exit status: 0 free, 1 blocked or undecided (or a warning with --strict), 2 bad input,\n"
     "3 failure.\n";
+
+enum { OPT_REUSEADDR = 256, OPT_REUSEPORT, OPT_V6ONLY, OPT_DUAL_STACK, OPT_USER, OPT_DEVICE,
+       OPT_NO_TRY, OPT_STRICT, OPT_JSON };
+const struct cli_option cli_check_options[] = {
+    { "reuseaddr", 0, CLI_OPTION_NO_VALUE, NULL, "the new socket sets SO_REUSEADDR", OPT_REUSEADDR, 0 },
+    { "reuseport", 0, CLI_OPTION_NO_VALUE, NULL, "the new socket sets SO_REUSEPORT", OPT_REUSEPORT, 0 },
+    { "v6only", 0, CLI_OPTION_NO_VALUE, NULL, "IPv6 only (IPV6_V6ONLY); the default follows\nnet.ipv6.bindv6only", OPT_V6ONLY, 0 },
+    { "dual-stack", 0, CLI_OPTION_NO_VALUE, NULL, "IPv6 and IPv4 (IPV6_V6ONLY off)", OPT_DUAL_STACK, 0 },
+    { "user", 0, CLI_OPTION_REQUIRED_VALUE, "USER", "the user the service runs as (default: you)", OPT_USER, 0 },
+    { "device", 0, CLI_OPTION_REQUIRED_VALUE, "IF", "the new socket is bound to interface IF (SO_BINDTODEVICE)", OPT_DEVICE, 0 },
+    { "no-try", 0, CLI_OPTION_NO_VALUE, NULL, "do not confirm with a trial bind", OPT_NO_TRY, 0 },
+    { "strict", 0, CLI_OPTION_NO_VALUE, NULL, "exit 1 on warnings too", OPT_STRICT, 0 },
+    { "json", 0, CLI_OPTION_NO_VALUE, NULL, "one JSON document on stdout", OPT_JSON, 0 },
+    CLI_OPTION_HELP_ENTRY,
+    CLI_OPTIONS_END,
+};
 
 struct check_request {
     struct bindsim_plan plan;
@@ -477,28 +482,14 @@ out:
 
 int cmd_check(int argc, char **argv, struct cli_context *ctx)
 {
-    enum { OPT_REUSEADDR = 256, OPT_REUSEPORT, OPT_V6ONLY, OPT_DUAL_STACK, OPT_USER, OPT_DEVICE,
-           OPT_NO_TRY, OPT_STRICT, OPT_JSON };
-    static const struct option options[] = {
-        { "reuseaddr", no_argument, NULL, OPT_REUSEADDR },
-        { "reuseport", no_argument, NULL, OPT_REUSEPORT },
-        { "v6only", no_argument, NULL, OPT_V6ONLY },
-        { "dual-stack", no_argument, NULL, OPT_DUAL_STACK },
-        { "user", required_argument, NULL, OPT_USER },
-        { "device", required_argument, NULL, OPT_DEVICE },
-        { "no-try", no_argument, NULL, OPT_NO_TRY },
-        { "strict", no_argument, NULL, OPT_STRICT },
-        { "json", no_argument, NULL, OPT_JSON },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
-    };
     struct check_request req;
     memset(&req, 0, sizeof req);
     req.plan.uid = (uint32_t)geteuid();
     bool try_bind = true, json = false, strict = false;
     int c;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+    struct cli_option_parser parser;
+    cli_options_begin(&parser, "check", cli_check_options, argc, argv, 0);
+    while ((c = cli_options_next(&parser)) != CLI_OPTIONS_DONE) {
         switch (c) {
         case OPT_REUSEADDR: req.plan.reuseaddr = true; break;
         case OPT_REUSEPORT: req.plan.reuseport = true; break;
@@ -517,10 +508,9 @@ int cmd_check(int argc, char **argv, struct cli_context *ctx)
         case OPT_NO_TRY: try_bind = false; break;
         case OPT_STRICT: strict = true; break;
         case OPT_JSON: json = true; break;
-        case 'h': fputs(check_usage, stdout); return CLI_EXIT_OK;
+        case 'h': cli_options_print_help(stdout, check_usage, cli_check_options, check_usage_tail); return CLI_EXIT_OK;
         default:
-            return optopt ? cli_usage_error("check", "unknown option '-%c'", optopt)
-                          : cli_usage_error("check", "unknown or incomplete option '%s'", argv[optind - 1]);
+            return cli_options_error(&parser);
         }
     }
     if (optind >= argc)

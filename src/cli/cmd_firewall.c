@@ -4,7 +4,6 @@
  * libnftables (plan/firewall_apply.h), and the live ruleset compared with the live listeners
  * (plan/firewall_audit.h). */
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,9 +37,64 @@ static const char firewall_usage[] =
     "  audit     the live nftables ruleset and the live listening sockets: which listeners\n"
     "            are reachable from outside (and from where), which opened ports have no\n"
     "            listener, and with a plan, which reachable listeners it does not declare.\n\n"
-    "--host NAME is a host of the plan (default for audit: this machine's host name).\n"
+    "--host NAME is a host of the plan (default for audit: this machine's host name).\n\n";
+static const char firewall_usage_tail[] =
     "Exit status: 0 fine, 1 (audit) undeclared exposure or ports opened without a listener,\n"
     "2 bad input (the plan's errors with file:line:column), 3 failure.\n";
+
+enum { OPT_HOST = 256, OPT_FORMAT, OPT_DRY_RUN, OPT_JSON };
+static const struct cli_option firewall_generate_options[] = {
+    { "host", 0, CLI_OPTION_REQUIRED_VALUE, "NAME", "the host of the plan the rules are for", OPT_HOST, 0 },
+    { "format", 0, CLI_OPTION_REQUIRED_VALUE, "FORMAT", "nft (default), firewalld, ufw or iptables", OPT_FORMAT, 0 },
+    { "output", 'o', CLI_OPTION_REQUIRED_VALUE, "DIR", "write the files into DIR instead of stdout", 'o', 0 },
+    CLI_OPTION_HELP_ENTRY,
+    CLI_OPTIONS_END,
+};
+static const struct cli_option firewall_apply_options[] = {
+    { "host", 0, CLI_OPTION_REQUIRED_VALUE, "NAME", "the host of the plan the rules are for", OPT_HOST, 0 },
+    { "dry-run", 0, CLI_OPTION_NO_VALUE, NULL, "print the rules and check them against the kernel only",
+      OPT_DRY_RUN, 0 },
+    CLI_OPTION_HELP_ENTRY,
+    CLI_OPTIONS_END,
+};
+static const struct cli_option firewall_audit_options[] = {
+    { "host", 0, CLI_OPTION_REQUIRED_VALUE, "NAME", "the plan host this machine is (default: its host name)",
+      OPT_HOST, 0 },
+    { "json", 0, CLI_OPTION_NO_VALUE, NULL, "one JSON document on stdout", OPT_JSON, 0 },
+    CLI_OPTION_HELP_ENTRY,
+    CLI_OPTIONS_END,
+};
+const struct cli_subcommand cli_firewall_subcommands[] = {
+    { "generate", firewall_generate_options },
+    { "apply", firewall_apply_options },
+    { "audit", firewall_audit_options },
+    { NULL, NULL },
+};
+
+/* `firewall --help`: the overview and every subcommand's options; `firewall apply --help`:
+ * the overview and the options of apply. */
+static void print_firewall_help(FILE *out, const char *only)
+{
+    fputs(firewall_usage, out);
+    for (const struct cli_subcommand *sub = cli_firewall_subcommands; sub->name; sub++) {
+        if (only && strcmp(only, sub->name) != 0)
+            continue;
+        fprintf(out, "options of firewall %s:\n", sub->name);
+        cli_options_print(out, sub->options);
+        fputc('\n', out);
+    }
+    fputs(firewall_usage_tail, out);
+}
+
+/* The table of "firewall generate" and the others: each subcommand takes its own options. */
+static const struct cli_option *firewall_options_of(const char *command)
+{
+    const char *name = strchr(command, ' ') ? strchr(command, ' ') + 1 : command;
+    for (const struct cli_subcommand *sub = cli_firewall_subcommands; sub->name; sub++)
+        if (strcmp(sub->name, name) == 0)
+            return sub->options;
+    return firewall_audit_options;
+}
 
 struct firewall_args {
     char **plans;
@@ -53,32 +107,21 @@ struct firewall_args {
 
 static int parse_args(const char *command, int argc, char **argv, struct firewall_args *a)
 {
-    enum { OPT_HOST = 256, OPT_FORMAT, OPT_DRY_RUN, OPT_JSON };
-    static const struct option options[] = {
-        { "host", required_argument, NULL, OPT_HOST },
-        { "format", required_argument, NULL, OPT_FORMAT },
-        { "output", required_argument, NULL, 'o' },
-        { "dry-run", no_argument, NULL, OPT_DRY_RUN },
-        { "json", no_argument, NULL, OPT_JSON },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
-    };
     memset(a, 0, sizeof *a);
     a->format = "nft";
     int c;
-    opterr = 0;
-    optind = 0;   /* 0: GNU getopt re-initialises (argument permutation) */
-    while ((c = getopt_long(argc, argv, "ho:", options, NULL)) != -1) {
+    struct cli_option_parser parser;
+    cli_options_begin(&parser, command, firewall_options_of(command), argc, argv, 0);
+    while ((c = cli_options_next(&parser)) != CLI_OPTIONS_DONE) {
         switch (c) {
         case OPT_HOST: a->host = optarg; break;
         case OPT_FORMAT: a->format = optarg; break;
         case 'o': a->out_dir = optarg; break;
         case OPT_DRY_RUN: a->dry_run = true; break;
         case OPT_JSON: a->json = true; break;
-        case 'h': fputs(firewall_usage, stdout); return -1;
+        case 'h': print_firewall_help(stdout, strchr(command, ' ') + 1); return -1;
         default:
-            return optopt ? cli_usage_error(command, "unknown option '-%c'", optopt)
-                          : cli_usage_error(command, "unknown or incomplete option '%s'", argv[optind - 1]);
+            return cli_options_error(&parser);
         }
     }
     a->plans = argv + optind;
@@ -382,7 +425,7 @@ static int run_audit(int argc, char **argv, struct cli_context *ctx)
 int cmd_firewall(int argc, char **argv, struct cli_context *ctx)
 {
     if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
-        fputs(firewall_usage, argc < 2 ? stderr : stdout);
+        print_firewall_help(argc < 2 ? stderr : stdout, NULL);
         return argc < 2 ? CLI_EXIT_USAGE : CLI_EXIT_OK;
     }
     if (strcmp(argv[1], "generate") == 0)

@@ -2,7 +2,6 @@
  * and keywords, with the range class and this host's ephemeral/reserved status of the port.
  * Thin: parse arguments, run lookup_query_parse/lookup_run, render cards, a table or JSON. */
 #include <errno.h>
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,16 +15,20 @@ static const char lookup_usage[] =
     "usage: portreg lookup [options] QUERY...\n"
     "       portreg lookup --search WORDS...\n\n"
     "QUERY is a port (3306), a range (6000-6010), PORT/PROTO (53/udp), a port spec\n"
-    "(22,80,443 or T:80,U:53), or a service name or alias (mysql, mysql/tcp).\n\n"
-    "options:\n"
-    "  -s, --search       the arguments are words to find in names and descriptions\n"
-    "  -p, --proto PROTO  only tcp, udp, sctp or dccp records\n"
-    "  -l, --long         show every record in full (default for a port or a name)\n"
-    "      --short        one line per record (default for ranges and searches)\n"
-    "      --json         one JSON document on stdout\n"
-    "  -h, --help         this help\n\n"
+    "(22,80,443 or T:80,U:53), or a service name or alias (mysql, mysql/tcp).\n\n";
+static const char lookup_usage_tail[] =
     "Exit status: 0 every query found an assignment, 1 some query found none (unassigned,\n"
     "reserved or unknown), 2 bad query, 3 the registry cannot be read.\n";
+
+const struct cli_option cli_lookup_options[] = {
+    { "search", 's', CLI_OPTION_NO_VALUE, NULL, "the arguments are words to find in names and descriptions", 's', 0 },
+    { "proto", 'p', CLI_OPTION_REQUIRED_VALUE, "PROTO", "only tcp, udp, sctp or dccp records", 'p', 0 },
+    { "long", 'l', CLI_OPTION_NO_VALUE, NULL, "show every record in full (default for a port or a name)", 'l', 0 },
+    { "short", 0, CLI_OPTION_NO_VALUE, NULL, "one line per record (default for ranges and searches)", 'S', 0 },
+    { "json", 0, CLI_OPTION_NO_VALUE, NULL, "one JSON document on stdout", 'j', 0 },
+    CLI_OPTION_HELP_ENTRY,
+    CLI_OPTIONS_END,
+};
 
 enum lookup_layout { LAYOUT_AUTO, LAYOUT_LONG, LAYOUT_SHORT };
 
@@ -194,27 +197,21 @@ static int parse_and_run_queries(const struct registry_index *ix, char *const *t
 
 int cmd_lookup(int argc, char **argv, struct cli_context *ctx)
 {
-    static const struct option options[] = {
-        { "search", no_argument, NULL, 's' },
-        { "proto", required_argument, NULL, 'p' },
-        { "long", no_argument, NULL, 'l' },
-        { "short", no_argument, NULL, 'S' },
-        { "json", no_argument, NULL, 'j' },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
-    };
     bool search = false, json = false;
     enum lookup_layout layout = LAYOUT_AUTO;
     uint8_t proto = REGISTRY_PROTO_ANY;
     int opt;
-    opterr = 0;
-    while ((opt = getopt_long(argc, argv, "sp:lh", options, NULL)) != -1) {
+    struct cli_option_parser parser;
+    cli_options_begin(&parser, "lookup", cli_lookup_options, argc, argv, 0);
+    while ((opt = cli_options_next(&parser)) != CLI_OPTIONS_DONE) {
         switch (opt) {
         case 's': search = true; break;
         case 'l': layout = LAYOUT_LONG; break;
         case 'S': layout = LAYOUT_SHORT; break;
         case 'j': json = true; break;
-        case 'h': fputs(lookup_usage, stdout); return CLI_EXIT_OK;
+        case 'h':
+            cli_options_print_help(stdout, lookup_usage, cli_lookup_options, lookup_usage_tail);
+            return CLI_EXIT_OK;
         case 'p': {
             int p = registry_proto_parse(optarg, strlen(optarg));
             if (p < 0)
@@ -223,14 +220,10 @@ int cmd_lookup(int argc, char **argv, struct cli_context *ctx)
             break;
         }
         default:
-            if (optopt >= '0' && optopt <= '9')
+            if (cli_options_unknown_short(&parser) >= '0' && cli_options_unknown_short(&parser) <= '9')
                 return cli_error(CLI_EXIT_USAGE, "lookup", "%s: not a port: ports are 0-65535",
                                  argv[optind - 1]);
-            if (optopt == 'p')
-                return cli_usage_error("lookup", "option '-p' needs a protocol");
-            if (optopt)
-                return cli_usage_error("lookup", "unknown option '-%c'", optopt);
-            return cli_usage_error("lookup", "unknown or incomplete option '%s'", argv[optind - 1]);
+            return cli_options_error(&parser);
         }
     }
     if (optind >= argc)

@@ -2,8 +2,6 @@
  * processes, users, units and containers holding them, the IANA service of the port and how
  * exposed it is. Thin: options → inspect_run() → socket_view table or JSON. */
 #include <errno.h>
-#include <getopt.h>
-#include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -11,76 +9,57 @@
 #include "cli.h"
 #include "net/exposure.h"
 #include "net/inspect.h"
+#include "net/socket_filter.h"
 #include "registry/lookup.h"
 #include "registry/record.h"
 #include "socket_view.h"
 
 static const char ls_usage[] =
     "usage: portreg ls [options]\n\n"
-    "Sockets of this host with the processes holding them. Default: listening TCP and UDP.\n\n"
-    "options:\n"
-    "  -t, --tcp            TCP sockets\n"
-    "  -u, --udp            UDP sockets\n"
-    "  -S, --sctp           SCTP sockets (where the kernel has sctp_diag)\n"
-    "  -l, --listening      listening TCP and unconnected UDP sockets (the default)\n"
-    "  -a, --all            sockets in every state\n"
-    "  -4, --ipv4           IPv4 only\n"
-    "  -6, --ipv6           IPv6 only\n"
-    "      --port SPEC      local ports: 22, 1000-2000, T:80,U:53, ssh,mysql\n"
-    "      --pid PID        sockets held by this process\n"
-    "      --process NAME   sockets held by processes with this command name\n"
-    "      --user USER      sockets owned by or held by this user (name or uid)\n"
-    "      --all-netns      every network namespace of the host, each socket labelled\n"
-    "      --no-processes   do not look for processes (fastest)\n"
-    "      --method M       how processes are found: auto (default), bpf, proc\n"
-    "      --sort KEY       port (default), process, address\n"
-    "      --json           one JSON document on stdout\n"
-    "      --ndjson         one JSON object per socket per line\n"
-    "  -h, --help           this help\n\n"
+    "Sockets of this host with the processes holding them. Default: listening TCP and UDP.\n\n";
+static const char ls_usage_tail[] =
     "Exit status: 0 sockets listed (also when none match), 2 bad option, 3 failure.\n";
 
-/* Resolve service names in --port through the registry (opened only when a name is used). */
-struct ls_port_resolver {
-    const struct cli_context *ctx;
-    struct registry_index *ix;
+enum { OPT_PORT = 256, OPT_PID, OPT_PROCESS, OPT_USER, OPT_ALL_NETNS, OPT_NO_PROCESSES,
+       OPT_METHOD, OPT_SORT, OPT_JSON, OPT_NDJSON };
+const struct cli_option cli_ls_options[] = {
+    { "tcp", 't', CLI_OPTION_NO_VALUE, NULL, "TCP sockets", 't', 0 },
+    { "udp", 'u', CLI_OPTION_NO_VALUE, NULL, "UDP sockets", 'u', 0 },
+    { "sctp", 'S', CLI_OPTION_NO_VALUE, NULL, "SCTP sockets (where the kernel has sctp_diag)", 'S', 0 },
+    { "listening", 'l', CLI_OPTION_NO_VALUE, NULL, "listening TCP and unconnected UDP sockets (the default)", 'l', 0 },
+    { "all", 'a', CLI_OPTION_NO_VALUE, NULL, "sockets in every state", 'a', 0 },
+    { "ipv4", '4', CLI_OPTION_NO_VALUE, NULL, "IPv4 only", '4', 0 },
+    { "ipv6", '6', CLI_OPTION_NO_VALUE, NULL, "IPv6 only", '6', 0 },
+    { "port", 0, CLI_OPTION_REQUIRED_VALUE, "SPEC", "local ports: 22, 1000-2000, T:80,U:53, ssh,mysql", OPT_PORT, 0 },
+    { "pid", 0, CLI_OPTION_REQUIRED_VALUE, "PID", "sockets held by this process", OPT_PID, 0 },
+    { "process", 0, CLI_OPTION_REQUIRED_VALUE, "NAME", "sockets held by processes with this command name", OPT_PROCESS, 0 },
+    { "user", 0, CLI_OPTION_REQUIRED_VALUE, "USER", "sockets owned by or held by this user (name or uid)", OPT_USER, 0 },
+    { "all-netns", 0, CLI_OPTION_NO_VALUE, NULL, "every network namespace of the host, each socket labelled", OPT_ALL_NETNS, 0 },
+    { "no-processes", 0, CLI_OPTION_NO_VALUE, NULL, "do not look for processes (fastest)", OPT_NO_PROCESSES, 0 },
+    { "method", 0, CLI_OPTION_REQUIRED_VALUE, "M", "how processes are found: auto (default), bpf, proc", OPT_METHOD, 0 },
+    { "sort", 0, CLI_OPTION_REQUIRED_VALUE, "KEY", "port (default), process, address", OPT_SORT, 0 },
+    { "json", 0, CLI_OPTION_NO_VALUE, NULL, "one JSON document on stdout", OPT_JSON, 0 },
+    { "ndjson", 0, CLI_OPTION_NO_VALUE, NULL, "one JSON object per socket per line", OPT_NDJSON, 0 },
+    CLI_OPTION_HELP_ENTRY,
+    CLI_OPTIONS_END,
 };
 
-static int resolve_port_name(void *ctx_ptr, const char *name, size_t len, uint8_t proto,
-                             struct portspec *out)
+/* Service names in --port open the registry (with its warnings) only when one is used. */
+static int open_registry_for_names(void *ctx_ptr, struct registry_index **ix)
 {
-    struct ls_port_resolver *r = ctx_ptr;
-    if (!r->ix) {
-        struct registry_paths paths;
-        struct registry_open_report report;
-        if (cli_open_registry(r->ctx, &paths, &r->ix, &report) != CLI_EXIT_OK)
-            return -EIO;
-    }
-    char text[300];
-    snprintf(text, sizeof text, "%.*s%s%s", (int)len, name, proto ? "/" : "", proto ? registry_proto_name(proto) : "");
-    struct lookup_query q;
-    if (lookup_query_parse(r->ix, text, REGISTRY_PROTO_ANY, &q, NULL) < 0 || q.kind != LOOKUP_KIND_NAME)
-        return -ENOENT;
-    struct lookup_result res;
-    int rc = lookup_run(r->ix, &q, &res);
-    size_t before = out->count;
-    for (size_t i = 0; rc == 0 && i < res.count; i++) {
-        struct registry_record rec;
-        if (registry_index_record(r->ix, res.records[i], &rec) && rec.has_port)
-            rc = portspec_add(out, rec.port_first, rec.port_last, proto ? proto : rec.proto);
-    }
-    lookup_result_free(&res);
-    lookup_query_free(&q);
-    return rc < 0 ? rc : out->count > before ? 0 : -ENOENT;
+    struct registry_paths paths;
+    struct registry_open_report report;
+    return cli_open_registry(ctx_ptr, &paths, ix, &report) == CLI_EXIT_OK ? 0 : -EIO;
 }
 
 int cli_parse_port_spec(const struct cli_context *ctx, const char *command, const char *option,
                         const char *text, struct portspec *spec, struct registry_index **ix)
 {
-    struct ls_port_resolver resolver = { ctx, *ix };
+    struct socket_filter_registry registry = { open_registry_for_names, (void *)ctx, *ix };
     struct pr_error err;
     pr_error_clear(&err);
-    int r = portspec_parse(text, resolve_port_name, &resolver, spec, &err);
-    *ix = resolver.ix;
+    int r = socket_filter_parse_ports(text, &registry, spec, &err);
+    *ix = registry.ix;
     if (r < 0)
         return cli_error(r == -EINVAL ? CLI_EXIT_USAGE : CLI_EXIT_FAILURE, command,
                          "%s \"%s\": column %u: %s", option, text, err.column, err.message);
@@ -121,19 +100,11 @@ void cli_prepare_socket_view(const struct cli_context *ctx, struct registry_inde
 
 int cli_parse_user_option(const char *command, const char *text, uint32_t *uid)
 {
-    char *end;
-    unsigned long value = strtoul(text, &end, 10);
-    if (*text && !*end && value <= UINT32_MAX) {
-        *uid = (uint32_t)value;
-        return CLI_EXIT_OK;
-    }
-    struct passwd pw, *found = NULL;
-    char buf[1024];
-    if (getpwnam_r(text, &pw, buf, sizeof buf, &found) == 0 && found) {
-        *uid = (uint32_t)pw.pw_uid;
-        return CLI_EXIT_OK;
-    }
-    return cli_error(CLI_EXIT_USAGE, command, "--user \"%s\": no such user", text);
+    struct pr_error err;
+    pr_error_clear(&err);
+    if (socket_filter_parse_user(text, uid, &err) < 0)
+        return cli_error(CLI_EXIT_USAGE, command, "--user %s", err.message);
+    return CLI_EXIT_OK;
 }
 
 struct sort_context {
@@ -215,29 +186,15 @@ int cli_sort_sockets(struct inspect_result *res, enum socket_sort key)
 
 int cmd_ls(int argc, char **argv, struct cli_context *ctx)
 {
-    enum { OPT_PORT = 256, OPT_PID, OPT_PROCESS, OPT_USER, OPT_ALL_NETNS, OPT_NO_PROCESSES,
-           OPT_METHOD, OPT_SORT, OPT_JSON, OPT_NDJSON };
-    static const struct option options[] = {
-        { "tcp", no_argument, NULL, 't' },           { "udp", no_argument, NULL, 'u' },
-        { "sctp", no_argument, NULL, 'S' },
-        { "listening", no_argument, NULL, 'l' },     { "all", no_argument, NULL, 'a' },
-        { "ipv4", no_argument, NULL, '4' },          { "ipv6", no_argument, NULL, '6' },
-        { "port", required_argument, NULL, OPT_PORT }, { "pid", required_argument, NULL, OPT_PID },
-        { "process", required_argument, NULL, OPT_PROCESS }, { "user", required_argument, NULL, OPT_USER },
-        { "all-netns", no_argument, NULL, OPT_ALL_NETNS },
-        { "no-processes", no_argument, NULL, OPT_NO_PROCESSES },
-        { "method", required_argument, NULL, OPT_METHOD }, { "sort", required_argument, NULL, OPT_SORT },
-        { "json", no_argument, NULL, OPT_JSON },     { "ndjson", no_argument, NULL, OPT_NDJSON },
-        { "help", no_argument, NULL, 'h' },          { NULL, 0, NULL, 0 },
-    };
     struct inspect_options opt = { .processes = true };
     bool tcp = false, udp = false, sctp = false, listening = false, all = false, json = false, ndjson = false;
     enum socket_sort sort = SORT_PORT;
     struct portspec ports = { 0 };
     struct registry_index *ix = NULL;
     int rc = CLI_EXIT_OK, c;
-    opterr = 0;
-    while (rc == CLI_EXIT_OK && (c = getopt_long(argc, argv, "tuSla46h", options, NULL)) != -1) {
+    struct cli_option_parser parser;
+    cli_options_begin(&parser, "ls", cli_ls_options, argc, argv, 0);
+    while (rc == CLI_EXIT_OK && (c = cli_options_next(&parser)) != CLI_OPTIONS_DONE) {
         switch (c) {
         case 't': tcp = true; break;
         case 'u': udp = true; break;
@@ -271,10 +228,9 @@ int cmd_ls(int argc, char **argv, struct cli_context *ctx)
             break;
         case OPT_JSON: json = true; break;
         case OPT_NDJSON: ndjson = true; break;
-        case 'h': fputs(ls_usage, stdout); portspec_free(&ports); registry_index_close(ix); return CLI_EXIT_OK;
+        case 'h': cli_options_print_help(stdout, ls_usage, cli_ls_options, ls_usage_tail); portspec_free(&ports); registry_index_close(ix); return CLI_EXIT_OK;
         default:
-            rc = optopt ? cli_usage_error("ls", "unknown option '-%c'", optopt)
-                        : cli_usage_error("ls", "unknown or incomplete option '%s'", argv[optind - 1]);
+            rc = cli_options_error(&parser);
         }
     }
     if (rc == CLI_EXIT_OK && optind < argc)

@@ -5,7 +5,6 @@
  * against this host's live sockets or a scan's JSON (plan/plan_diff.h). export: services(5),
  * IANA-style CSV, JSON, NetBox CSV (plan/plan_export.h). */
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,9 +34,57 @@ static const char plan_usage[] =
     "  diff     declared and present, declared but absent or on the wrong address, present\n"
     "           but undeclared: against this host's sockets (--live) or a `portreg scan --json`\n"
     "           result (--scan)\n"
-    "  export   the plan as a services(5) file, an IANA-style CSV, JSON, or NetBox's CSV\n\n"
+    "  export   the plan as a services(5) file, an IANA-style CSV, JSON, or NetBox's CSV\n\n";
+static const char plan_usage_tail[] =
     "Exit status: 0 fine, 1 errors in the plan (check) or drift (diff), 2 bad input,\n"
     "3 failure.\n";
+
+enum { OPT_WRITE = 256, OPT_JSON, OPT_LIVE, OPT_SCAN, OPT_HOST, OPT_NO_LOOPBACK, OPT_FORMAT };
+static const struct cli_option plan_check_options[] = {
+    { "write", 0, CLI_OPTION_NO_VALUE, NULL, "store the ports chosen for `auto` in the files", OPT_WRITE, 0 },
+    { "json", 0, CLI_OPTION_NO_VALUE, NULL, "one JSON document on stdout", OPT_JSON, 0 },
+    CLI_OPTION_HELP_ENTRY,
+    CLI_OPTIONS_END,
+};
+static const struct cli_option plan_diff_options[] = {
+    { "live", 0, CLI_OPTION_NO_VALUE, NULL, "compare with this host's listening sockets", OPT_LIVE, 0 },
+    { "scan", 0, CLI_OPTION_REQUIRED_VALUE, "RESULT.json", "compare with the output of `portreg scan --json`",
+      OPT_SCAN, 0 },
+    { "host", 0, CLI_OPTION_REQUIRED_VALUE, "NAME", "the plan host this machine is (--live; default: the\n"
+      "short host name)", OPT_HOST, 0 },
+    { "ignore-loopback", 0, CLI_OPTION_NO_VALUE, NULL, "do not report undeclared sockets bound to loopback",
+      OPT_NO_LOOPBACK, 0 },
+    { "json", 0, CLI_OPTION_NO_VALUE, NULL, "one JSON document on stdout", OPT_JSON, 0 },
+    CLI_OPTION_HELP_ENTRY,
+    CLI_OPTIONS_END,
+};
+static const struct cli_option plan_export_options[] = {
+    { "format", 0, CLI_OPTION_REQUIRED_VALUE, "FORMAT", "services, iana-csv, json or netbox-csv", OPT_FORMAT, 0 },
+    { "output", 'o', CLI_OPTION_REQUIRED_VALUE, "FILE", "write FILE (atomically) instead of stdout", 'o', 0 },
+    CLI_OPTION_HELP_ENTRY,
+    CLI_OPTIONS_END,
+};
+const struct cli_subcommand cli_plan_subcommands[] = {
+    { "check", plan_check_options },
+    { "diff", plan_diff_options },
+    { "export", plan_export_options },
+    { NULL, NULL },
+};
+
+/* `plan --help`: the overview and the options of every subcommand; `plan diff --help`: the
+ * overview and the options of diff. */
+static void print_plan_help(FILE *out, const char *only)
+{
+    fputs(plan_usage, out);
+    for (const struct cli_subcommand *sub = cli_plan_subcommands; sub->name; sub++) {
+        if (only && strcmp(only, sub->name) != 0)
+            continue;
+        fprintf(out, "options of plan %s:\n", sub->name);
+        cli_options_print(out, sub->options);
+        fputc('\n', out);
+    }
+    fputs(plan_usage_tail, out);
+}
 
 /* Run the plan rules with this host's facts: the registry (IANA), its port sysctls and
  * ip_unprivileged_port_start. This resolves `auto` ports in the plan, so check, diff and
@@ -123,25 +170,17 @@ static int run_check(const struct cli_context *ctx, char **paths, size_t count, 
 
 static int cmd_plan_check(int argc, char **argv, struct cli_context *ctx)
 {
-    enum { OPT_WRITE = 256, OPT_JSON };
-    static const struct option options[] = {
-        { "write", no_argument, NULL, OPT_WRITE },
-        { "json", no_argument, NULL, OPT_JSON },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
-    };
     bool write = false, json = false;
     int c;
-    opterr = 0;
-    optind = 0;   /* 0: GNU getopt re-initialises (argument permutation) */
-    while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+    struct cli_option_parser parser;
+    cli_options_begin(&parser, "plan check", plan_check_options, argc, argv, 0);
+    while ((c = cli_options_next(&parser)) != CLI_OPTIONS_DONE) {
         switch (c) {
         case OPT_WRITE: write = true; break;
         case OPT_JSON: json = true; break;
-        case 'h': fputs(plan_usage, stdout); return CLI_EXIT_OK;
+        case 'h': print_plan_help(stdout, "check"); return CLI_EXIT_OK;
         default:
-            return optopt ? cli_usage_error("plan check", "unknown option '-%c'", optopt)
-                          : cli_usage_error("plan check", "unknown or incomplete option '%s'", argv[optind - 1]);
+            return cli_options_error(&parser);
         }
     }
     if (optind >= argc)
@@ -155,25 +194,17 @@ static int cmd_plan_check(int argc, char **argv, struct cli_context *ctx)
 static int cmd_plan_export(int argc, char **argv, struct cli_context *ctx)
 {
     (void)ctx;
-    enum { OPT_FORMAT = 256 };
-    static const struct option options[] = {
-        { "format", required_argument, NULL, OPT_FORMAT },
-        { "output", required_argument, NULL, 'o' },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
-    };
     const char *format = NULL, *output = NULL;
     int c;
-    opterr = 0;
-    optind = 0;   /* 0: GNU getopt re-initialises (argument permutation) */
-    while ((c = getopt_long(argc, argv, "ho:", options, NULL)) != -1) {
+    struct cli_option_parser parser;
+    cli_options_begin(&parser, "plan export", plan_export_options, argc, argv, 0);
+    while ((c = cli_options_next(&parser)) != CLI_OPTIONS_DONE) {
         switch (c) {
         case OPT_FORMAT: format = optarg; break;
         case 'o': output = optarg; break;
-        case 'h': fputs(plan_usage, stdout); return CLI_EXIT_OK;
+        case 'h': print_plan_help(stdout, "export"); return CLI_EXIT_OK;
         default:
-            return optopt ? cli_usage_error("plan export", "unknown option '-%c'", optopt)
-                          : cli_usage_error("plan export", "unknown or incomplete option '%s'", argv[optind - 1]);
+            return cli_options_error(&parser);
         }
     }
     if (!format)
@@ -252,33 +283,22 @@ static void print_drift(const struct cli_context *ctx, const struct plan_drift *
 
 static int cmd_plan_diff(int argc, char **argv, struct cli_context *ctx)
 {
-    enum { OPT_LIVE = 256, OPT_SCAN, OPT_HOST, OPT_JSON, OPT_NO_LOOPBACK };
-    static const struct option options[] = {
-        { "live", no_argument, NULL, OPT_LIVE },
-        { "scan", required_argument, NULL, OPT_SCAN },
-        { "host", required_argument, NULL, OPT_HOST },
-        { "ignore-loopback", no_argument, NULL, OPT_NO_LOOPBACK },
-        { "json", no_argument, NULL, OPT_JSON },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
-    };
     bool live = false, json = false;
     const char *scan_path = NULL;
     struct plan_diff_options opt = { 0 };
     int c;
-    opterr = 0;
-    optind = 0;   /* 0: GNU getopt re-initialises (argument permutation) */
-    while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+    struct cli_option_parser parser;
+    cli_options_begin(&parser, "plan diff", plan_diff_options, argc, argv, 0);
+    while ((c = cli_options_next(&parser)) != CLI_OPTIONS_DONE) {
         switch (c) {
         case OPT_LIVE: live = true; break;
         case OPT_SCAN: scan_path = optarg; break;
         case OPT_HOST: opt.host = optarg; break;
         case OPT_NO_LOOPBACK: opt.ignore_loopback_undeclared = true; break;
         case OPT_JSON: json = true; break;
-        case 'h': fputs(plan_usage, stdout); return CLI_EXIT_OK;
+        case 'h': print_plan_help(stdout, "diff"); return CLI_EXIT_OK;
         default:
-            return optopt ? cli_usage_error("plan diff", "unknown option '-%c'", optopt)
-                          : cli_usage_error("plan diff", "unknown or incomplete option '%s'", argv[optind - 1]);
+            return cli_options_error(&parser);
         }
     }
     if (live == (scan_path != NULL))
@@ -354,7 +374,7 @@ static int cmd_plan_diff(int argc, char **argv, struct cli_context *ctx)
 int cmd_plan(int argc, char **argv, struct cli_context *ctx)
 {
     if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
-        fputs(plan_usage, argc < 2 ? stderr : stdout);
+        print_plan_help(argc < 2 ? stderr : stdout, NULL);
         return argc < 2 ? CLI_EXIT_USAGE : CLI_EXIT_OK;
     }
     if (strcmp(argv[1], "check") == 0)

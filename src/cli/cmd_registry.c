@@ -2,7 +2,6 @@
  * how many records and how old; fetch a new IANA CSV (libcurl) and replace it atomically;
  * force a recompile of the index. Thin over sources.c and update.c. */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,12 +19,15 @@ static const char registry_usage[] =
     "update   download IANA's CSV (or read --from PATH|URL, 64 MiB at most), validate it\n"
     "         completely, then install it and its index together; on any failure the old\n"
     "         registry stays in use\n"
-    "rebuild  compile the index from the sources now\n\n"
-    "options:\n"
-    "      --from PATH|URL  where update reads the IANA CSV (default: IANA's URL)\n"
-    "      --force          accept a registry less than half the size of the one in use\n"
-    "      --json           one JSON document on stdout\n"
-    "  -h, --help           this help\n";
+    "rebuild  compile the index from the sources now\n\n";
+
+const struct cli_option cli_registry_options[] = {
+    { "from", 0, CLI_OPTION_REQUIRED_VALUE, "PATH|URL", "where update reads the IANA CSV (default: IANA's URL)", 'f', 0 },
+    { "force", 0, CLI_OPTION_NO_VALUE, NULL, "accept a registry less than half the size of the one in use", 'F', 0 },
+    { "json", 0, CLI_OPTION_NO_VALUE, NULL, "one JSON document on stdout", 'j', 0 },
+    CLI_OPTION_HELP_ENTRY,
+    CLI_OPTIONS_END,
+};
 
 static void format_age(int64_t seconds, char *buf, size_t size)
 {
@@ -150,27 +152,19 @@ static int run_update(const struct cli_context *ctx, const char *from, bool forc
 
 int cmd_registry(int argc, char **argv, struct cli_context *ctx)
 {
-    static const struct option options[] = {
-        { "from", required_argument, NULL, 'f' },
-        { "force", no_argument, NULL, 'F' },
-        { "json", no_argument, NULL, 'j' },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
-    };
     const char *from = NULL;
     bool force = false, json = false;
     int opt;
-    opterr = 0;
-    while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+    struct cli_option_parser parser;
+    cli_options_begin(&parser, "registry", cli_registry_options, argc, argv, 0);
+    while ((opt = cli_options_next(&parser)) != CLI_OPTIONS_DONE) {
         switch (opt) {
         case 'f': from = optarg; break;
         case 'F': force = true; break;
         case 'j': json = true; break;
-        case 'h': fputs(registry_usage, stdout); return CLI_EXIT_OK;
+        case 'h': cli_options_print_help(stdout, registry_usage, cli_registry_options, NULL); return CLI_EXIT_OK;
         default:
-            if (optopt == 'f')
-                return cli_usage_error("registry", "option '--from' needs a path or URL");
-            return cli_usage_error("registry", "unknown option '%s'", argv[optind - 1]);
+            return cli_options_error(&parser);
         }
     }
     if (optind >= argc)

@@ -6,7 +6,6 @@
  * (scan_xml.c). A progress line on a TTY. Exit 0 open ports found, 1 none, 2 bad input,
  * 3 failure (including probes that failed locally). */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <math.h>
 #include <pthread.h>
@@ -30,39 +29,62 @@ static const char scan_usage[] =
     "usage: portreg scan [options] TARGET...\n\n"
     "Which ports of the targets are open, closed or filtered, with the reason and round-trip\n"
     "time. TARGET: an address (10.0.0.1, ::1), a CIDR block (10.0.0.0/24), a range\n"
-    "(10.0.0.1-20, 10.0.0.1-10.0.1.5), or a host name (every A and AAAA record).\n\n"
-    "targets and ports:\n"
-    "  -iL FILE, --input-file FILE  read targets from FILE ('-' = stdin, '#' comments)\n"
-    "      --exclude SPEC[,SPEC]    do not scan these targets\n"
-    "  -p SPEC                      ports: 22, 1-1024, -p- (all), T:80,U:53, ssh,mysql\n"
-    "      --top-ports N            the N ports most often found open (nmap-services);\n"
-    "                               default: --top-ports 1000\n"
-    "  -4, -6                       only IPv4 / only IPv6 targets\n\n"
-    "engines:\n"
-    "  -e, --engine NAME            syn (raw SYN probes; default as root), connect (default\n"
-    "                               otherwise), udp; -sS, -sT, -sU are the same\n\n"
-    "timing:\n"
-    "      --rate PPS               probes per second (0 = unlimited; default unlimited for\n"
-    "                               this host's own addresses, 2000 otherwise)\n"
-    "      --max-inflight N         probes waiting for an answer at once\n"
-    "      --timeout DURATION       longest wait for one answer (e.g. 500ms, 2s; default 1s)\n"
-    "      --retries N              resends after silence (default 1)\n"
-    "      --threads N              event loops / senders (default: one per core)\n"
-    "      --shard I/N              scan only the I-th of N interleaved shares (1-based)\n"
-    "      --seed N                 the order of probes (a permutation; default random)\n\n"
-    "output:\n"
-    "      --banners                read the first bytes each open TCP service sends\n"
-    "      --local                  compare the result for this host's addresses with its\n"
-    "                               live sockets and explain the differences\n"
-    "      --json                   one JSON document on stdout\n"
-    "      --ndjson                 one JSON object per probe, streamed as results arrive\n"
-    "  -oX FILE, --xml FILE         also write nmap's XML format to FILE (- for stdout)\n"
-    "      --no-progress            no progress line on a terminal\n"
-    "  -n, -Pn                      accepted for nmap users (portreg never resolves results\n"
-    "                               back to names and never pings first)\n"
-    "  -h, --help                   this help\n\n"
+    "(10.0.0.1-20, 10.0.0.1-10.0.1.5), or a host name (every A and AAAA record).\n\n";
+static const char scan_usage_tail[] =
     "Exit status: 0 open ports found, 1 none, 2 bad input, 3 failure (also when probes failed\n"
     "with local errors such as EMFILE; they are never reported as closed).\n";
+
+enum { OPT_TOP = 256, OPT_EXCLUDE, OPT_EXCLUDE_FILE, OPT_RATE, OPT_INFLIGHT, OPT_TIMEOUT,
+       OPT_RETRIES, OPT_THREADS, OPT_SHARD, OPT_SEED, OPT_BANNERS, OPT_LOCAL, OPT_JSON,
+       OPT_NDJSON, OPT_XML, OPT_NO_PROGRESS, OPT_INPUT, OPT_SYN, OPT_CONNECT, OPT_UDP, OPT_NO_PING };
+/* nmap's spellings are single-dash words (-iL FILE, -sS, -Pn); the hidden -s and -P keep
+ * `-s S` working and name a wrong one ("-sX: only -sS, -sT and -sU"). */
+const struct cli_option cli_scan_options[] = {
+    { NULL, 0, CLI_OPTION_NO_VALUE, NULL, "targets and ports:", 0, CLI_OPTION_HEADING },
+    { "iL", 0, CLI_OPTION_REQUIRED_VALUE, "FILE", "read targets from FILE ('-' = stdin, '#' comments)",
+      OPT_INPUT, CLI_OPTION_SINGLE_DASH },
+    { "input-file", 0, CLI_OPTION_REQUIRED_VALUE, "FILE", NULL, OPT_INPUT, 0 },
+    { "exclude", 0, CLI_OPTION_REQUIRED_VALUE, "SPEC[,SPEC]", "do not scan these targets", OPT_EXCLUDE, 0 },
+    { NULL, 'p', CLI_OPTION_REQUIRED_VALUE, "SPEC", "ports: 22, 1-1024, -p- (all), T:80,U:53, ssh,mysql", 'p', 0 },
+    { "top-ports", 0, CLI_OPTION_REQUIRED_VALUE, "N",
+      "the N ports most often found open (nmap-services);\ndefault: --top-ports 1000", OPT_TOP, 0 },
+    { NULL, '4', CLI_OPTION_NO_VALUE, NULL, "only IPv4 targets", '4', 0 },
+    { NULL, '6', CLI_OPTION_NO_VALUE, NULL, "only IPv6 targets", '6', 0 },
+    { NULL, 0, CLI_OPTION_NO_VALUE, NULL, "engines:", 0, CLI_OPTION_HEADING },
+    { "engine", 'e', CLI_OPTION_REQUIRED_VALUE, "NAME",
+      "syn (raw SYN probes; default as root), connect (default\notherwise), udp", 'e', 0 },
+    { "sS", 0, CLI_OPTION_NO_VALUE, NULL, "the same as --engine syn", OPT_SYN, CLI_OPTION_SINGLE_DASH },
+    { "sT", 0, CLI_OPTION_NO_VALUE, NULL, "the same as --engine connect", OPT_CONNECT, CLI_OPTION_SINGLE_DASH },
+    { "sU", 0, CLI_OPTION_NO_VALUE, NULL, "the same as --engine udp", OPT_UDP, CLI_OPTION_SINGLE_DASH },
+    { NULL, 's', CLI_OPTION_REQUIRED_VALUE, "S|T|U", "the scan type", 's', CLI_OPTION_HIDDEN },
+    { NULL, 0, CLI_OPTION_NO_VALUE, NULL, "timing:", 0, CLI_OPTION_HEADING },
+    { "rate", 0, CLI_OPTION_REQUIRED_VALUE, "PPS",
+      "probes per second (0 = unlimited; default unlimited for\n"
+      "this host's own addresses, 2000 otherwise)", OPT_RATE, 0 },
+    { "max-inflight", 0, CLI_OPTION_REQUIRED_VALUE, "N", "probes waiting for an answer at once", OPT_INFLIGHT, 0 },
+    { "timeout", 0, CLI_OPTION_REQUIRED_VALUE, "DURATION",
+      "longest wait for one answer (e.g. 500ms, 2s; default 1s)", OPT_TIMEOUT, 0 },
+    { "retries", 0, CLI_OPTION_REQUIRED_VALUE, "N", "resends after silence (default 1)", OPT_RETRIES, 0 },
+    { "threads", 0, CLI_OPTION_REQUIRED_VALUE, "N", "event loops / senders (default: one per core)", OPT_THREADS, 0 },
+    { "shard", 0, CLI_OPTION_REQUIRED_VALUE, "I/N", "scan only the I-th of N interleaved shares (1-based)", OPT_SHARD, 0 },
+    { "seed", 0, CLI_OPTION_REQUIRED_VALUE, "N", "the order of probes (a permutation; default random)", OPT_SEED, 0 },
+    { NULL, 0, CLI_OPTION_NO_VALUE, NULL, "output:", 0, CLI_OPTION_HEADING },
+    { "banners", 0, CLI_OPTION_NO_VALUE, NULL, "read the first bytes each open TCP service sends", OPT_BANNERS, 0 },
+    { "local", 0, CLI_OPTION_NO_VALUE, NULL,
+      "compare the result for this host's addresses with its\nlive sockets and explain the differences", OPT_LOCAL, 0 },
+    { "json", 0, CLI_OPTION_NO_VALUE, NULL, "one JSON document on stdout", OPT_JSON, 0 },
+    { "ndjson", 0, CLI_OPTION_NO_VALUE, NULL, "one JSON object per probe, streamed as results arrive", OPT_NDJSON, 0 },
+    { "oX", 0, CLI_OPTION_REQUIRED_VALUE, "FILE", "also write nmap's XML format to FILE (- for stdout)", OPT_XML, CLI_OPTION_SINGLE_DASH },
+    { "xml", 0, CLI_OPTION_REQUIRED_VALUE, "FILE", NULL, OPT_XML, 0 },
+    { "no-progress", 0, CLI_OPTION_NO_VALUE, NULL, "no progress line on a terminal", OPT_NO_PROGRESS, 0 },
+    { NULL, 'n', CLI_OPTION_NO_VALUE, NULL,
+      "accepted for nmap users (portreg never resolves results\nback to names)", 'n', 0 },
+    { "Pn", 0, CLI_OPTION_NO_VALUE, NULL, "accepted for nmap users (portreg never pings first)",
+      OPT_NO_PING, CLI_OPTION_SINGLE_DASH },
+    { NULL, 'P', CLI_OPTION_REQUIRED_VALUE, "n", "no ping", 'P', CLI_OPTION_HIDDEN },
+    CLI_OPTION_HELP_ENTRY,
+    CLI_OPTIONS_END,
+};
 
 #define DEFAULT_REMOTE_RATE 2000.0
 
@@ -391,30 +413,6 @@ static void record_args(struct scan_cli *s, int argc, char **argv)
 
 int cmd_scan(int argc, char **argv, struct cli_context *ctx)
 {
-    enum { OPT_TOP = 256, OPT_EXCLUDE, OPT_EXCLUDE_FILE, OPT_RATE, OPT_INFLIGHT, OPT_TIMEOUT,
-           OPT_RETRIES, OPT_THREADS, OPT_SHARD, OPT_SEED, OPT_BANNERS, OPT_LOCAL, OPT_JSON,
-           OPT_NDJSON, OPT_XML, OPT_NO_PROGRESS, OPT_INPUT };
-    static const struct option options[] = {
-        { "top-ports", required_argument, NULL, OPT_TOP },
-        { "exclude", required_argument, NULL, OPT_EXCLUDE },
-        { "input-file", required_argument, NULL, OPT_INPUT },
-        { "engine", required_argument, NULL, 'e' },
-        { "rate", required_argument, NULL, OPT_RATE },
-        { "max-inflight", required_argument, NULL, OPT_INFLIGHT },
-        { "timeout", required_argument, NULL, OPT_TIMEOUT },
-        { "retries", required_argument, NULL, OPT_RETRIES },
-        { "threads", required_argument, NULL, OPT_THREADS },
-        { "shard", required_argument, NULL, OPT_SHARD },
-        { "seed", required_argument, NULL, OPT_SEED },
-        { "banners", no_argument, NULL, OPT_BANNERS },
-        { "local", no_argument, NULL, OPT_LOCAL },
-        { "json", no_argument, NULL, OPT_JSON },
-        { "ndjson", no_argument, NULL, OPT_NDJSON },
-        { "xml", required_argument, NULL, OPT_XML },
-        { "no-progress", no_argument, NULL, OPT_NO_PROGRESS },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
-    };
     struct scan_cli s;
     memset(&s, 0, sizeof s);
     s.ctx = ctx;
@@ -422,20 +420,17 @@ int cmd_scan(int argc, char **argv, struct cli_context *ctx)
     target_set_init(&s.targets);
     s.job.seed = ((uint64_t)time(NULL) << 20) ^ (uint64_t)getpid() ^ (uint64_t)clock();
     record_args(&s, argc, argv);
-    /* nmap's two-letter options take their value from the next word: spell them long */
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "-iL") == 0)
-            argv[i] = (char *)"--input-file";
-        else if (strcmp(argv[i], "-oX") == 0)
-            argv[i] = (char *)"--xml";
-        else if (strncmp(argv[i], "-o", 2) == 0 || strncmp(argv[i], "-i", 2) == 0)
+    /* nmap's other -o and -i forms (-oN, -oG, -iR) are not there: say which are */
+    for (int i = 1; i < argc; i++)
+        if ((strncmp(argv[i], "-o", 2) == 0 || strncmp(argv[i], "-i", 2) == 0) &&
+            strcmp(argv[i], "-iL") != 0 && strcmp(argv[i], "-oX") != 0)
             return cli_usage_error("scan", "%s: only -iL FILE and -oX FILE", argv[i]);
-    }
     int rc = CLI_EXIT_OK;
     int c;
     uint64_t n;
-    opterr = 0;
-    while (rc == CLI_EXIT_OK && (c = getopt_long(argc, argv, "p:e:s:P:n46h", options, NULL)) != -1) {
+    struct cli_option_parser parser;
+    cli_options_begin(&parser, "scan", cli_scan_options, argc, argv, 0);
+    while (rc == CLI_EXIT_OK && (c = cli_options_next(&parser)) != CLI_OPTIONS_DONE) {
         switch (c) {
         case 'p':
             rc = cli_parse_port_spec(ctx, "scan", "-p", optarg, &s.spec, &s.ix);
@@ -454,13 +449,16 @@ int cmd_scan(int argc, char **argv, struct cli_context *ctx)
             else if (strcmp(optarg, "U") == 0) rc = set_engine(&s, "udp", "-sU");
             else rc = cli_usage_error("scan", "-s%s: only -sS, -sT and -sU", optarg);
             break;
+        case OPT_SYN: rc = set_engine(&s, "syn", "-sS"); break;
+        case OPT_CONNECT: rc = set_engine(&s, "connect", "-sT"); break;
+        case OPT_UDP: rc = set_engine(&s, "udp", "-sU"); break;
         case OPT_INPUT: rc = add_target(&s, optarg, false, true); break;
         case OPT_XML: s.xml_path = optarg; break;
         case 'P':
             if (strcmp(optarg, "n") != 0)
                 rc = cli_usage_error("scan", "-P%s: only -Pn (portreg never pings first)", optarg);
             break;
-        case 'n': break;
+        case 'n': case OPT_NO_PING: break;
         case '4': s.targets.family_filter = AF_INET; break;
         case '6': s.targets.family_filter = AF_INET6; break;
         case OPT_EXCLUDE: rc = add_target(&s, optarg, true, false); break;
@@ -494,10 +492,9 @@ int cmd_scan(int argc, char **argv, struct cli_context *ctx)
         case OPT_JSON: s.json = true; break;
         case OPT_NDJSON: s.ndjson = true; break;
         case OPT_NO_PROGRESS: s.progress_bar = false; break;
-        case 'h': fputs(scan_usage, stdout); goto out;
+        case 'h': cli_options_print_help(stdout, scan_usage, cli_scan_options, scan_usage_tail); goto out;
         default:
-            rc = optopt ? cli_usage_error("scan", "unknown option '-%c'", optopt)
-                        : cli_usage_error("scan", "unknown or incomplete option '%s'", argv[optind - 1]);
+            rc = cli_options_error(&parser);
         }
     }
     /* GNU getopt moved the targets after the options */

@@ -4,7 +4,6 @@
  * Gathers the inputs (registry, sysctls, sockets of every namespace, exclude file), renders.
  * The ports go to stdout one per line; notes and changes go to stderr, so $(...) gets ports. */
 #include <errno.h>
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -22,22 +21,30 @@ static const char suggest_usage[] =
     "usage: portreg suggest [options] [NAME]\n\n"
     "Conflict-free ports: in the range, not assigned at IANA, outside the ephemeral range,\n"
     "not reserved, not held by any socket in any state or network namespace, not excluded.\n"
-    "The same NAME gets the same ports on every host with the same policy.\n\n"
-    "options:\n"
-    "      --range A-B          where to look (default 1024-49151)\n"
-    "  -n, --count N            how many ports (default 1)\n"
-    "      --proto P            tcp, udp or both (default tcp; both = free for tcp and udp)\n"
-    "      --allow-assigned     also suggest ports IANA assigned or reserved\n"
-    "      --exclude-file PATH  port specs to avoid (default $PORTREG_SUGGEST_EXCLUDE, else\n"
-    "                           " SUGGEST_DEFAULT_EXCLUDE_PATH " when it exists)\n"
-    "      --this-netns         check only the sockets of this network namespace\n"
-    "      --reserve            add the ports to net.ipv4.ip_local_reserved_ports (this netns)\n"
-    "      --persist            add them to " RESERVED_PORTS_DROPIN_DIR "/" RESERVED_PORTS_DROPIN_NAME "\n"
-    "                           (directory: $PORTREG_SYSCTL_DIR)\n"
-    "  -v, --verbose            say why each nearer candidate was skipped\n"
-    "      --json               one JSON document on stdout\n"
-    "  -h, --help               this help\n\n"
+    "The same NAME gets the same ports on every host with the same policy.\n\n";
+static const char suggest_usage_tail[] =
     "Exit status: 0 N ports found, 1 fewer, 2 bad input, 3 failure.\n";
+
+enum { OPT_RANGE = 256, OPT_PROTO, OPT_ALLOW_ASSIGNED, OPT_EXCLUDE_FILE, OPT_THIS_NETNS,
+       OPT_RESERVE, OPT_PERSIST, OPT_JSON };
+const struct cli_option cli_suggest_options[] = {
+    { "range", 0, CLI_OPTION_REQUIRED_VALUE, "A-B", "where to look (default 1024-49151)", OPT_RANGE, 0 },
+    { "count", 'n', CLI_OPTION_REQUIRED_VALUE, "N", "how many ports (default 1)", 'n', 0 },
+    { "proto", 0, CLI_OPTION_REQUIRED_VALUE, "P", "tcp, udp or both (default tcp; both = free for tcp and udp)", OPT_PROTO, 0 },
+    { "allow-assigned", 0, CLI_OPTION_NO_VALUE, NULL, "also suggest ports IANA assigned or reserved", OPT_ALLOW_ASSIGNED, 0 },
+    { "exclude-file", 0, CLI_OPTION_REQUIRED_VALUE, "PATH",
+      "port specs to avoid (default $PORTREG_SUGGEST_EXCLUDE, else\n"
+      SUGGEST_DEFAULT_EXCLUDE_PATH " when it exists)", OPT_EXCLUDE_FILE, 0 },
+    { "this-netns", 0, CLI_OPTION_NO_VALUE, NULL, "check only the sockets of this network namespace", OPT_THIS_NETNS, 0 },
+    { "reserve", 0, CLI_OPTION_NO_VALUE, NULL, "add the ports to net.ipv4.ip_local_reserved_ports (this netns)", OPT_RESERVE, 0 },
+    { "persist", 0, CLI_OPTION_NO_VALUE, NULL,
+      "add them to " RESERVED_PORTS_DROPIN_DIR "/" RESERVED_PORTS_DROPIN_NAME "\n"
+      "(directory: $PORTREG_SYSCTL_DIR)", OPT_PERSIST, 0 },
+    { "verbose", 'v', CLI_OPTION_NO_VALUE, NULL, "say why each nearer candidate was skipped", 'v', 0 },
+    { "json", 0, CLI_OPTION_NO_VALUE, NULL, "one JSON document on stdout", OPT_JSON, 0 },
+    CLI_OPTION_HELP_ENTRY,
+    CLI_OPTIONS_END,
+};
 
 struct suggest_request {
     struct suggest_policy policy;
@@ -318,26 +325,11 @@ out:
 
 static int suggest_parse_options(int argc, char **argv, struct suggest_request *req, int *rc)
 {
-    enum { OPT_RANGE = 256, OPT_PROTO, OPT_ALLOW_ASSIGNED, OPT_EXCLUDE_FILE, OPT_THIS_NETNS,
-           OPT_RESERVE, OPT_PERSIST, OPT_JSON };
-    static const struct option options[] = {
-        { "range", required_argument, NULL, OPT_RANGE },
-        { "count", required_argument, NULL, 'n' },
-        { "proto", required_argument, NULL, OPT_PROTO },
-        { "allow-assigned", no_argument, NULL, OPT_ALLOW_ASSIGNED },
-        { "exclude-file", required_argument, NULL, OPT_EXCLUDE_FILE },
-        { "this-netns", no_argument, NULL, OPT_THIS_NETNS },
-        { "reserve", no_argument, NULL, OPT_RESERVE },
-        { "persist", no_argument, NULL, OPT_PERSIST },
-        { "verbose", no_argument, NULL, 'v' },
-        { "json", no_argument, NULL, OPT_JSON },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
-    };
     struct suggest_policy *p = &req->policy;
     int c;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "n:vh", options, NULL)) != -1) {
+    struct cli_option_parser parser;
+    cli_options_begin(&parser, "suggest", cli_suggest_options, argc, argv, 0);
+    while ((c = cli_options_next(&parser)) != CLI_OPTIONS_DONE) {
         switch (c) {
         case OPT_RANGE:
             if (!suggest_parse_range(optarg, &p->range_first, &p->range_last) ||
@@ -368,12 +360,12 @@ static int suggest_parse_options(int argc, char **argv, struct suggest_request *
         case OPT_PERSIST: req->persist = true; break;
         case 'v': req->verbose = true; break;
         case OPT_JSON: req->json = true; break;
-        case 'h': fputs(suggest_usage, stdout); *rc = CLI_EXIT_OK; return -1;
+        case 'h':
+            cli_options_print_help(stdout, suggest_usage, cli_suggest_options, suggest_usage_tail);
+            *rc = CLI_EXIT_OK;
+            return -1;
         default:
-            if (strncmp(argv[optind - 1], "--", 2) == 0)
-                *rc = cli_usage_error("suggest", "unknown option or missing value: '%s'", argv[optind - 1]);
-            else
-                *rc = cli_usage_error("suggest", "unknown option or missing value: '-%c'", optopt);
+            *rc = cli_options_error(&parser);
             return -1;
         }
     }

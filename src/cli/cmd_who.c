@@ -3,7 +3,6 @@
  * nginx.service) on 0.0.0.0 — every IPv4 address"). Exit 0 when something holds it, 1 when
  * nothing does, 3 when nothing was found but --all-netns could not search every namespace.
  * Thin over inspect_run() and socket_view. */
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -15,14 +14,19 @@
 
 static const char who_usage[] =
     "usage: portreg who [options] PORT[/PROTO]|NAME...\n\n"
-    "Every socket on the port, in every state, and the processes holding it.\n\n"
-    "options:\n"
-    "      --all-netns      look in every network namespace of the host\n"
-    "      --method M       how processes are found: auto (default), bpf, proc\n"
-    "      --json           one JSON document on stdout\n"
-    "  -h, --help           this help\n\n"
+    "Every socket on the port, in every state, and the processes holding it.\n\n";
+static const char who_usage_tail[] =
     "Exit status: 0 something holds the port, 1 nothing does, 2 bad input, 3 failure (also:\n"
     "nothing found, but --all-netns could not search every namespace).\n";
+
+enum { OPT_ALL_NETNS = 256, OPT_METHOD, OPT_JSON };
+const struct cli_option cli_who_options[] = {
+    { "all-netns", 0, CLI_OPTION_NO_VALUE, NULL, "look in every network namespace of the host", OPT_ALL_NETNS, 0 },
+    { "method", 0, CLI_OPTION_REQUIRED_VALUE, "M", "how processes are found: auto (default), bpf, proc", OPT_METHOD, 0 },
+    { "json", 0, CLI_OPTION_NO_VALUE, NULL, "one JSON document on stdout", OPT_JSON, 0 },
+    CLI_OPTION_HELP_ENTRY,
+    CLI_OPTIONS_END,
+};
 
 static bool socket_binds_port(const struct socket_entry *s)
 {
@@ -72,19 +76,12 @@ static void print_verdicts(const struct socket_view_context *v, const struct cli
 
 int cmd_who(int argc, char **argv, struct cli_context *ctx)
 {
-    enum { OPT_ALL_NETNS = 256, OPT_METHOD, OPT_JSON };
-    static const struct option options[] = {
-        { "all-netns", no_argument, NULL, OPT_ALL_NETNS },
-        { "method", required_argument, NULL, OPT_METHOD },
-        { "json", no_argument, NULL, OPT_JSON },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
-    };
     struct inspect_options opt = { .processes = true };
     bool json = false;
     int c;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+    struct cli_option_parser parser;
+    cli_options_begin(&parser, "who", cli_who_options, argc, argv, 0);
+    while ((c = cli_options_next(&parser)) != CLI_OPTIONS_DONE) {
         switch (c) {
         case OPT_ALL_NETNS: opt.all_netns = true; break;
         case OPT_METHOD:
@@ -92,12 +89,11 @@ int cmd_who(int argc, char **argv, struct cli_context *ctx)
                 return CLI_EXIT_USAGE;
             break;
         case OPT_JSON: json = true; break;
-        case 'h': fputs(who_usage, stdout); return CLI_EXIT_OK;
+        case 'h': cli_options_print_help(stdout, who_usage, cli_who_options, who_usage_tail); return CLI_EXIT_OK;
         default:
-            if (optopt >= '0' && optopt <= '9')
+            if (cli_options_unknown_short(&parser) >= '0' && cli_options_unknown_short(&parser) <= '9')
                 return cli_error(CLI_EXIT_USAGE, "who", "%s: not a port: ports are 0-65535", argv[optind - 1]);
-            return optopt ? cli_usage_error("who", "unknown option '-%c'", optopt)
-                          : cli_usage_error("who", "unknown or incomplete option '%s'", argv[optind - 1]);
+            return cli_options_error(&parser);
         }
     }
     if (optind >= argc)

@@ -1,25 +1,49 @@
 /* portreg.c — entry point: global options, then dispatch through the command table, in the
  * style of git.c: adding a subcommand is one row here and one file cmd_NAME.c. */
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "cli.h"
 
+enum { OPT_STATE_DIR = 256, OPT_COLOR };
+
+const struct cli_option cli_global_options[] = {
+    { "state-dir", 0, CLI_OPTION_REQUIRED_VALUE, "DIR",
+      "registry state (default /var/lib/portreg as root,\n"
+      "$XDG_DATA_HOME/portreg otherwise; or $PORTREG_STATE_DIR)", OPT_STATE_DIR, 0 },
+    { "color", 0, CLI_OPTION_REQUIRED_VALUE, "WHEN",
+      "auto (default), always, never; NO_COLOR turns colour off", OPT_COLOR, 0 },
+    { "colour", 0, CLI_OPTION_REQUIRED_VALUE, "WHEN", NULL, OPT_COLOR, CLI_OPTION_HIDDEN },
+    { "version", 'V', CLI_OPTION_NO_VALUE, NULL, "print the version", 'V', 0 },
+    CLI_OPTION_HELP_ENTRY,
+    CLI_OPTIONS_END,
+};
+
 const struct cli_command cli_commands[] = {
-    { "lookup", cmd_lookup, "what IANA and this host's services files say about a port or name" },
-    { "registry", cmd_registry, "the registry's sources and index: info, update, rebuild" },
-    { "ls", cmd_ls, "sockets with their processes, units, containers and IANA services" },
-    { "who", cmd_who, "every socket on a port and who holds it" },
-    { "check", cmd_check, "would a bind succeed; if not, why and what to do" },
-    { "suggest", cmd_suggest, "conflict-free ports by policy; --reserve keeps them free" },
-    { "scan", cmd_scan, "open, closed and filtered ports of hosts and networks (connect, syn, udp)" },
-    { "plan", cmd_plan, "the port plan: check it, diff it against live sockets or a scan, export it" },
-    { "firewall", cmd_firewall, "firewall rules from the plan: generate, apply (nftables), audit the live ruleset" },
-    { "audit", cmd_audit, "this host's port health: latent conflicts, exposure, registry mismatches" },
-    { "help", cmd_help, "show help for portreg or one of its commands" },
-    { NULL, NULL, NULL },
+    { "lookup", cmd_lookup, "what IANA and this host's services files say about a port or name",
+      cli_lookup_options, NULL },
+    { "registry", cmd_registry, "the registry's sources and index: info, update, rebuild",
+      cli_registry_options, NULL },
+    { "ls", cmd_ls, "sockets with their processes, units, containers and IANA services",
+      cli_ls_options, NULL },
+    { "who", cmd_who, "every socket on a port and who holds it",
+      cli_who_options, NULL },
+    { "check", cmd_check, "would a bind succeed; if not, why and what to do",
+      cli_check_options, NULL },
+    { "suggest", cmd_suggest, "conflict-free ports by policy; --reserve keeps them free",
+      cli_suggest_options, NULL },
+    { "scan", cmd_scan, "open, closed and filtered ports of hosts and networks (connect, syn, udp)",
+      cli_scan_options, NULL },
+    { "plan", cmd_plan, "the port plan: check it, diff it against live sockets or a scan, export it",
+      NULL, cli_plan_subcommands },
+    { "firewall", cmd_firewall, "firewall rules from the plan: generate, apply (nftables), audit the live ruleset",
+      NULL, cli_firewall_subcommands },
+    { "audit", cmd_audit, "this host's port health: latent conflicts, exposure, registry mismatches",
+      cli_audit_options, NULL },
+    { "help", cmd_help, "show help for portreg or one of its commands",
+      NULL, NULL },
+    { NULL, NULL, NULL, NULL, NULL },
 };
 
 const struct cli_command *cli_command_find(const char *name)
@@ -38,12 +62,9 @@ static void print_main_help(FILE *out)
           "says about it.\n\ncommands:\n", out);
     for (const struct cli_command *c = cli_commands; c->name; c++)
         fprintf(out, "  %-10s %s\n", c->name, c->summary);
-    fputs("\nglobal options:\n"
-          "  --state-dir DIR   registry state (default /var/lib/portreg as root,\n"
-          "                    $XDG_DATA_HOME/portreg otherwise; or $PORTREG_STATE_DIR)\n"
-          "  --color WHEN      auto (default), always, never; NO_COLOR turns colour off\n"
-          "  --version         print the version\n\n"
-          "Exit codes: 0 ok/found, 1 the answer is no, 2 usage or bad input, 3 runtime failure.\n"
+    fputs("\nglobal options:\n", out);
+    cli_options_print(out, cli_global_options);
+    fputs("\nExit codes: 0 ok/found, 1 the answer is no, 2 usage or bad input, 3 runtime failure.\n"
           "See 'portreg help COMMAND' and man portreg(1).\n", out);
 }
 
@@ -63,14 +84,6 @@ int cmd_help(int argc, char **argv, struct cli_context *ctx)
 
 int main(int argc, char **argv)
 {
-    static const struct option options[] = {
-        { "state-dir", required_argument, NULL, 'S' },
-        { "color", required_argument, NULL, 'C' },
-        { "colour", required_argument, NULL, 'C' },
-        { "version", no_argument, NULL, 'V' },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
-    };
     struct cli_context ctx = {
         .stdout_is_tty = isatty(STDOUT_FILENO) == 1,
         .stderr_is_tty = isatty(STDERR_FILENO) == 1,
@@ -80,13 +93,14 @@ int main(int argc, char **argv)
     ctx.color = ctx.stdout_is_tty && !(no_color && no_color[0]) && !(term && strcmp(term, "dumb") == 0);
 
     int opt;
-    opterr = 0;
-    while ((opt = getopt_long(argc, argv, "+hV", options, NULL)) != -1) {
+    struct cli_option_parser parser;
+    cli_options_begin(&parser, NULL, cli_global_options, argc, argv, 1);
+    while ((opt = cli_options_next(&parser)) != CLI_OPTIONS_DONE) {
         switch (opt) {
-        case 'S':
+        case OPT_STATE_DIR:
             ctx.state_dir = optarg;
             break;
-        case 'C':
+        case OPT_COLOR:
             if (strcmp(optarg, "always") == 0)
                 ctx.color = true;
             else if (strcmp(optarg, "never") == 0)
@@ -101,10 +115,7 @@ int main(int argc, char **argv)
             print_main_help(stdout);
             return CLI_EXIT_OK;
         default:
-            if (optopt)
-                return cli_error(CLI_EXIT_USAGE, "usage", "unknown option '-%c'; see 'portreg --help'", optopt);
-            return cli_error(CLI_EXIT_USAGE, "usage", "unknown or incomplete option '%s'; see 'portreg --help'",
-                             argv[optind - 1]);
+            return cli_options_error(&parser);
         }
     }
     if (optind >= argc) {

@@ -42,7 +42,7 @@ setup() { portreg_setup; }
 
 @test "an unknown option exits 2" {
   run --separate-stderr -2 "$PORTREG" lookup --frobnicate 22
-  [[ "$stderr" == *"unknown or incomplete option '--frobnicate'"* ]]
+  [[ "$stderr" == *"unknown option '--frobnicate'"* ]]
   run --separate-stderr -2 "$PORTREG" --color=sometimes lookup 22
   [[ "$stderr" == *'"sometimes" is not auto, always or never'* ]]
 }
@@ -69,4 +69,103 @@ setup() { portreg_setup; }
     grep -q '^\.TH' "$mandir/$page"
   done
   grep -q 'ip_local_reserved_ports' "$mandir/portreg-lookup.1"
+}
+
+# Every command and subcommand with options of its own, as words ("" = the global options).
+COMMANDS=("" lookup registry ls who check suggest audit scan "plan check" "plan diff" "plan export"
+          "firewall generate" "firewall apply" "firewall audit")
+
+# The options that `portreg CMD --help` lists, one per line as "NAME value|flag": the names
+# column of the lines of the options sections ("  -p, --proto PROTO  only ..."); a value named
+# on any spelling of the row is the value of all of them.
+help_options() {
+  # shellcheck disable=SC2086
+  "$PORTREG" $1 --help | awk '
+    /^  -|^      --/ {
+      line = $0; sub(/^ +/, "", line); split(line, parts, /  +/)
+      n = split(parts[1], names, /, /); kind = "flag"
+      for (i = 1; i <= n; i++) if (split(names[i], w, " ") > 1) kind = "value"
+      for (i = 1; i <= n; i++) { split(names[i], w, " "); print w[1], kind }
+    }'
+}
+
+# The options a man page defines: lines that start with *-...* and are followed by an indented
+# (tab) paragraph, within the section "# SECTION" when one is given.
+man_options() {
+  local page="$1" section="${2:-}"
+  awk -v section="$section" '
+    /^# / { inside = (section == "" || $0 == "# " section) }
+    inside && prev ~ /^\*-/ && /^\t/ {
+      rest = prev
+      while (match(rest, /\*-[-A-Za-z0-9]+\*/)) {
+        print substr(rest, RSTART + 1, RLENGTH - 2); rest = substr(rest, RSTART + RLENGTH)
+      }
+    }
+    { prev = $0 }' "$page"
+}
+
+@test "every option that takes a value, given without one, exits 2 and names itself" {
+  local checked=0 cmd name kind
+  for cmd in "${COMMANDS[@]}"; do
+    while read -r name kind; do
+      [ "$kind" = value ] || continue
+      # shellcheck disable=SC2086
+      run --separate-stderr -2 "$PORTREG" $cmd "$name"
+      if [ -n "$cmd" ]; then
+        [ "${stderr%%$'\n'*}" = "portreg: $cmd: option $name needs a value" ]
+      else
+        [ "${stderr%%$'\n'*}" = "portreg: option $name needs a value" ]
+      fi
+      checked=$((checked + 1))
+    done < <(help_options "$cmd")
+  done
+  [ "$checked" -ge 40 ]
+}
+
+@test "an unknown option exits 2 and names itself as typed, for every command" {
+  local cmd
+  for cmd in "${COMMANDS[@]}"; do
+    # shellcheck disable=SC2086
+    run --separate-stderr -2 "$PORTREG" $cmd --frob
+    [[ "$stderr" == *"unknown option '--frob'"* ]]
+    # shellcheck disable=SC2086
+    run --separate-stderr -2 "$PORTREG" $cmd -Z
+    [[ "$stderr" == *"unknown option '-Z'"* ]]
+  done
+  run --separate-stderr -2 "$PORTREG" ls --json=yes
+  [[ "$stderr" == *"option --json takes no value"* ]]
+  run --separate-stderr -2 "$PORTREG" scan --s 1 127.0.0.1
+  [[ "$stderr" == *"ambiguous option '--s': --shard, --seed"* ]]
+}
+
+@test "the options of --help and of the man page are the same, for every command" {
+  local man="$PORTREG_FIXTURES/../../docs/man" cmd page section failed=""
+  for cmd in "${COMMANDS[@]}"; do
+    case "$cmd" in
+      "") page="$man/portreg.1.scd"; section="GLOBAL OPTIONS" ;;
+      *" "*) page="$man/portreg-${cmd%% *}.1.scd"; section="$cmd" ;;
+      *) page="$man/portreg-$cmd.1.scd"; section="" ;;
+    esac
+    help_list="$(help_options "$cmd" | awk '$1 != "-h" && $1 != "--help" { print $1 }' | sort -u)"
+    man_list="$(man_options "$page" "$section" | grep -vx -e -h -e --help | sort -u)"
+    [ -n "$help_list" ] || [ "$cmd" = "plan check" ] || { echo "no options in '$cmd --help'"; false; }
+    if [ "$help_list" != "$man_list" ]; then
+      echo "portreg $cmd: --help (<) and $page ${section:+section $section }(>) differ:"
+      diff <(echo "$help_list") <(echo "$man_list") || true
+      failed=1
+    fi
+  done
+  [ -z "$failed" ]
+}
+
+@test "scan keeps nmap's single-dash options: -sS -sT -sU -Pn -iL -oX -p-" {
+  run --separate-stderr -2 "$PORTREG" scan -sX 127.0.0.1
+  [[ "$stderr" == *"-sX: only -sS, -sT and -sU"* ]]
+  run --separate-stderr -2 "$PORTREG" scan -oN out 127.0.0.1
+  [[ "$stderr" == *"-oN: only -iL FILE and -oX FILE"* ]]
+  echo 10.0.0.300 >"$BATS_TEST_TMPDIR/bad-targets"
+  run --separate-stderr -2 "$PORTREG" scan -sT -Pn -n -p- -iL "$BATS_TEST_TMPDIR/bad-targets" -oX "$BATS_TEST_TMPDIR/x.xml"
+  [[ "$stderr" == *"bad-targets:1:"* ]]   # reached the target file: every option before it parsed
+  run --separate-stderr -2 "$PORTREG" scan -sT -e bogus 127.0.0.1
+  [[ "$stderr" == *'--engine "bogus"'* ]]
 }
