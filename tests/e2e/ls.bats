@@ -199,3 +199,32 @@ teardown() {
   run -0 "$PORTREG" ls -S --json
   echo "$output" | jq -e '[.sockets[].proto] | all(. == "sctp")'
 }
+
+@test "a process name with escapes, tabs, newlines or bad UTF-8 is shown escaped in JSON, TSV and the table" {
+  start_sockhold --comm "$HOSTILE_COMM" tcp4:127.0.0.1:0
+  hostile_pid=$SOCKHOLD_PID hostile_port=${PORTS[0]}
+  start_sockhold --comm "$FORGING_COMM" tcp4:127.0.0.1:0
+  forging_pid=$SOCKHOLD_PID forging_port=${PORTS[0]}
+  [ "$(cat /proc/$hostile_pid/comm)" = "$HOSTILE_COMM" ]
+  run -0 "$PORTREG" ls --port "$hostile_port,$forging_port" --json
+  echo "$output" | jq -e --arg a "$HOSTILE_COMM_ESCAPED" --arg b "$FORGING_COMM_ESCAPED" \
+    --argjson pa "$hostile_pid" --argjson pb "$forging_pid" '
+    [.sockets[].processes[] | {(.pid | tostring): .name}] | add == {($pa | tostring): $a, ($pb | tostring): $b}'
+  "$PORTREG" ls --port "$hostile_port,$forging_port" --ndjson >"$BATS_TEST_TMPDIR/ndjson"
+  [ "$(jq -s length "$BATS_TEST_TMPDIR/ndjson")" -eq 2 ]
+  # piped: TSV, one row per socket, 8 columns each, the names escaped
+  "$PORTREG" ls --port "$hostile_port,$forging_port" >"$BATS_TEST_TMPDIR/tsv"
+  assert_no_control_bytes "$BATS_TEST_TMPDIR/tsv"
+  [ "$(wc -l <"$BATS_TEST_TMPDIR/tsv")" -eq 2 ]
+  [ "$(awk -F'\t' 'NF != 8' "$BATS_TEST_TMPDIR/tsv" | wc -l)" -eq 0 ]
+  grep -qF "$hostile_pid/$HOSTILE_COMM_ESCAPED"$'\t' "$BATS_TEST_TMPDIR/tsv"
+  grep -qF "$forging_pid/$FORGING_COMM_ESCAPED"$'\t' "$BATS_TEST_TMPDIR/tsv"
+  # on a terminal: the table
+  run_on_tty ls --port "$hostile_port,$forging_port"
+  assert_no_control_bytes "$BATS_TEST_TMPDIR/tty.out"
+  grep -qF "$HOSTILE_COMM_ESCAPED" "$BATS_TEST_TMPDIR/tty.out"
+  grep -qF "$FORGING_COMM_ESCAPED" "$BATS_TEST_TMPDIR/tty.out"
+  # --process takes the name as it is shown
+  run -0 "$PORTREG" ls --process "$FORGING_COMM_ESCAPED" --json
+  echo "$output" | jq -e --argjson p "$forging_port" '[.sockets[].local_port] == [$p]'
+}

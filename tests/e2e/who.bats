@@ -60,3 +60,19 @@ teardown() { stop_sockholds; }
   [[ "$stderr" == *'unknown service name'* ]]
   run --separate-stderr -2 "$PORTREG" who
 }
+
+@test "who shows a hostile process name escaped, on a terminal, piped and in JSON" {
+  start_sockhold --comm "$HOSTILE_COMM" tcp4:127.0.0.1:0
+  "$PORTREG" who "${PORTS[0]}" >"$BATS_TEST_TMPDIR/plain"
+  assert_no_control_bytes "$BATS_TEST_TMPDIR/plain"
+  grep -qF "listening: $HOSTILE_COMM_ESCAPED (pid $SOCKHOLD_PID)" "$BATS_TEST_TMPDIR/plain"
+  run_on_tty who "${PORTS[0]}"
+  assert_no_control_bytes "$BATS_TEST_TMPDIR/tty.out"
+  grep -qF "listening: $HOSTILE_COMM_ESCAPED (pid $SOCKHOLD_PID)" "$BATS_TEST_TMPDIR/tty.out"
+  run -0 "$PORTREG" who --json "${PORTS[0]}"
+  echo "$output" | jq -e --arg n "$HOSTILE_COMM_ESCAPED" '[.sockets[].processes[].name] == [$n]'
+  start_sockhold --comm "$FORGING_COMM" tcp4:127.0.0.1:0
+  "$PORTREG" who "${PORTS[0]}" >"$BATS_TEST_TMPDIR/plain"
+  assert_no_control_bytes "$BATS_TEST_TMPDIR/plain"
+  grep -qF "listening: $FORGING_COMM_ESCAPED (pid $SOCKHOLD_PID)" "$BATS_TEST_TMPDIR/plain"
+}
