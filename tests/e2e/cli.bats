@@ -70,3 +70,14 @@ setup() { portreg_setup; }
   done
   grep -q 'ip_local_reserved_ports' "$mandir/portreg-lookup.1"
 }
+
+@test "a write error on stdout is an error: exit 3 with the reason, small and large outputs" {
+  [ -w /dev/full ] || skip "needs /dev/full"
+  use_iana_fixture
+  for args in "lookup 22" "lookup --json 22" "--version" "help lookup" "lookup --search a" "ls -a --json" "ls -a"; do
+    run --separate-stderr bash -c "\"\$PORTREG\" $args >/dev/full"
+    echo "$args: $status $stderr"
+    [ "$status" -eq 3 ]
+    [ "$stderr" = "portreg: write error on stdout: No space left on device" ]
+  done
+}
