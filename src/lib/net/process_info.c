@@ -48,7 +48,8 @@ static bool cgroup_span_contains(struct cgroup_span span, char c)
 
 static void cgroup_span_copy(char *out, size_t size, struct cgroup_span span)
 {
-    size_t length = span.length < size - 1 ? span.length : size - 1;
+    /* a long path is cut between characters, not inside one */
+    size_t length = span.length < size - 1 ? span.length : text_utf8_cut(span.start, size - 1);
     memcpy(out, span.start, length);
     out[length] = '\0';
 }
