@@ -212,7 +212,7 @@ static json_t *result_json(const struct scan_cli_view *v, uint16_t port, uint8_t
     json_object_set_new(o, "state", json_string(scan_state_name(state)));
     json_object_set_new(o, "reason", json_string(scan_reason_name(reason)));
     const char *service = scan_cli_service(v, port, proto);
-    json_object_set_new(o, "service", service ? json_string(service) : json_null());
+    json_object_set_new(o, "service", json_text(service));
     json_object_set_new(o, "rtt_ms", rtt_us ? json_real(rtt_us / 1000.0) : json_null());
     json_object_set_new(o, "ttl", ttl ? json_integer(ttl) : json_null());
     if (reason == SCAN_REASON_ICMP) {
@@ -253,8 +253,9 @@ static json_t *diffs_json(const struct scan_cli_view *v, const struct local_diff
         json_object_set_new(o, "port", json_integer(d->port));
         json_object_set_new(o, "proto", json_string(registry_proto_name(d->proto)));
         json_object_set_new(o, "state", json_string(scan_state_name(d->state)));
-        json_object_set_new(o, "listener", d->listener[0] ? json_string(d->listener) : json_null());
-        json_object_set_new(o, "explanation", json_string(d->explanation));
+        /* texts with process names in them, possibly cut by snprintf: json_text keeps the key */
+        json_object_set_new(o, "listener", d->listener[0] ? json_text(d->listener) : json_null());
+        json_object_set_new(o, "explanation", json_text(d->explanation));
         json_array_append_new(a, o);
     }
     return a;
