@@ -1,13 +1,15 @@
 /* fuzz_cgroup.c — libFuzzer harness for cgroup_identity_parse() (src/lib/net/process_info.c)
  * over a NUL-terminated copy of the input. Checks that errors carry a line and column inside the
  * text and leave the output untouched, and that a parsed identity holds terminated strings that
- * are consistent: a runtime implies an id, a pod uid has no underscores, path, unit and id
- * come from the text. */
+ * are consistent: a runtime implies an id, a pod uid has no underscores, the id comes from the
+ * text, and path and unit are escaped (util/text_escape.h: UTF-8, no control byte); text
+ * without a byte to escape gives them as they are in the text. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "net/process_info.h"
+#include "util/text_escape.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -52,9 +54,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (strchr(identity.pod_uid, '_') || strchr(identity.unit, '/') ||
             strchr(identity.container_id, '/'))
             abort();
-        /* path, unit and id are copied out of the text */
-        if (!strstr(text, identity.path) || !strstr(text, identity.unit) ||
-            !strstr(text, identity.container_id))
+        /* the id is copied out of the text; path and unit are shown escaped */
+        if (!strstr(text, identity.container_id))
+            abort();
+        const char *shown[] = { identity.path, identity.unit };
+        for (size_t k = 0; k < 2; k++) {
+            if (!text_utf8_valid(shown[k], strlen(shown[k])))
+                abort();
+            for (const char *p = shown[k]; *p; p++)
+                if ((unsigned char)*p < 0x20 || (unsigned char)*p == 0x7f)
+                    abort();
+        }
+        if (!text_escape_needed(text, size) &&
+            (!strstr(text, identity.path) || !strstr(text, identity.unit)))
             abort();
     }
     free(text);

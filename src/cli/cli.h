@@ -84,6 +84,10 @@ const char *cli_green(const struct cli_context *ctx);
 const char *cli_yellow(const struct cli_context *ctx);
 const char *cli_reset(const struct cli_context *ctx);
 
+/* After the command: flush and close stdout; a write error (a full disk, a closed file) is
+ * "portreg: write error on stdout: <why>" and CLI_EXIT_FAILURE, else code is returned. */
+int cli_finish_stdout(int code);
+
 /* Write one JSON document to stdout (indented on a TTY, compact otherwise); steals doc. */
 int cli_print_json(const struct cli_context *ctx, json_t *doc);
 

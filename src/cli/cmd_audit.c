@@ -12,6 +12,7 @@
 #include "doctor/audit.h"
 #include "registry/record.h"
 #include "socket_view.h"
+#include "util/json_writer.h"
 
 static const char audit_usage[] =
     "usage: portreg audit [options]\n\n"
@@ -150,12 +151,12 @@ static json_t *finding_socket_json(const struct socket_view_context *view, uint3
             continue;
         json_t *po = json_object();
         json_object_set_new(po, "pid", json_integer(p->pid));
-        json_object_set_new(po, "command", json_string(p->comm));
+        json_object_set_new(po, "command", json_text(p->comm));
         json_array_append_new(processes, po);
     }
     json_object_set_new(o, "processes", processes);
     const char *u = socket_view_unit(view, i, unit, sizeof unit);
-    json_object_set_new(o, "unit", strcmp(u, "-") ? json_string(u) : json_null());
+    json_object_set_new(o, "unit", strcmp(u, "-") ? json_text(u) : json_null());
     return o;
 }
 
@@ -180,12 +181,12 @@ static int print_json(const struct cli_context *ctx, const struct socket_view_co
         json_object_set_new(o, "id", json_string(audit_kind_id(f->kind)));
         json_object_set_new(o, "severity", json_string(audit_severity_name(f->severity)));
         json_object_set_new(o, "proto", f->proto ? json_string(registry_proto_name(f->proto)) : json_null());
-        json_object_set_new(o, "address", f->address[0] ? json_string(f->address) : json_null());
+        json_object_set_new(o, "address", f->address[0] ? json_text(f->address) : json_null());
         json_object_set_new(o, "port", json_integer(f->port));
         json_object_set_new(o, "port_last", json_integer(f->port_last));
-        json_object_set_new(o, "title", json_string(f->title));
-        json_object_set_new(o, "evidence", json_string(f->evidence));
-        json_object_set_new(o, "fix", json_string(f->fix));
+        json_object_set_new(o, "title", json_text(f->title));
+        json_object_set_new(o, "evidence", json_text(f->evidence));
+        json_object_set_new(o, "fix", json_text(f->fix));
         json_t *sockets = json_array();
         for (size_t k = 0; k < f->socket_count; k++)
             json_array_append_new(sockets, finding_socket_json(view, f->sockets[k]));

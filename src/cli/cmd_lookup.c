@@ -10,6 +10,7 @@
 #include "registry/lookup.h"
 #include "registry/range_class.h"
 #include "registry/registry_json.h"
+#include "util/text_escape.h"
 
 static const char lookup_usage[] =
     "usage: portreg lookup [options] QUERY...\n"
@@ -42,10 +43,25 @@ static void format_port(const struct registry_record *rec, char *buf, size_t siz
         snprintf(buf, size, "%u-%u/%s", rec->port_first, rec->port_last, registry_proto_name(rec->proto));
 }
 
+/* Registry text as shown: the registry files (a downloaded CSV among them) may hold terminal
+ * escapes or bytes that are not UTF-8, so text is shown in its util/text_escape.h form. Returns
+ * s itself, or a copy in *owned that the caller frees. */
+static const char *shown_text(const char *s, char **owned)
+{
+    *owned = NULL;
+    if (!s || !text_escape_needed(s, strlen(s)))
+        return s;
+    *owned = text_escape_dup(s, strlen(s));
+    return *owned ? *owned : "?";
+}
+
 static void print_field(const struct cli_context *ctx, const char *label, const char *value)
 {
-    if (value && value[0])
-        printf("  %s%-12s%s %s\n", cli_dim(ctx), label, cli_reset(ctx), value);
+    if (value && value[0]) {
+        char *owned;
+        printf("  %s%-12s%s %s\n", cli_dim(ctx), label, cli_reset(ctx), shown_text(value, &owned));
+        free(owned);
+    }
 }
 
 static void print_record_card(const struct cli_context *ctx, const struct registry_index *ix,
@@ -58,10 +74,13 @@ static void print_record_card(const struct cli_context *ctx, const struct regist
     char port[32];
     format_port(&rec, port, sizeof port);
     bool assigned = rec.status == REGISTRY_STATUS_ASSIGNED;
+    char *service_owned = NULL, *description_owned;
     printf("%s%s%s  %s%s%s%s%s\n", cli_bold(ctx), port, cli_reset(ctx),
            assigned ? cli_green(ctx) : cli_yellow(ctx),
-           rec.service[0] ? rec.service : registry_status_name(rec.status), cli_reset(ctx),
-           rec.description[0] ? "  " : "", rec.description);
+           rec.service[0] ? shown_text(rec.service, &service_owned) : registry_status_name(rec.status),
+           cli_reset(ctx), rec.description[0] ? "  " : "", shown_text(rec.description, &description_owned));
+    free(service_owned);
+    free(description_owned);
     if (!assigned && rec.has_port) {
         char block[96];
         const char *who = src.kind == REGISTRY_SOURCE_IANA_CSV ? "IANA " : "";
@@ -130,7 +149,10 @@ static void print_answer_long(const struct cli_context *ctx, const struct regist
                    cli_yellow(ctx), cli_reset(ctx));
             print_field(ctx, "range", port_range_class_label(port_range_class_of(port)));
         } else {
-            printf("%s: %snothing in the registry%s\n", q->text, cli_yellow(ctx), cli_reset(ctx));
+            char *owned;
+            printf("%s: %snothing in the registry%s\n", shown_text(q->text, &owned), cli_yellow(ctx),
+                   cli_reset(ctx));
+            free(owned);
         }
     }
     for (size_t i = 0; i < res->count; i++)
@@ -145,11 +167,14 @@ static void add_answer_rows(struct cli_table *table, const struct registry_index
     for (size_t i = 0; i < res->count; i++) {
         struct registry_record rec;
         registry_index_record(ix, res->records[i], &rec);
-        char port[32];
+        char port[32], *service_owned = NULL, *description_owned;
         format_port(&rec, port, sizeof port);
-        const char *cells[] = { port, rec.service[0] ? rec.service : "-",
-                                registry_status_name(rec.status), rec.description };
+        const char *cells[] = { port, rec.service[0] ? shown_text(rec.service, &service_owned) : "-",
+                                registry_status_name(rec.status),
+                                shown_text(rec.description, &description_owned) };
         cli_table_add_row(table, cells);
+        free(service_owned);
+        free(description_owned);
     }
 }
 
@@ -303,7 +328,10 @@ int cmd_lookup(int argc, char **argv, struct cli_context *ctx)
                     continue;
                 }
                 if (results[i].count == 0) {
-                    printf("%s: %snothing in the registry%s\n", queries[i].text, cli_yellow(ctx), cli_reset(ctx));
+                    char *owned;
+                    printf("%s: %snothing in the registry%s\n", shown_text(queries[i].text, &owned),
+                           cli_yellow(ctx), cli_reset(ctx));
+                    free(owned);
                     continue;
                 }
                 static const char *const headers[] = { "PORT", "SERVICE", "STATUS", "DESCRIPTION" };

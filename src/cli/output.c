@@ -69,7 +69,31 @@ int cli_print_json(const struct cli_context *ctx, json_t *doc)
     int r = json_dumpf(doc, stdout, flags);
     fputc('\n', stdout);
     json_decref(doc);
+    if (r < 0 && ferror(stdout))
+        return CLI_EXIT_FAILURE;   /* a write error: cli_finish_stdout says which */
     return r < 0 ? cli_error(CLI_EXIT_FAILURE, "json", "cannot write output") : CLI_EXIT_OK;
+}
+
+int cli_finish_stdout(int code)
+{
+    /* as git's run_builtin: a full disk or a closed file must not look like success */
+    errno = 0;
+    int flush_failed = fflush(stdout) != 0;
+    int flush_errno = errno;
+    int had_error = ferror(stdout);
+    errno = 0;
+    int close_failed = fclose(stdout) != 0;
+    int close_errno = errno;
+    int cause = flush_failed ? flush_errno : close_failed ? close_errno : 0;
+    if (!flush_failed && !had_error && !close_failed)
+        return code;
+    if (cause == EPIPE)
+        return code;               /* the reader stopped reading (SIGPIPE ignored): as git */
+    if (cause)
+        cli_error(CLI_EXIT_FAILURE, "write error on stdout", "%s", strerror(cause));
+    else
+        fputs("portreg: write error on stdout\n", stderr);
+    return CLI_EXIT_FAILURE;
 }
 
 struct cli_table {

@@ -110,10 +110,10 @@ int main(int argc, char **argv)
             break;
         case 'V':
             printf("portreg %s\n", PORTREG_VERSION);
-            return CLI_EXIT_OK;
+            return cli_finish_stdout(CLI_EXIT_OK);
         case 'h':
             print_main_help(stdout);
-            return CLI_EXIT_OK;
+            return cli_finish_stdout(CLI_EXIT_OK);
         default:
             return cli_options_error(&parser);
         }
@@ -128,5 +128,5 @@ int main(int argc, char **argv)
         return cli_error(CLI_EXIT_USAGE, "usage", "'%s' is not a portreg command; see 'portreg --help'",
                          argv[command_index]);
     optind = 0;   /* glibc: 0 re-initialises getopt for the subcommand's own parsing */
-    return c->run(argc - command_index, argv + command_index, &ctx);
+    return cli_finish_stdout(c->run(argc - command_index, argv + command_index, &ctx));
 }

@@ -12,6 +12,8 @@
 
 #include "net/inspect.h"
 #include "registry/record.h"
+#include "util/json_writer.h"
+#include "util/text_escape.h"
 
 /* Show at most this many filtered (or open|filtered) ports of a host before summarising. */
 #define LIST_LIMIT 25
@@ -47,22 +49,12 @@ static const char *rtt_text(uint32_t rtt_us, char *buf, size_t size)
     return buf;
 }
 
-/* Printable form of a banner: control bytes as \r \n \xNN, at most width characters. */
-static const char *banner_text(const char *bytes, size_t len, char *buf, size_t size)
+/* An escaped banner cut to width bytes at a whole escape or character. */
+static const char *banner_text(const char *escaped, size_t len, char *buf, size_t width)
 {
-    size_t o = 0;
-    for (size_t i = 0; i < len && o + 5 < size; i++) {
-        unsigned char ch = (unsigned char)bytes[i];
-        if (ch == '\r')
-            o += (size_t)snprintf(buf + o, size - o, "\\r");
-        else if (ch == '\n')
-            o += (size_t)snprintf(buf + o, size - o, "\\n");
-        else if (ch < 32 || ch >= 127)
-            o += (size_t)snprintf(buf + o, size - o, "\\x%02x", ch);
-        else
-            buf[o++] = (char)ch;
-    }
-    buf[o < size ? o : size - 1] = '\0';
+    size_t n = text_escaped_prefix(escaped, len, width);
+    memcpy(buf, escaped, n);
+    buf[n] = '\0';
     return buf;
 }
 
@@ -113,7 +105,7 @@ static void print_host(const struct cli_context *ctx, const struct scan_cli_view
 {
     const struct scan_collect *c = v->collect;
     uint64_t target = c->kept[from].target;
-    char addr[64], reason[48], rtt[32], banner[128];
+    char addr[64], reason[48], rtt[32], banner[64];
     printf("\n%s%s%s", cli_bold(ctx), address_of(v, target, addr, sizeof addr), cli_reset(ctx));
     if (c->hosts) {
         printf("  ");
@@ -143,7 +135,7 @@ static void print_host(const struct cli_context *ctx, const struct scan_cli_view
                                                         reason, sizeof reason),
                rtt_text(k->rtt_us, rtt, sizeof rtt));
         if (k->banner_len)
-            printf(" %s", banner_text(c->banners + k->banner_offset, k->banner_len, banner, 64));
+            printf(" %s", banner_text(c->banners + k->banner_offset, k->banner_len, banner, sizeof banner - 1));
         printf("\n");
     }
     if (filtered > LIST_LIMIT)
@@ -220,7 +212,7 @@ static json_t *result_json(const struct scan_cli_view *v, uint16_t port, uint8_t
     json_object_set_new(o, "state", json_string(scan_state_name(state)));
     json_object_set_new(o, "reason", json_string(scan_reason_name(reason)));
     const char *service = scan_cli_service(v, port, proto);
-    json_object_set_new(o, "service", service ? json_string(service) : json_null());
+    json_object_set_new(o, "service", json_text(service));
     json_object_set_new(o, "rtt_ms", rtt_us ? json_real(rtt_us / 1000.0) : json_null());
     json_object_set_new(o, "ttl", ttl ? json_integer(ttl) : json_null());
     if (reason == SCAN_REASON_ICMP) {
@@ -234,7 +226,8 @@ static json_t *result_json(const struct scan_cli_view *v, uint16_t port, uint8_t
     json_object_set_new(o, "error", error ? json_string(scan_cli_reason(SCAN_REASON_LOCAL_ERROR, 0, 0, error,
                                                                          text, sizeof text) + 6)
                                           : json_null());
-    json_object_set_new(o, "banner", banner_len ? json_stringn_nocheck(banner, banner_len) : json_null());
+    /* banner is escaped text (collect.c, scan_output_ndjson_line): json_textn never drops it */
+    json_object_set_new(o, "banner", banner_len ? json_textn(banner, banner_len) : json_null());
     return o;
 }
 
@@ -260,8 +253,9 @@ static json_t *diffs_json(const struct scan_cli_view *v, const struct local_diff
         json_object_set_new(o, "port", json_integer(d->port));
         json_object_set_new(o, "proto", json_string(registry_proto_name(d->proto)));
         json_object_set_new(o, "state", json_string(scan_state_name(d->state)));
-        json_object_set_new(o, "listener", d->listener[0] ? json_string(d->listener) : json_null());
-        json_object_set_new(o, "explanation", json_string(d->explanation));
+        /* texts with process names in them, possibly cut by snprintf: json_text keeps the key */
+        json_object_set_new(o, "listener", d->listener[0] ? json_text(d->listener) : json_null());
+        json_object_set_new(o, "explanation", json_text(d->explanation));
         json_array_append_new(a, o);
     }
     return a;
@@ -346,9 +340,11 @@ void scan_output_json(const struct cli_context *ctx, const struct scan_cli_view 
 
 void scan_output_ndjson_line(const struct scan_cli_view *v, const struct scan_result *r)
 {
-    char addr[64];
+    char addr[64], banner[SCAN_BANNER_MAX * 4 + 1];
+    size_t banner_len = text_escape(r->banner, r->banner_len < SCAN_BANNER_MAX ? r->banner_len : SCAN_BANNER_MAX,
+                                    banner, sizeof banner);
     json_t *o = result_json(v, r->port, r->proto, r->state, r->reason, r->icmp_type, r->icmp_code,
-                            r->reply_ttl, r->rtt_us, r->error, r->banner, r->banner_len);
+                            r->reply_ttl, r->rtt_us, r->error, banner, banner_len);
     json_object_set_new(o, "address", json_string(scan_address_format(&r->target, addr, sizeof addr)));
     json_dumpf(o, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER);
     fputc('\n', stdout);

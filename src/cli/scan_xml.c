@@ -94,17 +94,12 @@ static void write_port(struct xw *w, const struct scan_cli_view *v, const struct
         xw_end(w);
     }
     if (k->banner_len) {
-        /* XML 1.0 cannot carry control characters: keep printable bytes, escape the rest */
+        /* kept escaped (util/text_escape.h): no control character, which XML 1.0 cannot
+         * carry, and the same text as the table and JSON */
         char text[SCAN_BANNER_MAX * 4 + 1];
-        size_t o = 0;
-        for (size_t i = 0; i < k->banner_len; i++) {
-            unsigned char ch = (unsigned char)c->banners[k->banner_offset + i];
-            if (ch >= 32 && ch < 127)
-                text[o++] = (char)ch;
-            else
-                o += (size_t)snprintf(text + o, sizeof text - o, "\\x%02x", ch);
-        }
-        text[o] = '\0';
+        size_t n = k->banner_len < sizeof text - 1 ? k->banner_len : sizeof text - 1;
+        memcpy(text, c->banners + k->banner_offset, n);
+        text[n] = '\0';
         xw_start(w, "script");
         xw_attr(w, "id", "%s", "banner");
         xw_attr(w, "output", "%s", text);

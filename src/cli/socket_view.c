@@ -12,6 +12,7 @@
 #include "net/exposure.h"
 #include "registry/service_match.h"
 #include "registry/record.h"
+#include "util/text_escape.h"
 
 struct socket_view_cache {
     struct { uint32_t uid; char name[64]; } users[64];
@@ -19,7 +20,8 @@ struct socket_view_cache {
     bool service_valid;           /* rows come sorted by port: the last answer is often reused */
     uint16_t service_port;
     uint8_t service_proto;
-    const char *service;
+    const char *service;          /* NULL or service_text */
+    char service_text[256];       /* the registered name, escaped: registry files come from outside */
 };
 
 struct socket_view_cache *socket_view_cache_new(void)
@@ -45,7 +47,7 @@ const char *uid_name(struct socket_view_cache *cache, uint32_t uid)
     struct passwd pw, *found = NULL;
     char buf[1024];
     if (getpwuid_r((uid_t)uid, &pw, buf, sizeof buf, &found) == 0 && found)
-        snprintf(cache->users[slot].name, sizeof cache->users[slot].name, "%s", pw.pw_name);
+        text_escape(pw.pw_name, strlen(pw.pw_name), cache->users[slot].name, sizeof cache->users[slot].name);
     else
         snprintf(cache->users[slot].name, sizeof cache->users[slot].name, "%u", uid);
     return cache->users[slot].name;
@@ -146,8 +148,8 @@ const char *socket_view_unit(const struct socket_view_context *v, size_t i, char
         snprintf(buf, size, "%s:%.12s", cg->container_runtime, cg->container_id);
     else if (cg && cg->pod_uid[0])
         snprintf(buf, size, "pod:%s", cg->pod_uid);
-    else if (cg && cg->unit[0])
-        snprintf(buf, size, "%s", cg->unit);
+    else if (cg && cg->unit[0])   /* escaped when read; cut between characters and escapes */
+        snprintf(buf, size, "%.*s", (int)text_escaped_prefix(cg->unit, strlen(cg->unit), size - 1), cg->unit);
     else
         snprintf(buf, size, "-");
     return buf;
@@ -173,7 +175,12 @@ const char *socket_view_service(const struct socket_view_context *v, const struc
         return NULL;
     struct socket_view_cache *c = v->cache;
     if (!c->service_valid || c->service_port != s->local_port || c->service_proto != s->proto) {
-        c->service = registry_service_of(v->registry, s->local_port, s->proto);
+        const char *name = registry_service_of(v->registry, s->local_port, s->proto);
+        c->service = NULL;
+        if (name) {
+            text_escape(name, strlen(name), c->service_text, sizeof c->service_text);
+            c->service = c->service_text;
+        }
         c->service_port = s->local_port;
         c->service_proto = s->proto;
         c->service_valid = true;

@@ -169,3 +169,14 @@ man_options() {
   run --separate-stderr -2 "$PORTREG" scan -sT -e bogus 127.0.0.1
   [[ "$stderr" == *'--engine "bogus"'* ]]
 }
+
+@test "a write error on stdout is an error: exit 3 with the reason, small and large outputs" {
+  [ -w /dev/full ] || skip "needs /dev/full"
+  use_iana_fixture
+  for args in "lookup 22" "lookup --json 22" "--version" "help lookup" "lookup --search a" "ls -a --json" "ls -a"; do
+    run --separate-stderr bash -c "\"\$PORTREG\" $args >/dev/full"
+    echo "$args: $status $stderr"
+    [ "$status" -eq 3 ]
+    [ "$stderr" = "portreg: write error on stdout: No space left on device" ]
+  done
+}

@@ -157,3 +157,9 @@ make_pair() {
   echo "$output" | jq -e '.listeners[] | select(.port == 15432) | .reach == "sources" and .sources == ["10.1.0.0/16"]'
   echo "$output" | jq -e '.undeclared == 0'
 }
+
+@test "generate onto a full disk fails with exit 3, not a truncated ruleset and 0" {
+  [ -w /dev/full ] || skip "needs /dev/full"
+  run -3 --separate-stderr bash -c '"$PORTREG" firewall generate "$BATS_TEST_TMPDIR/plan.yaml" --host b >/dev/full'
+  [ "$stderr" = "portreg: write error on stdout: No space left on device" ]
+}

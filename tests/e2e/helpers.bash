@@ -78,3 +78,32 @@ remove_nobody_dirs() {
     rm -rf $(cat "$BATS_TEST_TMPDIR/nobody-dirs")
   fi
 }
+
+# Fail when file holds a terminal control or text that is not UTF-8: a byte below 0x20 other
+# than tab and newline, DEL, or a C1 control (U+0080-U+009F).
+assert_no_control_bytes() {
+  local file=$1
+  if LC_ALL=C grep -naP '[\x00-\x08\x0b-\x1f\x7f]|\xc2[\x80-\x9f]' "$file" >&2; then
+    echo "control bytes in $file" >&2
+    return 1
+  fi
+  iconv -f UTF-8 -t UTF-8 "$file" >/dev/null || { echo "$file is not UTF-8" >&2; return 1; }
+}
+
+# Run a portreg command on a terminal (script's pty), colour off; its output, without the
+# carriage returns the pty adds, in $BATS_TEST_TMPDIR/tty.out.
+run_on_tty() {
+  command -v script >/dev/null || skip "needs script (bsdutils)"
+  local cmd="'$PORTREG' --color never"
+  local arg
+  for arg in "$@"; do cmd+=" '$arg'"; done
+  script -qec "$cmd" /dev/null </dev/null | tr -d '\r' >"$BATS_TEST_TMPDIR/tty.out"
+}
+
+# A process name no process should be allowed to print raw: terminal escapes (clear the
+# screen, set the title), BEL and bytes that are not UTF-8; and its escaped form.
+HOSTILE_COMM=$'\e[2J\e]0;X\a\xff\xfe'
+HOSTILE_COMM_ESCAPED='\x1b[2J\x1b]0;X\a\xff\xfe'
+# One that forges TSV columns and rows.
+FORGING_COMM=$'x\tforged\ny'
+FORGING_COMM_ESCAPED='x\tforged\ny'

@@ -188,3 +188,29 @@ setup() { portreg_setup; use_iana_fixture; }
   echo "$output" | jq -e '.sources[0] | .kind == "iana-csv" and .role == "primary" and .records == 14447 and .newest_date == "2024-04-30"'
   echo "$output" | jq -e '.sources[1].role == "superseded"'
 }
+
+@test "registry text with terminal escapes or bytes that are not UTF-8 is shown escaped; JSON keeps every key" {
+  run -0 "$PORTREG" registry update --force --from "$FIXTURES/iana-escapes.csv"
+  "$PORTREG" lookup 31337 >"$BATS_TEST_TMPDIR/card"
+  assert_no_control_bytes "$BATS_TEST_TMPDIR/card"
+  grep -qxF '31337/tcp  evil  \x1b[2J\x1b]0;pwned\a bad \xff\xfe UTF-8 \xc2\x9b1m' "$BATS_TEST_TMPDIR/card"
+  grep -qxF '  assignee     [Mallory\tforged]' "$BATS_TEST_TMPDIR/card"
+  grep -qxF '  notes        line one\nline two \xe2\x80\xae reversed' "$BATS_TEST_TMPDIR/card"
+  grep -qxF '31337/udp  evil  café \\ backslash' "$BATS_TEST_TMPDIR/card"
+  run_on_tty lookup 31337
+  assert_no_control_bytes "$BATS_TEST_TMPDIR/tty.out"
+  grep -qF '\x1b[2J\x1b]0;pwned' "$BATS_TEST_TMPDIR/tty.out"
+  # the short table (piped search): one row per record, four columns
+  "$PORTREG" lookup --search evil >"$BATS_TEST_TMPDIR/rows"
+  assert_no_control_bytes "$BATS_TEST_TMPDIR/rows"
+  [ "$(awk -F'\t' 'NF == 4' "$BATS_TEST_TMPDIR/rows" | wc -l)" -eq 2 ]
+  [ "$(wc -l <"$BATS_TEST_TMPDIR/rows")" -eq 2 ]
+  # JSON: valid UTF-8 text is kept as it is, other text escaped, no key left out
+  run -0 "$PORTREG" lookup --json 31337
+  echo "$output" | jq -e '.queries[0].records | map({(.protocol): .}) | add
+    | .tcp.description == "\\x1b[2J\\x1b]0;pwned\\a bad \\xff\\xfe UTF-8 \\xc2\\x9b1m"
+      and .tcp.assignee == "[Mallory\tforged]"
+      and .tcp.assignment_notes == "line one\nline two \u202e reversed"
+      and .udp.description == "café \\ backslash"
+      and (.tcp | has("description"))'
+}

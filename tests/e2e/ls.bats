@@ -201,19 +201,42 @@ teardown() {
 }
 
 @test "--all-netns unprivileged: the namespaces that could not be entered are said on stderr" {
-  need_root
-  command -v setpriv >/dev/null || skip "setpriv (util-linux) missing"
-  NOBODY_DIR=$(mktemp -d /tmp/portreg-nobody.XXXXXX)
-  chmod 755 "$NOBODY_DIR"
-  cp "$PORTREG" "$NOBODY_DIR/portreg"
-  chmod 755 "$NOBODY_DIR/portreg"
+  prepare_nobody_portreg
   mkdir -m 777 "$NOBODY_DIR/state"
   LS_NS="portreg-ls-$$-${BATS_TEST_NUMBER}"
   ip netns add "$LS_NS" || skip "cannot create a network namespace"
-  run --separate-stderr -0 setpriv --reuid 65534 --regid 65534 --clear-groups \
-    env PORTREG_STATE_DIR="$NOBODY_DIR/state" "$NOBODY_DIR/portreg" ls --all-netns -t
+  run --separate-stderr -0 as_nobody \
+    env PORTREG_STATE_DIR="$NOBODY_DIR/state" "$NOBODY_PORTREG" ls --all-netns -t
   ip netns delete "$LS_NS"
-  rm -rf "$NOBODY_DIR"
   echo "$stderr" >&2
   [[ "$stderr" =~ "portreg: ls: could not enter "[0-9]+" network namespace"s?" (permission denied; run as root)" ]]
+}
+
+@test "a process name with escapes, tabs, newlines or bad UTF-8 is shown escaped in JSON, TSV and the table" {
+  start_sockhold --comm "$HOSTILE_COMM" tcp4:127.0.0.1:0
+  hostile_pid=$SOCKHOLD_PID hostile_port=${PORTS[0]}
+  start_sockhold --comm "$FORGING_COMM" tcp4:127.0.0.1:0
+  forging_pid=$SOCKHOLD_PID forging_port=${PORTS[0]}
+  [ "$(cat /proc/$hostile_pid/comm)" = "$HOSTILE_COMM" ]
+  run -0 "$PORTREG" ls --port "$hostile_port,$forging_port" --json
+  echo "$output" | jq -e --arg a "$HOSTILE_COMM_ESCAPED" --arg b "$FORGING_COMM_ESCAPED" \
+    --argjson pa "$hostile_pid" --argjson pb "$forging_pid" '
+    [.sockets[].processes[] | {(.pid | tostring): .name}] | add == {($pa | tostring): $a, ($pb | tostring): $b}'
+  "$PORTREG" ls --port "$hostile_port,$forging_port" --ndjson >"$BATS_TEST_TMPDIR/ndjson"
+  [ "$(jq -s length "$BATS_TEST_TMPDIR/ndjson")" -eq 2 ]
+  # piped: TSV, one row per socket, 8 columns each, the names escaped
+  "$PORTREG" ls --port "$hostile_port,$forging_port" >"$BATS_TEST_TMPDIR/tsv"
+  assert_no_control_bytes "$BATS_TEST_TMPDIR/tsv"
+  [ "$(wc -l <"$BATS_TEST_TMPDIR/tsv")" -eq 2 ]
+  [ "$(awk -F'\t' 'NF != 8' "$BATS_TEST_TMPDIR/tsv" | wc -l)" -eq 0 ]
+  grep -qF "$hostile_pid/$HOSTILE_COMM_ESCAPED"$'\t' "$BATS_TEST_TMPDIR/tsv"
+  grep -qF "$forging_pid/$FORGING_COMM_ESCAPED"$'\t' "$BATS_TEST_TMPDIR/tsv"
+  # on a terminal: the table
+  run_on_tty ls --port "$hostile_port,$forging_port"
+  assert_no_control_bytes "$BATS_TEST_TMPDIR/tty.out"
+  grep -qF "$HOSTILE_COMM_ESCAPED" "$BATS_TEST_TMPDIR/tty.out"
+  grep -qF "$FORGING_COMM_ESCAPED" "$BATS_TEST_TMPDIR/tty.out"
+  # --process takes the name as it is shown
+  run -0 "$PORTREG" ls --process "$FORGING_COMM_ESCAPED" --json
+  echo "$output" | jq -e --argjson p "$forging_port" '[.sockets[].local_port] == [$p]'
 }

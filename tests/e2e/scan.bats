@@ -214,9 +214,33 @@ EOF
 @test "--banners reads what the service sends first" {
   serve "$ECHOSERVE" tcp4:127.0.0.1:0
   run -0 --separate-stderr "${IN[@]}" "$PORTREG" scan -sT --banners -p "${PORTS[0]}" --json 127.0.0.1
-  echo "$output" | jq -e '.hosts[0].ports[0].banner == "SSH-2.0-portreg-test\r\n"'
+  # the banner is shown escaped (as in the table and the XML), never as raw bytes
+  echo "$output" | jq -e '.hosts[0].ports[0].banner == "SSH-2.0-portreg-test\\r\\n"'
   run -0 --separate-stderr "${IN[@]}" "$PORTREG" scan -sT --banners -p "${PORTS[0]}" 127.0.0.1
   [[ "$output" == *'SSH-2.0-portreg-test\r\n'* ]]
+}
+
+@test "a banner with bytes that are not UTF-8 or are terminal controls: every output stays whole and escaped" {
+  # telnet servers send 0xFF (IAC) first
+  serve "$ECHOSERVE" --greeting $'abc\xff\xfedef\e[2J\xc2\x9b\r\n' tcp4:127.0.0.1:0
+  escaped='abc\xff\xfedef\x1b[2J\xc2\x9b\r\n'
+  run -0 --separate-stderr "${IN[@]}" "$PORTREG" scan -sT --banners -p "${PORTS[0]}" --json 127.0.0.1
+  echo "$output" | jq -e --arg b "$escaped" '.hosts[0].ports[0].banner == $b and .summary.open == 1'
+  echo "$output" >"$BATS_TEST_TMPDIR/scan.json"
+  run -0 --separate-stderr "${IN[@]}" "$PORTREG" scan -sT --banners -p "${PORTS[0]}" --ndjson 127.0.0.1
+  echo "$output" | jq -e --arg b "$escaped" '.banner == $b'
+  "${IN[@]}" "$PORTREG" scan -sT --banners -p "${PORTS[0]}" --no-progress 127.0.0.1 >"$BATS_TEST_TMPDIR/table" 2>/dev/null
+  assert_no_control_bytes "$BATS_TEST_TMPDIR/table"
+  grep -qF "$escaped" "$BATS_TEST_TMPDIR/table"
+  run -0 --separate-stderr "${IN[@]}" "$PORTREG" scan -sT --banners -p "${PORTS[0]}" -oX "$BATS_TEST_TMPDIR/a.xml" 127.0.0.1
+  if command -v xmllint >/dev/null; then
+    [ "$(xmllint --xpath 'string(//script[@id="banner"]/@output)' "$BATS_TEST_TMPDIR/a.xml")" = "$escaped" ]
+  fi
+  # plan diff reads the scan
+  printf 'hosts:\n  - name: h1\n    addresses: {internal: 127.0.0.1}\nservices:\n  - name: web\n    hosts: [h1]\n    port: %s/tcp\n    bind: any\n    exposure: public\n' \
+    "${PORTS[0]}" >"$BATS_TEST_TMPDIR/plan.yaml"
+  run -0 "$PORTREG" plan diff "$BATS_TEST_TMPDIR/plan.yaml" --scan "$BATS_TEST_TMPDIR/scan.json" --json
+  echo "$output" | jq -e '[.items[].kind] == ["present"]'
 }
 
 @test "--ndjson streams one object per probe, closed ones included" {

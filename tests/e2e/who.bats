@@ -64,18 +64,12 @@ teardown() { stop_sockholds; netns_teardown; }
 # portreg as nobody: a copy of the binary in a world-readable temp dir (the checkout may be in
 # a folder nobody cannot enter) and a state directory nobody can write.
 nobody_setup() {
-  need_root
-  command -v setpriv >/dev/null || skip "setpriv (util-linux) missing"
+  prepare_nobody_portreg
   command -v ip >/dev/null || skip "needs iproute2"
-  NOBODY_DIR=$(mktemp -d /tmp/portreg-nobody.XXXXXX)
-  chmod 755 "$NOBODY_DIR"
-  cp "$PORTREG" "$NOBODY_DIR/portreg"
-  chmod 755 "$NOBODY_DIR/portreg"
   mkdir -m 777 "$NOBODY_DIR/state"
 }
-as_nobody() {
-  setpriv --reuid 65534 --regid 65534 --clear-groups \
-    env PORTREG_STATE_DIR="$NOBODY_DIR/state" "$NOBODY_DIR/portreg" "$@"
+portreg_as_nobody() {
+  as_nobody env PORTREG_STATE_DIR="$NOBODY_DIR/state" "$NOBODY_PORTREG" "$@"
 }
 # A listener in a network namespace of its own; sets NS_PORT.
 listener_in_new_netns() {
@@ -93,7 +87,7 @@ netns_teardown() {
     while read -r pid; do kill "$pid" 2>/dev/null || true; done <"$BATS_TEST_TMPDIR/ns-holders"
   fi
   [ -n "${WHO_NS:-}" ] && ip netns delete "$WHO_NS" 2>/dev/null || true
-  [ -n "${NOBODY_DIR:-}" ] && rm -rf "$NOBODY_DIR"
+  remove_nobody_dirs
   return 0
 }
 
@@ -102,15 +96,31 @@ netns_teardown() {
   listener_in_new_netns
   run -0 "$PORTREG" who --all-netns "$NS_PORT"
   [[ "$output" == *"sockhold"* ]]
-  run --separate-stderr -3 as_nobody who --all-netns "$NS_PORT"
+  run --separate-stderr -3 portreg_as_nobody who --all-netns "$NS_PORT"
   echo "$stderr" >&2
   [[ "$stderr" =~ "portreg: who: could not enter "[0-9]+" network namespace"s?" (permission denied; run as root)" ]]
   [ "$output" != "nothing holds $NS_PORT" ]
   [[ "$output" == *"not every one could"* ]]
-  run --separate-stderr -3 as_nobody who --all-netns --json "$NS_PORT"
+  run --separate-stderr -3 portreg_as_nobody who --all-netns --json "$NS_PORT"
   echo "$output" | jq -e '.sockets == []'
   # without --all-netns the answer is about this namespace only, and complete
-  run --separate-stderr -1 as_nobody who "$NS_PORT"
+  run --separate-stderr -1 portreg_as_nobody who "$NS_PORT"
   [ "$output" = "nothing holds $NS_PORT" ]
   netns_teardown
+}
+
+@test "who shows a hostile process name escaped, on a terminal, piped and in JSON" {
+  start_sockhold --comm "$HOSTILE_COMM" tcp4:127.0.0.1:0
+  "$PORTREG" who "${PORTS[0]}" >"$BATS_TEST_TMPDIR/plain"
+  assert_no_control_bytes "$BATS_TEST_TMPDIR/plain"
+  grep -qF "listening: $HOSTILE_COMM_ESCAPED (pid $SOCKHOLD_PID)" "$BATS_TEST_TMPDIR/plain"
+  run_on_tty who "${PORTS[0]}"
+  assert_no_control_bytes "$BATS_TEST_TMPDIR/tty.out"
+  grep -qF "listening: $HOSTILE_COMM_ESCAPED (pid $SOCKHOLD_PID)" "$BATS_TEST_TMPDIR/tty.out"
+  run -0 "$PORTREG" who --json "${PORTS[0]}"
+  echo "$output" | jq -e --arg n "$HOSTILE_COMM_ESCAPED" '[.sockets[].processes[].name] == [$n]'
+  start_sockhold --comm "$FORGING_COMM" tcp4:127.0.0.1:0
+  "$PORTREG" who "${PORTS[0]}" >"$BATS_TEST_TMPDIR/plain"
+  assert_no_control_bytes "$BATS_TEST_TMPDIR/plain"
+  grep -qF "listening: $FORGING_COMM_ESCAPED (pid $SOCKHOLD_PID)" "$BATS_TEST_TMPDIR/plain"
 }

@@ -1,6 +1,7 @@
 /* echoserve.c — test helper: services that answer, for the scanner's tests. TCP specs accept
  * and send a greeting ("SSH-2.0-portreg-test\r\n"), then close; UDP specs echo every datagram.
- * Usage: echoserve SPEC...   SPEC = tcp4|tcp6|udp4|udp6 ":" ADDRESS ":" PORT (0 = any;
+ * Usage: echoserve [--greeting TEXT] SPEC...   (TEXT: the bytes TCP clients get instead)
+ *   SPEC = tcp4|tcp6|udp4|udp6 ":" ADDRESS ":" PORT (0 = any;
  * an IPv6 ADDRESS in brackets). Prints "socket PROTO ADDRESS PORT" per socket, "pid PID",
  * "ready"; serves until killed. */
 #include <arpa/inet.h>
@@ -77,8 +78,14 @@ int main(int argc, char **argv)
 {
     struct pollfd fds[MAX_SOCKETS];
     int tcp[MAX_SOCKETS];
-    int n = 0;
-    for (int i = 1; i < argc && n < MAX_SOCKETS; i++, n++) {
+    int n = 0, first = 1;
+    const char *greeting = "SSH-2.0-portreg-test\r\n";
+    if (argc > 2 && strcmp(argv[1], "--greeting") == 0) {
+        greeting = argv[2];
+        first = 3;
+    }
+    size_t greeting_len = strlen(greeting);
+    for (int i = first; i < argc && n < MAX_SOCKETS; i++, n++) {
         fds[n].fd = open_spec(argv[i], &tcp[n]);
         fds[n].events = POLLIN;
         if (fds[n].fd < 0) {
@@ -88,7 +95,6 @@ int main(int argc, char **argv)
     }
     printf("pid %ld\nready\n", (long)getpid());
     fflush(stdout);
-    static const char greeting[] = "SSH-2.0-portreg-test\r\n";
     for (;;) {
         if (poll(fds, (nfds_t)n, -1) < 0)
             continue;
@@ -98,7 +104,7 @@ int main(int argc, char **argv)
             if (tcp[i]) {
                 int c = accept(fds[i].fd, NULL, NULL);
                 if (c >= 0) {
-                    ssize_t w = write(c, greeting, sizeof greeting - 1);
+                    ssize_t w = write(c, greeting, greeting_len);
                     (void)w;
                     close(c);
                 }

@@ -1,6 +1,8 @@
 /* sockhold.c — test helper: open the sockets named on the command line, print what they are,
  * and hold them until killed. End-to-end tests run it to create real listeners.
- * Usage: sockhold [--fork] [--user UID] SPEC...
+ * Usage: sockhold [--fork] [--user UID] [--comm NAME] SPEC...
+ *   --comm NAME: the process names itself NAME (prctl PR_SET_NAME, any bytes, first 15 kept),
+ *   as any unprivileged process can
  *   SPEC = tcp4|tcp6|udp4|udp6 ":" ADDRESS ":" PORT [":v6only" | ":dual"] [":bound"] [":reuseport"]
  *          [":backlog0"] (listen(fd, 0): one waiting connection fills the accept queue)
  *   (TCP sockets listen unless ":bound"; PORT 0 lets the kernel choose)
@@ -97,12 +99,19 @@ int main(int argc, char **argv)
 {
     int do_fork = 0;
     long user = -1;
+    const char *comm = NULL;
     int i = 1;
     for (; i < argc && strncmp(argv[i], "--", 2) == 0; i++) {
         if (strcmp(argv[i], "--fork") == 0)
             do_fork = 1;
         else if (strcmp(argv[i], "--user") == 0 && i + 1 < argc)
             user = atol(argv[++i]);
+        else if (strcmp(argv[i], "--comm") == 0 && i + 1 < argc)
+            comm = argv[++i];
+    }
+    if (comm && prctl(PR_SET_NAME, comm) < 0) {
+        perror("sockhold: prctl");
+        return 1;
     }
     for (; i < argc; i++)
         if (open_socket(argv[i]) < 0) {

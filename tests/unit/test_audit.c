@@ -16,6 +16,7 @@
 
 #include "doctor/audit.h"
 #include "registry/record.h"
+#include "util/text_escape.h"
 
 #define TCP REGISTRY_PROTO_TCP
 #define UDP REGISTRY_PROTO_UDP
@@ -236,6 +237,46 @@ static void test_registry_mismatch(void **state)
     table_free(&t, &r);
 }
 
+/* A registry name with terminal escapes, long enough (in two-byte characters) that the title
+ * is cut: the texts hold no control byte and stay UTF-8, so the JSON keeps every key. */
+static const char *hostile_service(void *ctx, uint16_t port, uint8_t proto)
+{
+    (void)ctx;
+    (void)proto;
+    static char name[400];
+    if (port != 25)
+        return NULL;
+    size_t o = (size_t)snprintf(name, sizeof name, "s\x1b[2J");
+    while (o + 2 < sizeof name) {
+        name[o++] = '\xc3';
+        name[o++] = '\xa9';
+    }
+    name[o] = '\0';
+    return name;
+}
+
+static void test_texts_stay_utf8_without_controls(void **state)
+{
+    (void)state;
+    struct table t;
+    table_init(&t);
+    add(&t, TCP, "0.0.0.0", 25, LISTEN, false, "nc");
+    struct audit_options opt = { .service = hostile_service };
+    struct audit_report r;
+    struct pr_error err;
+    assert_int_equal(audit_run(&t.res, &t.ports, &opt, &r, &err), 0);
+    const struct audit_finding *f = find_kind(&r, AUDIT_REGISTRY_MISMATCH);
+    assert_non_null(f);
+    assert_non_null(strstr(f->title, "registered to s\\x1b[2J\xc3\xa9"));
+    const char *texts[] = { f->title, f->evidence, f->fix };
+    for (size_t k = 0; k < 3; k++) {
+        assert_true(text_utf8_valid(texts[k], strlen(texts[k])));
+        for (const char *p = texts[k]; *p; p++)
+            assert_false((unsigned char)*p < 0x20);
+    }
+    table_free(&t, &r);
+}
+
 static void test_time_wait_pile(void **state)
 {
     (void)state;
@@ -351,6 +392,7 @@ int main(void)
         cmocka_unit_test(test_reuseport_mixed),
         cmocka_unit_test(test_dual_stack),
         cmocka_unit_test(test_registry_mismatch),
+        cmocka_unit_test(test_texts_stay_utf8_without_controls),
         cmocka_unit_test(test_time_wait_pile),
         cmocka_unit_test(test_reserved_unused),
         cmocka_unit_test(test_clean_host_and_order),

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include "net/process_info.h"
@@ -200,6 +201,32 @@ static void test_parse_inline(void **state)
     assert_string_equal(got.path, "");
 }
 
+/* A unit or path chosen by a user (a user's own systemd units) is kept escaped. */
+static void test_parse_escapes_unit_and_path(void **state)
+{
+    (void)state;
+    struct cgroup_identity got;
+    struct pr_error err = { 0 };
+    assert_int_equal(cgroup_identity_parse("0::/user.slice/a\033[2J\tb\377.service\n", &got, &err), 0);
+    assert_string_equal(got.unit, "a\\x1b[2J\\tb\\xff.service");
+    assert_string_equal(got.path, "/user.slice/a\\x1b[2J\\tb\\xff.service");
+}
+
+/* The name a process gives itself is escaped when read: ps does the same. */
+static void test_read_self_escapes_comm(void **state)
+{
+    (void)state;
+    char saved[16] = { 0 };
+    assert_int_equal(prctl(PR_GET_NAME, saved), 0);
+    assert_int_equal(prctl(PR_SET_NAME, "\x1b[2J\t\xff\xc2\x9b"), 0);
+    struct process_info info;
+    struct pr_error err = { 0 };
+    int r = process_info_read(NULL, (uint32_t)getpid(), &info, &err);
+    prctl(PR_SET_NAME, saved);
+    assert_int_equal(r, 0);
+    assert_string_equal(info.comm, "\\x1b[2J\\t\\xff\\xc2\\x9b");
+}
+
 static void test_parse_long_path_is_cut(void **state)
 {
     (void)state;
@@ -359,6 +386,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_fixtures),
         cmocka_unit_test(test_parse_inline),
+        cmocka_unit_test(test_parse_escapes_unit_and_path),
+        cmocka_unit_test(test_read_self_escapes_comm),
         cmocka_unit_test(test_parse_long_path_is_cut),
         cmocka_unit_test(test_parse_errors),
         cmocka_unit_test(test_read_fixture_tree),

@@ -14,6 +14,7 @@
 #include "doctor/reserved_ports.h"
 #include "registry/record.h"
 #include "registry/service_match.h"
+#include "util/text_escape.h"
 
 /* ---- names ---- */
 
@@ -106,6 +107,7 @@ struct audit_context {
     struct audit_report *out;
     uint32_t *servers;          /* indexes of server sockets, sorted by (proto, port, family) */
     size_t server_count;
+    char service_text[256];     /* service_of's answer, escaped */
 };
 
 static bool is_server_socket(const struct socket_entry *s)
@@ -166,16 +168,23 @@ static const char *holder_text(const struct inspect_result *res, uint32_t i, cha
     }
     const char *where = p->cgroup.unit[0] ? p->cgroup.unit
                       : p->cgroup.container_id[0] ? p->cgroup.container_id : NULL;
-    if (where)
-        snprintf(buf, size, "%s (pid %u, %.60s)", p->comm, p->pid, where);
+    if (where)   /* at most 60 bytes of the unit, cut between characters and escapes */
+        snprintf(buf, size, "%s (pid %u, %.*s)", p->comm, p->pid,
+                 (int)text_escaped_prefix(where, strlen(where), 60), where);
     else
         snprintf(buf, size, "%s (pid %u)", p->comm, p->pid);
     return buf;
 }
 
-static const char *service_of(const struct audit_context *c, uint16_t port, uint8_t proto)
+/* The registered name of a port, escaped (util/text_escape.h): registry files are text from
+ * outside (a downloaded CSV). Valid until the next call. */
+static const char *service_of(struct audit_context *c, uint16_t port, uint8_t proto)
 {
-    return c->opt && c->opt->service ? c->opt->service(c->opt->service_ctx, port, proto) : NULL;
+    const char *name = c->opt && c->opt->service ? c->opt->service(c->opt->service_ctx, port, proto) : NULL;
+    if (!name)
+        return NULL;
+    text_escape(name, strlen(name), c->service_text, sizeof c->service_text);
+    return c->service_text;
 }
 
 __attribute__((format(printf, 3, 4)))
@@ -183,8 +192,11 @@ static void set_text(char *dst, size_t size, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(dst, size, fmt, ap);
+    int n = vsnprintf(dst, size, fmt, ap);
     va_end(ap);
+    /* cut short: never in the middle of a character (the text must stay UTF-8 for JSON) */
+    if (n >= 0 && (size_t)n >= size)
+        dst[text_utf8_cut(dst, strlen(dst))] = '\0';
 }
 
 static struct audit_finding *add_finding(struct audit_context *c, enum audit_kind kind,

@@ -12,6 +12,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "util/text_escape.h"
+
 #define PROCESS_INFO_STATUS_MAX 4096u   /* "Uid:" is within the first dozen lines */
 #define PROCESS_INFO_CGROUP_MAX 8192u   /* a v1 host: a dozen lines of long paths */
 #define PROCESS_INFO_PATH_MAX 512u
@@ -46,7 +48,8 @@ static bool cgroup_span_contains(struct cgroup_span span, char c)
 
 static void cgroup_span_copy(char *out, size_t size, struct cgroup_span span)
 {
-    size_t length = span.length < size - 1 ? span.length : size - 1;
+    /* a long path is cut between characters, not inside one */
+    size_t length = span.length < size - 1 ? span.length : text_utf8_cut(span.start, size - 1);
     memcpy(out, span.start, length);
     out[length] = '\0';
 }
@@ -305,6 +308,10 @@ int cgroup_identity_parse(const char *text, struct cgroup_identity *out, struct 
     if (chosen.start) {
         cgroup_span_copy(out->path, sizeof out->path, chosen);
         cgroup_identity_from_path(chosen, out);
+        /* cgroup names are chosen by whoever may create them (a user's own systemd units):
+         * shown escaped. Container ids, names and pod uids are checked to be plain already. */
+        text_escape_in_place(out->path, sizeof out->path);
+        text_escape_in_place(out->unit, sizeof out->unit);
     }
     return 0;
 }
@@ -395,6 +402,9 @@ int process_info_read(const char *proc_root, uint32_t pid, struct process_info *
         out->comm[length - 1] = '\0';
     if (length < 0)
         out->comm[0] = '\0';
+    /* any unprivileged process names itself (prctl, /proc/self/comm): escaped here, as ps
+     * does, so no output shows its bytes raw (terminal escapes, tabs in TSV, bad UTF-8) */
+    text_escape_in_place(out->comm, sizeof out->comm);
 
     char status[PROCESS_INFO_STATUS_MAX];
     if (process_info_read_file(dir_fd, "status", status, sizeof status) >= 0)

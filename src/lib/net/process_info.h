@@ -1,7 +1,8 @@
 /* process_info.h — what the inspector shows about a process: command name, uid, and from its
  * cgroup the systemd unit or the container (docker, podman, containerd/CRI-O id, Kubernetes
  * pod uid). cgroup_identity_parse() is a pure parser of /proc/PID/cgroup text (fuzzed);
- * process_info_read() is the I/O edge and takes a proc root for fixture trees. */
+ * process_info_read() is the I/O edge and takes a proc root for fixture trees. Names chosen by
+ * other users (comm, cgroup path and unit) are kept in their util/text_escape.h form. */
 #ifndef PORTREG_NET_PROCESS_INFO_H
 #define PORTREG_NET_PROCESS_INFO_H
 
@@ -10,9 +11,9 @@
 #include "util/error.h"
 
 struct cgroup_identity {
-    char path[512];            /* the cgroup path of the v2 line ("/system.slice/nginx.service"),
+    char path[512];            /* escaped (text_escape.h): the cgroup path of the v2 line ("/system.slice/nginx.service"),
                                   else of the name=systemd line, else of the first line */
-    char unit[256];            /* "nginx.service", "session-3.scope", "user@1000.service"; "" */
+    char unit[256];            /* escaped: "nginx.service", "session-3.scope", "user@1000.service"; "" */
     char container_runtime[16];/* "docker", "podman", "containerd", "cri-o", "lxc"; "" */
     char container_id[80];     /* full id as in the cgroup path; "" */
     char pod_uid[40];          /* Kubernetes pod uid with dashes, from kubepods...pod<uid>; "" */
@@ -21,7 +22,8 @@ struct cgroup_identity {
 struct process_info {
     uint32_t pid;
     uint32_t uid;              /* real uid from /proc/PID/status; UINT32_MAX when unreadable */
-    char comm[64];             /* /proc/PID/comm without the newline */
+    char comm[64];             /* /proc/PID/comm without the newline, escaped (text_escape.h):
+                                  15 bytes escape to at most 60 */
     struct cgroup_identity cgroup;
 };
 

@@ -1,5 +1,7 @@
 /* registry_json.c — build the registry's JSON documents with jansson (see registry_json.h).
- * Strings that are empty in the source become null, so scripts can test for presence. */
+ * Strings that are empty in the source become null, so scripts can test for presence. Text
+ * from the registry files goes through json_text: a field that is not UTF-8 is written in its
+ * text_escape form, never left out (json_string returns NULL on it and the key was dropped). */
 #include "registry/registry_json.h"
 
 #include <stdio.h>
@@ -7,10 +9,11 @@
 #include <time.h>
 
 #include "registry/range_class.h"
+#include "util/json_writer.h"
 
 static json_t *string_or_null(const char *s)
 {
-    return s && s[0] ? json_string(s) : json_null();
+    return s && s[0] ? json_text(s) : json_null();
 }
 
 static json_t *aliases_json(const char *aliases)
@@ -24,7 +27,7 @@ static json_t *aliases_json(const char *aliases)
         while (*end && *end != ' ')
             end++;
         if (end > p)
-            json_array_append_new(array, json_stringn(p, (size_t)(end - p)));
+            json_array_append_new(array, json_textn(p, (size_t)(end - p)));
         p = end;
     }
     return array;
@@ -68,7 +71,7 @@ json_t *registry_record_json(const struct registry_index *ix, uint32_t id)
     }
     json_t *source = json_object();
     json_object_set_new(source, "kind", json_string(registry_source_kind_name(src.kind)));
-    json_object_set_new(source, "path", json_string(src.path));
+    json_object_set_new(source, "path", json_text(src.path));
     json_object_set_new(source, "line", json_integer(rec.line));
     json_object_set_new(o, "source", source);
     return o;
@@ -88,7 +91,7 @@ json_t *lookup_answer_json(const struct registry_index *ix, const struct lookup_
                            const struct lookup_result *result, const struct local_ports *host)
 {
     json_t *o = json_object();
-    json_object_set_new(o, "query", json_string(query->text));
+    json_object_set_new(o, "query", json_text(query->text));
     json_object_set_new(o, "kind", json_string(query_kind_name(query)));
     json_object_set_new(o, "protocol", query->proto == REGISTRY_PROTO_ANY
                                            ? json_null()
@@ -165,7 +168,7 @@ json_t *registry_info_json(const struct registry_index *ix, const struct registr
     json_t *index = json_object();
     char when[32];
     registry_format_time(registry_index_built_at(ix), when, sizeof when);
-    json_object_set_new(index, "path", json_string(paths->index));
+    json_object_set_new(index, "path", json_text(paths->index));
     json_object_set_new(index, "built", json_string(when));
     json_object_set_new(index, "age_seconds", json_integer((json_int_t)(time(NULL) - registry_index_built_at(ix))));
     json_object_set_new(index, "size", json_integer((json_int_t)registry_index_image_size(ix)));
@@ -173,6 +176,6 @@ json_t *registry_info_json(const struct registry_index *ix, const struct registr
     json_object_set_new(index, "rebuilt_now", json_boolean(report->rebuilt));
     json_object_set_new(index, "rebuild_reason", string_or_null(report->rebuild_reason));
     json_object_set_new(o, "index", index);
-    json_object_set_new(o, "state_dir", json_string(paths->state_dir));
+    json_object_set_new(o, "state_dir", json_text(paths->state_dir));
     return o;
 }

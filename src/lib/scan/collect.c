@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/text_escape.h"
+
 int scan_collect_init(struct scan_collect *c, const struct target_set *targets)
 {
     memset(c, 0, sizeof *c);
@@ -50,10 +52,13 @@ int scan_collect_add(struct scan_collect *c, const struct scan_result *r)
     k->reply_ttl = r->reply_ttl;
     k->error = (int16_t)r->error;
     if (r->banner_len) {
-        size_t len = r->banner_len < SCAN_BANNER_MAX ? r->banner_len : SCAN_BANNER_MAX;
-        if (c->banners_len + len > c->banners_capacity) {
+        /* kept escaped (util/text_escape.h): the table, JSON and XML show the same text, and
+         * no byte a server sent reaches a terminal or a document raw */
+        size_t raw = r->banner_len < SCAN_BANNER_MAX ? r->banner_len : SCAN_BANNER_MAX;
+        size_t len = text_escape_length(r->banner, raw);
+        if (c->banners_len + len + 1 > c->banners_capacity) {
             size_t capacity = c->banners_capacity ? c->banners_capacity * 2 : 4096;
-            while (capacity < c->banners_len + len)
+            while (capacity < c->banners_len + len + 1)
                 capacity *= 2;
             char *banners = realloc(c->banners, capacity);
             if (!banners)
@@ -61,7 +66,7 @@ int scan_collect_add(struct scan_collect *c, const struct scan_result *r)
             c->banners = banners;
             c->banners_capacity = capacity;
         }
-        memcpy(c->banners + c->banners_len, r->banner, len);
+        text_escape(r->banner, raw, c->banners + c->banners_len, len + 1);
         k->banner_offset = (uint32_t)c->banners_len;
         k->banner_len = (uint16_t)len;
         c->banners_len += len;

@@ -14,7 +14,8 @@
 struct scan_kept {
     uint64_t target;                  /* index in the target set */
     uint32_t rtt_us;
-    uint32_t banner_offset;           /* into scan_collect.banners */
+    uint32_t banner_offset;           /* into scan_collect.banners: the banner in its
+                                         util/text_escape.h form (not NUL-terminated) */
     uint16_t port;
     uint16_t banner_len;
     uint8_t proto, state, reason, icmp_type, icmp_code, reply_ttl;

@@ -54,7 +54,8 @@ struct scan_result {
     uint32_t rtt_us;                   /* probe sent to answer; 0 when there was none */
     int error;                         /* positive errno for SCAN_STATE_ERROR */
     uint16_t banner_len;
-    char banner[SCAN_BANNER_MAX];      /* raw bytes, not NUL-terminated */
+    char banner[SCAN_BANNER_MAX];      /* raw bytes, not NUL-terminated: shown only through
+                                          util/text_escape.h (collect.c keeps them escaped) */
 };
 
 const char *scan_state_name(enum scan_state state);       /* "open", "open|filtered"... */

@@ -2,7 +2,10 @@
  * writer's buffer and flushed with one fwrite per 64 KiB. */
 #include "util/json_writer.h"
 
+#include <stdlib.h>
 #include <string.h>
+
+#include "util/text_escape.h"
 
 void json_writer_flush(struct json_writer *w)
 {
@@ -95,17 +98,23 @@ void json_writer_object_end(struct json_writer *w) { close_container(w, '}'); }
 void json_writer_array_begin(struct json_writer *w) { open_container(w, '['); }
 void json_writer_array_end(struct json_writer *w) { close_container(w, ']'); }
 
-static void write_escaped(struct json_writer *w, const char *s)
+/* JSON-escape valid UTF-8: '"', '\\', C0 controls, DEL and C1 controls (U+007F-U+009F are valid
+ * JSON, but a terminal acts on them when the document is shown). */
+static void write_escaped_valid(struct json_writer *w, const char *s, size_t len)
 {
     static const char hex[] = "0123456789abcdef";
-    put_char(w, '"');
-    const char *run = s;
-    for (; *s; s++) {
+    const char *run = s, *end = s + len;
+    for (; s < end; s++) {
         unsigned char c = (unsigned char)*s;
-        if (c >= 0x20 && c != '"' && c != '\\')
+        unsigned code = c;
+        if (c >= 0x20 && c < 0x7F && c != '"' && c != '\\')
             continue;
+        if (c >= 0x80) {
+            if (c != 0xC2 || s + 1 >= end || (unsigned char)s[1] > 0x9F)
+                continue;
+            code = (unsigned char)s[1];   /* U+0080-U+009F */
+        }
         put_bytes(w, run, (size_t)(s - run));
-        run = s + 1;
         switch (c) {
         case '"': put_bytes(w, "\\\"", 2); break;
         case '\\': put_bytes(w, "\\\\", 2); break;
@@ -113,12 +122,38 @@ static void write_escaped(struct json_writer *w, const char *s)
         case '\t': put_bytes(w, "\\t", 2); break;
         case '\r': put_bytes(w, "\\r", 2); break;
         default: {
-            char esc[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15] };
+            char esc[6] = { '\\', 'u', '0', '0', hex[code >> 4], hex[code & 15] };
             put_bytes(w, esc, sizeof esc);
         }
         }
+        if (c >= 0x80)
+            s++;
+        run = s + 1;
     }
     put_bytes(w, run, (size_t)(s - run));
+}
+
+/* A JSON string of s. Text that is not valid UTF-8 (JSON must be) is written in its
+ * text_escape form, the same text the table shows; the key is never dropped. */
+static void write_escaped(struct json_writer *w, const char *s)
+{
+    size_t len = strlen(s);
+    put_char(w, '"');
+    if (text_utf8_valid(s, len)) {
+        write_escaped_valid(w, s, len);
+    } else {
+        /* in slices, so no allocation: a slice never ends inside a character */
+        char escaped[256 * 4 + 1];
+        while (len > 0) {
+            size_t take = len < 256 ? len : text_utf8_cut(s, 256);
+            if (take == 0)
+                take = len < 256 ? len : 256;
+            size_t n = text_escape(s, take, escaped, sizeof escaped);
+            write_escaped_valid(w, escaped, n);
+            s += take;
+            len -= take;
+        }
+    }
     put_char(w, '"');
 }
 
@@ -199,4 +234,21 @@ void json_writer_end_document(struct json_writer *w)
     w->depth = 0;
     w->first[0] = true;
     w->after_key = false;
+}
+
+json_t *json_textn(const char *s, size_t len)
+{
+    if (!s)
+        return json_null();
+    if (text_utf8_valid(s, len))
+        return json_stringn_nocheck(s, len);
+    char *escaped = text_escape_dup(s, len);
+    json_t *value = escaped ? json_string_nocheck(escaped) : NULL;
+    free(escaped);
+    return value;
+}
+
+json_t *json_text(const char *s)
+{
+    return json_textn(s, s ? strlen(s) : 0);
 }
