@@ -264,7 +264,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     }
     struct server_response resp = { 0 };
     dispatch(state, c, ctx, url, method, &resp);
-    char *text = resp.body ? json_dumps(resp.body, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+    /* the precision `--json` uses (cli/output.c), so the API's documents equal the CLI's */
+    char *text = resp.body ? json_dumps(resp.body, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(6)) : NULL;
     size_t len = text ? strlen(text) : 0;
     if (text) {
         char *with_newline = realloc(text, len + 2);
