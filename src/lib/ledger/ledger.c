@@ -352,8 +352,9 @@ int ledger_host_create(struct ledger *ledger, const struct ledger_actor *actor, 
         lerr->conflict = existing;
         existing = NULL;
     }
-    json_t *row = json_pack("{s:s, s:O, s:i, s:I, s:I}", "name", name, "addresses",
-                            json_object_get(body, "addresses") ? json_object_get(body, "addresses") : json_object(),
+    json_t *addresses = json_object_get(body, "addresses");
+    json_t *row = json_pack("{s:s, s:o, s:i, s:I, s:I}", "name", name, "addresses",
+                            addresses ? json_deep_copy(addresses) : json_object(),
                             "version", 1, "created", (json_int_t)now, "updated", (json_int_t)now);
     struct pr_error err;
     pr_error_clear(&err);
