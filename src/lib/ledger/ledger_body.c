@@ -242,8 +242,10 @@ int ledger_body_validate(enum ledger_body_kind kind, const json_t *body, struct 
         while (f->name && strcmp(f->name, key) != 0)
             f++;
         if (!f->name) {
+            /* the field is named even when its name is empty (a client's error still points
+             * somewhere): "(empty)" */
             char shown[100];
-            snprintf(shown, sizeof shown, "%.96s", key);
+            snprintf(shown, sizeof shown, "%.96s", key[0] ? key : "(empty)");
             return ledger_fail(lerr, LEDGER_BAD_REQUEST, "unknown-field", shown, "unknown field \"%s\"", shown);
         }
         if (check_field(f, value, lerr) < 0)
