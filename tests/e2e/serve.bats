@@ -166,14 +166,20 @@ api() {
 @test "serve: 32 clients x 20 leases on one range: every port unique, none in the ephemeral range" {
   start_server
   api POST /api/v1/hosts "$ADMIN" '{"name":"farm"}'
-  lease() {
-    curl -s -H "Authorization: Bearer $REQUESTER" -H 'Content-Type: application/json' \
-      --data-binary "{\"service\":\"worker-$1\",\"host\":\"farm\",\"range\":\"32000-33999\",\"ttl\":600}" \
-      -w '\n%{http_code}\n' "$URL/api/v1/leases"
+  # one curl per client, its 20 requests on one keep-alive connection, its own output file
+  client() {
+    local args=() i
+    for i in $(seq 20); do
+      args+=(--next -s -H "Authorization: Bearer $REQUESTER" -H 'Content-Type: application/json'
+             --data-binary "{\"service\":\"worker-$1-$i\",\"host\":\"farm\",\"range\":\"32000-33999\",\"ttl\":600}"
+             -w '%{http_code}\n' "$URL/api/v1/leases")
+    done
+    curl "${args[@]:1}" >"$OUT/client.$1"
   }
-  export -f lease
-  export REQUESTER URL
-  seq 640 | xargs -P 32 -I{} bash -c 'lease {}' >"$BATS_TEST_TMPDIR/leases"
+  export -f client
+  export REQUESTER URL OUT="$BATS_TEST_TMPDIR"
+  seq 32 | xargs -P 32 -I{} bash -c 'client {}'
+  cat "$BATS_TEST_TMPDIR"/client.* >"$BATS_TEST_TMPDIR/leases"
   [ "$(grep -cx 201 "$BATS_TEST_TMPDIR/leases")" -eq 640 ]
   grep '^{' "$BATS_TEST_TMPDIR/leases" | jq -r .port >"$BATS_TEST_TMPDIR/ports"
   [ "$(wc -l <"$BATS_TEST_TMPDIR/ports")" -eq 640 ]
@@ -197,19 +203,28 @@ api() {
 @test "serve: kill -9 under lease load, restart on the same file: every lease answered 201 is there" {
   start_server
   api POST /api/v1/hosts "$ADMIN" '{"name":"crash"}'
-  lease() {
-    curl -s -m 5 -H "Authorization: Bearer $REQUESTER" -H 'Content-Type: application/json' \
-      --data-binary "{\"service\":\"c-$1\",\"host\":\"crash\",\"ttl\":3600}" -w '\n%{http_code}\n' "$URL/api/v1/leases" |
-      awk '{ line[NR] = $0 } END { if (line[NR] == "201") print line[1] }'
+  # 32 clients, each one curl with 100 requests on one connection and its own output file;
+  # a lease counts as granted when its 201 was received
+  client() {
+    local args=() i
+    for i in $(seq 100); do
+      args+=(--next -s -m 10 -H "Authorization: Bearer $REQUESTER" -H 'Content-Type: application/json'
+             --data-binary "{\"service\":\"c-$1-$i\",\"host\":\"crash\",\"ttl\":3600}"
+             -w '%{http_code}\n' "$URL/api/v1/leases")
+    done
+    curl "${args[@]:1}" >"$OUT/crash.$1" 2>/dev/null
   }
-  export -f lease
-  export REQUESTER URL
-  (seq 2000 | xargs -P 32 -I{} bash -c 'lease {}' >"$BATS_TEST_TMPDIR/granted" 2>/dev/null) &
+  export -f client
+  export REQUESTER URL OUT="$BATS_TEST_TMPDIR"
+  (seq 32 | xargs -P 32 -I{} bash -c 'client {}' || true) &
   loader=$!
   sleep 1.5
   kill -9 "$SERVER_PID"
   SERVER_PID=""
   wait "$loader" || true
+  # a body line followed by its 201: granted
+  cat "$BATS_TEST_TMPDIR"/crash.* | awk '/^\{/ { body = $0; next } $0 == "201" && body != "" { print body } { body = "" }' \
+    >"$BATS_TEST_TMPDIR/granted"
   granted="$(grep -c '^{' "$BATS_TEST_TMPDIR/granted" || true)"
   [ "$granted" -gt 0 ]
   start_server
