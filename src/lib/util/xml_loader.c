@@ -14,7 +14,6 @@ int xml_api_load(struct xml_api *api, struct pr_error *err)
 {
     memset(api, 0, sizeof *api);
     const struct dl_symbol symbols[] = {
-        DL_SYMBOL(&api->new_writer_filename, xmlNewTextWriterFilename),
         DL_SYMBOL(&api->set_indent, xmlTextWriterSetIndent),
         DL_SYMBOL(&api->start_document, xmlTextWriterStartDocument),
         DL_SYMBOL(&api->start_dtd, xmlTextWriterStartDTD),

@@ -11,7 +11,6 @@
 struct xml_api {
     void *handle;
     /* the types are the library header's own (dl_symbols.h) */
-    __typeof__(&xmlNewTextWriterFilename) new_writer_filename;
     __typeof__(&xmlTextWriterSetIndent) set_indent;
     __typeof__(&xmlTextWriterStartDocument) start_document;
     __typeof__(&xmlTextWriterStartDTD) start_dtd;
