@@ -78,6 +78,7 @@ bench: deps-bench build
 	bench/run.sh $(BUILD)/portreg
 	bench/inspector.sh $(BUILD)/portreg
 	bench/scan.sh $(BUILD)/portreg
+	bench/plan_check.sh $(BUILD)/portreg
 
 fuzz: build-fuzz
 	scripts/fuzz.sh $(BUILD_FUZZ) $(LONG_FUZZ_SECONDS)

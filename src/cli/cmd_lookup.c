@@ -123,6 +123,23 @@ static void print_record_card(const struct cli_context *ctx, const struct regist
     print_field(ctx, "source", where);
 }
 
+/* The host facts of a single-port query for its JSON answer; false when there are none. */
+static bool lookup_host_facts_of(const struct local_ports *host, const struct lookup_query *query,
+                                 struct lookup_host_facts *out)
+{
+    if (!host->have_ephemeral || query->kind != LOOKUP_KIND_PORTS || !query->single_port)
+        return false;
+    uint16_t port = query->spec.ranges[0].first;
+    *out = (struct lookup_host_facts){
+        .ephemeral_first = host->ephemeral.first,
+        .ephemeral_last = host->ephemeral.last,
+        .ephemeral = local_ports_is_ephemeral(host, port),
+        .have_reserved = host->have_reserved,
+        .reserved = host->have_reserved && local_ports_is_reserved(host, port),
+    };
+    return true;
+}
+
 static void print_host_line(const struct cli_context *ctx, uint16_t port, const struct local_ports *host)
 {
     if (!host->have_ephemeral)
@@ -310,9 +327,12 @@ int cmd_lookup(int argc, char **argv, struct cli_context *ctx)
         if (json) {
             json_t *doc = json_object();
             json_t *answers = json_array();
-            for (int i = 0; i < query_count; i++)
+            for (int i = 0; i < query_count; i++) {
+                struct lookup_host_facts facts;
+                bool have_facts = lookup_host_facts_of(&host, &queries[i], &facts);
                 json_array_append_new(answers, lookup_answer_json(ix, &queries[i], &results[i],
-                                                                  host.have_ephemeral ? &host : NULL));
+                                                                  have_facts ? &facts : NULL));
+            }
             json_object_set_new(doc, "queries", answers);
             rc = cli_print_json(ctx, doc);
         } else {

@@ -18,6 +18,7 @@
 
 #include "cli.h"
 #include "registry/record.h"
+#include "scan/accept_queue_fix.h"
 #include "scan/collect.h"
 #include "scan/engine.h"
 #include "scan/local_view.h"
@@ -106,9 +107,8 @@ struct scan_cli {
     struct registry_index *ix;
     struct socket_view_context view;   /* for IANA service names */
     struct host_addresses host;
-    struct local_listening_ports listening;   /* for the accept-queue check */
+    struct accept_queue_fix queue_fix;   /* full accept queues: open, not filtered */
     int collect_error;
-    uint64_t queue_full_corrected;
     double elapsed;
     time_t started;
     char args[1024];
@@ -254,18 +254,7 @@ static void emit_result(void *context, const struct scan_result *in)
 {
     struct scan_cli *s = context;
     struct scan_result r = *in;
-    /* The kernel drops SYNs to a listener whose accept queue is full: silence, as from a
-     * firewall. For this host's own addresses the socket table tells the truth. */
-    if (r.state == SCAN_STATE_FILTERED && r.reason == SCAN_REASON_TIMEOUT &&
-        r.proto == REGISTRY_PROTO_TCP && host_addresses_has(&s->host, &r.target) &&
-        local_listening_port(&s->listening, r.port)) {
-        struct local_listener l;
-        if (local_listener_find(&r.target, r.port, r.proto, &l, NULL) == 0 && l.accepts && l.queue_full) {
-            r.state = SCAN_STATE_OPEN;
-            r.reason = SCAN_REASON_ACCEPT_QUEUE_FULL;
-            s->queue_full_corrected++;
-        }
-    }
+    accept_queue_fix_apply(&s->queue_fix, &r);
     if (s->collect_error == 0)
         s->collect_error = scan_collect_add(&s->collect, &r);
     if (s->ndjson) {
@@ -327,6 +316,7 @@ static int run_scan(struct scan_cli *s)
                          "the %s engine cannot run here: %s", s->engine->name, err.message);
     if (host_addresses_read(&s->host, &err) < 0)
         return cli_error_from(CLI_EXIT_FAILURE, "scan", &err);
+    accept_queue_fix_init(&s->queue_fix, &s->host, NULL, NULL);
     if (!s->rate_given && !host_addresses_cover(&s->host, &s->targets)) {
         s->job.rate_pps = DEFAULT_REMOTE_RATE;
         cli_warning("scan: targets beyond this host: at most %.0f probes/s (--rate to change)",
@@ -380,7 +370,7 @@ static int run_scan(struct scan_cli *s)
         .engine = s->engine->name, .elapsed = s->elapsed, .started = s->started,
         .probes = s->job.probe_count, .port_count = s->port_count, .ports = s->ports,
         .shard_index = s->job.shard_index, .shard_count = s->job.shard_count, .seed = s->job.seed,
-        .args = s->args, .queue_full_corrected = s->queue_full_corrected,
+        .args = s->args, .queue_full_corrected = s->queue_fix.corrected,
     };
     struct local_diffs diffs = { 0 };
     if (s->compare_local && scan_local_compare(&v, &s->host, &diffs, &err) < 0)

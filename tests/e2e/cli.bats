@@ -174,10 +174,19 @@ man_options() {
 @test "a write error on stdout is an error: exit 3 with the reason, small and large outputs" {
   [ -w /dev/full ] || skip "needs /dev/full"
   use_iana_fixture
-  for args in "lookup 22" "lookup --json 22" "--version" "help lookup" "lookup --search a" "ls -a --json" "ls -a"; do
+  # small outputs fail at the final flush, whose reason is known
+  for args in "lookup 22" "lookup --json 22" "--version" "help lookup"; do
     run --separate-stderr bash -c "\"\$PORTREG\" $args >/dev/full"
     echo "$args: $status $stderr"
     [ "$status" -eq 3 ]
     [ "$stderr" = "portreg: write error on stdout: No space left on device" ]
+  done
+  # a large output may fail in an earlier flush inside stdio, whose errno is gone by the end
+  # (git says "unknown write failure" then): the error and the exit code are what count
+  for args in "lookup --search a" "ls -a --json" "ls -a"; do
+    run --separate-stderr bash -c "\"\$PORTREG\" $args >/dev/full"
+    echo "$args: $status $stderr"
+    [ "$status" -eq 3 ]
+    [[ "$stderr" == "portreg: write error on stdout"* ]]
   done
 }

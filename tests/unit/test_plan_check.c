@@ -19,6 +19,7 @@
 #include "plan/plan.h"
 #include "plan/plan_check.h"
 #include "plan/plan_yaml.h"
+#include "plan_check_reference.h"
 #include "registry/record.h"
 
 struct checked {
@@ -673,6 +674,169 @@ static void test_render_buffer(void **state)
     release(&c);
 }
 
+/* ---- the indexed checker against the old pairwise one on random plans ---- */
+
+static uint32_t random_next(uint32_t *state)
+{
+    /* xorshift32: a fixed, reproducible sequence per seed */
+    *state ^= *state << 13;
+    *state ^= *state >> 17;
+    *state ^= *state << 5;
+    return *state;
+}
+
+static size_t random_iana(void *user, uint16_t port, uint8_t proto, const char **names, size_t max)
+{
+    (void)user;
+    static const char *const known[] = { "alpha", "beta", "gamma" };
+    if (max == 0 || port % 5 != 0)
+        return 0;
+    names[0] = port % 25 == 0 ? "(reserved)" : known[(port + proto) % 3];
+    return 1;
+}
+
+struct text_buffer {
+    char *text;
+    size_t used, size;
+};
+
+__attribute__((format(printf, 2, 3)))
+static void text_append(struct text_buffer *b, const char *fmt, ...)
+{
+    va_list ap;
+    for (;;) {
+        va_start(ap, fmt);
+        int w = vsnprintf(b->text + b->used, b->size - b->used, fmt, ap);
+        va_end(ap);
+        assert_true(w >= 0);
+        if ((size_t)w < b->size - b->used) {
+            b->used += (size_t)w;
+            return;
+        }
+        b->size = b->size * 2 + (size_t)w;
+        b->text = realloc(b->text, b->size);
+        assert_non_null(b->text);
+    }
+}
+
+/* Two files: hosts (few, in groups, some with their own ephemeral range and reserved ports,
+ * a duplicate name) and services crowded onto few ports, with every kind of bind. */
+static void random_plan(uint32_t seed, struct text_buffer *hosts, struct text_buffer *services)
+{
+    uint32_t st = seed * 2654435761u + 1u;
+    unsigned host_count = 2 + random_next(&st) % 7, service_count = 5 + random_next(&st) % 40;
+    text_append(hosts, "policy:\n  static: 1024-9999\n  auto: %u-%u\n  exclude: [5000-5003]\n"
+                "  allow_iana_assigned: %s\nhosts:\n", 5000u, 5000u + random_next(&st) % 40,
+                random_next(&st) % 3 ? "false" : "true");
+    for (unsigned h = 0; h < host_count; h++) {
+        text_append(hosts, "  - name: h%u\n    addresses: {internal: 10.0.0.%u", h, h % 4 + 1);
+        if (random_next(&st) % 2)
+            text_append(hosts, ", public: 203.0.113.%u", h + 1);
+        text_append(hosts, "}\n    groups: [g%u%s]\n", h % 3, h % 2 ? ", odd" : "");
+        if (random_next(&st) % 3 == 0)
+            text_append(hosts, "    ephemeral: 5010-5030\n    reserved: [5012]\n");
+    }
+    text_append(services, "services:\n");
+    static const char *const binds[] = { "any", "loopback", "internal", "10.0.0.1",
+                                         "0.0.0.0", "\"::\"", "\"::1\"", "10.0.0.2" };
+    static const char *const exposures[] = { "public", "internal", "loopback" };
+    for (unsigned s = 0; s < service_count; s++) {
+        text_append(services, "  - name: s%u\n", s);
+        unsigned kind = random_next(&st) % 4;
+        if (kind == 0)
+            text_append(services, "    hosts: [g%u]\n", random_next(&st) % 3);
+        else if (kind == 1)
+            text_append(services, "    hosts: [odd, h%u]\n", random_next(&st) % host_count);
+        else
+            text_append(services, "    hosts: [h%u]\n", random_next(&st) % host_count);
+        unsigned ports = 1 + random_next(&st) % 3;
+        text_append(services, "    ports: [");
+        for (unsigned p = 0; p < ports; p++) {
+            if (random_next(&st) % 6 == 0)
+                text_append(services, "%sauto%s", p ? ", " : "", random_next(&st) % 2 ? "/udp" : "");
+            else
+                text_append(services, "%s%u/%s", p ? ", " : "", 4995 + random_next(&st) % 40,
+                            random_next(&st) % 4 ? "tcp" : "udp");
+        }
+        text_append(services, "]\n    bind: %s\n    exposure: %s\n", binds[random_next(&st) % 8],
+                    exposures[random_next(&st) % 3]);
+        if (random_next(&st) % 2)
+            text_append(services, "    sources: [10.0.0.0/8]\n");
+        if (random_next(&st) % 4 == 0)
+            text_append(services, "    iana: %s\n", random_next(&st) % 2 ? "alpha" : "beta");
+    }
+}
+
+static bool same_text(const char *a, const char *b)
+{
+    return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+static void test_matches_pairwise_reference_on_random_plans(void **state)
+{
+    (void)state;
+    struct local_ports local = { .ephemeral = { 5020, 5040 }, .have_ephemeral = true };
+    struct plan_check_context ctx = { .iana_lookup = random_iana, .local = &local };
+    size_t checked = 0, findings = 0;
+    for (uint32_t seed = 1; seed <= 400; seed++) {
+        struct text_buffer hosts = { 0 }, services = { 0 };
+        hosts.text = malloc(hosts.size = 256);
+        services.text = malloc(services.size = 256);
+        assert_true(hosts.text && services.text);
+        random_plan(seed, &hosts, &services);
+        struct plan plans[2];
+        struct plan_diagnostics diags[2];
+        bool loaded = true;
+        for (int k = 0; k < 2; k++) {
+            plan_init(&plans[k]);
+            plan_diagnostics_init(&diags[k]);
+            int a = plan_parse_buffer(&plans[k], "hosts.yaml", hosts.text, hosts.used, &diags[k],
+                                      NULL);
+            int b = plan_parse_buffer(&plans[k], "services.yaml", services.text, services.used,
+                                      &diags[k], NULL);
+            int c = plan_load_finish(&plans[k], &diags[k], NULL);
+            loaded = loaded && a == 0 && b == 0 && c == 0;
+        }
+        if (loaded) {
+            assert_int_equal(plan_check(&plans[0], &ctx, &diags[0], NULL), 0);
+            assert_int_equal(plan_check_reference(&plans[1], &ctx, &diags[1], NULL), 0);
+            checked++;
+        }
+        if (diags[0].count != diags[1].count) {
+            print_diagnostics(&diags[0]);
+            print_message("# reference:\n");
+            print_diagnostics(&diags[1]);
+            fail_msg("seed %u: %zu findings, the pairwise reference %zu", seed, diags[0].count,
+                     diags[1].count);
+        }
+        for (size_t i = 0; i < diags[0].count; i++) {
+            const struct plan_diagnostic *x = &diags[0].items[i], *y = &diags[1].items[i];
+            if (x->severity != y->severity || strcmp(x->code, y->code) != 0 ||
+                !same_text(x->pos.file, y->pos.file) || x->pos.line != y->pos.line ||
+                x->pos.column != y->pos.column || !same_text(x->field, y->field) ||
+                strcmp(x->message, y->message) != 0 || !same_text(x->fix, y->fix) ||
+                !same_text(x->related.file, y->related.file) ||
+                x->related.line != y->related.line)
+                fail_msg("seed %u, finding %zu: [%s] %s\nreference: [%s] %s", seed, i, x->code,
+                         x->message, y->code, y->message);
+        }
+        findings += diags[0].count;
+        for (size_t s = 0; loaded && s < plans[0].service_count; s++)
+            for (size_t p = 0; p < plans[0].services[s].port_count; p++)
+                assert_int_equal(plans[0].services[s].ports[p].port,
+                                 plans[1].services[s].ports[p].port);
+        for (int k = 0; k < 2; k++) {
+            plan_diagnostics_free(&diags[k]);
+            plan_free(&plans[k]);
+        }
+        free(hosts.text);
+        free(services.text);
+    }
+    print_message("# %zu random plans checked, %zu findings compared\n", checked, findings);
+    assert_true(checked >= 300);
+    assert_true(findings > checked);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -689,6 +853,7 @@ int main(void)
         cmocka_unit_test(test_auto_skips_used_excluded_assigned_ephemeral),
         cmocka_unit_test(test_write_back_preserves_and_is_idempotent),
         cmocka_unit_test(test_render_buffer),
+        cmocka_unit_test(test_matches_pairwise_reference_on_random_plans),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -17,7 +17,7 @@
 #include <linux/netlink.h>
 #include <linux/sock_diag.h>
 
-#include "registry/record.h"
+#include "util/proto.h"
 
 /* Netlink fills one dump skb of at most ~32 KiB per recvmsg() (and only when asked), so a
  * bigger SO_RCVBUF buys nothing; a 64 KiB buffer always holds a whole batch. */

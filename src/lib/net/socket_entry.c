@@ -8,7 +8,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 
-#include "registry/record.h"
+#include "util/proto.h"
 
 struct socket_entry *socket_list_append(struct socket_list *list)
 {

@@ -14,6 +14,8 @@
 
 #include "registry/record.h"
 
+static void plan_names_free(struct plan_names *names);
+
 void plan_init(struct plan *plan)
 {
     memset(plan, 0, sizeof *plan);
@@ -23,12 +25,91 @@ void plan_init(struct plan *plan)
 
 void plan_free(struct plan *plan)
 {
+    plan_names_free(&plan->names);
     arena_free(&plan->arena);
     memset(plan, 0, sizeof *plan);
 }
 
+/* ---- the by-name index ---- */
+
+static void plan_names_free(struct plan_names *names)
+{
+    free(names->hosts);
+    free(names->groups);
+    free(names->networks);
+    memset(names, 0, sizeof *names);
+}
+
+static int name_ref_compare(const void *x, const void *y)
+{
+    const struct plan_name_ref *a = x, *b = y;
+    int c = strcmp(a->name, b->name);
+    if (c)
+        return c;
+    return a->index < b->index ? -1 : a->index > b->index;
+}
+
+static bool plan_names_current(const struct plan *plan)
+{
+    return plan->names.built && plan->names.for_hosts == plan->host_count &&
+           plan->names.for_networks == plan->network_count;
+}
+
+int plan_index_names(struct plan *plan)
+{
+    plan_names_free(&plan->names);
+    struct plan_names *names = &plan->names;
+    size_t groups = 0;
+    for (size_t h = 0; h < plan->host_count; h++)
+        groups += plan->hosts[h].group_count;
+    names->hosts = malloc((plan->host_count ? plan->host_count : 1) * sizeof *names->hosts);
+    names->groups = malloc((groups ? groups : 1) * sizeof *names->groups);
+    names->networks = malloc((plan->network_count ? plan->network_count : 1) *
+                             sizeof *names->networks);
+    if (!names->hosts || !names->groups || !names->networks) {
+        plan_names_free(names);
+        return -ENOMEM;
+    }
+    for (size_t h = 0; h < plan->host_count; h++) {
+        const struct plan_host *host = &plan->hosts[h];
+        if (host->name)
+            names->hosts[names->host_count++] = (struct plan_name_ref){ host->name, h };
+        for (size_t g = 0; g < host->group_count; g++)
+            names->groups[names->group_count++] = (struct plan_name_ref){ host->groups[g], h };
+    }
+    for (size_t n = 0; n < plan->network_count; n++)
+        if (plan->networks[n].name)
+            names->networks[names->network_count++] =
+                (struct plan_name_ref){ plan->networks[n].name, n };
+    qsort(names->hosts, names->host_count, sizeof *names->hosts, name_ref_compare);
+    qsort(names->groups, names->group_count, sizeof *names->groups, name_ref_compare);
+    qsort(names->networks, names->network_count, sizeof *names->networks, name_ref_compare);
+    names->built = true;
+    names->for_hosts = plan->host_count;
+    names->for_networks = plan->network_count;
+    return 0;
+}
+
+/* The first entry named name in a sorted list (the lowest index), or count when none. */
+static size_t name_lower_bound(const struct plan_name_ref *refs, size_t count, const char *name)
+{
+    size_t lo = 0, hi = count;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (strcmp(refs[mid].name, name) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < count && strcmp(refs[lo].name, name) == 0 ? lo : count;
+}
+
 const struct plan_host *plan_find_host(const struct plan *plan, const char *name)
 {
+    if (plan_names_current(plan)) {
+        size_t i = name_lower_bound(plan->names.hosts, plan->names.host_count, name);
+        return i < plan->names.host_count ? &plan->hosts[plan->names.hosts[i].index] : NULL;
+    }
     for (size_t i = 0; i < plan->host_count; i++)
         if (plan->hosts[i].name && strcmp(plan->hosts[i].name, name) == 0)
             return &plan->hosts[i];
@@ -37,6 +118,11 @@ const struct plan_host *plan_find_host(const struct plan *plan, const char *name
 
 const struct plan_network *plan_find_network(const struct plan *plan, const char *name)
 {
+    if (plan_names_current(plan)) {
+        size_t i = name_lower_bound(plan->names.networks, plan->names.network_count, name);
+        return i < plan->names.network_count ? &plan->networks[plan->names.networks[i].index]
+                                             : NULL;
+    }
     for (size_t i = 0; i < plan->network_count; i++)
         if (plan->networks[i].name && strcmp(plan->networks[i].name, name) == 0)
             return &plan->networks[i];
@@ -51,12 +137,21 @@ static bool plan_host_in_group(const struct plan_host *host, const char *group)
     return false;
 }
 
-bool plan_is_group(const struct plan *plan, const char *name)
+const struct plan_host *plan_group_first_host(const struct plan *plan, const char *name)
 {
+    if (plan_names_current(plan)) {
+        size_t i = name_lower_bound(plan->names.groups, plan->names.group_count, name);
+        return i < plan->names.group_count ? &plan->hosts[plan->names.groups[i].index] : NULL;
+    }
     for (size_t i = 0; i < plan->host_count; i++)
         if (plan_host_in_group(&plan->hosts[i], name))
-            return true;
-    return false;
+            return &plan->hosts[i];
+    return NULL;
+}
+
+bool plan_is_group(const struct plan *plan, const char *name)
+{
+    return plan_group_first_host(plan, name) != NULL;
 }
 
 bool plan_service_on_host(const struct plan *plan, const struct plan_service *service,
@@ -69,6 +164,100 @@ bool plan_service_on_host(const struct plan *plan, const struct plan_service *se
             return true;
     }
     return false;
+}
+
+static int size_compare(const void *x, const void *y)
+{
+    size_t a = *(const size_t *)x, b = *(const size_t *)y;
+    return a < b ? -1 : a > b;
+}
+
+int plan_service_host_indices(const struct plan *plan, const struct plan_service *service,
+                              size_t **out, size_t *count)
+{
+    *out = NULL;
+    *count = 0;
+    size_t n = 0, capacity = 0;
+    size_t *list = NULL;
+    if (!plan_names_current(plan)) {
+        for (size_t h = 0; h < plan->host_count; h++) {
+            if (!plan_service_on_host(plan, service, &plan->hosts[h]))
+                continue;
+            if (n == capacity) {
+                capacity = capacity ? capacity * 2 : 8;
+                size_t *grown = realloc(list, capacity * sizeof *list);
+                if (!grown) {
+                    free(list);
+                    return -ENOMEM;
+                }
+                list = grown;
+            }
+            list[n++] = h;
+        }
+        *out = list;
+        *count = n;
+        return 0;
+    }
+    const struct plan_names *names = &plan->names;
+    for (int pass = 0; pass < 2; pass++) {
+        /* pass 0 counts, pass 1 fills */
+        n = 0;
+        for (size_t r = 0; r < service->host_count; r++) {
+            const char *ref = service->hosts[r];
+            for (size_t i = name_lower_bound(names->hosts, names->host_count, ref);
+                 i < names->host_count && strcmp(names->hosts[i].name, ref) == 0; i++, n++)
+                if (pass)
+                    list[n] = names->hosts[i].index;
+            for (size_t i = name_lower_bound(names->groups, names->group_count, ref);
+                 i < names->group_count && strcmp(names->groups[i].name, ref) == 0; i++, n++)
+                if (pass)
+                    list[n] = names->groups[i].index;
+        }
+        if (!pass) {
+            if (!n)
+                return 0;
+            if (!(list = malloc(n * sizeof *list)))
+                return -ENOMEM;
+        }
+    }
+    qsort(list, n, sizeof *list, size_compare);
+    size_t unique = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!unique || list[unique - 1] != list[i])
+            list[unique++] = list[i];
+    *out = list;
+    *count = unique;
+    return 0;
+}
+
+void plan_positions_in_file(const struct plan_pos *positions_of, size_t stride, size_t count,
+                            size_t *out)
+{
+    /* a plan has a handful of files: a short list of (file, count seen) is enough */
+    struct file_seen { const char *file; size_t seen; } files[16];
+    size_t file_count = 0;
+    for (size_t i = 0; i < count; i++) {
+        const struct plan_pos *pos = (const struct plan_pos *)((const char *)positions_of +
+                                                               i * stride);
+        size_t f = 0;
+        while (f < file_count && files[f].file != pos->file)
+            f++;
+        if (f == file_count) {
+            if (file_count == sizeof files / sizeof files[0]) {
+                /* more files than that: count the earlier elements of this one */
+                size_t n = 0;
+                for (size_t j = 0; j < i; j++) {
+                    const struct plan_pos *pj = (const struct plan_pos *)(
+                        (const char *)positions_of + j * stride);
+                    n += pj->file == pos->file;
+                }
+                out[i] = n;
+                continue;
+            }
+            files[file_count++] = (struct file_seen){ pos->file, 0 };
+        }
+        out[i] = files[f].seen++;
+    }
 }
 
 bool plan_cidr_contains(const struct plan_cidr *cidr, uint8_t family, const uint8_t bytes[16])
@@ -203,18 +392,52 @@ static int plan_diagnostic_compare(const struct plan_diagnostic *a,
     return 0;
 }
 
+/* Stable merge of the sorted runs [lo, mid) and [mid, hi) of from into to. */
+static void diagnostics_merge(const struct plan_diagnostic *from, struct plan_diagnostic *to,
+                              size_t lo, size_t mid, size_t hi)
+{
+    size_t i = lo, j = mid, k = lo;
+    while (i < mid && j < hi)
+        to[k++] = plan_diagnostic_compare(&from[j], &from[i]) < 0 ? from[j++] : from[i++];
+    while (i < mid)
+        to[k++] = from[i++];
+    while (j < hi)
+        to[k++] = from[j++];
+}
+
 void plan_diagnostics_sort(struct plan_diagnostics *diag)
 {
-    /* insertion sort: stable, and lists are short and mostly in order already */
-    for (size_t i = 1; i < diag->count; i++) {
-        struct plan_diagnostic item = diag->items[i];
-        size_t j = i;
-        while (j > 0 && plan_diagnostic_compare(&diag->items[j - 1], &item) > 0) {
-            diag->items[j] = diag->items[j - 1];
-            j--;
+    /* bottom-up merge sort: stable (qsort is not guaranteed to be) and O(n log n) — a large
+     * plan has thousands of findings, and the checker's come out of file order */
+    size_t n = diag->count;
+    struct plan_diagnostic *buffer = n > 1 ? malloc(n * sizeof *buffer) : NULL;
+    if (!buffer) {
+        /* nothing to sort, or no memory: insertion sort in place (stable too) */
+        for (size_t i = 1; i < n; i++) {
+            struct plan_diagnostic item = diag->items[i];
+            size_t j = i;
+            while (j > 0 && plan_diagnostic_compare(&diag->items[j - 1], &item) > 0) {
+                diag->items[j] = diag->items[j - 1];
+                j--;
+            }
+            diag->items[j] = item;
         }
-        diag->items[j] = item;
+        return;
     }
+    struct plan_diagnostic *from = diag->items, *to = buffer;
+    for (size_t width = 1; width < n; width *= 2) {
+        for (size_t lo = 0; lo < n; lo += 2 * width) {
+            size_t mid = lo + width < n ? lo + width : n;
+            size_t hi = lo + 2 * width < n ? lo + 2 * width : n;
+            diagnostics_merge(from, to, lo, mid, hi);
+        }
+        struct plan_diagnostic *swap = from;
+        from = to;
+        to = swap;
+    }
+    if (from != diag->items)
+        memcpy(diag->items, from, n * sizeof *from);
+    free(buffer);
 }
 
 const char *plan_severity_name(enum plan_severity severity)

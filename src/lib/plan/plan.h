@@ -133,6 +133,22 @@ struct plan_policy {
     struct plan_pos pos;
 };
 
+/* A by-name index of a finished plan (plan_index_names), so that lookups by name take
+ * O(log n) and a plan of 100,000 services is checked in O(n log n). Each array is sorted by
+ * (name, index); groups holds one entry per (group name, host index). malloc'd, not in the
+ * arena: it is rebuilt when hosts or networks are added after it was built. */
+struct plan_name_ref {
+    const char *name;
+    size_t index;                    /* into plan->hosts or plan->networks */
+};
+
+struct plan_names {
+    struct plan_name_ref *hosts, *groups, *networks;
+    size_t host_count, group_count, network_count;
+    bool built;
+    size_t for_hosts, for_networks;  /* plan->host_count, network_count when it was built */
+};
+
 struct plan {
     struct arena arena;              /* every string and array above */
     struct plan_host *hosts;
@@ -147,19 +163,36 @@ struct plan {
     /* Growth bookkeeping of the arrays above (plan.c); not part of the model. */
     size_t host_capacity, network_capacity, service_capacity, file_capacity;
     bool has_policy;                 /* a `policy:` was read (a second one is an error) */
+    struct plan_names names;         /* plan_index_names; lookups scan linearly without it */
 };
 
 void plan_init(struct plan *plan);
 void plan_free(struct plan *plan);
 
-/* Lookups by exact name; NULL when absent. */
+/* Build (or rebuild) plan->names over the current hosts and networks; the loader does it
+ * when a plan is complete (plan_load_finish). 0 or -ENOMEM (the lookups then stay linear). */
+int plan_index_names(struct plan *plan);
+
+/* Lookups by exact name (the first in plan order when a name is defined twice); NULL when
+ * absent. O(log n) once plan_index_names ran on the plan as it is, linear before. */
 const struct plan_host *plan_find_host(const struct plan *plan, const char *name);
 const struct plan_network *plan_find_network(const struct plan *plan, const char *name);
 /* Whether some host lists name among its groups. */
 bool plan_is_group(const struct plan *plan, const char *name);
+/* The first host (in plan order) that has group name, or NULL. */
+const struct plan_host *plan_group_first_host(const struct plan *plan, const char *name);
 /* Whether service runs on host: its `hosts:` names the host or one of the host's groups. */
 bool plan_service_on_host(const struct plan *plan, const struct plan_service *service,
                           const struct plan_host *host);
+/* The indices of every host service runs on (as plan_service_on_host decides), ascending and
+ * unique, into *out (malloc'd, free it; NULL when *count is 0). 0 or -ENOMEM. */
+int plan_service_host_indices(const struct plan *plan, const struct plan_service *service,
+                              size_t **out, size_t *count);
+/* For each of count elements (stride bytes apart, each with its struct plan_pos at
+ * positions_of + i * stride): its index among the elements of the same file, into out
+ * ("services[3]" counts per file). O(count x files). */
+void plan_positions_in_file(const struct plan_pos *positions_of, size_t stride, size_t count,
+                            size_t *out);
 /* Whether cidr contains the address family/bytes. */
 bool plan_cidr_contains(const struct plan_cidr *cidr, uint8_t family, const uint8_t bytes[16]);
 /* "tcp" / "udp". */

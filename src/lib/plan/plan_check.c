@@ -1,9 +1,11 @@
 /* plan_check.c — the rules of `portreg plan check` over a loaded plan (see plan_check.h).
  * `auto` ports are resolved first, in plan order, by the suggest walk (suggest_start_port:
  * XXH3-64 of the lower-cased service name picks the start in the auto range); then every port
- * is checked on its own, ports are sorted by (protocol, port) so that bind conflicts are found
- * by comparing neighbours only, and every service's exposure is compared with its bind address
- * and sources. Host port facts and IANA data come from the caller: no I/O here. */
+ * is checked on its own, and every service's exposure against its bind address and sources.
+ * Bind conflicts need the same host, protocol and port: (protocol, port, host, service)
+ * entries are sorted and only entries of one (protocol, port, host) group are compared, so a
+ * plan of n services costs O(n log n), not O(n^2) (a registry server checks thousands of
+ * assignments per host). Host port facts and IANA data come from the caller: no I/O here. */
 #include "plan/plan_check.h"
 
 #include <arpa/inet.h>
@@ -66,6 +68,11 @@ struct checker {
     size_t **service_hosts;              /* per service: indices of its hosts, ascending */
     size_t *service_host_count;
     size_t *service_file_index;          /* per service: its index within its file */
+    size_t *host_service_start;          /* per host h: host_services[start[h] .. start[h+1]) */
+    size_t *host_services;               /* the services on each host, ascending */
+    size_t *visit_stamp;                 /* per service: the last walk that visited it */
+    size_t visit;
+    char **reserved_fix;                 /* per host: the ip_local_reserved_ports value (lazy) */
     int failure;
 };
 
@@ -142,8 +149,17 @@ static int ck_setup(struct checker *ck)
     ck->service_hosts = calloc(services ? services : 1, sizeof *ck->service_hosts);
     ck->service_host_count = calloc(services ? services : 1, sizeof *ck->service_host_count);
     ck->service_file_index = calloc(services ? services : 1, sizeof *ck->service_file_index);
-    if (!ck->facts || !ck->service_hosts || !ck->service_host_count || !ck->service_file_index)
+    ck->host_service_start = calloc(hosts + 1, sizeof *ck->host_service_start);
+    ck->visit_stamp = calloc(services ? services : 1, sizeof *ck->visit_stamp);
+    ck->reserved_fix = calloc(hosts ? hosts : 1, sizeof *ck->reserved_fix);
+    if (!ck->facts || !ck->service_hosts || !ck->service_host_count ||
+        !ck->service_file_index || !ck->host_service_start || !ck->visit_stamp ||
+        !ck->reserved_fix)
         return -ENOMEM;
+    if (!plan->names.built || plan->names.for_hosts != hosts ||
+        plan->names.for_networks != plan->network_count)
+        if (plan_index_names(plan) < 0)
+            return -ENOMEM;
 
     const struct plan_check_context *ctx = ck->ctx;
     for (size_t h = 0; h < hosts; h++) {
@@ -175,20 +191,31 @@ static int ck_setup(struct checker *ck)
             f->reserved = lp->have_reserved ? &lp->reserved : NULL;
         }
     }
+    /* service -> hosts through the plan's name index, then host -> services (counting sort) */
+    size_t pairs = 0;
     for (size_t s = 0; s < services; s++) {
-        const struct plan_service *svc = &plan->services[s];
-        size_t n = 0;
-        ck->service_hosts[s] = malloc((hosts ? hosts : 1) * sizeof **ck->service_hosts);
-        if (!ck->service_hosts[s])
+        if (plan_service_host_indices(plan, &plan->services[s], &ck->service_hosts[s],
+                                      &ck->service_host_count[s]) < 0)
             return -ENOMEM;
-        for (size_t h = 0; h < hosts; h++)
-            if (plan_service_on_host(plan, svc, &plan->hosts[h]))
-                ck->service_hosts[s][n++] = h;
-        ck->service_host_count[s] = n;
-        for (size_t t = 0; t < s; t++)
-            if (plan->services[t].pos.file == svc->pos.file)
-                ck->service_file_index[s]++;
+        pairs += ck->service_host_count[s];
+        for (size_t i = 0; i < ck->service_host_count[s]; i++)
+            ck->host_service_start[ck->service_hosts[s][i] + 1]++;
     }
+    for (size_t h = 0; h < hosts; h++)
+        ck->host_service_start[h + 1] += ck->host_service_start[h];
+    if (!(ck->host_services = malloc((pairs ? pairs : 1) * sizeof *ck->host_services)))
+        return -ENOMEM;
+    size_t *fill = malloc((hosts ? hosts : 1) * sizeof *fill);
+    if (!fill)
+        return -ENOMEM;
+    memcpy(fill, ck->host_service_start, hosts * sizeof *fill);
+    for (size_t s = 0; s < services; s++)
+        for (size_t i = 0; i < ck->service_host_count[s]; i++)
+            ck->host_services[fill[ck->service_hosts[s][i]]++] = s;
+    free(fill);
+    if (services)
+        plan_positions_in_file(&plan->services[0].pos, sizeof *plan->services, services,
+                               ck->service_file_index);
     return 0;
 }
 
@@ -202,25 +229,49 @@ static void ck_teardown(struct checker *ck)
     free(ck->service_hosts);
     free(ck->service_host_count);
     free(ck->service_file_index);
+    free(ck->host_service_start);
+    free(ck->host_services);
+    free(ck->visit_stamp);
+    for (size_t h = 0; ck->reserved_fix && h < ck->plan->host_count; h++)
+        free(ck->reserved_fix[h]);
+    free(ck->reserved_fix);
 }
 
-/* Whether two services run on a common host (both host lists are ascending). */
-static bool ck_share_host(const struct checker *ck, size_t a, size_t b)
+/* Call visit(ck, t, user) once for every service t that shares a host with s (s itself
+ * included): through the host -> services lists, not over every service of the plan. */
+static void ck_for_each_neighbour(struct checker *ck, size_t s,
+                                  void (*visit)(struct checker *, size_t, void *), void *user)
 {
-    size_t i = 0, j = 0;
-    while (i < ck->service_host_count[a] && j < ck->service_host_count[b]) {
-        size_t x = ck->service_hosts[a][i], y = ck->service_hosts[b][j];
-        if (x == y)
-            return true;
-        if (x < y)
-            i++;
-        else
-            j++;
+    size_t stamp = ++ck->visit;
+    ck->visit_stamp[s] = stamp;
+    visit(ck, s, user);
+    for (size_t i = 0; i < ck->service_host_count[s]; i++) {
+        size_t h = ck->service_hosts[s][i];
+        for (size_t k = ck->host_service_start[h]; k < ck->host_service_start[h + 1]; k++) {
+            size_t t = ck->host_services[k];
+            if (ck->visit_stamp[t] == stamp)
+                continue;
+            ck->visit_stamp[t] = stamp;
+            visit(ck, t, user);
+        }
     }
-    return false;
 }
 
 /* ---- auto ports ---- */
+
+struct block_walk {
+    struct port_set *blocked;
+    uint8_t proto;
+};
+
+static void ck_block_ports(struct checker *ck, size_t t, void *user)
+{
+    struct block_walk *walk = user;
+    const struct plan_service *svc = &ck->plan->services[t];
+    for (size_t q = 0; q < svc->port_count; q++)
+        if (svc->ports[q].port && svc->ports[q].proto == walk->proto)
+            port_set_add(walk->blocked, svc->ports[q].port);
+}
 
 static void ck_resolve_auto(struct checker *ck, size_t s, size_t p, struct port_set *blocked)
 {
@@ -231,24 +282,28 @@ static void ck_resolve_auto(struct checker *ck, size_t s, size_t p, struct port_
 
     port_set_clear(blocked);
     /* ports of every service on a common host (and of this one), same protocol */
-    for (size_t t = 0; t < plan->service_count; t++) {
-        if (t != s && !ck_share_host(ck, s, t))
-            continue;
-        for (size_t q = 0; q < plan->services[t].port_count; q++) {
-            const struct plan_port *other = &plan->services[t].ports[q];
-            if (other->port && other->proto == port->proto)
-                port_set_add(blocked, other->port);
-        }
-    }
+    struct block_walk walk = { blocked, port->proto };
+    ck_for_each_neighbour(ck, s, ck_block_ports, &walk);
     for (size_t e = 0; e < policy->excluded_count; e++)
         port_set_add_range(blocked, policy->excluded[e].first, policy->excluded[e].last);
     struct local_port_range avoid = { 0 };
     bool have_avoid = false;
+    /* hosts of a group mostly share one ephemeral range: add each distinct range once (the
+     * set is the same; port_set_add_range goes bit by bit) */
+    struct local_port_range added[8];
+    size_t added_count = 0;
     for (size_t i = 0; i < ck->service_host_count[s]; i++) {
         const struct host_facts *f = &ck->facts[ck->service_hosts[s][i]];
         if (!f->have_ephemeral || f->first > f->last)
             continue;
-        port_set_add_range(blocked, f->first, f->last);
+        bool seen = false;
+        for (size_t a = 0; a < added_count && !seen; a++)
+            seen = added[a].first == f->first && added[a].last == f->last;
+        if (!seen) {
+            port_set_add_range(blocked, f->first, f->last);
+            if (added_count < sizeof added / sizeof added[0])
+                added[added_count++] = (struct local_port_range){ f->first, f->last };
+        }
         if (!have_avoid) {
             avoid = (struct local_port_range){ f->first, f->last };
             have_avoid = true;
@@ -367,7 +422,7 @@ static void ck_port_policy(struct checker *ck, size_t s, size_t p, const char *f
 
 /* Every plan port (any service, any protocol) of host h inside its ephemeral range, plus what
  * the host already reserves: the value for ip_local_reserved_ports. malloc'd or NULL. */
-static char *ck_reserved_fix(const struct checker *ck, size_t h)
+static char *ck_reserved_fix_build(const struct checker *ck, size_t h)
 {
     const struct host_facts *f = &ck->facts[h];
     struct port_set *add = malloc(sizeof *add), *merged = malloc(sizeof *merged);
@@ -379,12 +434,8 @@ static char *ck_reserved_fix(const struct checker *ck, size_t h)
     if (f->reserved)
         *existing = *f->reserved;
     const struct plan *plan = ck->plan;
-    for (size_t s = 0; s < plan->service_count; s++) {
-        bool on = false;
-        for (size_t i = 0; i < ck->service_host_count[s] && !on; i++)
-            on = ck->service_hosts[s][i] == h;
-        if (!on)
-            continue;
+    for (size_t k = ck->host_service_start[h]; k < ck->host_service_start[h + 1]; k++) {
+        size_t s = ck->host_services[k];
         for (size_t p = 0; p < plan->services[s].port_count; p++) {
             uint16_t port = plan->services[s].ports[p].port;
             if (port && port >= f->first && port <= f->last)
@@ -398,6 +449,15 @@ out:
     free(merged);
     free(existing);
     return list;
+}
+
+/* ck_reserved_fix_build once per host (every auto is resolved by then, so the value cannot
+ * change); owned by the checker. NULL: out of memory. */
+static const char *ck_reserved_fix(struct checker *ck, size_t h)
+{
+    if (!ck->reserved_fix[h])
+        ck->reserved_fix[h] = ck_reserved_fix_build(ck, h);
+    return ck->reserved_fix[h];
 }
 
 static void ck_port_ephemeral(struct checker *ck, size_t s, size_t p, const char *field)
@@ -428,7 +488,7 @@ static void ck_port_ephemeral(struct checker *ck, size_t s, size_t p, const char
     }
     if (!first_facts)
         return;
-    char *list = ck_reserved_fix(ck, first_host);
+    const char *list = ck_reserved_fix(ck, first_host);
     if (!list) {
         ck->failure = -ENOMEM;
         return;
@@ -436,7 +496,6 @@ static void ck_port_ephemeral(struct checker *ck, size_t s, size_t p, const char
     size_t fix_size = strlen(list) + 256;
     char *fix = malloc(fix_size);
     if (!fix) {
-        free(list);
         ck->failure = -ENOMEM;
         return;
     }
@@ -449,7 +508,6 @@ static void ck_port_ephemeral(struct checker *ck, size_t s, size_t p, const char
               plan_proto_name(port->proto), (unsigned)first_facts->first,
               (unsigned)first_facts->last, hosts);
     free(fix);
-    free(list);
 }
 
 /* ---- bind conflicts ---- */
@@ -567,12 +625,14 @@ static void ck_conflict_pair(struct checker *ck, const struct port_ref *a,
     }
     char hosts[HOST_LIST_TEXT] = "";
     size_t count = 0;
-    for (size_t i = 0; i < ck->service_host_count[a->service]; i++) {
-        size_t h = ck->service_hosts[a->service][i];
-        bool shared = false;
-        for (size_t j = 0; j < ck->service_host_count[b->service] && !shared; j++)
-            shared = ck->service_hosts[b->service][j] == h;
-        if (!shared || !ck_bind_overlap(ck, a->service, b->service, h))
+    /* the shared hosts, ascending: a merge of the two ascending host lists */
+    const size_t *ha = ck->service_hosts[a->service], *hb = ck->service_hosts[b->service];
+    size_t na = ck->service_host_count[a->service], nb = ck->service_host_count[b->service];
+    for (size_t i = 0, j = 0; i < na; i++) {
+        size_t h = ha[i];
+        while (j < nb && hb[j] < h)
+            j++;
+        if (j == nb || hb[j] != h || !ck_bind_overlap(ck, a->service, b->service, h))
             continue;
         size_t used = strlen(hosts);
         if (count < 4 && used < sizeof hosts)
@@ -595,6 +655,103 @@ static void ck_conflict_pair(struct checker *ck, const struct port_ref *a,
               pa->pos.line, pa->pos.column, count == 1 ? "host" : "hosts", hosts);
 }
 
+/* One (protocol, port) bound by one service on one host: ref indexes the sorted port_refs. */
+struct host_ref {
+    uint16_t port;
+    uint8_t proto;
+    size_t host, ref;
+};
+
+static int host_ref_compare(const void *x, const void *y)
+{
+    const struct host_ref *a = x, *b = y;
+    if (a->proto != b->proto)
+        return a->proto < b->proto ? -1 : 1;
+    if (a->port != b->port)
+        return a->port < b->port ? -1 : 1;
+    if (a->host != b->host)
+        return a->host < b->host ? -1 : 1;
+    return a->ref < b->ref ? -1 : a->ref > b->ref;
+}
+
+/* A pair of port_refs to compare: earlier < later; reported at later. */
+struct ref_pair {
+    size_t later, earlier;
+};
+
+static int ref_pair_compare(const void *x, const void *y)
+{
+    const struct ref_pair *a = x, *b = y;
+    if (a->later != b->later)
+        return a->later < b->later ? -1 : 1;
+    return a->earlier < b->earlier ? -1 : a->earlier > b->earlier;
+}
+
+struct pair_list {
+    struct ref_pair *items;
+    size_t count, capacity;
+};
+
+static int pair_list_add(struct pair_list *list, size_t earlier, size_t later)
+{
+    if (list->count == list->capacity) {
+        size_t capacity = list->capacity ? list->capacity * 2 : 256;
+        struct ref_pair *grown = realloc(list->items, capacity * sizeof *grown);
+        if (!grown)
+            return -ENOMEM;
+        list->items = grown;
+        list->capacity = capacity;
+    }
+    list->items[list->count++] = (struct ref_pair){ later, earlier };
+    return 0;
+}
+
+/* The pairs that can conflict: the same service twice on one (protocol, port) — reported as
+ * duplicate-port whatever its hosts — and two services with that (protocol, port) on a common
+ * host. Found by sorting (protocol, port, host) entries, so only entries of one group meet. */
+static int ck_conflict_candidates(const struct checker *ck, const struct port_ref *refs, size_t n,
+                                  struct pair_list *pairs)
+{
+    for (size_t start = 0; start < n;) {
+        size_t end = start + 1;
+        while (end < n && refs[end].service == refs[start].service &&
+               refs[end].port == refs[start].port && refs[end].proto == refs[start].proto)
+            end++;
+        for (size_t j = start + 1; j < end; j++)
+            for (size_t i = start; i < j; i++)
+                if (pair_list_add(pairs, i, j) < 0)
+                    return -ENOMEM;
+        start = end;
+    }
+    size_t total = 0;
+    for (size_t r = 0; r < n; r++)
+        total += ck->service_host_count[refs[r].service];
+    struct host_ref *entries = malloc((total ? total : 1) * sizeof *entries);
+    if (!entries)
+        return -ENOMEM;
+    size_t m = 0;
+    for (size_t r = 0; r < n; r++)
+        for (size_t i = 0; i < ck->service_host_count[refs[r].service]; i++)
+            entries[m++] = (struct host_ref){ refs[r].port, refs[r].proto,
+                                              ck->service_hosts[refs[r].service][i], r };
+    qsort(entries, m, sizeof *entries, host_ref_compare);
+    int result = 0;
+    for (size_t start = 0; start < m && result == 0;) {
+        size_t end = start + 1;
+        while (end < m && entries[end].host == entries[start].host &&
+               entries[end].port == entries[start].port &&
+               entries[end].proto == entries[start].proto)
+            end++;
+        for (size_t j = start + 1; j < end && result == 0; j++)
+            for (size_t i = start; i < j && result == 0; i++)
+                if (refs[entries[i].ref].service != refs[entries[j].ref].service)
+                    result = pair_list_add(pairs, entries[i].ref, entries[j].ref);
+        start = end;
+    }
+    free(entries);
+    return result;
+}
+
 static int ck_bind_conflicts(struct checker *ck)
 {
     const struct plan *plan = ck->plan;
@@ -612,17 +769,22 @@ static int ck_bind_conflicts(struct checker *ck)
                 refs[n++] = (struct port_ref){ port->port, port->proto, s, p };
         }
     qsort(refs, n, sizeof *refs, port_ref_compare);
-    /* each run of equal (protocol, port): every pair once, reported at the later one */
-    for (size_t start = 0; start < n && !ck->failure;) {
-        size_t end = start + 1;
-        while (end < n && refs[end].port == refs[start].port &&
-               refs[end].proto == refs[start].proto)
-            end++;
-        for (size_t j = start + 1; j < end; j++)
-            for (size_t i = start; i < j; i++)
-                ck_conflict_pair(ck, &refs[i], &refs[j]);
-        start = end;
+    struct pair_list pairs = { 0 };
+    if (ck_conflict_candidates(ck, refs, n, &pairs) < 0) {
+        free(pairs.items);
+        free(refs);
+        return -ENOMEM;
     }
+    /* in the order of a pairwise pass over each run of equal (protocol, port): by the later
+     * ref, then the earlier; a pair sharing several hosts was found once per host */
+    if (pairs.count)
+        qsort(pairs.items, pairs.count, sizeof *pairs.items, ref_pair_compare);
+    for (size_t k = 0; k < pairs.count && !ck->failure; k++) {
+        if (k && ref_pair_compare(&pairs.items[k - 1], &pairs.items[k]) == 0)
+            continue;
+        ck_conflict_pair(ck, &refs[pairs.items[k].earlier], &refs[pairs.items[k].later]);
+    }
+    free(pairs.items);
     free(refs);
     return 0;
 }

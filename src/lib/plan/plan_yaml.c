@@ -48,6 +48,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1609,23 +1610,19 @@ static void finish_path(char *buf, size_t size, const char *section, size_t file
              rest ? rest : "");
 }
 
-static size_t index_in_file(const struct plan_pos *positions_of, size_t stride, size_t i)
+static int fin_name_ref_compare(const void *x, const void *y)
 {
-    const struct plan_pos *pos_i = (const struct plan_pos *)((const char *)positions_of +
-                                                             i * stride);
-    size_t n = 0;
-    for (size_t j = 0; j < i; j++) {
-        const struct plan_pos *pos_j = (const struct plan_pos *)((const char *)positions_of +
-                                                                 j * stride);
-        if (pos_j->file == pos_i->file)
-            n++;
-    }
-    return n;
+    const struct plan_name_ref *a = x, *b = y;
+    int c = strcmp(a->name, b->name);
+    if (c)
+        return c;
+    return a->index < b->index ? -1 : a->index > b->index;
 }
 
 struct finisher {
     struct plan *plan;
     struct plan_diagnostics *diag;
+    size_t *host_in_file, *service_in_file;   /* "hosts[N]" / "services[N]": N per file */
     int failure;
 };
 
@@ -1643,53 +1640,99 @@ static void fin_error(struct finisher *fin, const char *code, const struct plan_
         fin->failure = -ENOMEM;
 }
 
+/* For each of count names: the index of its first occurrence (itself when it is the first),
+ * found by sorting (name, index) pairs: O(n log n) for plans of 100,000 services. */
+static int fin_first_occurrences(const char *const *names, size_t count, size_t *first)
+{
+    struct plan_name_ref *refs = malloc((count ? count : 1) * sizeof *refs);
+    if (!refs)
+        return -ENOMEM;
+    for (size_t i = 0; i < count; i++)
+        refs[i] = (struct plan_name_ref){ names[i], i };
+    qsort(refs, count, sizeof *refs, fin_name_ref_compare);
+    for (size_t i = 0; i < count; i++)
+        first[refs[i].index] = i && strcmp(refs[i - 1].name, refs[i].name) == 0
+                                   ? first[refs[i - 1].index] : refs[i].index;
+    free(refs);
+    return 0;
+}
+
+/* first[i] for the names at base + i * stride (a const char * member). */
+static int fin_first_of(const void *base, size_t stride, size_t count, size_t *first)
+{
+    const char **names = malloc((count ? count : 1) * sizeof *names);
+    if (!names)
+        return -ENOMEM;
+    for (size_t i = 0; i < count; i++)
+        memcpy(&names[i], (const char *)base + i * stride, sizeof names[i]);
+    int r = fin_first_occurrences(names, count, first);
+    free(names);
+    return r;
+}
+
 static void fin_duplicates(struct finisher *fin)
 {
     struct plan *plan = fin->plan;
     char field[256];
-    for (size_t i = 0; i < plan->host_count; i++)
-        for (size_t j = 0; j < i; j++)
-            if (strcmp(plan->hosts[i].name, plan->hosts[j].name) == 0) {
-                const struct plan_pos *a = &plan->hosts[j].pos, *b = &plan->hosts[i].pos;
-                finish_path(field, sizeof field, "hosts",
-                            index_in_file(&plan->hosts[0].pos, sizeof *plan->hosts, i), "name");
-                fin_error(fin, "duplicate-name", b, field, a,
-                          "host \"%s\" is defined twice: at %s:%u:%u and here", plan->hosts[i].name,
-                          a->file, a->line, a->column);
-                break;
-            }
-    for (size_t i = 0; i < plan->service_count; i++)
-        for (size_t j = 0; j < i; j++)
-            if (strcmp(plan->services[i].name, plan->services[j].name) == 0) {
-                const struct plan_pos *a = &plan->services[j].pos, *b = &plan->services[i].pos;
-                finish_path(field, sizeof field, "services",
-                            index_in_file(&plan->services[0].pos, sizeof *plan->services, i),
-                            "name");
-                fin_error(fin, "duplicate-name", b, field, a,
-                          "service \"%s\" is defined twice: at %s:%u:%u and here",
-                          plan->services[i].name, a->file, a->line, a->column);
-                break;
-            }
-    for (size_t i = 0; i < plan->network_count; i++)
-        for (size_t j = 0; j < i; j++)
-            if (strcmp(plan->networks[i].name, plan->networks[j].name) == 0) {
-                const struct plan_pos *a = &plan->networks[j].pos, *b = &plan->networks[i].pos;
-                snprintf(field, sizeof field, "networks.%s", plan->networks[i].name);
-                fin_error(fin, "duplicate-name", b, field, a,
-                          "network \"%s\" is defined twice: at %s:%u:%u and here",
-                          plan->networks[i].name, a->file, a->line, a->column);
-                break;
-            }
+    size_t most = plan->host_count;
+    if (plan->service_count > most)
+        most = plan->service_count;
+    if (plan->network_count > most)
+        most = plan->network_count;
+    size_t *first = malloc((most ? most : 1) * sizeof *first);
+    if (!first) {
+        fin->failure = -ENOMEM;
+        return;
+    }
+    /* the name is each struct's first member (checked below) */
+    if (fin_first_of(plan->hosts, sizeof *plan->hosts, plan->host_count, first) < 0)
+        goto nomem;
+    for (size_t i = 0; i < plan->host_count; i++) {
+        if (first[i] == i)
+            continue;
+        const struct plan_pos *a = &plan->hosts[first[i]].pos, *b = &plan->hosts[i].pos;
+        finish_path(field, sizeof field, "hosts", fin->host_in_file[i], "name");
+        fin_error(fin, "duplicate-name", b, field, a,
+                  "host \"%s\" is defined twice: at %s:%u:%u and here", plan->hosts[i].name,
+                  a->file, a->line, a->column);
+    }
+    if (fin_first_of(plan->services, sizeof *plan->services, plan->service_count, first) < 0)
+        goto nomem;
+    for (size_t i = 0; i < plan->service_count; i++) {
+        if (first[i] == i)
+            continue;
+        const struct plan_pos *a = &plan->services[first[i]].pos, *b = &plan->services[i].pos;
+        finish_path(field, sizeof field, "services", fin->service_in_file[i], "name");
+        fin_error(fin, "duplicate-name", b, field, a,
+                  "service \"%s\" is defined twice: at %s:%u:%u and here",
+                  plan->services[i].name, a->file, a->line, a->column);
+    }
+    if (fin_first_of(plan->networks, sizeof *plan->networks, plan->network_count, first) < 0)
+        goto nomem;
+    for (size_t i = 0; i < plan->network_count; i++) {
+        if (first[i] == i)
+            continue;
+        const struct plan_pos *a = &plan->networks[first[i]].pos, *b = &plan->networks[i].pos;
+        snprintf(field, sizeof field, "networks.%s", plan->networks[i].name);
+        fin_error(fin, "duplicate-name", b, field, a,
+                  "network \"%s\" is defined twice: at %s:%u:%u and here",
+                  plan->networks[i].name, a->file, a->line, a->column);
+    }
+    free(first);
+    return;
+nomem:
+    free(first);
+    fin->failure = -ENOMEM;
 }
+
+_Static_assert(offsetof(struct plan_host, name) == 0, "fin_first_of reads the name first");
+_Static_assert(offsetof(struct plan_service, name) == 0, "fin_first_of reads the name first");
+_Static_assert(offsetof(struct plan_network, name) == 0, "fin_first_of reads the name first");
 
 /* The first host that has group name (for its position), or NULL. */
 static const struct plan_host *fin_group_host(const struct plan *plan, const char *name)
 {
-    for (size_t i = 0; i < plan->host_count; i++)
-        for (size_t g = 0; g < plan->hosts[i].group_count; g++)
-            if (strcmp(plan->hosts[i].groups[g], name) == 0)
-                return &plan->hosts[i];
-    return NULL;
+    return plan_group_first_host(plan, name);
 }
 
 /* Hosts, groups and networks share the namespace that sources and `hosts:` refer to. */
@@ -1715,7 +1758,7 @@ static void fin_namespace(struct finisher *fin)
         if (!group)
             continue;
         finish_path(field, sizeof field, "hosts",
-                    index_in_file(&plan->hosts[0].pos, sizeof *plan->hosts, i), "name");
+                    fin->host_in_file[i], "name");
         fin_error(fin, "ambiguous-name", &plan->hosts[i].pos, field, &group->pos,
                   "host \"%s\" has the name of a group (of host %s at %s:%u:%u)",
                   plan->hosts[i].name, group->name, group->pos.file, group->pos.line,
@@ -1739,7 +1782,7 @@ static void fin_service_references(struct finisher *fin, size_t index)
 {
     struct plan *plan = fin->plan;
     struct plan_service *svc = &plan->services[index];
-    size_t in_file = index_in_file(&plan->services[0].pos, sizeof *plan->services, index);
+    size_t in_file = fin->service_in_file[index];
     char field[256], rest[64], hint[128];
     for (size_t h = 0; h < svc->host_count; h++) {
         const char *ref = svc->hosts[h];
@@ -1778,10 +1821,13 @@ static void fin_service_references(struct finisher *fin, size_t index)
     char missing[256] = "";
     size_t missing_count = 0, host_count = 0;
     struct suggestion s = { .word = svc->bind.name };
-    for (size_t i = 0; i < plan->host_count; i++) {
-        const struct plan_host *host = &plan->hosts[i];
-        if (!plan_service_on_host(plan, svc, host))
-            continue;
+    size_t *on = NULL, on_count = 0;
+    if (plan_service_host_indices(plan, svc, &on, &on_count) < 0) {
+        fin->failure = -ENOMEM;
+        return;
+    }
+    for (size_t i = 0; i < on_count; i++) {
+        const struct plan_host *host = &plan->hosts[on[i]];
         host_count++;
         bool found = false;
         for (size_t a = 0; a < host->address_count; a++) {
@@ -1797,6 +1843,7 @@ static void fin_service_references(struct finisher *fin, size_t index)
             missing_count++;
         }
     }
+    free(on);
     if (missing_count == 0 || host_count == 0)
         return;
     finish_path(field, sizeof field, "services", in_file, "bind");
@@ -1818,10 +1865,26 @@ int plan_load_finish(struct plan *plan, struct plan_diagnostics *diag, struct pr
 {
     size_t errors_before = diag->errors;
     struct finisher fin = { .plan = plan, .diag = diag };
+    fin.host_in_file = malloc((plan->host_count ? plan->host_count : 1) * sizeof(size_t));
+    fin.service_in_file = malloc((plan->service_count ? plan->service_count : 1) *
+                                 sizeof(size_t));
+    if (!fin.host_in_file || !fin.service_in_file || plan_index_names(plan) < 0) {
+        free(fin.host_in_file);
+        free(fin.service_in_file);
+        return pr_error_set(err, -ENOMEM, "out of memory");
+    }
+    if (plan->host_count)
+        plan_positions_in_file(&plan->hosts[0].pos, sizeof *plan->hosts, plan->host_count,
+                               fin.host_in_file);
+    if (plan->service_count)
+        plan_positions_in_file(&plan->services[0].pos, sizeof *plan->services,
+                               plan->service_count, fin.service_in_file);
     fin_duplicates(&fin);
     fin_namespace(&fin);
     for (size_t i = 0; i < plan->service_count && !fin.failure; i++)
         fin_service_references(&fin, i);
+    free(fin.host_in_file);
+    free(fin.service_in_file);
     if (fin.failure)
         return pr_error_set(err, fin.failure, "out of memory");
     return diag->errors > errors_before ? -EINVAL : 0;

@@ -1,4 +1,4 @@
-/* record.c — record list growth, protocol and status names (see record.h). */
+/* record.c — record list growth and status names (see record.h; protocol names: util/proto.c). */
 #include "registry/record.h"
 
 #include <stdlib.h>
@@ -28,21 +28,6 @@ void registry_records_free(struct registry_records *list)
     free(list->items);
     arena_free(&list->arena);
     memset(list, 0, sizeof *list);
-}
-
-static const char *const proto_names[REGISTRY_PROTO_COUNT] = { "any", "tcp", "udp", "sctp", "dccp" };
-
-const char *registry_proto_name(enum registry_proto proto)
-{
-    return (unsigned)proto < REGISTRY_PROTO_COUNT ? proto_names[proto] : "?";
-}
-
-int registry_proto_parse(const char *name, size_t len)
-{
-    for (int p = REGISTRY_PROTO_TCP; p < REGISTRY_PROTO_COUNT; p++)
-        if (strlen(proto_names[p]) == len && strncasecmp(proto_names[p], name, len) == 0)
-            return p;
-    return -1;
 }
 
 const char *registry_status_name(enum registry_status status)

@@ -10,15 +10,7 @@
 #include <stdint.h>
 
 #include "util/arena.h"
-
-enum registry_proto {
-    REGISTRY_PROTO_ANY = 0,   /* IANA row with an empty Transport Protocol: every protocol */
-    REGISTRY_PROTO_TCP = 1,
-    REGISTRY_PROTO_UDP = 2,
-    REGISTRY_PROTO_SCTP = 3,
-    REGISTRY_PROTO_DCCP = 4,
-};
-#define REGISTRY_PROTO_COUNT 5
+#include "util/proto.h"   /* enum registry_proto, registry_proto_name/parse */
 
 enum registry_status {
     REGISTRY_STATUS_ASSIGNED = 0,
@@ -58,10 +50,6 @@ struct registry_records {
 struct registry_record *registry_records_append(struct registry_records *list);
 void registry_records_free(struct registry_records *list);
 
-/* "tcp", "udp", "sctp", "dccp", "any". */
-const char *registry_proto_name(enum registry_proto proto);
-/* Parse a protocol name (case-insensitive); returns the enum value or -1. "any" is not accepted. */
-int registry_proto_parse(const char *name, size_t len);
 /* "assigned", "reserved", "unassigned", "removed". */
 const char *registry_status_name(enum registry_status status);
 /* Classify an IANA row: rows without a service name whose description is Reserved,

@@ -88,7 +88,8 @@ static const char *query_kind_name(const struct lookup_query *q)
 }
 
 json_t *lookup_answer_json(const struct registry_index *ix, const struct lookup_query *query,
-                           const struct lookup_result *result, const struct local_ports *host)
+                           const struct lookup_result *result,
+                           const struct lookup_host_facts *host)
 {
     json_t *o = json_object();
     json_object_set_new(o, "query", json_text(query->text));
@@ -106,14 +107,13 @@ json_t *lookup_answer_json(const struct registry_index *ix, const struct lookup_
         json_object_set_new(range, "first", json_integer(port_range_class_first(cls)));
         json_object_set_new(range, "last", json_integer(port_range_class_last(cls)));
         json_object_set_new(o, "range_class", range);
-        if (host && host->have_ephemeral) {
+        if (host) {
             json_t *h = json_object();
             json_object_set_new(h, "ephemeral_range",
-                                json_pack("[ii]", host->ephemeral.first, host->ephemeral.last));
-            json_object_set_new(h, "ephemeral", json_boolean(local_ports_is_ephemeral(host, port)));
-            json_object_set_new(h, "reserved", host->have_reserved
-                                                   ? json_boolean(local_ports_is_reserved(host, port))
-                                                   : json_null());
+                                json_pack("[ii]", host->ephemeral_first, host->ephemeral_last));
+            json_object_set_new(h, "ephemeral", json_boolean(host->ephemeral));
+            json_object_set_new(h, "reserved", host->have_reserved ? json_boolean(host->reserved)
+                                                                   : json_null());
             json_object_set_new(o, "host", h);
         }
     }

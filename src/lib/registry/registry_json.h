@@ -5,16 +5,28 @@
 #define PORTREG_REGISTRY_REGISTRY_JSON_H
 
 #include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
 
-#include "net/local_ports.h"
 #include "registry/index.h"
 #include "registry/lookup.h"
 #include "registry/sources.h"
 
+/* What this host's port sysctls say about the port of a single-port query: plain data the
+ * caller fills (from net/local_ports.h), so the registry layer needs nothing of net/. */
+struct lookup_host_facts {
+    uint16_t ephemeral_first, ephemeral_last;   /* ip_local_port_range */
+    bool ephemeral;                             /* the port is inside that range */
+    bool have_reserved;                         /* ip_local_reserved_ports could be read */
+    bool reserved;                              /* the port is in it */
+};
+
 json_t *registry_record_json(const struct registry_index *ix, uint32_t id);
-/* One query and its answer. host may be NULL (not Linux, or not asked). */
+/* One query and its answer; a single-port query gets a "host" object from host. host may be
+ * NULL (not Linux, or not asked). */
 json_t *lookup_answer_json(const struct registry_index *ix, const struct lookup_query *query,
-                           const struct lookup_result *result, const struct local_ports *host);
+                           const struct lookup_result *result,
+                           const struct lookup_host_facts *host);
 /* Sources, counts and index facts for `registry info`. */
 json_t *registry_info_json(const struct registry_index *ix, const struct registry_paths *paths,
                            const struct registry_open_report *report);

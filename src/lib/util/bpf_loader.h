@@ -12,19 +12,20 @@
 
 struct bpf_api {
     void *handle;
-    __typeof__(bpf_object__open_mem) *object_open_mem;
-    __typeof__(bpf_object__load) *object_load;
-    __typeof__(bpf_object__find_program_by_name) *object_find_program_by_name;
-    __typeof__(bpf_object__find_map_by_name) *object_find_map_by_name;
-    __typeof__(bpf_object__close) *object_close;
-    __typeof__(bpf_program__attach_iter) *program_attach_iter;
-    __typeof__(bpf_link__fd) *link_fd;
-    __typeof__(bpf_link__destroy) *link_destroy;
-    __typeof__(bpf_map__fd) *map_fd;
-    __typeof__(bpf_map_update_elem) *map_update_elem;
-    __typeof__(bpf_map_update_batch) *map_update_batch;
-    __typeof__(bpf_iter_create) *iter_create;
-    __typeof__(libbpf_set_print) *set_print;
+    /* the types are the library header's own (dl_symbols.h) */
+    __typeof__(&bpf_object__open_mem) object_open_mem;
+    __typeof__(&bpf_object__load) object_load;
+    __typeof__(&bpf_object__find_program_by_name) object_find_program_by_name;
+    __typeof__(&bpf_object__find_map_by_name) object_find_map_by_name;
+    __typeof__(&bpf_object__close) object_close;
+    __typeof__(&bpf_program__attach_iter) program_attach_iter;
+    __typeof__(&bpf_link__fd) link_fd;
+    __typeof__(&bpf_link__destroy) link_destroy;
+    __typeof__(&bpf_map__fd) map_fd;
+    __typeof__(&bpf_map_update_elem) map_update_elem;
+    __typeof__(&bpf_map_update_batch) map_update_batch;
+    __typeof__(&bpf_iter_create) iter_create;
+    __typeof__(&libbpf_set_print) set_print;
 };
 
 /* Load libbpf.so.1 (Debian package libbpf1). -ENOPKG with a message that names the package

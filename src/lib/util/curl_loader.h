@@ -11,13 +11,14 @@
 
 struct curl_api {
     void *handle;
-    CURLcode (*global_init)(long flags);
-    void (*global_cleanup)(void);
-    CURL *(*easy_init)(void);
-    CURLcode (*easy_setopt)(CURL *curl, CURLoption option, ...);
-    CURLcode (*easy_perform)(CURL *curl);
-    void (*easy_cleanup)(CURL *curl);
-    const char *(*easy_strerror)(CURLcode code);
+    /* the types are the library header's own (dl_symbols.h) */
+    __typeof__(&curl_global_init) global_init;
+    __typeof__(&curl_global_cleanup) global_cleanup;
+    __typeof__(&curl_easy_init) easy_init;
+    __typeof__(&curl_easy_setopt) easy_setopt;
+    __typeof__(&curl_easy_perform) easy_perform;
+    __typeof__(&curl_easy_cleanup) easy_cleanup;
+    __typeof__(&curl_easy_strerror) easy_strerror;
 };
 
 /* Load libcurl (Debian's libcurl3-gnutls, else libcurl4). -ENOPKG with a message that names the

@@ -11,19 +11,20 @@
 
 struct fyaml_api {
     void *handle;
-    void (*diag_cfg_default)(struct fy_diag_cfg *cfg);
-    struct fy_diag *(*diag_create)(const struct fy_diag_cfg *cfg);
-    void (*diag_destroy)(struct fy_diag *diag);
-    struct fy_parser *(*parser_create)(const struct fy_parse_cfg *cfg);
-    void (*parser_destroy)(struct fy_parser *parser);
-    int (*parser_set_string)(struct fy_parser *parser, const char *str, size_t len);
-    struct fy_event *(*parser_parse)(struct fy_parser *parser);
-    void (*parser_event_free)(struct fy_parser *parser, struct fy_event *event);
-    bool (*parser_get_stream_error)(struct fy_parser *parser);
-    const struct fy_mark *(*event_start_mark)(struct fy_event *event);
-    const struct fy_mark *(*event_end_mark)(struct fy_event *event);
-    const char *(*token_get_text)(struct fy_token *token, size_t *lenp);
-    enum fy_scalar_style (*token_scalar_style)(struct fy_token *token);
+    /* the types are the library header's own (dl_symbols.h) */
+    __typeof__(&fy_diag_cfg_default) diag_cfg_default;
+    __typeof__(&fy_diag_create) diag_create;
+    __typeof__(&fy_diag_destroy) diag_destroy;
+    __typeof__(&fy_parser_create) parser_create;
+    __typeof__(&fy_parser_destroy) parser_destroy;
+    __typeof__(&fy_parser_set_string) parser_set_string;
+    __typeof__(&fy_parser_parse) parser_parse;
+    __typeof__(&fy_parser_event_free) parser_event_free;
+    __typeof__(&fy_parser_get_stream_error) parser_get_stream_error;
+    __typeof__(&fy_event_start_mark) event_start_mark;
+    __typeof__(&fy_event_end_mark) event_end_mark;
+    __typeof__(&fy_token_get_text) token_get_text;
+    __typeof__(&fy_token_scalar_style) token_scalar_style;
 };
 
 /* -ENOPKG with a message naming the package when libfyaml is not installed. */

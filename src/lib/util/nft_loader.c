@@ -11,35 +11,29 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "util/dl_symbols.h"
+
+static const char *const nft_sonames[] = { "libnftables.so.1" };
+static const struct dl_library nft_library = {
+    "libnftables", "libnftables1", nft_sonames, sizeof nft_sonames / sizeof nft_sonames[0]
+};
+
 int nft_api_load(struct nft_api *api, struct pr_error *err)
 {
     memset(api, 0, sizeof *api);
-    api->handle = dlopen("libnftables.so.1", RTLD_NOW | RTLD_LOCAL);
-    if (!api->handle)
-        return pr_error_set(err, -ENOPKG,
-                            "libnftables is not installed (Debian package libnftables1): %s",
-                            dlerror());
-    struct { void **slot; const char *name; } symbols[] = {
-        { (void **)&api->ctx_new, "nft_ctx_new" },
-        { (void **)&api->ctx_free, "nft_ctx_free" },
-        { (void **)&api->ctx_set_dry_run, "nft_ctx_set_dry_run" },
-        { (void **)&api->ctx_output_set_flags, "nft_ctx_output_set_flags" },
-        { (void **)&api->ctx_buffer_output, "nft_ctx_buffer_output" },
-        { (void **)&api->ctx_get_output_buffer, "nft_ctx_get_output_buffer" },
-        { (void **)&api->ctx_buffer_error, "nft_ctx_buffer_error" },
-        { (void **)&api->ctx_get_error_buffer, "nft_ctx_get_error_buffer" },
-        { (void **)&api->run_cmd_from_filename, "nft_run_cmd_from_filename" },
+    const struct dl_symbol symbols[] = {
+        DL_SYMBOL(&api->ctx_new, nft_ctx_new),
+        DL_SYMBOL(&api->ctx_free, nft_ctx_free),
+        DL_SYMBOL(&api->ctx_set_dry_run, nft_ctx_set_dry_run),
+        DL_SYMBOL(&api->ctx_output_set_flags, nft_ctx_output_set_flags),
+        DL_SYMBOL(&api->ctx_buffer_output, nft_ctx_buffer_output),
+        DL_SYMBOL(&api->ctx_get_output_buffer, nft_ctx_get_output_buffer),
+        DL_SYMBOL(&api->ctx_buffer_error, nft_ctx_buffer_error),
+        DL_SYMBOL(&api->ctx_get_error_buffer, nft_ctx_get_error_buffer),
+        DL_SYMBOL(&api->run_cmd_from_filename, nft_run_cmd_from_filename),
     };
-    for (size_t i = 0; i < sizeof symbols / sizeof symbols[0]; i++) {
-        *symbols[i].slot = dlsym(api->handle, symbols[i].name);
-        if (!*symbols[i].slot) {
-            int r = pr_error_set(err, -ENOPKG, "libnftables lacks %s: %s", symbols[i].name,
-                                 dlerror());
-            nft_api_unload(api);
-            return r;
-        }
-    }
-    return 0;
+    return dl_symbols_load(&nft_library, symbols, sizeof symbols / sizeof symbols[0], 0,
+                           &api->handle, err);
 }
 
 void nft_api_unload(struct nft_api *api)

@@ -14,15 +14,16 @@
 
 struct nft_api {
     void *handle;
-    struct nft_ctx *(*ctx_new)(uint32_t flags);
-    void (*ctx_free)(struct nft_ctx *ctx);
-    void (*ctx_set_dry_run)(struct nft_ctx *ctx, bool dry);
-    void (*ctx_output_set_flags)(struct nft_ctx *ctx, unsigned int flags);
-    int (*ctx_buffer_output)(struct nft_ctx *ctx);
-    const char *(*ctx_get_output_buffer)(struct nft_ctx *ctx);
-    int (*ctx_buffer_error)(struct nft_ctx *ctx);
-    const char *(*ctx_get_error_buffer)(struct nft_ctx *ctx);
-    int (*run_cmd_from_filename)(struct nft_ctx *ctx, const char *filename);
+    /* the types are the library header's own (dl_symbols.h) */
+    __typeof__(&nft_ctx_new) ctx_new;
+    __typeof__(&nft_ctx_free) ctx_free;
+    __typeof__(&nft_ctx_set_dry_run) ctx_set_dry_run;
+    __typeof__(&nft_ctx_output_set_flags) ctx_output_set_flags;
+    __typeof__(&nft_ctx_buffer_output) ctx_buffer_output;
+    __typeof__(&nft_ctx_get_output_buffer) ctx_get_output_buffer;
+    __typeof__(&nft_ctx_buffer_error) ctx_buffer_error;
+    __typeof__(&nft_ctx_get_error_buffer) ctx_get_error_buffer;
+    __typeof__(&nft_run_cmd_from_filename) run_cmd_from_filename;
 };
 
 /* Load libnftables.so.1. -ENOPKG with a message naming the Debian package when missing. */

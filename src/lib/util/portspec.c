@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "registry/record.h"
+#include "util/proto.h"
 
 #define PORTSPEC_PORT_MAX 65535u
 #define PORTSPEC_ECHO_MAX 64   /* longest piece of input quoted back in a message */

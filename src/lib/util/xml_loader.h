@@ -10,22 +10,20 @@
 
 struct xml_api {
     void *handle;
-    xmlTextWriterPtr (*new_writer_filename)(const char *uri, int compression);
-    int (*set_indent)(xmlTextWriterPtr writer, int indent);
-    int (*start_document)(xmlTextWriterPtr writer, const char *version, const char *encoding,
-                          const char *standalone);
-    int (*start_dtd)(xmlTextWriterPtr writer, const xmlChar *name, const xmlChar *pubid,
-                     const xmlChar *sysid);
-    int (*end_dtd)(xmlTextWriterPtr writer);
-    int (*start_element)(xmlTextWriterPtr writer, const xmlChar *name);
-    int (*write_attribute)(xmlTextWriterPtr writer, const xmlChar *name, const xmlChar *content);
-    int (*end_element)(xmlTextWriterPtr writer);
-    int (*end_document)(xmlTextWriterPtr writer);
-    void (*free_writer)(xmlTextWriterPtr writer);
+    /* the types are the library header's own (dl_symbols.h) */
+    __typeof__(&xmlTextWriterSetIndent) set_indent;
+    __typeof__(&xmlTextWriterStartDocument) start_document;
+    __typeof__(&xmlTextWriterStartDTD) start_dtd;
+    __typeof__(&xmlTextWriterEndDTD) end_dtd;
+    __typeof__(&xmlTextWriterStartElement) start_element;
+    __typeof__(&xmlTextWriterWriteAttribute) write_attribute;
+    __typeof__(&xmlTextWriterEndElement) end_element;
+    __typeof__(&xmlTextWriterEndDocument) end_document;
+    __typeof__(&xmlFreeTextWriter) free_writer;
     /* writing into a file descriptor of ours (util/file_io.h's file_output): not closed */
-    xmlOutputBufferPtr (*output_buffer_create_fd)(int fd, xmlCharEncodingHandlerPtr encoder);
-    xmlTextWriterPtr (*new_writer)(xmlOutputBufferPtr out);
-    void (*cleanup_parser)(void);   /* frees libxml2's global state before dlclose */
+    __typeof__(&xmlOutputBufferCreateFd) output_buffer_create_fd;
+    __typeof__(&xmlNewTextWriter) new_writer;
+    __typeof__(&xmlCleanupParser) cleanup_parser;   /* frees libxml2's global state */
 };
 
 /* -ENOPKG with a message naming the package when libxml2 is not installed. */
