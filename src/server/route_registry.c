@@ -4,6 +4,7 @@
  * only read it. */
 #include <errno.h>
 
+#include "doctor/lookup_facts.h"
 #include "registry/registry_json.h"
 #include "server/server_http.h"
 
@@ -29,7 +30,9 @@ static void answer(struct server_request *req, struct server_response *resp, con
         respond_error(resp, 500, "out-of-memory", "", "out of memory");
     } else {
         json_t *answers = json_array();
-        json_array_append_new(answers, lookup_answer_json(ix, &query, &result, req->opt->host_ports));
+        struct lookup_host_facts facts;
+        bool have_facts = lookup_host_facts_for_query(req->opt->host_ports, &query, &facts);
+        json_array_append_new(answers, lookup_answer_json(ix, &query, &result, have_facts ? &facts : NULL));
         respond_json(resp, 200, json_pack("{s:o}", "queries", answers));
     }
     lookup_result_free(&result);
