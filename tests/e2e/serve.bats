@@ -260,3 +260,16 @@ api() {
   stop_server   # fails the test unless the server exits 0
   grep -q 'serve: stopped' "$BATS_TEST_TMPDIR/server.log"
 }
+
+@test "the server's libraries are a module: other commands do not map them, a missing module is said" {
+  # portreg itself needs none of libmicrohttpd, SQLite, GnuTLS (start-up of lookup, ls...)
+  run -0 readelf -d "$PORTREG"
+  [[ "$output" != *libmicrohttpd* && "$output" != *libsqlite3* && "$output" != *libgnutls* ]]
+  run -0 readelf -d "$(dirname "$PORTREG")/portreg-serve.so"
+  [[ "$output" == *libmicrohttpd* && "$output" == *libsqlite3* ]]
+  # and a lookup does not load them at run time either
+  run -0 env LD_DEBUG=files "$PORTREG" lookup 22
+  [[ "$output" != *libmicrohttpd* && "$output" != *libsqlite3* ]]
+  run --separate-stderr -3 env PORTREG_SERVE_MODULE=/nonexistent/portreg-serve.so "$PORTREG" serve --help
+  [[ "$stderr" == "portreg: serve: cannot load the server module /nonexistent/portreg-serve.so: "* ]]
+}
