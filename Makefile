@@ -7,6 +7,8 @@ DESTDIR ?=
 BUILD := build
 BUILD_ASAN := build-asan
 BUILD_FUZZ := build-fuzz
+SERVE_STATE := $(BUILD)/serve-state
+SERVE_LISTEN ?= 127.0.0.1:7678
 FUZZ_SECONDS ?= 5
 LONG_FUZZ_SECONDS ?= 300
 
@@ -42,8 +44,9 @@ $(BUILD_FUZZ)/build.ninja:
 build-fuzz: deps-test $(BUILD_FUZZ)/build.ninja
 	meson compile -C $(BUILD_FUZZ)
 
-# The main job: until `portreg audit` exists, the registry's sources, a lookup, and this
-# host's listening sockets with the processes holding them.
+# The main job: the registry's sources, a lookup, this host's listening sockets with the
+# processes holding them, the audit; then the registry server (portreg serve) on
+# $(SERVE_LISTEN) with its SQLite database under the build folder, until ^C.
 run: build
 	./$(BUILD)/portreg registry info
 	@echo
@@ -52,6 +55,13 @@ run: build
 	./$(BUILD)/portreg ls
 	@echo
 	./$(BUILD)/portreg audit || true
+	@echo
+	@mkdir -p $(SERVE_STATE) && chmod 700 $(SERVE_STATE)
+	@token=$$(./$(BUILD)/portreg --state-dir $(SERVE_STATE) serve token create --role admin --name make-run) && \
+	  echo "portreg serve: http://$(SERVE_LISTEN)/  (state and SQLite database in $(SERVE_STATE); ^C stops it)" && \
+	  echo "admin token:   $$token" && \
+	  echo "try:           curl -H 'Authorization: Bearer $$token' http://$(SERVE_LISTEN)/api/v1/registry/3306"
+	./$(BUILD)/portreg --state-dir $(SERVE_STATE) serve --listen $(SERVE_LISTEN)
 
 # The plain build's tests are `auto` (make run needs no test packages); make test enables them,
 # so a missing cmocka or bats is an error here instead of a silently smaller suite.

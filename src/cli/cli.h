@@ -48,6 +48,9 @@ extern const struct cli_option cli_audit_options[];
 extern const struct cli_option cli_scan_options[];
 extern const struct cli_subcommand cli_plan_subcommands[];
 extern const struct cli_subcommand cli_firewall_subcommands[];
+extern const struct cli_option cli_serve_options[];
+extern const struct cli_option cli_serve_token_options[];
+extern const struct cli_subcommand cli_serve_subcommands[];
 
 extern const struct cli_command cli_commands[];
 const struct cli_command *cli_command_find(const char *name);
@@ -63,6 +66,7 @@ int cmd_audit(int argc, char **argv, struct cli_context *ctx);
 int cmd_scan(int argc, char **argv, struct cli_context *ctx);
 int cmd_plan(int argc, char **argv, struct cli_context *ctx);
 int cmd_firewall(int argc, char **argv, struct cli_context *ctx);
+int cmd_serve(int argc, char **argv, struct cli_context *ctx);
 
 /* "portreg: <what>: <why>" on stderr; returns code. */
 int cli_error(int code, const char *what, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

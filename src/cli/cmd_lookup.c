@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "doctor/lookup_facts.h"
 #include "net/local_ports.h"
 #include "registry/lookup.h"
 #include "registry/range_class.h"
@@ -121,23 +122,6 @@ static void print_record_card(const struct cli_context *ctx, const struct regist
     char where[4200];
     snprintf(where, sizeof where, "%s:%u", src.path, rec.line);
     print_field(ctx, "source", where);
-}
-
-/* The host facts of a single-port query for its JSON answer; false when there are none. */
-static bool lookup_host_facts_of(const struct local_ports *host, const struct lookup_query *query,
-                                 struct lookup_host_facts *out)
-{
-    if (!host->have_ephemeral || query->kind != LOOKUP_KIND_PORTS || !query->single_port)
-        return false;
-    uint16_t port = query->spec.ranges[0].first;
-    *out = (struct lookup_host_facts){
-        .ephemeral_first = host->ephemeral.first,
-        .ephemeral_last = host->ephemeral.last,
-        .ephemeral = local_ports_is_ephemeral(host, port),
-        .have_reserved = host->have_reserved,
-        .reserved = host->have_reserved && local_ports_is_reserved(host, port),
-    };
-    return true;
 }
 
 static void print_host_line(const struct cli_context *ctx, uint16_t port, const struct local_ports *host)
@@ -329,7 +313,7 @@ int cmd_lookup(int argc, char **argv, struct cli_context *ctx)
             json_t *answers = json_array();
             for (int i = 0; i < query_count; i++) {
                 struct lookup_host_facts facts;
-                bool have_facts = lookup_host_facts_of(&host, &queries[i], &facts);
+                bool have_facts = lookup_host_facts_for_query(&host, &queries[i], &facts);
                 json_array_append_new(answers, lookup_answer_json(ix, &queries[i], &results[i],
                                                                   have_facts ? &facts : NULL));
             }

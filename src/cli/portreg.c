@@ -41,6 +41,8 @@ const struct cli_command cli_commands[] = {
       NULL, cli_firewall_subcommands },
     { "audit", cmd_audit, "this host's port health: latent conflicts, exposure, registry mismatches",
       cli_audit_options, NULL },
+    { "serve", cmd_serve, "the organisation's port registry over HTTP: requests, assignments, leases",
+      cli_serve_options, cli_serve_subcommands },
     { "help", cmd_help, "show help for portreg or one of its commands",
       NULL, NULL },
     { NULL, NULL, NULL, NULL, NULL },

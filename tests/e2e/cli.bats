@@ -73,7 +73,7 @@ setup() { portreg_setup; }
 
 # Every command and subcommand with options of its own, as words ("" = the global options).
 COMMANDS=("" lookup registry ls who check suggest audit scan "plan check" "plan diff" "plan export"
-          "firewall generate" "firewall apply" "firewall audit")
+          "firewall generate" "firewall apply" "firewall audit" serve "serve token create")
 
 # The options that `portreg CMD --help` lists, one per line as "NAME value|flag": the names
 # column of the lines of the options sections ("  -p, --proto PROTO  only ..."); a value named
@@ -143,6 +143,7 @@ man_options() {
   for cmd in "${COMMANDS[@]}"; do
     case "$cmd" in
       "") page="$man/portreg.1.scd"; section="GLOBAL OPTIONS" ;;
+      serve) page="$man/portreg-serve.1.scd"; section="OPTIONS (serve)" ;;
       *" "*) page="$man/portreg-${cmd%% *}.1.scd"; section="$cmd" ;;
       *) page="$man/portreg-$cmd.1.scd"; section="" ;;
     esac

@@ -1,0 +1,46 @@
+/* serve_options.c — the options and help text of `portreg serve` and `serve token create`: in
+ * the portreg binary (the command table, --help tests, completions) and in the server module,
+ * which parses them (see cmd_serve.c for why the server is a module). */
+#include "cli.h"
+#include "serve_options.h"
+
+const char cli_serve_usage[] =
+    "usage: portreg serve [--listen ADDR:PORT]... [--db sqlite:PATH] [--log-format text|json]\n"
+    "       portreg serve token create --role reader|requester|admin [--name N] [--expires DAYS] [--db URL]\n\n"
+    "The organisation's port registry over HTTP: hosts, requests and their review, assignments\n"
+    "with quarantine, leases of dynamic ports, the IANA registry, and every change as an event.\n"
+    "Runs in the foreground; SIGTERM or SIGINT finishes the requests in flight and exits 0.\n"
+    "The API is in docs/API.md; tokens come from 'portreg serve token create'.\n\n";
+
+const char cli_serve_usage_tail[] =
+    "\nExit status: 0 stopped by a signal, 2 usage, 3 the address is taken (who holds it is said) or\n"
+    "another runtime failure.\n";
+
+const struct cli_option cli_serve_options[] = {
+    { "listen", 'l', CLI_OPTION_REQUIRED_VALUE, "ADDR:PORT", "listen here (repeatable; default 127.0.0.1:7678,\n"
+      "[::1]:7678 for IPv6)", OPT_LISTEN, 0 },
+    { "db", 0, CLI_OPTION_REQUIRED_VALUE, "URL", "the database: sqlite:PATH (default sqlite:STATE/serve.db)", OPT_DB, 0 },
+    { "log-format", 0, CLI_OPTION_REQUIRED_VALUE, "FORMAT", "one line per request on stderr: text (default) or json",
+      OPT_LOG_FORMAT, 0 },
+    { "threads", 0, CLI_OPTION_REQUIRED_VALUE, "N", "request threads (default: one per core)", OPT_THREADS, 0 },
+    /* tests only: move the server's clock (quarantine ends, lease expiry) */
+    { "clock-offset", 0, CLI_OPTION_REQUIRED_VALUE, "SECONDS", NULL, OPT_CLOCK_OFFSET, CLI_OPTION_HIDDEN },
+    CLI_OPTION_HELP_ENTRY,
+    CLI_OPTIONS_END,
+};
+
+const struct cli_option cli_serve_token_options[] = {
+    { "role", 0, CLI_OPTION_REQUIRED_VALUE, "ROLE", "reader, requester or admin (required)", OPT_ROLE, 0 },
+    { "name", 0, CLI_OPTION_REQUIRED_VALUE, "NAME", "who holds the token (shown in events)", OPT_NAME, 0 },
+    { "expires", 0, CLI_OPTION_REQUIRED_VALUE, "DAYS", "the token expires after DAYS days (default: never)",
+      OPT_EXPIRES, 0 },
+    { "db", 0, CLI_OPTION_REQUIRED_VALUE, "URL", "the database: sqlite:PATH (default sqlite:STATE/serve.db)", OPT_DB, 0 },
+    CLI_OPTION_HELP_ENTRY,
+    CLI_OPTIONS_END,
+};
+
+const struct cli_subcommand cli_serve_subcommands[] = {
+    { "token create", cli_serve_token_options },
+    { NULL, NULL },
+};
+

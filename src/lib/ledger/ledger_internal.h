@@ -1,0 +1,105 @@
+/* ledger_internal.h — what the ledger's files share: the ledger itself, write transactions
+ * (one process-wide writer at a time, on top of the store's own serialisation), events, the
+ * policy in memory, and the per-(host, proto) port maps. Not for use outside src/lib/ledger. */
+#ifndef PORTREG_LEDGER_LEDGER_INTERNAL_H
+#define PORTREG_LEDGER_LEDGER_INTERNAL_H
+
+#include <pthread.h>
+
+#include "ledger/ledger.h"
+#include "util/port_set.h"
+
+struct ledger_policy {
+    unsigned ephemeral_lo, ephemeral_hi;
+    unsigned auto_lo, auto_hi;
+    unsigned lease_lo, lease_hi;
+    struct port_set excluded;
+    int64_t quarantine_days;
+    int64_t lease_ttl_default, lease_ttl_max;
+};
+
+/* Ports held on one host for one protocol, whatever the bind address (a lease binds every
+ * address): the free-port search runs here, the store re-checks inside the transaction. */
+struct port_map {
+    char host[254];
+    char proto[8];
+    struct port_set taken;
+};
+
+struct ledger {
+    const struct store_backend *backend;
+    struct store *store;
+    int64_t clock_offset;
+    uint8_t secret[64];
+    size_t secret_len;
+    /* Held for a whole write transaction: writers of this process queue here instead of
+     * spinning on SQLite's busy handler, and the port maps change in commit order. */
+    pthread_mutex_t write_lock;
+    json_t *policy_doc;
+    struct ledger_policy policy;
+    struct port_map *maps;
+    size_t map_count, map_capacity;
+};
+
+struct ledger_txn {
+    struct ledger *ledger;
+    struct store_conn *conn;
+    bool write;
+};
+
+int ledger_txn_begin(struct ledger *ledger, bool write, struct ledger_txn *txn, struct ledger_error *lerr);
+/* Commit when r == 0, else roll back; returns r, or -1 when the commit failed. */
+int ledger_txn_end(struct ledger_txn *txn, int r, struct ledger_error *lerr);
+/* A store failure as a ledger error (-ENOENT → not found, -EBUSY → unavailable...). */
+int ledger_store_fail(struct ledger_error *lerr, const struct pr_error *err, const char *what);
+/* Append an event (before, after borrowed; may be NULL). */
+int ledger_event(struct ledger_txn *txn, const struct ledger_actor *actor, const char *kind,
+                 const char *object_kind, int64_t object_id, const json_t *before, const json_t *after,
+                 struct ledger_error *lerr);
+/* A row by id; not found as LEDGER_NOT_FOUND naming what. */
+int ledger_txn_get(struct ledger_txn *txn, enum store_kind kind, int64_t id, json_t **row,
+                   struct ledger_error *lerr);
+/* The first row whose column equals value, or NULL (*row). */
+int ledger_txn_find(struct ledger_txn *txn, enum store_kind kind, const char *column, const char *value,
+                    json_t **row, struct ledger_error *lerr);
+/* Update a row, bumping its version, after checking if_match (>= 0). */
+int ledger_txn_update(struct ledger_txn *txn, enum store_kind kind, json_t *row, int64_t if_match,
+                      struct ledger_error *lerr);
+int ledger_check_version(const json_t *row, int64_t if_match, struct ledger_error *lerr);
+
+/* Policy: defaults, a document parsed into struct ledger_policy. */
+json_t *ledger_policy_default(void);
+void ledger_policy_apply(struct ledger_policy *policy, const json_t *doc);
+/* Why port p cannot be handed out by policy: "ephemeral", "excluded" or NULL. */
+const char *ledger_policy_refuses(const struct ledger_policy *policy, unsigned port);
+
+/* Port maps (under write_lock). */
+struct port_map *ledger_port_map(struct ledger *ledger, const char *host, const char *proto);
+int ledger_port_maps_rebuild(struct ledger *ledger, struct ledger_txn *txn, struct ledger_error *lerr);
+/* Recompute ports [lo, hi] of host/proto from the store (after a claim was given up). */
+int ledger_port_map_refresh(struct ledger *ledger, struct ledger_txn *txn, const char *host,
+                            const char *proto, unsigned lo, unsigned hi, struct ledger_error *lerr);
+
+/* Bind scopes: "any", "loopback", an address name of the host, or an address literal. */
+#define LEDGER_ENDPOINTS_MAX 16u
+struct ledger_endpoint {
+    int family;          /* 0 with wildcard: every address of both families */
+    bool wildcard;
+    unsigned char bytes[16];
+};
+/* The addresses bind means on a host (addresses: the host's object); -1 when the name is not
+ * one of the host's addresses. */
+int ledger_bind_endpoints(const char *bind, const json_t *addresses, struct ledger_endpoint *out);
+/* The kernel's rule with default sockets, as plan check (plan_check.c) uses: a wildcard takes
+ * every address of its family, [::] also every IPv4 address; specific addresses clash only
+ * when equal. */
+bool ledger_endpoints_overlap(const struct ledger_endpoint *a, size_t na, const struct ledger_endpoint *b,
+                              size_t nb);
+/* What holds any port of [lo, hi] on host/proto for service bound at bind: NULL when free,
+ * else the first conflicting assignment or lease (owned), and its kind in *what. A
+ * quarantined assignment of the same service is not in its own way. */
+int ledger_find_conflict(struct ledger_txn *txn, const char *host, const json_t *host_row, const char *proto,
+                         unsigned lo, unsigned hi, const char *service, const char *bind, json_t **conflict,
+                         const char **what, struct ledger_error *lerr);
+
+#endif

@@ -1,0 +1,236 @@
+/* ledger_leases.c — dynamic ports: a lease is a free port at once (the walk of suggest from
+ * the service name's hash, over the host's in-memory map, re-checked in the store inside the
+ * write transaction), renewed, released, or reclaimed when it expires (bounded batches, as a
+ * DHCP server reclaims). An Idempotency-Key makes a retried POST return the same lease. */
+#include <string.h>
+
+#include "doctor/suggest.h"
+#include "ledger/ledger_body.h"
+#include "ledger/ledger_internal.h"
+
+#define LEASE_RECLAIM_BATCH 64u
+
+/* Expired leases → expired (at most limit), with their events and ports freed in the maps. */
+static int reclaim(struct ledger_txn *txn, unsigned limit, unsigned *count, struct ledger_error *lerr)
+{
+    struct ledger *ledger = txn->ledger;
+    json_t *rows = NULL;
+    struct pr_error err;
+    pr_error_clear(&err);
+    *count = 0;
+    if (ledger->backend->expired_leases(txn->conn, ledger_now(ledger), limit, &rows, &err) < 0)
+        return ledger_store_fail(lerr, &err, "leases");
+    size_t i;
+    json_t *row;
+    int r = 0;
+    struct ledger_actor server = { .name = "portreg-serve" };
+    json_array_foreach(rows, i, row) {
+        json_t *before = json_deep_copy(row);
+        json_object_set_new(row, "state", json_string("expired"));
+        r = ledger_txn_update(txn, STORE_LEASES, row, -1, lerr);
+        if (r == 0)
+            r = ledger_event(txn, &server, "lease.expired", "leases", store_row_int(row, "id", 0), before, row, lerr);
+        json_decref(before);
+        if (r == 0) {
+            unsigned port = (unsigned)store_row_int(row, "port", 1);
+            r = ledger_port_map_refresh(ledger, txn, store_row_text(row, "host"), store_row_text(row, "proto"), port,
+                                        port, lerr);
+        }
+        if (r < 0)
+            break;
+        (*count)++;
+    }
+    json_decref(rows);
+    return r;
+}
+
+int ledger_reclaim_leases(struct ledger *ledger, unsigned limit, unsigned *count, struct ledger_error *lerr)
+{
+    struct ledger_txn txn;
+    if (ledger_txn_begin(ledger, true, &txn, lerr) < 0)
+        return -1;
+    return ledger_txn_end(&txn, reclaim(&txn, limit, count, lerr), lerr);
+}
+
+static bool idempotency_key_valid(const char *key)
+{
+    size_t len = strlen(key);
+    if (len == 0 || len > 128)
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if (key[i] < 0x21 || key[i] > 0x7e)
+            return false;
+    return true;
+}
+
+/* A free port of [lo, hi] on host for service: walk from the name's start, skip what policy
+ * and the map refuse, confirm in the store. */
+static int pick_lease_port(struct ledger_txn *txn, const json_t *host_row, const char *proto, const char *service,
+                           unsigned lo, unsigned hi, unsigned *port, struct ledger_error *lerr)
+{
+    struct ledger *ledger = txn->ledger;
+    const char *host = store_row_text(host_row, "name");
+    struct port_map *map = ledger_port_map(ledger, host, proto);
+    if (!map)
+        return ledger_fail(lerr, LEDGER_INTERNAL, "out-of-memory", "", "out of memory");
+    unsigned size = hi - lo + 1;
+    struct local_port_range avoid = { (uint16_t)ledger->policy.ephemeral_lo, (uint16_t)ledger->policy.ephemeral_hi };
+    unsigned start = suggest_start_port(service, (uint16_t)lo, (uint16_t)hi, ledger->policy.ephemeral_lo ? &avoid : NULL);
+    for (unsigned k = 0; k < size; k++) {
+        unsigned p = lo + (start - lo + k) % size;
+        if (port_set_has(&map->taken, (uint16_t)p) || ledger_policy_refuses(&ledger->policy, p))
+            continue;
+        json_t *conflict = NULL;
+        const char *what;
+        if (ledger_find_conflict(txn, host, host_row, proto, p, p, NULL, "any", &conflict, &what, lerr) < 0)
+            return -1;
+        if (!conflict) {
+            *port = p;
+            return 0;
+        }
+        /* another writer of the same database (a second server) took it: the map learns */
+        port_set_add(&map->taken, (uint16_t)p);
+        json_decref(conflict);
+    }
+    return ledger_fail(lerr, LEDGER_CONFLICT, "range-exhausted", "range", "no free port in %u-%u on %s/%s", lo, hi,
+                       host, proto);
+}
+
+int ledger_lease_create(struct ledger *ledger, const struct ledger_actor *actor, const json_t *body,
+                        const char *idempotency_key, json_t **out, bool *replayed, struct ledger_error *lerr)
+{
+    *replayed = false;
+    if (ledger_body_validate(LEDGER_BODY_LEASE, body, lerr) < 0)
+        return -1;
+    if (idempotency_key && !idempotency_key_valid(idempotency_key))
+        return ledger_fail(lerr, LEDGER_BAD_REQUEST, "bad-value", "Idempotency-Key",
+                           "Idempotency-Key must be 1-128 printable ASCII characters");
+    const char *service = store_row_text(body, "service"), *host = store_row_text(body, "host");
+    const char *proto = store_row_text(body, "proto") ? store_row_text(body, "proto") : "tcp";
+    struct ledger_txn txn;
+    if (ledger_txn_begin(ledger, true, &txn, lerr) < 0)
+        return -1;
+    int64_t ttl = store_row_int(body, "ttl", ledger->policy.lease_ttl_default);
+    unsigned lo = ledger->policy.lease_lo, hi = ledger->policy.lease_hi, port = 0;
+    bool is_auto;
+    if (json_object_get(body, "range"))
+        ledger_port_value(json_object_get(body, "range"), false, &lo, &hi, &is_auto);
+    json_t *host_row = NULL, *row = NULL;
+    int r = 0;
+    if (ttl > ledger->policy.lease_ttl_max)
+        r = ledger_fail(lerr, LEDGER_BAD_REQUEST, "out-of-range", "ttl", "ttl is above the policy's lease_ttl_max %lld",
+                        (long long)ledger->policy.lease_ttl_max);
+    if (r == 0 && idempotency_key) {
+        r = ledger_txn_find(&txn, STORE_LEASES, "idempotency_key", idempotency_key, &row, lerr);
+        if (r == 0 && row) {
+            if (strcmp(store_row_text(row, "service"), service) != 0 || strcmp(store_row_text(row, "host"), host) != 0 ||
+                strcmp(store_row_text(row, "proto"), proto) != 0) {
+                r = ledger_fail(lerr, LEDGER_UNPROCESSABLE, "idempotency-key-reused", "Idempotency-Key",
+                                "this Idempotency-Key was used for another lease");
+                json_decref(row);
+                row = NULL;
+            } else {
+                *replayed = true;
+                *out = row;
+                return ledger_txn_end(&txn, 0, lerr);
+            }
+        }
+    }
+    if (r == 0)
+        r = ledger_txn_find(&txn, STORE_HOSTS, "name", host, &host_row, lerr);
+    if (r == 0 && !host_row)
+        r = ledger_fail(lerr, LEDGER_BAD_REQUEST, "unknown-host", "host", "unknown host %s: create it first", host);
+    unsigned reclaimed;
+    if (r == 0)
+        r = reclaim(&txn, LEASE_RECLAIM_BATCH, &reclaimed, lerr);
+    if (r == 0 && json_object_get(body, "port")) {
+        port = (unsigned)store_row_int(body, "port", 0);
+        const char *why = ledger_policy_refuses(&ledger->policy, port);
+        json_t *conflict = NULL;
+        const char *what = NULL;
+        if (why)
+            r = ledger_fail(lerr, LEDGER_UNPROCESSABLE, why, "port", "port %u is in the %s range of the policy", port,
+                            strcmp(why, "ephemeral") == 0 ? "ephemeral" : "excluded");
+        else if ((r = ledger_find_conflict(&txn, host, host_row, proto, port, port, NULL, "any", &conflict, &what, lerr)) == 0 &&
+                 conflict) {
+            r = ledger_fail(lerr, LEDGER_CONFLICT, strcmp(what, "quarantined") == 0 ? "quarantined" : "port-taken", "port",
+                            "port %u/%s on %s is held by %s %lld of %s", port, proto, host, what,
+                            (long long)store_row_int(conflict, "id", 0), store_row_text(conflict, "service"));
+            lerr->conflict = conflict;
+        }
+    } else if (r == 0) {
+        r = pick_lease_port(&txn, host_row, proto, service, lo, hi, &port, lerr);
+    }
+    int64_t now = ledger_now(ledger), id = 0;
+    if (r == 0) {
+        row = json_pack("{s:s, s:s, s:s, s:i, s:I, s:s?, s:s, s:O?, s:i, s:I, s:I}", "service", service, "host", host,
+                        "proto", proto, "port", (int)port, "expires_at", (json_int_t)(now + ttl), "idempotency_key",
+                        idempotency_key, "state", "active", "holder", json_object_get(body, "holder"), "version", 1,
+                        "created", (json_int_t)now, "updated", (json_int_t)now);
+        struct pr_error err;
+        pr_error_clear(&err);
+        if (ledger->backend->insert(txn.conn, STORE_LEASES, row, &id, &err) < 0)
+            r = ledger_store_fail(lerr, &err, "leases");
+    }
+    if (r == 0)
+        r = ledger_event(&txn, actor, "lease.created", "leases", id, NULL, row, lerr);
+    if (r == 0) {
+        struct port_map *map = ledger_port_map(ledger, host, proto);
+        if (map)
+            port_set_add(&map->taken, (uint16_t)port);
+    }
+    json_decref(host_row);
+    r = ledger_txn_end(&txn, r, lerr);
+    if (r == 0)
+        *out = row;
+    else
+        json_decref(row);
+    return r;
+}
+
+int ledger_lease_action(struct ledger *ledger, const struct ledger_actor *actor, int64_t id, const char *action,
+                        const json_t *body, json_t **out, struct ledger_error *lerr)
+{
+    bool renew = strcmp(action, "renew") == 0;
+    if (!renew && strcmp(action, "release") != 0)
+        return ledger_fail(lerr, LEDGER_NOT_FOUND, "unknown-action", "", "leases have no action %s", action);
+    if (ledger_body_validate(renew ? LEDGER_BODY_RENEW : LEDGER_BODY_EMPTY, body, lerr) < 0)
+        return -1;
+    struct ledger_txn txn;
+    if (ledger_txn_begin(ledger, true, &txn, lerr) < 0)
+        return -1;
+    json_t *row = NULL, *before = NULL;
+    int r = ledger_txn_get(&txn, STORE_LEASES, id, &row, lerr);
+    int64_t now = ledger_now(ledger);
+    int64_t ttl = store_row_int(body, "ttl", ledger->policy.lease_ttl_default);
+    if (r == 0 && (strcmp(store_row_text(row, "state"), "active") != 0 || store_row_int(row, "expires_at", 0) <= now)) {
+        r = ledger_fail(lerr, LEDGER_CONFLICT, "not-active", "", "lease %lld is %s", (long long)id,
+                        strcmp(store_row_text(row, "state"), "active") == 0 ? "expired" : store_row_text(row, "state"));
+        lerr->conflict = json_incref(row);
+    }
+    if (r == 0 && renew && ttl > ledger->policy.lease_ttl_max)
+        r = ledger_fail(lerr, LEDGER_BAD_REQUEST, "out-of-range", "ttl", "ttl is above the policy's lease_ttl_max %lld",
+                        (long long)ledger->policy.lease_ttl_max);
+    if (r == 0) {
+        before = json_deep_copy(row);
+        if (renew)
+            json_object_set_new(row, "expires_at", json_integer((json_int_t)(now + ttl)));
+        else
+            json_object_set_new(row, "state", json_string("released"));
+        r = ledger_txn_update(&txn, STORE_LEASES, row, -1, lerr);
+    }
+    if (r == 0)
+        r = ledger_event(&txn, actor, renew ? "lease.renewed" : "lease.released", "leases", id, before, row, lerr);
+    if (r == 0 && !renew) {
+        unsigned port = (unsigned)store_row_int(row, "port", 1);
+        r = ledger_port_map_refresh(ledger, &txn, store_row_text(row, "host"), store_row_text(row, "proto"), port, port,
+                                    lerr);
+    }
+    json_decref(before);
+    r = ledger_txn_end(&txn, r, lerr);
+    if (r == 0)
+        *out = row;
+    else
+        json_decref(row);
+    return r;
+}

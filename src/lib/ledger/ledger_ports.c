@@ -1,0 +1,190 @@
+/* ledger_ports.c — who holds a port: bind scopes as addresses of a host, the overlap rule of
+ * plan check (the same rule as plan_check.c's endpoint_overlap, on the server's objects), the
+ * conflict search inside a transaction, and the per-(host, proto) 65,536-bit maps the
+ * free-port search walks (rebuilt from the store at start, kept in step after commits). */
+#include <arpa/inet.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ledger/ledger_internal.h"
+
+static bool bytes_zero(const unsigned char *bytes, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (bytes[i])
+            return false;
+    return true;
+}
+
+static bool endpoint_from_literal(const char *text, struct ledger_endpoint *out)
+{
+    memset(out, 0, sizeof *out);
+    if (text && inet_pton(AF_INET, text, out->bytes) == 1)
+        out->family = AF_INET;
+    else if (text && inet_pton(AF_INET6, text, out->bytes) == 1)
+        out->family = AF_INET6;
+    else
+        return false;
+    out->wildcard = bytes_zero(out->bytes, 16);
+    return true;
+}
+
+int ledger_bind_endpoints(const char *bind, const json_t *addresses, struct ledger_endpoint *out)
+{
+    if (!bind || strcmp(bind, "any") == 0) {
+        out[0] = (struct ledger_endpoint){ .family = 0, .wildcard = true };
+        return 1;
+    }
+    if (strcmp(bind, "loopback") == 0) {
+        out[0] = (struct ledger_endpoint){ .family = AF_INET, .bytes = { 127, 0, 0, 1 } };
+        out[1] = (struct ledger_endpoint){ .family = AF_INET6 };
+        out[1].bytes[15] = 1;
+        return 2;
+    }
+    if (endpoint_from_literal(bind, &out[0]))
+        return 1;
+    const char *address = json_string_value(json_object_get(addresses, bind));
+    if (address && endpoint_from_literal(address, &out[0]))
+        return 1;
+    return -1;
+}
+
+static bool endpoint_overlap(const struct ledger_endpoint *a, const struct ledger_endpoint *b)
+{
+    if (a->wildcard && b->wildcard)
+        return true;
+    if (a->wildcard || b->wildcard) {
+        const struct ledger_endpoint *w = a->wildcard ? a : b, *x = a->wildcard ? b : a;
+        return w->family == 0 || w->family == AF_INET6 || x->family == w->family;
+    }
+    return a->family == b->family && memcmp(a->bytes, b->bytes, 16) == 0;
+}
+
+bool ledger_endpoints_overlap(const struct ledger_endpoint *a, size_t na, const struct ledger_endpoint *b,
+                              size_t nb)
+{
+    for (size_t i = 0; i < na; i++)
+        for (size_t j = 0; j < nb; j++)
+            if (endpoint_overlap(&a[i], &b[j]))
+                return true;
+    return false;
+}
+
+int ledger_find_conflict(struct ledger_txn *txn, const char *host, const json_t *host_row, const char *proto,
+                         unsigned lo, unsigned hi, const char *service, const char *bind, json_t **conflict,
+                         const char **what, struct ledger_error *lerr)
+{
+    *conflict = NULL;
+    json_t *assignments = NULL, *leases = NULL;
+    struct pr_error err;
+    pr_error_clear(&err);
+    if (txn->ledger->backend->claims(txn->conn, host, proto, lo, hi, ledger_now(txn->ledger), &assignments,
+                                     &leases, &err) < 0) {
+        json_decref(assignments);
+        json_decref(leases);
+        return ledger_store_fail(lerr, &err, "claims");
+    }
+    const json_t *addresses = json_object_get(host_row, "addresses");
+    struct ledger_endpoint mine[LEDGER_ENDPOINTS_MAX], theirs[LEDGER_ENDPOINTS_MAX];
+    int n_mine = ledger_bind_endpoints(bind, addresses, mine);
+    size_t i;
+    json_t *row;
+    json_array_foreach(assignments, i, row) {
+        const char *state = store_row_text(row, "state");
+        if (state && strcmp(state, "quarantined") == 0 && service &&
+            strcmp(store_row_text(row, "service") ? store_row_text(row, "service") : "", service) == 0)
+            continue;
+        int n_theirs = ledger_bind_endpoints(store_row_text(row, "bind"), addresses, theirs);
+        /* an address name the host no longer has: count it as every address (never too lax) */
+        if (n_theirs < 0)
+            n_theirs = ledger_bind_endpoints("any", NULL, theirs);
+        if (n_mine < 0 || ledger_endpoints_overlap(mine, (size_t)n_mine, theirs, (size_t)n_theirs)) {
+            *conflict = json_incref(row);
+            *what = state && strcmp(state, "quarantined") == 0 ? "quarantined" : "assignment";
+            break;
+        }
+    }
+    if (!*conflict && json_array_size(leases)) {
+        *conflict = json_incref(json_array_get(leases, 0));
+        *what = "lease";
+    }
+    json_decref(assignments);
+    json_decref(leases);
+    return 0;
+}
+
+/* ---- port maps ---- */
+
+struct port_map *ledger_port_map(struct ledger *ledger, const char *host, const char *proto)
+{
+    /* a linear search: fine for hundreds of hosts; a hash table when thousands come */
+    for (size_t i = 0; i < ledger->map_count; i++)
+        if (strcmp(ledger->maps[i].host, host) == 0 && strcmp(ledger->maps[i].proto, proto) == 0)
+            return &ledger->maps[i];
+    if (ledger->map_count == ledger->map_capacity) {
+        size_t capacity = ledger->map_capacity ? ledger->map_capacity * 2 : 8;
+        struct port_map *maps = realloc(ledger->maps, capacity * sizeof *maps);
+        if (!maps)
+            return NULL;
+        ledger->maps = maps;
+        ledger->map_capacity = capacity;
+    }
+    struct port_map *map = &ledger->maps[ledger->map_count++];
+    memset(map, 0, sizeof *map);
+    snprintf(map->host, sizeof map->host, "%s", host);
+    snprintf(map->proto, sizeof map->proto, "%s", proto);
+    return map;
+}
+
+static void mark_claims(struct ledger *ledger, const json_t *assignments, const json_t *leases)
+{
+    size_t i;
+    json_t *row;
+    json_array_foreach(assignments, i, row) {
+        struct port_map *map = ledger_port_map(ledger, store_row_text(row, "host"), store_row_text(row, "proto"));
+        if (map)
+            port_set_add_range(&map->taken, (uint16_t)store_row_int(row, "port_lo", 0),
+                               (uint16_t)store_row_int(row, "port_hi", 0));
+    }
+    json_array_foreach(leases, i, row) {
+        struct port_map *map = ledger_port_map(ledger, store_row_text(row, "host"), store_row_text(row, "proto"));
+        if (map)
+            port_set_add(&map->taken, (uint16_t)store_row_int(row, "port", 0));
+    }
+}
+
+int ledger_port_maps_rebuild(struct ledger *ledger, struct ledger_txn *txn, struct ledger_error *lerr)
+{
+    ledger->map_count = 0;
+    json_t *assignments = NULL, *leases = NULL;
+    struct pr_error err;
+    pr_error_clear(&err);
+    int r = ledger->backend->all_claims(txn->conn, ledger_now(ledger), &assignments, &leases, &err);
+    if (r < 0)
+        r = ledger_store_fail(lerr, &err, "claims");
+    else
+        mark_claims(ledger, assignments, leases);
+    json_decref(assignments);
+    json_decref(leases);
+    return r;
+}
+
+int ledger_port_map_refresh(struct ledger *ledger, struct ledger_txn *txn, const char *host, const char *proto,
+                            unsigned lo, unsigned hi, struct ledger_error *lerr)
+{
+    struct port_map *map = ledger_port_map(ledger, host, proto);
+    if (!map)
+        return ledger_fail(lerr, LEDGER_INTERNAL, "out-of-memory", "", "out of memory");
+    json_t *assignments = NULL, *leases = NULL;
+    struct pr_error err;
+    pr_error_clear(&err);
+    if (ledger->backend->claims(txn->conn, host, proto, lo, hi, ledger_now(ledger), &assignments, &leases, &err) < 0)
+        return ledger_store_fail(lerr, &err, "claims");
+    for (unsigned p = lo; p <= hi; p++)
+        map->taken.bits[p >> 6] &= ~(UINT64_C(1) << (p & 63));
+    /* claims of the range may reach outside it: they are marked already, marking again is harmless */
+    mark_claims(ledger, assignments, leases);
+    json_decref(assignments);
+    json_decref(leases);
+    return 0;
+}

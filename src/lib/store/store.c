@@ -1,0 +1,86 @@
+/* store.c — the schema every backend keeps (tables and columns, the ledger's vocabulary) and
+ * the backend table: a --db URL's scheme picks the backend, as scan_engine_find picks an
+ * engine. Adding PostgreSQL is one row here and one store_postgres.c. */
+#include <string.h>
+
+#include "store/store.h"
+
+extern const struct store_backend store_backend_sqlite;
+
+static const struct store_backend *const store_backends[] = { &store_backend_sqlite, NULL };
+
+static const struct store_column host_columns[] = {
+    { "name", STORE_TEXT }, { "addresses", STORE_JSON }, { "version", STORE_INT },
+    { "created", STORE_INT }, { "updated", STORE_INT }, { NULL, 0 },
+};
+static const struct store_column group_columns[] = {
+    { "name", STORE_TEXT }, { "hosts", STORE_JSON }, { "version", STORE_INT }, { NULL, 0 },
+};
+static const struct store_column service_columns[] = {
+    { "name", STORE_TEXT }, { "owner", STORE_TEXT }, { "version", STORE_INT }, { NULL, 0 },
+};
+static const struct store_column request_columns[] = {
+    { "service", STORE_TEXT }, { "hosts", STORE_JSON }, { "proto", STORE_TEXT },
+    { "port", STORE_JSON }, { "bind", STORE_TEXT }, { "exposure", STORE_TEXT },
+    { "owner", STORE_TEXT }, { "reason", STORE_TEXT }, { "state", STORE_TEXT },
+    { "requested_by", STORE_TEXT }, { "decided_by", STORE_TEXT }, { "assignments", STORE_JSON },
+    { "version", STORE_INT }, { "created", STORE_INT }, { "updated", STORE_INT }, { NULL, 0 },
+};
+static const struct store_column assignment_columns[] = {
+    { "service", STORE_TEXT }, { "host", STORE_TEXT }, { "proto", STORE_TEXT },
+    { "port_lo", STORE_INT }, { "port_hi", STORE_INT }, { "bind", STORE_TEXT },
+    { "owner", STORE_TEXT }, { "state", STORE_TEXT }, { "quarantine_until", STORE_INT },
+    { "request", STORE_INT }, { "version", STORE_INT }, { "created", STORE_INT },
+    { "updated", STORE_INT }, { NULL, 0 },
+};
+static const struct store_column lease_columns[] = {
+    { "service", STORE_TEXT }, { "host", STORE_TEXT }, { "proto", STORE_TEXT },
+    { "port", STORE_INT }, { "expires_at", STORE_INT }, { "idempotency_key", STORE_TEXT },
+    { "state", STORE_TEXT }, { "holder", STORE_TEXT }, { "version", STORE_INT },
+    { "created", STORE_INT }, { "updated", STORE_INT }, { NULL, 0 },
+};
+static const struct store_column token_columns[] = {
+    { "name", STORE_TEXT }, { "role", STORE_TEXT }, { "hash", STORE_TEXT },
+    { "created", STORE_INT }, { "expires", STORE_INT }, { "last_used", STORE_INT }, { NULL, 0 },
+};
+static const struct store_column event_columns[] = {
+    { "time", STORE_INT }, { "actor", STORE_TEXT }, { "request_id", STORE_TEXT },
+    { "kind", STORE_TEXT }, { "object_kind", STORE_TEXT }, { "object_id", STORE_INT },
+    { "before", STORE_JSON }, { "after", STORE_JSON }, { NULL, 0 },
+};
+
+const struct store_table store_tables[STORE_KIND_COUNT] = {
+    [STORE_HOSTS] = { "hosts", host_columns },
+    [STORE_GROUPS] = { "groups", group_columns },
+    [STORE_SERVICES] = { "services", service_columns },
+    [STORE_REQUESTS] = { "requests", request_columns },
+    [STORE_ASSIGNMENTS] = { "assignments", assignment_columns },
+    [STORE_LEASES] = { "leases", lease_columns },
+    [STORE_TOKENS] = { "tokens", token_columns },
+    [STORE_EVENTS] = { "events", event_columns },
+};
+
+const struct store_backend *store_backend_find(const char *url, const char **location)
+{
+    const char *colon = url ? strchr(url, ':') : NULL;
+    if (!colon)
+        return NULL;
+    size_t len = (size_t)(colon - url);
+    for (size_t i = 0; store_backends[i]; i++)
+        if (strlen(store_backends[i]->scheme) == len && memcmp(url, store_backends[i]->scheme, len) == 0) {
+            *location = colon + 1;
+            return store_backends[i];
+        }
+    return NULL;
+}
+
+int64_t store_row_int(const json_t *row, const char *column, int64_t fallback)
+{
+    json_t *v = json_object_get(row, column);
+    return json_is_integer(v) ? (int64_t)json_integer_value(v) : fallback;
+}
+
+const char *store_row_text(const json_t *row, const char *column)
+{
+    return json_string_value(json_object_get(row, column));
+}

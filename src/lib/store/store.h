@@ -1,0 +1,107 @@
+/* store.h — the registry server's storage interface: a struct of callbacks chosen by the
+ * scheme of the --db URL ("sqlite:PATH"; PostgreSQL later), as the scan engines are chosen by
+ * name. Rows are jansson objects whose keys are the columns of store_schema.c; the ledger
+ * (src/lib/ledger) decides, the store only keeps. Write transactions are serialised by the
+ * backend (SQLite: BEGIN IMMEDIATE), which is what the ledger's conflict freedom relies on. */
+#ifndef PORTREG_STORE_STORE_H
+#define PORTREG_STORE_STORE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/error.h"
+
+enum store_kind {
+    STORE_HOSTS = 0,
+    STORE_GROUPS,
+    STORE_SERVICES,
+    STORE_REQUESTS,
+    STORE_ASSIGNMENTS,
+    STORE_LEASES,
+    STORE_TOKENS,
+    STORE_EVENTS,
+    STORE_KIND_COUNT,
+};
+
+enum store_column_type { STORE_INT, STORE_TEXT, STORE_JSON };
+
+struct store_column {
+    const char *name;
+    enum store_column_type type;
+};
+
+struct store_table {
+    const char *name;                   /* table and resource name: "hosts" */
+    const struct store_column *columns; /* after "id"; NULL-terminated */
+};
+
+/* The schema shared by every backend (store_schema.c). */
+extern const struct store_table store_tables[STORE_KIND_COUNT];
+
+/* An equality filter on a column (value NULL: the column IS NULL). */
+struct store_filter {
+    const char *column;
+    json_t *value;                      /* borrowed */
+};
+
+#define STORE_LIST_MAX 1000u
+
+struct store;        /* one database */
+struct store_conn;   /* one connection, used by one thread at a time */
+
+struct store_backend {
+    const char *scheme;   /* "sqlite" */
+    /* Open location (the URL without "scheme:"), apply the migrations (in a transaction) and
+     * prepare a pool of connections. */
+    int (*open)(const char *location, unsigned connections, struct store **out, struct pr_error *err);
+    void (*close)(struct store *store);
+    /* A connection of the pool (waits for one); give it back with release. */
+    struct store_conn *(*acquire)(struct store *store);
+    void (*release)(struct store *store, struct store_conn *conn);
+    /* write: the backend serialises writers from here (SQLite BEGIN IMMEDIATE, waiting up to
+     * the busy timeout); the transaction sees every commit made before it began. */
+    int (*begin)(struct store_conn *conn, bool write, struct pr_error *err);
+    int (*commit)(struct store_conn *conn, struct pr_error *err);
+    void (*rollback)(struct store_conn *conn);
+    /* Rows. insert fills *id (also set as "id" in row); get: -ENOENT when absent; update
+     * replaces every column of the row with id; list: rows with id > after_id in id order,
+     * at most limit (<= STORE_LIST_MAX), every filter an equality. -EEXIST on a unique column. */
+    int (*insert)(struct store_conn *conn, enum store_kind kind, json_t *row, int64_t *id,
+                  struct pr_error *err);
+    int (*get)(struct store_conn *conn, enum store_kind kind, int64_t id, json_t **row,
+               struct pr_error *err);
+    int (*update)(struct store_conn *conn, enum store_kind kind, int64_t id, const json_t *row,
+                  struct pr_error *err);
+    /* Delete the row with id (-ENOENT when absent); the events table refuses it. */
+    int (*remove)(struct store_conn *conn, enum store_kind kind, int64_t id, struct pr_error *err);
+    int (*list)(struct store_conn *conn, enum store_kind kind, const struct store_filter *filters,
+                size_t filter_count, int64_t after_id, unsigned limit, json_t **rows,
+                struct pr_error *err);
+    /* Everything that holds a port of [lo, hi] on host/proto at time now: assignments active,
+     * or quarantined with quarantine_until > now; leases active with expires_at > now. */
+    int (*claims)(struct store_conn *conn, const char *host, const char *proto, unsigned lo,
+                  unsigned hi, int64_t now, json_t **assignments, json_t **leases,
+                  struct pr_error *err);
+    /* Every claim of every host (the memory maps are rebuilt from it at start). */
+    int (*all_claims)(struct store_conn *conn, int64_t now, json_t **assignments, json_t **leases,
+                      struct pr_error *err);
+    /* Active leases with expires_at <= now, at most limit (a bounded reclaim batch). */
+    int (*expired_leases)(struct store_conn *conn, int64_t now, unsigned limit, json_t **rows,
+                          struct pr_error *err);
+    /* Policy: one JSON document (NULL when never set). */
+    int (*policy_get)(struct store_conn *conn, json_t **policy, struct pr_error *err);
+    int (*policy_set)(struct store_conn *conn, const json_t *policy, struct pr_error *err);
+    /* 0 when the database answers (readiness). */
+    int (*ping)(struct store *store, struct pr_error *err);
+};
+
+/* The backend for url's scheme and, in *location, what follows "scheme:"; NULL when unknown. */
+const struct store_backend *store_backend_find(const char *url, const char **location);
+
+/* A row's integer / text column, with fallbacks. */
+int64_t store_row_int(const json_t *row, const char *column, int64_t fallback);
+const char *store_row_text(const json_t *row, const char *column);
+
+#endif

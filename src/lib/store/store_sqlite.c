@@ -1,0 +1,547 @@
+/* store_sqlite.c — the SQLite backend of store.h: WAL, synchronous=FULL (a commit is on disk
+ * when it returns), a busy timeout, a pool of connections (one per server thread), the schema
+ * versioned in schema_migrations and migrated at open inside one transaction.
+ * Isolation relied on: SQLite has one writer at a time; BEGIN IMMEDIATE takes the write lock
+ * when the transaction starts, so a write transaction's reads (the conflict checks) and its
+ * writes see no other writer in between — two transactions can never both take one port. */
+#include <errno.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/store.h"
+
+#define SQLITE_BUSY_TIMEOUT_MS 10000
+
+struct store_conn {
+    sqlite3 *db;
+    bool in_use;
+};
+
+struct store {
+    struct store_conn *conns;
+    unsigned count;
+    pthread_mutex_t lock;
+    pthread_cond_t freed;
+};
+
+/* Migrations in order; migration i brings the schema to version i + 1. Never edit one that
+ * shipped: add the next. */
+static const char *const sqlite_migrations[] = {
+    "CREATE TABLE hosts (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, addresses TEXT NOT NULL,"
+    "  version INTEGER NOT NULL, created INTEGER, updated INTEGER);"
+    "CREATE TABLE groups (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, hosts TEXT NOT NULL,"
+    "  version INTEGER NOT NULL);"
+    "CREATE TABLE services (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, owner TEXT,"
+    "  version INTEGER NOT NULL);"
+    "CREATE TABLE requests (id INTEGER PRIMARY KEY, service TEXT NOT NULL, hosts TEXT NOT NULL,"
+    "  proto TEXT NOT NULL, port TEXT NOT NULL, bind TEXT NOT NULL, exposure TEXT, owner TEXT,"
+    "  reason TEXT, state TEXT NOT NULL CHECK (state IN ('submitted','approved','rejected','withdrawn')),"
+    "  requested_by TEXT, decided_by TEXT, assignments TEXT, version INTEGER NOT NULL,"
+    "  created INTEGER, updated INTEGER);"
+    "CREATE INDEX requests_state ON requests(state);"
+    "CREATE TABLE assignments (id INTEGER PRIMARY KEY, service TEXT NOT NULL, host TEXT NOT NULL,"
+    "  proto TEXT NOT NULL, port_lo INTEGER NOT NULL CHECK (port_lo BETWEEN 1 AND 65535),"
+    "  port_hi INTEGER NOT NULL CHECK (port_hi BETWEEN port_lo AND 65535), bind TEXT NOT NULL,"
+    "  owner TEXT, state TEXT NOT NULL CHECK (state IN ('active','quarantined','revoked','deassigned')),"
+    "  quarantine_until INTEGER, request INTEGER REFERENCES requests(id), version INTEGER NOT NULL,"
+    "  created INTEGER, updated INTEGER);"
+    "CREATE INDEX assignments_claim ON assignments(host, proto, state, port_lo);"
+    "CREATE TABLE leases (id INTEGER PRIMARY KEY, service TEXT NOT NULL, host TEXT NOT NULL,"
+    "  proto TEXT NOT NULL, port INTEGER NOT NULL CHECK (port BETWEEN 1 AND 65535),"
+    "  expires_at INTEGER NOT NULL, idempotency_key TEXT UNIQUE,"
+    "  state TEXT NOT NULL CHECK (state IN ('active','released','expired')), holder TEXT,"
+    "  version INTEGER NOT NULL, created INTEGER, updated INTEGER);"
+    "CREATE INDEX leases_claim ON leases(host, proto, state, port);"
+    "CREATE INDEX leases_expiry ON leases(state, expires_at);"
+    "CREATE TABLE tokens (id INTEGER PRIMARY KEY, name TEXT, role TEXT NOT NULL"
+    "  CHECK (role IN ('reader','requester','admin')), hash TEXT NOT NULL UNIQUE,"
+    "  created INTEGER NOT NULL, expires INTEGER, last_used INTEGER);"
+    "CREATE TABLE events (id INTEGER PRIMARY KEY, time INTEGER NOT NULL, actor TEXT,"
+    "  request_id TEXT, kind TEXT NOT NULL, object_kind TEXT, object_id INTEGER, before TEXT,"
+    "  after TEXT);"
+    "CREATE INDEX events_request ON events(request_id);"
+    "CREATE INDEX events_object ON events(object_kind, object_id);"
+    "CREATE TRIGGER events_append_only_update BEFORE UPDATE ON events"
+    "  BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;"
+    "CREATE TRIGGER events_append_only_delete BEFORE DELETE ON events"
+    "  BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;"
+    "CREATE TABLE policy (key TEXT PRIMARY KEY, value TEXT NOT NULL);",
+};
+#define SQLITE_MIGRATION_COUNT (sizeof sqlite_migrations / sizeof sqlite_migrations[0])
+
+static int sqlite_fail(sqlite3 *db, int rc, struct pr_error *err, const char *what)
+{
+    int code = rc == SQLITE_CONSTRAINT ? -EEXIST : (rc == SQLITE_BUSY || rc == SQLITE_LOCKED) ? -EBUSY
+             : rc == SQLITE_NOMEM ? -ENOMEM : rc == SQLITE_CANTOPEN || rc == SQLITE_PERM ? -EACCES : -EIO;
+    return pr_error_set(err, code, "%s: %s", what, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+}
+
+static int sqlite_exec(sqlite3 *db, const char *sql, struct pr_error *err)
+{
+    int rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+    return rc == SQLITE_OK ? 0 : sqlite_fail(db, rc, err, "sqlite");
+}
+
+static int sqlite_user_version(sqlite3 *db, int64_t *version, struct pr_error *err)
+{
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(db, "SELECT coalesce(max(version), 0) FROM schema_migrations", -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return sqlite_fail(db, rc, err, "schema_migrations");
+    rc = sqlite3_step(st);
+    *version = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW ? 0 : sqlite_fail(db, rc, err, "schema_migrations");
+}
+
+/* Every migration not yet applied, all in one transaction: a crash leaves the old schema. */
+static int sqlite_migrate(sqlite3 *db, struct pr_error *err)
+{
+    if (sqlite_exec(db, "BEGIN IMMEDIATE", err) < 0)
+        return err->code;
+    int64_t version = 0;
+    int r = sqlite_exec(db, "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY,"
+                            " applied_at INTEGER NOT NULL)", err);
+    if (r == 0)
+        r = sqlite_user_version(db, &version, err);
+    if (r == 0 && version > (int64_t)SQLITE_MIGRATION_COUNT)
+        r = pr_error_set(err, -EPROTO, "the database has schema version %lld, newer than this portreg "
+                         "knows (%zu)", (long long)version, SQLITE_MIGRATION_COUNT);
+    for (size_t i = (size_t)version; r == 0 && i < SQLITE_MIGRATION_COUNT; i++) {
+        r = sqlite_exec(db, sqlite_migrations[i], err);
+        char sql[160];
+        snprintf(sql, sizeof sql, "INSERT INTO schema_migrations VALUES (%zu, strftime('%%s','now'))", i + 1);
+        if (r == 0)
+            r = sqlite_exec(db, sql, err);
+    }
+    if (r < 0) {
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+        return r;
+    }
+    return sqlite_exec(db, "COMMIT", err);
+}
+
+static int sqlite_open_one(const char *path, sqlite3 **out, struct pr_error *err)
+{
+    sqlite3 *db = NULL;
+    int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc != SQLITE_OK) {
+        int r = sqlite_fail(db, rc, err, path);
+        sqlite3_close(db);
+        return r;
+    }
+    sqlite3_busy_timeout(db, SQLITE_BUSY_TIMEOUT_MS);
+    int r = sqlite_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;", err);
+    if (r < 0) {
+        sqlite3_close(db);
+        return r;
+    }
+    *out = db;
+    return 0;
+}
+
+static void sqlite_close(struct store *store)
+{
+    if (!store)
+        return;
+    for (unsigned i = 0; i < store->count; i++)
+        sqlite3_close(store->conns[i].db);
+    pthread_mutex_destroy(&store->lock);
+    pthread_cond_destroy(&store->freed);
+    free(store->conns);
+    free(store);
+}
+
+static int sqlite_open(const char *location, unsigned connections, struct store **out, struct pr_error *err)
+{
+    if (!location || !location[0])
+        return pr_error_set(err, -EINVAL, "sqlite: give a path: sqlite:PATH");
+    struct store *store = calloc(1, sizeof *store);
+    if (!store || !(store->conns = calloc(connections ? connections : 1, sizeof *store->conns))) {
+        free(store);
+        return pr_error_set(err, -ENOMEM, "out of memory");
+    }
+    pthread_mutex_init(&store->lock, NULL);
+    pthread_cond_init(&store->freed, NULL);
+    int r = 0;
+    for (unsigned i = 0; i < (connections ? connections : 1) && r == 0; i++) {
+        r = sqlite_open_one(location, &store->conns[i].db, err);
+        if (r == 0)
+            store->count++;
+        if (r == 0 && i == 0)
+            r = sqlite_migrate(store->conns[0].db, err);
+    }
+    if (r < 0) {
+        pr_error_set_path(err, location);
+        sqlite_close(store);
+        return r;
+    }
+    *out = store;
+    return 0;
+}
+
+static struct store_conn *sqlite_acquire(struct store *store)
+{
+    pthread_mutex_lock(&store->lock);
+    for (;;) {
+        for (unsigned i = 0; i < store->count; i++)
+            if (!store->conns[i].in_use) {
+                store->conns[i].in_use = true;
+                pthread_mutex_unlock(&store->lock);
+                return &store->conns[i];
+            }
+        pthread_cond_wait(&store->freed, &store->lock);
+    }
+}
+
+static void sqlite_release(struct store *store, struct store_conn *conn)
+{
+    pthread_mutex_lock(&store->lock);
+    conn->in_use = false;
+    pthread_cond_signal(&store->freed);
+    pthread_mutex_unlock(&store->lock);
+}
+
+static int sqlite_begin(struct store_conn *conn, bool write, struct pr_error *err)
+{
+    /* IMMEDIATE: the write lock is taken now, before the transaction reads anything, so the
+     * checks it makes hold until COMMIT (SQLite serialises writers). */
+    return sqlite_exec(conn->db, write ? "BEGIN IMMEDIATE" : "BEGIN DEFERRED", err);
+}
+
+static int sqlite_commit(struct store_conn *conn, struct pr_error *err)
+{
+    return sqlite_exec(conn->db, "COMMIT", err);
+}
+
+static void sqlite_rollback(struct store_conn *conn)
+{
+    sqlite3_exec(conn->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+static int bind_value(sqlite3_stmt *st, int index, enum store_column_type type, const json_t *v)
+{
+    if (!v || json_is_null(v))
+        return sqlite3_bind_null(st, index);
+    if (type == STORE_JSON) {
+        char *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+        return text ? sqlite3_bind_text(st, index, text, -1, free) : SQLITE_NOMEM;
+    }
+    if (json_is_integer(v))
+        return sqlite3_bind_int64(st, index, (sqlite3_int64)json_integer_value(v));
+    if (json_is_string(v))
+        return sqlite3_bind_text(st, index, json_string_value(v), (int)json_string_length(v), SQLITE_TRANSIENT);
+    if (json_is_boolean(v))
+        return sqlite3_bind_int(st, index, json_is_true(v));
+    return SQLITE_MISMATCH;
+}
+
+static json_t *column_value(sqlite3_stmt *st, int index, enum store_column_type type)
+{
+    if (sqlite3_column_type(st, index) == SQLITE_NULL)
+        return json_null();
+    if (type == STORE_INT)
+        return json_integer((json_int_t)sqlite3_column_int64(st, index));
+    const char *text = (const char *)sqlite3_column_text(st, index);
+    if (type == STORE_JSON) {
+        json_t *v = json_loads(text ? text : "null", JSON_DECODE_ANY, NULL);
+        return v ? v : json_null();
+    }
+    return json_string(text ? text : "");
+}
+
+static json_t *row_from_statement(sqlite3_stmt *st, enum store_kind kind)
+{
+    json_t *row = json_object();
+    json_object_set_new(row, "id", json_integer((json_int_t)sqlite3_column_int64(st, 0)));
+    int i = 1;
+    for (const struct store_column *c = store_tables[kind].columns; c->name; c++, i++)
+        json_object_set_new(row, c->name, column_value(st, i, c->type));
+    return row;
+}
+
+static void select_columns(enum store_kind kind, char *sql, size_t size)
+{
+    size_t n = (size_t)snprintf(sql, size, "SELECT id");
+    for (const struct store_column *c = store_tables[kind].columns; c->name && n < size; c++)
+        n += (size_t)snprintf(sql + n, size - n, ", \"%s\"", c->name);
+    if (n < size)
+        snprintf(sql + n, size - n, " FROM \"%s\"", store_tables[kind].name);
+}
+
+static int sqlite_insert(struct store_conn *conn, enum store_kind kind, json_t *row, int64_t *id,
+                         struct pr_error *err)
+{
+    char sql[1024], values[256];
+    size_t n = (size_t)snprintf(sql, sizeof sql, "INSERT INTO \"%s\" (", store_tables[kind].name), v = 0;
+    int count = 0;
+    for (const struct store_column *c = store_tables[kind].columns; c->name; c++, count++) {
+        n += (size_t)snprintf(sql + n, sizeof sql - n, "%s\"%s\"", count ? ", " : "", c->name);
+        v += (size_t)snprintf(values + v, sizeof values - v, "%s?", count ? ", " : "");
+    }
+    snprintf(sql + n, sizeof sql - n, ") VALUES (%s)", values);
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(conn->db, sql, -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return sqlite_fail(conn->db, rc, err, store_tables[kind].name);
+    int i = 1;
+    for (const struct store_column *c = store_tables[kind].columns; c->name && rc == SQLITE_OK; c++, i++)
+        rc = bind_value(st, i, c->type, json_object_get(row, c->name));
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        return sqlite_fail(conn->db, rc, err, store_tables[kind].name);
+    *id = (int64_t)sqlite3_last_insert_rowid(conn->db);
+    json_object_set_new(row, "id", json_integer((json_int_t)*id));
+    return 0;
+}
+
+static int sqlite_update(struct store_conn *conn, enum store_kind kind, int64_t id, const json_t *row,
+                         struct pr_error *err)
+{
+    char sql[1024];
+    size_t n = (size_t)snprintf(sql, sizeof sql, "UPDATE \"%s\" SET ", store_tables[kind].name);
+    int count = 0;
+    for (const struct store_column *c = store_tables[kind].columns; c->name; c++, count++)
+        n += (size_t)snprintf(sql + n, sizeof sql - n, "%s\"%s\" = ?", count ? ", " : "", c->name);
+    snprintf(sql + n, sizeof sql - n, " WHERE id = ?");
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(conn->db, sql, -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return sqlite_fail(conn->db, rc, err, store_tables[kind].name);
+    int i = 1;
+    for (const struct store_column *c = store_tables[kind].columns; c->name && rc == SQLITE_OK; c++, i++)
+        rc = bind_value(st, i, c->type, json_object_get(row, c->name));
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(st, i, (sqlite3_int64)id);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        return sqlite_fail(conn->db, rc, err, store_tables[kind].name);
+    return sqlite3_changes(conn->db) ? 0 : pr_error_set(err, -ENOENT, "no %s %lld", store_tables[kind].name, (long long)id);
+}
+
+static int sqlite_remove(struct store_conn *conn, enum store_kind kind, int64_t id, struct pr_error *err)
+{
+    char sql[128];
+    snprintf(sql, sizeof sql, "DELETE FROM \"%s\" WHERE id = ?", store_tables[kind].name);
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(conn->db, sql, -1, &st, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_int64(st, 1, (sqlite3_int64)id);
+        rc = sqlite3_step(st);
+        sqlite3_finalize(st);
+    }
+    if (rc != SQLITE_DONE)
+        return sqlite_fail(conn->db, rc, err, store_tables[kind].name);
+    return sqlite3_changes(conn->db) ? 0 : pr_error_set(err, -ENOENT, "no %s %lld", store_tables[kind].name, (long long)id);
+}
+
+/* Run a prepared SELECT of kind's columns; rows appended to *rows (created when NULL). */
+static int collect_rows(sqlite3 *db, sqlite3_stmt *st, enum store_kind kind, json_t **rows, struct pr_error *err)
+{
+    if (!*rows)
+        *rows = json_array();
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        json_array_append_new(*rows, row_from_statement(st, kind));
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : sqlite_fail(db, rc, err, store_tables[kind].name);
+}
+
+static bool column_known(enum store_kind kind, const char *name, enum store_column_type *type)
+{
+    if (strcmp(name, "id") == 0) {
+        *type = STORE_INT;
+        return true;
+    }
+    for (const struct store_column *c = store_tables[kind].columns; c->name; c++)
+        if (strcmp(c->name, name) == 0) {
+            *type = c->type;
+            return true;
+        }
+    return false;
+}
+
+static int sqlite_list(struct store_conn *conn, enum store_kind kind, const struct store_filter *filters,
+                       size_t filter_count, int64_t after_id, unsigned limit, json_t **rows,
+                       struct pr_error *err)
+{
+    char sql[2048];
+    select_columns(kind, sql, sizeof sql);
+    size_t n = strlen(sql);
+    n += (size_t)snprintf(sql + n, sizeof sql - n, " WHERE id > ?");
+    for (size_t f = 0; f < filter_count; f++) {
+        enum store_column_type type;
+        if (!column_known(kind, filters[f].column, &type))
+            return pr_error_set(err, -EINVAL, "%s has no column %s", store_tables[kind].name, filters[f].column);
+        n += (size_t)snprintf(sql + n, sizeof sql - n, json_is_null(filters[f].value) || !filters[f].value
+                              ? " AND \"%s\" IS NULL" : " AND \"%s\" = ?", filters[f].column);
+    }
+    snprintf(sql + n, sizeof sql - n, " ORDER BY id LIMIT ?");
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(conn->db, sql, -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return sqlite_fail(conn->db, rc, err, store_tables[kind].name);
+    int i = 1;
+    rc = sqlite3_bind_int64(st, i++, (sqlite3_int64)after_id);
+    for (size_t f = 0; f < filter_count && rc == SQLITE_OK; f++) {
+        enum store_column_type type = STORE_TEXT;
+        column_known(kind, filters[f].column, &type);
+        if (filters[f].value && !json_is_null(filters[f].value))
+            rc = bind_value(st, i++, type, filters[f].value);
+    }
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int(st, i, (int)(limit && limit <= STORE_LIST_MAX ? limit : STORE_LIST_MAX));
+    if (rc != SQLITE_OK) {
+        sqlite3_finalize(st);
+        return sqlite_fail(conn->db, rc, err, store_tables[kind].name);
+    }
+    *rows = NULL;
+    return collect_rows(conn->db, st, kind, rows, err);
+}
+
+static int sqlite_get(struct store_conn *conn, enum store_kind kind, int64_t id, json_t **row,
+                      struct pr_error *err)
+{
+    json_t *rows = NULL;
+    json_t *value = json_integer((json_int_t)id);
+    struct store_filter f = { "id", value };
+    int r = sqlite_list(conn, kind, &f, 1, 0, 1, &rows, err);
+    json_decref(value);
+    if (r < 0)
+        return r;
+    if (json_array_size(rows) == 0) {
+        json_decref(rows);
+        return pr_error_set(err, -ENOENT, "no %s %lld", store_tables[kind].name, (long long)id);
+    }
+    *row = json_incref(json_array_get(rows, 0));
+    json_decref(rows);
+    return 0;
+}
+
+static int select_where(struct store_conn *conn, enum store_kind kind, const char *where,
+                        const char *host, const char *proto, int64_t a, int64_t b, int64_t c,
+                        json_t **rows, struct pr_error *err)
+{
+    char sql[2048];
+    select_columns(kind, sql, sizeof sql);
+    size_t n = strlen(sql);
+    snprintf(sql + n, sizeof sql - n, " WHERE %s ORDER BY id", where);
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(conn->db, sql, -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return sqlite_fail(conn->db, rc, err, store_tables[kind].name);
+    int count = sqlite3_bind_parameter_count(st);
+    int i = 1;
+    if (host && i <= count)
+        sqlite3_bind_text(st, i++, host, -1, SQLITE_TRANSIENT);
+    if (proto && i <= count)
+        sqlite3_bind_text(st, i++, proto, -1, SQLITE_TRANSIENT);
+    int64_t numbers[3] = { a, b, c };
+    for (int k = 0; k < 3 && i <= count; k++)
+        sqlite3_bind_int64(st, i++, (sqlite3_int64)numbers[k]);
+    return collect_rows(conn->db, st, kind, rows, err);
+}
+
+static int sqlite_claims(struct store_conn *conn, const char *host, const char *proto, unsigned lo,
+                         unsigned hi, int64_t now, json_t **assignments, json_t **leases,
+                         struct pr_error *err)
+{
+    *assignments = *leases = NULL;
+    int r;
+    r = select_where(conn, STORE_ASSIGNMENTS,
+                     "host = ?1 AND proto = ?2 AND port_lo <= ?4 AND port_hi >= ?3 AND"
+                     " (state = 'active' OR (state = 'quarantined' AND quarantine_until > ?5))",
+                     host, proto, (int64_t)lo, (int64_t)hi, now, assignments, err);
+    if (r == 0)
+        r = select_where(conn, STORE_LEASES,
+                         "host = ?1 AND proto = ?2 AND port BETWEEN ?3 AND ?4 AND state = 'active'"
+                         " AND expires_at > ?5", host, proto, (int64_t)lo, (int64_t)hi, now, leases, err);
+    return r;
+}
+
+static int sqlite_all_claims(struct store_conn *conn, int64_t now, json_t **assignments, json_t **leases,
+                             struct pr_error *err)
+{
+    *assignments = *leases = NULL;
+    int r = select_where(conn, STORE_ASSIGNMENTS,
+                         "state = 'active' OR (state = 'quarantined' AND quarantine_until > ?1)",
+                         NULL, NULL, now, 0, 0, assignments, err);
+    if (r == 0)
+        r = select_where(conn, STORE_LEASES, "state = 'active' AND expires_at > ?1", NULL, NULL, now, 0, 0,
+                         leases, err);
+    return r;
+}
+
+static int sqlite_expired_leases(struct store_conn *conn, int64_t now, unsigned limit, json_t **rows,
+                                 struct pr_error *err)
+{
+    *rows = NULL;
+    return select_where(conn, STORE_LEASES, "id IN (SELECT id FROM leases WHERE state = 'active' AND expires_at <= ?1"
+                        " ORDER BY expires_at LIMIT ?2)", NULL, NULL,
+                        now, (int64_t)limit, 0, rows, err);
+}
+
+static int sqlite_policy_get(struct store_conn *conn, json_t **policy, struct pr_error *err)
+{
+    sqlite3_stmt *st;
+    *policy = NULL;
+    int rc = sqlite3_prepare_v2(conn->db, "SELECT value FROM policy WHERE key = 'policy'", -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return sqlite_fail(conn->db, rc, err, "policy");
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        *policy = json_loads((const char *)sqlite3_column_text(st, 0), 0, NULL);
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : sqlite_fail(conn->db, rc, err, "policy");
+}
+
+static int sqlite_policy_set(struct store_conn *conn, const json_t *policy, struct pr_error *err)
+{
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(conn->db, "INSERT OR REPLACE INTO policy (key, value) VALUES ('policy', ?)",
+                                -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return sqlite_fail(conn->db, rc, err, "policy");
+    rc = bind_value(st, 1, STORE_JSON, policy);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : sqlite_fail(conn->db, rc, err, "policy");
+}
+
+static int sqlite_ping(struct store *store, struct pr_error *err)
+{
+    struct store_conn *conn = sqlite_acquire(store);
+    int64_t version = 0;
+    int r = sqlite_user_version(conn->db, &version, err);
+    sqlite_release(store, conn);
+    return r;
+}
+
+const struct store_backend store_backend_sqlite = {
+    .scheme = "sqlite",
+    .open = sqlite_open,
+    .close = sqlite_close,
+    .acquire = sqlite_acquire,
+    .release = sqlite_release,
+    .begin = sqlite_begin,
+    .commit = sqlite_commit,
+    .rollback = sqlite_rollback,
+    .insert = sqlite_insert,
+    .get = sqlite_get,
+    .update = sqlite_update,
+    .remove = sqlite_remove,
+    .list = sqlite_list,
+    .claims = sqlite_claims,
+    .all_claims = sqlite_all_claims,
+    .expired_leases = sqlite_expired_leases,
+    .policy_get = sqlite_policy_get,
+    .policy_set = sqlite_policy_set,
+    .ping = sqlite_ping,
+};

@@ -1,0 +1,287 @@
+/* serve_command.c — `portreg serve` inside the server module (portreg-serve.so, loaded by
+ * src/cli/cmd_serve.c): the organisation's port registry over HTTP (src/server over
+ * src/lib/ledger), and `portreg serve token create`. Thin: options, the state directory, the
+ * database URL, the registry index, the listening sockets (a taken address is explained by
+ * the doctor: who holds it and by which rule, exit 3), signals, then server_run. */
+#include <errno.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "serve_options.h"
+#include "doctor/bindsim.h"
+#include "ledger/ledger.h"
+#include "net/inspect.h"
+#include "server/server.h"
+#include "util/file_io.h"
+
+/* The state directory (created 0700 when missing), the server secret and the default URL. */
+static int serve_state(const struct cli_context *ctx, char *state_dir, size_t size, uint8_t secret[32], char *db_url,
+                       size_t db_size, const char *db_given)
+{
+    struct registry_paths paths;
+    struct pr_error err;
+    pr_error_clear(&err);
+    if (registry_paths_init(&paths, ctx->state_dir, &err) < 0 || registry_state_dir_check(paths.state_dir, &err) < 0)
+        return cli_error_from(CLI_EXIT_FAILURE, "serve", &err);
+    snprintf(state_dir, size, "%s", paths.state_dir);
+    if (mkdir(state_dir, 0700) < 0 && errno != EEXIST)
+        return cli_error(CLI_EXIT_FAILURE, "serve", "%s: %s", state_dir, strerror(errno));
+    if (ledger_secret_load(state_dir, secret, &err) < 0)
+        return cli_error_from(CLI_EXIT_FAILURE, "serve", &err);
+    if (db_given)
+        snprintf(db_url, db_size, "%s", db_given);
+    else
+        snprintf(db_url, db_size, "sqlite:%s/serve.db", state_dir);
+    return CLI_EXIT_OK;
+}
+
+static int run_token_create(int argc, char **argv, struct cli_context *ctx)
+{
+    const char *db = NULL, *name = NULL;
+    enum ledger_role role = LEDGER_ROLE_NONE;
+    unsigned expires = 0;
+    int opt;
+    struct cli_option_parser parser;
+    cli_options_begin(&parser, "serve token create", cli_serve_token_options, argc, argv, 0);
+    while ((opt = cli_options_next(&parser)) != CLI_OPTIONS_DONE) {
+        switch (opt) {
+        case OPT_ROLE:
+            if ((role = ledger_role_parse(optarg)) == LEDGER_ROLE_NONE)
+                return cli_usage_error("serve token create", "--role: \"%s\" is not reader, requester or admin", optarg);
+            break;
+        case OPT_NAME: name = optarg; break;
+        case OPT_DB: db = optarg; break;
+        case OPT_EXPIRES: {
+            char *end;
+            unsigned long days = strtoul(optarg, &end, 10);
+            if (optarg[0] < '0' || optarg[0] > '9' || *end || days < 1 || days > 36500)
+                return cli_usage_error("serve token create", "--expires: \"%s\" is not a number of days (1-36500)", optarg);
+            expires = (unsigned)days;
+            break;
+        }
+        case 'h':
+            cli_options_print_help(stdout, "usage: portreg serve token create --role ROLE [--name N] [--expires DAYS]\n\n"
+                                   "Create an API token and print it once; only its keyed hash is kept.\n\n",
+                                   cli_serve_token_options, NULL);
+            return CLI_EXIT_OK;
+        default:
+            return cli_options_error(&parser);
+        }
+    }
+    if (optind < argc)
+        return cli_usage_error("serve token create", "unexpected argument '%s'", argv[optind]);
+    if (role == LEDGER_ROLE_NONE)
+        return cli_usage_error("serve token create", "give --role reader, requester or admin");
+    char state_dir[PATH_MAX], db_url[PATH_MAX + 16];
+    uint8_t secret[32];
+    int rc = serve_state(ctx, state_dir, sizeof state_dir, secret, db_url, sizeof db_url, db);
+    if (rc != CLI_EXIT_OK)
+        return rc;
+    struct ledger_options lopt = { db_url, 1, 0, secret, sizeof secret };
+    struct ledger *ledger = NULL;
+    struct pr_error err;
+    pr_error_clear(&err);
+    if (ledger_open(&lopt, &ledger, &err) < 0)
+        return cli_error_from(err.code == -EINVAL ? CLI_EXIT_USAGE : CLI_EXIT_FAILURE, "serve token create", &err);
+    char token[LEDGER_TOKEN_LENGTH + 1];
+    json_t *row = NULL;
+    if (ledger_token_create(ledger, role, name, expires, token, &row, &err) < 0) {
+        ledger_close(ledger);
+        return cli_error_from(CLI_EXIT_FAILURE, "serve token create", &err);
+    }
+    printf("%s\n", token);
+    if (ctx->stderr_is_tty)
+        fprintf(stderr, "portreg: token %lld (%s) created; it is shown only this once\n",
+                (long long)store_row_int(row, "id", 0), ledger_role_name(role));
+    json_decref(row);
+    ledger_close(ledger);
+    return CLI_EXIT_OK;
+}
+
+/* The listen address is taken: ask the doctor who holds it and why. */
+static void explain_taken_address(const char *listen)
+{
+    int family;
+    unsigned char address[16];
+    unsigned port;
+    if (server_parse_listen(listen, &family, address, &port) < 0)
+        return;
+    struct bindsim_plan plan = { .proto = REGISTRY_PROTO_TCP, .family = (uint8_t)family, .port = (uint16_t)port,
+                                 .reuseaddr = true, .uid = (uint32_t)geteuid() };
+    memcpy(plan.address, address, 16);
+    struct portspec ports = { 0 };
+    if (portspec_add(&ports, (uint16_t)port, (uint16_t)port, REGISTRY_PROTO_TCP) < 0)
+        return;
+    struct inspect_options opt = { .processes = true };
+    opt.query.protos = 1u << REGISTRY_PROTO_TCP;
+    opt.query.states = SOCKET_STATE_ALL;
+    opt.query.local_ports = &ports;
+    struct inspect_result res;
+    struct pr_error err;
+    pr_error_clear(&err);
+    if (inspect_run(&opt, &res, &err) < 0) {
+        portspec_free(&ports);
+        return;
+    }
+    struct bindsim_result sim;
+    if (bindsim_check(&plan, res.sockets.items, res.sockets.count, NULL, &sim, &err) == 0) {
+        for (size_t k = 0; k < sim.conflict_count; k++) {
+            const struct bindsim_conflict *c = &sim.conflicts[k];
+            char sentence[600];
+            bindsim_conflict_sentence(&plan, &res.sockets.items[c->socket_index], c, sentence, sizeof sentence);
+            fprintf(stderr, "portreg: serve: %s: %s\n", c->certain ? bindsim_rule_id(c->rule) : "maybe", sentence);
+            for (uint32_t h = 0; res.holder_count && h < res.holder_count[c->socket_index]; h++) {
+                const struct socket_holder *holder = &res.holders[res.holder_start[c->socket_index] + h];
+                const struct process_info *p = inspect_process(&res, holder->pid);
+                fprintf(stderr, "portreg: serve:   held by pid %u (%s)%s%s\n", holder->pid, p ? p->comm : "?",
+                        p && p->cgroup.unit[0] ? ", unit " : "", p && p->cgroup.unit[0] ? p->cgroup.unit : "");
+            }
+        }
+        bindsim_result_free(&sim);
+    }
+    fprintf(stderr, "portreg: serve: see 'portreg check %s' and 'portreg who %u'; or choose another --listen\n", listen,
+            port);
+    inspect_result_free(&res);
+    portspec_free(&ports);
+}
+
+static void say_ready(void *ctx)
+{
+    const struct server_options *opt = ctx;
+    for (size_t i = 0; i < opt->listen_count; i++)
+        fprintf(stderr, "portreg: serve: listening on http://%s/\n", opt->listen[i]);
+}
+
+int serve_command_run(int argc, char **argv, struct cli_context *ctx)
+{
+    if (argc >= 2 && strcmp(argv[1], "token") == 0) {
+        if (argc < 3 || strcmp(argv[2], "create") != 0)
+            return cli_usage_error("serve", "'serve token' has one subcommand: create");
+        return run_token_create(argc - 2, argv + 2, ctx);
+    }
+    struct server_options sopt = { .log_format = SERVER_LOG_TEXT };
+    const char *db = NULL;
+    int64_t clock_offset = 0;
+    int opt;
+    struct cli_option_parser parser;
+    cli_options_begin(&parser, "serve", cli_serve_options, argc, argv, 0);
+    while ((opt = cli_options_next(&parser)) != CLI_OPTIONS_DONE) {
+        switch (opt) {
+        case OPT_LISTEN:
+            if (sopt.listen_count == SERVER_LISTEN_MAX)
+                return cli_usage_error("serve", "--listen: at most %d addresses", SERVER_LISTEN_MAX);
+            sopt.listen[sopt.listen_count++] = optarg;
+            break;
+        case OPT_DB: db = optarg; break;
+        case OPT_LOG_FORMAT:
+            if (strcmp(optarg, "text") == 0)
+                sopt.log_format = SERVER_LOG_TEXT;
+            else if (strcmp(optarg, "json") == 0)
+                sopt.log_format = SERVER_LOG_JSON;
+            else
+                return cli_usage_error("serve", "--log-format: \"%s\" is not text or json", optarg);
+            break;
+        case OPT_THREADS: {
+            char *end;
+            unsigned long n = strtoul(optarg, &end, 10);
+            if (optarg[0] < '1' || optarg[0] > '9' || *end || n > 1024)
+                return cli_usage_error("serve", "--threads: \"%s\" is not 1-1024", optarg);
+            sopt.threads = (unsigned)n;
+            break;
+        }
+        case OPT_CLOCK_OFFSET: {
+            char *end;
+            long long v = strtoll(optarg, &end, 10);
+            if (!optarg[0] || *end)
+                return cli_usage_error("serve", "--clock-offset: \"%s\" is not a number of seconds", optarg);
+            clock_offset = v;
+            break;
+        }
+        case 'h':
+            cli_options_print_help(stdout, cli_serve_usage, cli_serve_options, cli_serve_usage_tail);
+            return CLI_EXIT_OK;
+        default:
+            return cli_options_error(&parser);
+        }
+    }
+    if (optind < argc)
+        return cli_usage_error("serve", "unexpected argument '%s'", argv[optind]);
+    if (sopt.listen_count == 0)
+        sopt.listen[sopt.listen_count++] = "127.0.0.1:7678";
+
+    char state_dir[PATH_MAX], db_url[PATH_MAX + 16];
+    uint8_t secret[32];
+    int rc = serve_state(ctx, state_dir, sizeof state_dir, secret, db_url, sizeof db_url, db);
+    if (rc != CLI_EXIT_OK)
+        return rc;
+
+    /* every thread (libmicrohttpd's, SQLite's none) inherits this mask: only sigwait sees them */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    int fds[SERVER_LISTEN_MAX];
+    struct pr_error err;
+    for (size_t i = 0; i < sopt.listen_count; i++) {
+        pr_error_clear(&err);
+        if (server_listen_socket(sopt.listen[i], &fds[i], &err) < 0) {
+            for (size_t j = 0; j < i; j++)
+                close(fds[j]);
+            if (err.code == -EINVAL)
+                return cli_error_from(CLI_EXIT_USAGE, "serve", &err);
+            cli_error_from(CLI_EXIT_FAILURE, "serve", &err);
+            if (err.code == -EADDRINUSE)
+                explain_taken_address(sopt.listen[i]);
+            return CLI_EXIT_FAILURE;
+        }
+    }
+
+    struct registry_paths paths;
+    struct registry_index *ix = NULL;
+    struct registry_open_report report;
+    if (cli_open_registry(ctx, &paths, &ix, &report) != CLI_EXIT_OK) {
+        cli_warning("serve: the registry routes will answer 503");
+        ix = NULL;
+    } else if (registry_index_verify_all(ix, NULL) < 0) {
+        /* verified whole now, so request threads only read the index (no lazy checks) */
+        if (cli_recover_registry(&paths, &ix, &report) != CLI_EXIT_OK || registry_index_verify_all(ix, NULL) < 0) {
+            registry_index_close(ix);
+            ix = NULL;
+        }
+    }
+    struct local_ports host_ports;
+    pr_error_clear(&err);
+    bool have_host_ports = local_ports_read(NULL, &host_ports, &err) == 0 && host_ports.have_ephemeral;
+
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    unsigned threads = sopt.threads ? sopt.threads : (cores > 0 ? (unsigned)cores : 1);
+    struct ledger_options lopt = { db_url, threads * (unsigned)sopt.listen_count + 1, clock_offset, secret, sizeof secret };
+    struct ledger *ledger = NULL;
+    pr_error_clear(&err);
+    if (ledger_open(&lopt, &ledger, &err) < 0) {
+        for (size_t i = 0; i < sopt.listen_count; i++)
+            close(fds[i]);
+        registry_index_close(ix);
+        return cli_error_from(err.code == -EINVAL ? CLI_EXIT_USAGE : CLI_EXIT_FAILURE, "serve", &err);
+    }
+    sopt.ledger = ledger;
+    sopt.registry = ix;
+    sopt.host_ports = have_host_ports ? &host_ports : NULL;
+    fprintf(stderr, "portreg: serve: database %s\n", db_url);
+    pr_error_clear(&err);
+    int r = server_run(&sopt, fds, sopt.listen_count, say_ready, &sopt, &err);
+    ledger_close(ledger);
+    registry_index_close(ix);
+    if (r < 0)
+        return cli_error_from(CLI_EXIT_FAILURE, "serve", &err);
+    fputs("portreg: serve: stopped\n", stderr);
+    return CLI_EXIT_OK;
+}

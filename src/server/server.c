@@ -1,0 +1,397 @@
+/* server.c — libmicrohttpd daemons (internal polling thread, epoll, a thread pool of one
+ * thread per core, one daemon per --listen socket), the request pipeline (route → auth →
+ * content type and size → validated body → handler → JSON response with X-Request-ID and
+ * ETag), the per-request log line, and the drain on SIGTERM/SIGINT: stop accepting, wait for
+ * the requests in flight, stop. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "registry/registry_json.h"
+#include "util/text_escape.h"
+#include "server/server_http.h"
+
+#define SERVER_DRAIN_SECONDS 10
+
+struct request_ctx {
+    struct timespec start;
+    char *body;
+    size_t len, cap;
+    bool too_large;
+    char request_id[72];
+    char actor[128];
+    char method[16];
+    char path[256];
+    unsigned status;
+};
+
+struct server_state {
+    const struct server_options *opt;
+    atomic_uint_fast64_t next_id;
+    atomic_int in_flight;
+    int64_t started;
+    pthread_mutex_t log_lock;
+};
+
+int server_parse_listen(const char *listen, int *family, unsigned char address[16], unsigned *port)
+{
+    char host[64];
+    const char *colon = strrchr(listen, ':');
+    if (!colon || colon == listen)
+        return -EINVAL;
+    size_t len = (size_t)(colon - listen);
+    if (listen[0] == '[') {
+        if (len < 3 || listen[len - 1] != ']' || len - 2 >= sizeof host)
+            return -EINVAL;
+        memcpy(host, listen + 1, len - 2);
+        host[len - 2] = '\0';
+    } else {
+        if (len >= sizeof host)
+            return -EINVAL;
+        memcpy(host, listen, len);
+        host[len] = '\0';
+    }
+    char *end;
+    unsigned long p = strtoul(colon + 1, &end, 10);
+    if (colon[1] < '0' || colon[1] > '9' || *end || p > 65535)
+        return -EINVAL;
+    memset(address, 0, 16);
+    if (listen[0] != '[' && inet_pton(AF_INET, host, address) == 1)
+        *family = AF_INET;
+    else if (listen[0] == '[' && inet_pton(AF_INET6, host, address) == 1)
+        *family = AF_INET6;
+    else
+        return -EINVAL;
+    *port = (unsigned)p;
+    return 0;
+}
+
+int server_listen_socket(const char *listen_text, int *fd_out, struct pr_error *err)
+{
+    int family;
+    unsigned char address[16];
+    unsigned port;
+    if (server_parse_listen(listen_text, &family, address, &port) < 0)
+        return pr_error_set(err, -EINVAL, "--listen %s: not ADDR:PORT or [IPV6]:PORT", listen_text);
+    int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0)
+        return pr_error_set(err, -errno, "socket: %s", strerror(errno));
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    struct sockaddr_storage ss;
+    socklen_t sl;
+    memset(&ss, 0, sizeof ss);
+    if (family == AF_INET) {
+        struct sockaddr_in *in = (struct sockaddr_in *)&ss;
+        in->sin_family = AF_INET;
+        in->sin_port = htons((uint16_t)port);
+        memcpy(&in->sin_addr, address, 4);
+        sl = sizeof *in;
+    } else {
+        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+        in6->sin6_family = AF_INET6;
+        in6->sin6_port = htons((uint16_t)port);
+        memcpy(&in6->sin6_addr, address, 16);
+        sl = sizeof *in6;
+    }
+    if (bind(fd, (struct sockaddr *)&ss, sl) < 0 || listen(fd, 1024) < 0) {
+        int e = errno;
+        close(fd);
+        return pr_error_set(err, -e, "%s: %s", listen_text, strerror(e));
+    }
+    *fd_out = fd;
+    return 0;
+}
+
+static bool request_id_sane(const char *id)
+{
+    size_t len = id ? strlen(id) : 0;
+    if (len == 0 || len > 64)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        char c = id[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+              c == '.' || c == ':'))
+            return false;
+    }
+    return true;
+}
+
+static enum MHD_Result collect_query(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+    (void)kind;
+    json_object_set_new(cls, key, json_string(value ? value : ""));
+    return MHD_YES;
+}
+
+static int64_t parse_if_match(const char *text)
+{
+    if (!text)
+        return -1;
+    if (text[0] == 'W' && text[1] == '/')
+        text += 2;
+    if (*text == '"')
+        text++;
+    char *end;
+    long long v = strtoll(text, &end, 10);
+    if (end == text || (*end && *end != '"') || v < 0)
+        return -2;
+    return v;
+}
+
+/* Route, authenticate, validate, run. */
+static void dispatch(struct server_state *state, struct MHD_Connection *c, struct request_ctx *ctx, const char *url,
+                     const char *method, struct server_response *resp)
+{
+    struct server_request req = { .opt = state->opt, .method = method, .path = url, .if_match = -1 };
+    req.actor.request_id = ctx->request_id;
+    bool path_known;
+    const struct server_route *route = server_route_find(method, url, &req, &path_known);
+    if (!route) {
+        respond_error(resp, path_known ? 405 : 404, path_known ? "method-not-allowed" : "not-found", "",
+                      path_known ? "this path does not take that method" : "no such route (see docs/API.md)");
+        return;
+    }
+    if (route->role != LEDGER_ROLE_NONE) {
+        const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+        if (!auth || strncasecmp(auth, "Bearer ", 7) != 0) {
+            respond_error(resp, 401, "unauthorized", "", "send Authorization: Bearer TOKEN (portreg serve token create)");
+            return;
+        }
+        struct ledger_error lerr = { 0 };
+        if (ledger_token_authenticate(state->opt->ledger, auth + 7, &req.actor, &lerr) < 0) {
+            respond_result(resp, -1, 0, NULL, &lerr);
+            return;
+        }
+        snprintf(ctx->actor, sizeof ctx->actor, "%s", req.actor.name);
+        if (req.actor.role < route->role) {
+            char message[160];
+            snprintf(message, sizeof message, "this needs the %s role; the token has %s", ledger_role_name(route->role),
+                     ledger_role_name(req.actor.role));
+            respond_error(resp, 403, "forbidden", "", message);
+            return;
+        }
+    }
+    if (ctx->too_large) {
+        char message[96];
+        snprintf(message, sizeof message, "the body is larger than %zu bytes", state->opt->body_limit);
+        respond_error(resp, 413, "too-large", "", message);
+        return;
+    }
+    if (route->body != ROUTE_NO_BODY) {
+        const char *type = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+        size_t type_len = type ? strcspn(type, "; ") : 0;
+        if (ctx->len > 0 && !(type && type_len == 16 && strncasecmp(type, "application/json", 16) == 0)) {
+            respond_error(resp, 415, "unsupported-media-type", "", "send the body as Content-Type: application/json");
+            return;
+        }
+        struct ledger_error lerr = { 0 };
+        if (ledger_body_parse((enum ledger_body_kind)route->body, ctx->body ? ctx->body : "", ctx->len, &req.body,
+                              &lerr) < 0) {
+            respond_result(resp, -1, 0, NULL, &lerr);
+            return;
+        }
+    }
+    req.if_match = parse_if_match(MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_MATCH));
+    if (req.if_match == -2) {
+        respond_error(resp, 400, "bad-value", "If-Match", "If-Match must be the object's version as ETag sends it");
+        json_decref(req.body);
+        return;
+    }
+    req.idempotency_key = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Idempotency-Key");
+    req.query = json_object();
+    MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, collect_query, req.query);
+    route->handler(&req, resp);
+    json_decref(req.query);
+    json_decref(req.body);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+                                  const char *version, const char *upload_data, size_t *upload_size, void **con_cls)
+{
+    (void)version;
+    struct server_state *state = cls;
+    struct request_ctx *ctx = *con_cls;
+    if (!ctx) {
+        ctx = calloc(1, sizeof *ctx);
+        if (!ctx)
+            return MHD_NO;
+        clock_gettime(CLOCK_MONOTONIC, &ctx->start);
+        const char *given = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Request-ID");
+        if (request_id_sane(given))
+            snprintf(ctx->request_id, sizeof ctx->request_id, "%s", given);
+        else
+            snprintf(ctx->request_id, sizeof ctx->request_id, "%llx-%llu", (unsigned long long)state->started,
+                     (unsigned long long)atomic_fetch_add(&state->next_id, 1));
+        snprintf(ctx->method, sizeof ctx->method, "%s", method);
+        /* the path is text from outside: logged escaped (util/text_escape.c) */
+        snprintf(ctx->path, sizeof ctx->path, "%s", url);
+        text_escape_in_place(ctx->path, sizeof ctx->path);
+        atomic_fetch_add(&state->in_flight, 1);
+        *con_cls = ctx;
+        return MHD_YES;
+    }
+    if (*upload_size) {
+        if (!ctx->too_large && ctx->len + *upload_size <= state->opt->body_limit) {
+            if (ctx->len + *upload_size > ctx->cap) {
+                size_t cap = ctx->cap ? ctx->cap * 2 : 4096;
+                while (cap < ctx->len + *upload_size)
+                    cap *= 2;
+                char *grown = realloc(ctx->body, cap);
+                if (!grown)
+                    return MHD_NO;
+                ctx->body = grown;
+                ctx->cap = cap;
+            }
+            memcpy(ctx->body + ctx->len, upload_data, *upload_size);
+            ctx->len += *upload_size;
+        } else {
+            ctx->too_large = true;   /* the rest is read and dropped; the answer is 413 */
+        }
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    struct server_response resp = { 0 };
+    dispatch(state, c, ctx, url, method, &resp);
+    /* the precision `--json` uses (cli/output.c), so the API's documents equal the CLI's */
+    char *text = resp.body ? json_dumps(resp.body, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(6)) : NULL;
+    size_t len = text ? strlen(text) : 0;
+    if (text) {
+        char *with_newline = realloc(text, len + 2);
+        if (with_newline) {
+            text = with_newline;
+            text[len++] = '\n';
+            text[len] = '\0';
+        }
+    }
+    json_decref(resp.body);
+    struct MHD_Response *response = MHD_create_response_from_buffer(len, text ? text : (char *)"",
+                                                                    text ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+    if (!response) {
+        free(text);
+        return MHD_NO;
+    }
+    if (text)
+        MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+    MHD_add_response_header(response, "X-Request-ID", ctx->request_id);
+    if (resp.version > 0) {
+        char etag[32];
+        snprintf(etag, sizeof etag, "\"%lld\"", (long long)resp.version);
+        MHD_add_response_header(response, MHD_HTTP_HEADER_ETAG, etag);
+    }
+    if (resp.status == 401)
+        MHD_add_response_header(response, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"portreg\"");
+    ctx->status = resp.status ? resp.status : 500;
+    enum MHD_Result result = MHD_queue_response(c, ctx->status, response);
+    MHD_destroy_response(response);
+    return result;
+}
+
+static void log_request(struct server_state *state, struct MHD_Connection *c, struct request_ctx *ctx)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    double ms = (double)(now.tv_sec - ctx->start.tv_sec) * 1e3 + (double)(now.tv_nsec - ctx->start.tv_nsec) / 1e6;
+    char remote[INET6_ADDRSTRLEN] = "-";
+    const union MHD_ConnectionInfo *info = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (info && info->client_addr) {
+        const struct sockaddr *sa = info->client_addr;
+        if (sa->sa_family == AF_INET)
+            inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, remote, sizeof remote);
+        else if (sa->sa_family == AF_INET6)
+            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, remote, sizeof remote);
+    }
+    char when[32];
+    registry_format_time((int64_t)time(NULL), when, sizeof when);
+    pthread_mutex_lock(&state->log_lock);
+    if (state->opt->log_format == SERVER_LOG_JSON) {
+        json_t *line = json_pack("{s:s, s:s, s:s, s:s, s:i, s:f, s:s, s:s?}", "time", when, "remote", remote,
+                                 "method", ctx->method, "path", ctx->path, "status",
+                                 (int)ctx->status, "duration_ms", ms, "request_id", ctx->request_id, "actor",
+                                 ctx->actor[0] ? ctx->actor : NULL);
+        char *text = json_dumps(line, JSON_COMPACT);
+        if (text)
+            fprintf(stderr, "%s\n", text);
+        free(text);
+        json_decref(line);
+    } else {
+        fprintf(stderr, "%s %s %s %s %u %.2fms request_id=%s actor=%s\n", when, remote, ctx->method, ctx->path,
+                ctx->status, ms, ctx->request_id,
+                ctx->actor[0] ? ctx->actor : "-");
+    }
+    pthread_mutex_unlock(&state->log_lock);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe)
+{
+    (void)toe;
+    struct server_state *state = cls;
+    struct request_ctx *ctx = *con_cls;
+    if (!ctx)
+        return;
+    log_request(state, c, ctx);
+    free(ctx->body);
+    free(ctx);
+    *con_cls = NULL;
+    atomic_fetch_sub(&state->in_flight, 1);
+}
+
+int server_run(const struct server_options *opt_in, const int *fds, size_t count, void (*ready)(void *),
+               void *ready_ctx, struct pr_error *err)
+{
+    struct server_options opt = *opt_in;
+    if (!opt.body_limit)
+        opt.body_limit = SERVER_BODY_LIMIT;
+    if (!opt.threads) {
+        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        opt.threads = cores > 0 ? (unsigned)cores : 1;
+    }
+    struct server_state state = { .opt = &opt, .started = (int64_t)time(NULL) };
+    pthread_mutex_init(&state.log_lock, NULL);
+    struct MHD_Daemon *daemons[SERVER_LISTEN_MAX] = { 0 };
+    int r = 0;
+    for (size_t i = 0; i < count && r == 0; i++) {
+        daemons[i] = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC, 0, NULL, NULL,
+                                      on_request, &state, MHD_OPTION_LISTEN_SOCKET, fds[i],
+                                      MHD_OPTION_THREAD_POOL_SIZE, opt.threads, MHD_OPTION_NOTIFY_COMPLETED,
+                                      on_completed, &state, MHD_OPTION_CONNECTION_TIMEOUT, 30u,
+                                      MHD_OPTION_CONNECTION_LIMIT, 4096u, MHD_OPTION_END);
+        if (!daemons[i])
+            r = pr_error_set(err, -EIO, "libmicrohttpd could not start on %s", opt.listen[i]);
+    }
+    if (r == 0) {
+        if (ready)
+            ready(ready_ctx);
+        sigset_t set;
+        sigemptyset(&set);
+        sigaddset(&set, SIGTERM);
+        sigaddset(&set, SIGINT);
+        int sig;
+        sigwait(&set, &sig);
+        /* drain: no new connections, the requests in flight finish (SERVER_DRAIN_SECONDS at most) */
+        for (size_t i = 0; i < count; i++)
+            if (daemons[i]) {
+                MHD_socket fd = MHD_quiesce_daemon(daemons[i]);
+                if (fd != MHD_INVALID_SOCKET)
+                    close(fd);
+            }
+        for (int waited = 0; atomic_load(&state.in_flight) > 0 && waited < SERVER_DRAIN_SECONDS * 100; waited++)
+            usleep(10000);
+    }
+    for (size_t i = 0; i < count; i++)
+        if (daemons[i])
+            MHD_stop_daemon(daemons[i]);
+    pthread_mutex_destroy(&state.log_lock);
+    return r;
+}

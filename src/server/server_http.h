@@ -1,0 +1,75 @@
+/* server_http.h — what the HTTP layer and its handlers share: a parsed request (path
+ * parameters, query, validated JSON body, the authenticated actor, the request id), a
+ * response being built, and the route table's shape (method + path pattern → handler, with
+ * the role it needs and the body kind it validates). Internal to src/server. */
+#ifndef PORTREG_SERVER_SERVER_HTTP_H
+#define PORTREG_SERVER_SERVER_HTTP_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "ledger/ledger.h"
+#include "ledger/ledger_body.h"
+#include "server/server.h"
+
+#define ROUTE_PARAMS_MAX 4
+#define ROUTE_NO_BODY LEDGER_BODY_KIND_COUNT
+
+struct server_request {
+    const struct server_options *opt;
+    const char *method;
+    const char *path;
+    char params[ROUTE_PARAMS_MAX][256];      /* the {...} parts of the pattern, in order */
+    size_t param_count;
+    json_t *query;                           /* query arguments: name → string */
+    json_t *body;                            /* the validated body (route.body), or NULL */
+    struct ledger_actor actor;
+    int64_t if_match;                        /* If-Match version, -1 when absent */
+    const char *idempotency_key;             /* NULL when absent */
+};
+
+struct server_response {
+    unsigned status;
+    json_t *body;                            /* owned; NULL: no body */
+    int64_t version;                         /* > 0: sent as ETag */
+};
+
+typedef void (*route_handler)(struct server_request *req, struct server_response *resp);
+
+struct server_route {
+    const char *method;
+    const char *pattern;                     /* "/api/v1/hosts/{id}" */
+    enum ledger_role role;                   /* LEDGER_ROLE_NONE: no token needed */
+    unsigned body;                           /* enum ledger_body_kind, or ROUTE_NO_BODY */
+    route_handler handler;
+};
+
+/* Route tables of the resource files, each ended by a NULL method. */
+extern const struct server_route route_health[];
+extern const struct server_route route_registry[];
+extern const struct server_route route_hosts[];
+extern const struct server_route route_requests[];
+extern const struct server_route route_assignments[];
+extern const struct server_route route_leases[];
+extern const struct server_route route_events[];
+
+/* The route for method and path: NULL when none; *path_known tells 405 from 404. */
+const struct server_route *server_route_find(const char *method, const char *path, struct server_request *req,
+                                             bool *path_known);
+
+/* Responses. */
+void respond_json(struct server_response *resp, unsigned status, json_t *body);
+void respond_error(struct server_response *resp, unsigned status, const char *code, const char *field,
+                   const char *message);
+void respond_ledger_error(struct server_response *resp, struct ledger_error *lerr);
+/* r == 0: status with out (an object: its version becomes the ETag); else the error. */
+void respond_result(struct server_response *resp, int r, unsigned status, json_t *out, struct ledger_error *lerr);
+unsigned ledger_error_status(enum ledger_error_kind kind);
+/* The {id} parameter i as an id; false (and a 404 response) when it is not one. */
+bool request_id_param(struct server_request *req, size_t i, struct server_response *resp, int64_t *id);
+
+/* GET of a collection (filters from the query) and of one object, for any kind. */
+void route_list_kind(struct server_request *req, struct server_response *resp, enum store_kind kind);
+void route_get_kind(struct server_request *req, struct server_response *resp, enum store_kind kind);
+
+#endif

@@ -1,0 +1,316 @@
+/* test_ledger.c — the registry server's domain against real SQLite files in a temporary
+ * directory: migrations, hosts, request → approve → assignment, conflicts by the bind-overlap
+ * rule, deassign → quarantine (refused until its end, with the clock moved), leases (unique,
+ * never in the ephemeral range, idempotent, released ports reused), tokens, events, reopen. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ledger/ledger.h"
+#include "ledger/ledger_body.h"
+
+static char dir[256], url[300];
+static const uint8_t secret[32] = { 1, 2, 3 };
+static struct ledger_actor admin = { .name = "admin", .role = LEDGER_ROLE_ADMIN, .request_id = "req-test" };
+
+static struct ledger *open_ledger(int64_t clock_offset)
+{
+    struct ledger_options opt = { url, 2, clock_offset, secret, sizeof secret };
+    struct ledger *l = NULL;
+    struct pr_error err;
+    pr_error_clear(&err);
+    int r = ledger_open(&opt, &l, &err);
+    if (r < 0)
+        fail_msg("ledger_open: %s", err.message);
+    return l;
+}
+
+static int setup(void **state)
+{
+    snprintf(dir, sizeof dir, "/tmp/portreg-ledger-XXXXXX");
+    assert_non_null(mkdtemp(dir));
+    snprintf(url, sizeof url, "sqlite:%s/serve.db", dir);
+    *state = open_ledger(0);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    ledger_close(*state);
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static json_t *body(const char *text)
+{
+    json_t *b = json_loads(text, 0, NULL);
+    assert_non_null(b);
+    return b;
+}
+
+static void add_host(struct ledger *l, const char *text)
+{
+    struct ledger_error lerr = { 0 };
+    json_t *b = body(text), *out = NULL;
+    assert_int_equal(ledger_host_create(l, &admin, b, &out, &lerr), 0);
+    json_decref(b);
+    json_decref(out);
+}
+
+/* Submit and approve; returns the approval's result (0 or -1, lerr filled). */
+static int request_and_approve(struct ledger *l, const char *text, json_t **assignment_ids, struct ledger_error *lerr)
+{
+    json_t *b = body(text), *req = NULL, *approved = NULL;
+    int r = ledger_request_submit(l, &admin, b, &req, lerr);
+    json_decref(b);
+    if (r < 0)
+        return r;
+    r = ledger_request_action(l, &admin, store_row_int(req, "id", 0), "approve", -1, &approved, lerr);
+    if (r == 0 && assignment_ids)
+        *assignment_ids = json_incref(json_object_get(approved, "assignments"));
+    json_decref(req);
+    json_decref(approved);
+    return r;
+}
+
+static void approval_creates_the_assignment(void **state)
+{
+    struct ledger *l = *state;
+    add_host(l, "{\"name\":\"db1\",\"addresses\":{\"internal\":\"10.0.0.1\",\"public\":\"192.0.2.1\"}}");
+    struct ledger_error lerr = { 0 };
+    json_t *ids = NULL;
+    assert_int_equal(request_and_approve(l, "{\"service\":\"pg\",\"host\":\"db1\",\"port\":5432,\"bind\":\"internal\"}",
+                                         &ids, &lerr), 0);
+    assert_int_equal(json_array_size(ids), 1);
+    json_t *a = NULL;
+    assert_int_equal(ledger_get(l, STORE_ASSIGNMENTS, json_integer_value(json_array_get(ids, 0)), &a, &lerr), 0);
+    assert_string_equal(store_row_text(a, "state"), "active");
+    assert_int_equal(store_row_int(a, "port_lo", 0), 5432);
+    json_decref(a);
+    json_decref(ids);
+    /* another address of the same host: no overlap, allowed */
+    assert_int_equal(request_and_approve(l, "{\"service\":\"pg2\",\"host\":\"db1\",\"port\":5432,\"bind\":\"public\"}",
+                                         NULL, &lerr), 0);
+    /* any overlaps every address: refused with the conflicting assignment */
+    assert_int_equal(request_and_approve(l, "{\"service\":\"pg3\",\"host\":\"db1\",\"port\":5432}", NULL, &lerr), -1);
+    assert_int_equal(lerr.kind, LEDGER_CONFLICT);
+    assert_non_null(lerr.conflict);
+    assert_string_equal(store_row_text(lerr.conflict, "service"), "pg");
+    ledger_error_clear(&lerr);
+    /* another protocol does not clash */
+    assert_int_equal(request_and_approve(l, "{\"service\":\"pg3\",\"host\":\"db1\",\"proto\":\"udp\",\"port\":5432}",
+                                         NULL, &lerr), 0);
+}
+
+static void two_approvals_of_one_port_one_wins(void **state)
+{
+    struct ledger *l = *state;
+    add_host(l, "{\"name\":\"web\"}");
+    struct ledger_error lerr = { 0 };
+    json_t *b = body("{\"service\":\"a\",\"host\":\"web\",\"port\":8080}"), *r1 = NULL, *r2 = NULL, *out = NULL;
+    assert_int_equal(ledger_request_submit(l, &admin, b, &r1, &lerr), 0);
+    assert_int_equal(ledger_request_submit(l, &admin, b, &r2, &lerr), 0);
+    assert_int_equal(ledger_request_action(l, &admin, store_row_int(r1, "id", 0), "approve", -1, &out, &lerr), 0);
+    json_decref(out);
+    assert_int_equal(ledger_request_action(l, &admin, store_row_int(r2, "id", 0), "approve", -1, &out, &lerr), -1);
+    assert_int_equal(lerr.kind, LEDGER_CONFLICT);
+    ledger_error_clear(&lerr);
+    /* If-Match with an old version */
+    assert_int_equal(ledger_request_action(l, &admin, store_row_int(r2, "id", 0), "reject", 7, &out, &lerr), -1);
+    assert_int_equal(lerr.kind, LEDGER_PRECONDITION_FAILED);
+    ledger_error_clear(&lerr);
+    json_decref(b);
+    json_decref(r1);
+    json_decref(r2);
+}
+
+static void quarantine_holds_until_its_end(void **state)
+{
+    struct ledger *l = *state;
+    add_host(l, "{\"name\":\"app\"}");
+    struct ledger_error lerr = { 0 };
+    json_t *ids = NULL, *out = NULL, *empty = json_object();
+    assert_int_equal(request_and_approve(l, "{\"service\":\"old\",\"host\":\"app\",\"port\":9000}", &ids, &lerr), 0);
+    assert_int_equal(ledger_assignment_action(l, &admin, json_integer_value(json_array_get(ids, 0)), "deassign", empty, -1,
+                                              &out, &lerr), 0);
+    assert_string_equal(store_row_text(out, "state"), "quarantined");
+    json_decref(out);
+    assert_int_equal(request_and_approve(l, "{\"service\":\"new\",\"host\":\"app\",\"port\":9000}", NULL, &lerr), -1);
+    assert_int_equal(lerr.kind, LEDGER_CONFLICT);
+    assert_string_equal(lerr.code, "quarantined");
+    ledger_error_clear(&lerr);
+    /* 31 days later (the same database, the clock moved) the port is free again */
+    ledger_close(l);
+    l = *state = open_ledger(31 * 86400);
+    assert_int_equal(request_and_approve(l, "{\"service\":\"new\",\"host\":\"app\",\"port\":9000}", NULL, &lerr), 0);
+    json_decref(ids);
+    json_decref(empty);
+}
+
+static void leases_are_unique_and_policy_abiding(void **state)
+{
+    struct ledger *l = *state;
+    add_host(l, "{\"name\":\"n1\"}");
+    struct ledger_error lerr = { 0 };
+    json_t *b = body("{\"service\":\"worker\",\"host\":\"n1\",\"range\":\"32760-32779\"}");
+    int seen[65536] = { 0 };
+    for (int i = 0; i < 8; i++) {
+        json_t *lease = NULL;
+        bool replayed;
+        assert_int_equal(ledger_lease_create(l, &admin, b, NULL, &lease, &replayed, &lerr), 0);
+        int port = (int)store_row_int(lease, "port", 0);
+        assert_true(port >= 32760 && port <= 32767);   /* 32768- is the ephemeral range */
+        assert_int_equal(seen[port]++, 0);
+        json_decref(lease);
+    }
+    json_t *lease = NULL;
+    bool replayed;
+    assert_int_equal(ledger_lease_create(l, &admin, b, NULL, &lease, &replayed, &lerr), -1);
+    assert_int_equal(lerr.kind, LEDGER_CONFLICT);
+    assert_string_equal(lerr.code, "range-exhausted");
+    ledger_error_clear(&lerr);
+    json_decref(b);
+    /* idempotency: the same key, the same lease */
+    b = body("{\"service\":\"idem\",\"host\":\"n1\"}");
+    json_t *first = NULL, *second = NULL;
+    assert_int_equal(ledger_lease_create(l, &admin, b, "key-1", &first, &replayed, &lerr), 0);
+    assert_false(replayed);
+    assert_int_equal(ledger_lease_create(l, &admin, b, "key-1", &second, &replayed, &lerr), 0);
+    assert_true(replayed);
+    assert_int_equal(store_row_int(first, "id", 0), store_row_int(second, "id", -1));
+    /* release frees the port: the same name walks to it again */
+    json_t *released = NULL, *again = NULL, *empty = json_object();
+    assert_int_equal(ledger_lease_action(l, &admin, store_row_int(first, "id", 0), "release", empty, &released, &lerr), 0);
+    assert_int_equal(ledger_lease_create(l, &admin, b, NULL, &again, &replayed, &lerr), 0);
+    assert_int_equal(store_row_int(again, "port", 0), store_row_int(first, "port", -1));
+    json_decref(first);
+    json_decref(second);
+    json_decref(released);
+    json_decref(again);
+    json_decref(empty);
+    json_decref(b);
+}
+
+static void expired_leases_are_reclaimed(void **state)
+{
+    struct ledger *l = *state;
+    add_host(l, "{\"name\":\"n2\"}");
+    struct ledger_error lerr = { 0 };
+    json_t *b = body("{\"service\":\"short\",\"host\":\"n2\",\"ttl\":10,\"port\":20001}"), *lease = NULL;
+    bool replayed;
+    assert_int_equal(ledger_lease_create(l, &admin, b, NULL, &lease, &replayed, &lerr), 0);
+    json_decref(lease);
+    assert_int_equal(ledger_lease_create(l, &admin, b, NULL, &lease, &replayed, &lerr), -1);
+    ledger_error_clear(&lerr);
+    ledger_close(l);
+    l = *state = open_ledger(60);
+    unsigned count = 0;
+    assert_int_equal(ledger_reclaim_leases(l, 64, &count, &lerr), 0);
+    assert_int_equal(count, 1);
+    assert_int_equal(ledger_lease_create(l, &admin, b, NULL, &lease, &replayed, &lerr), 0);
+    json_decref(lease);
+    json_decref(b);
+}
+
+static void tokens_authenticate_by_keyed_hash(void **state)
+{
+    struct ledger *l = *state;
+    char token[LEDGER_TOKEN_LENGTH + 1];
+    json_t *row = NULL;
+    struct pr_error err;
+    pr_error_clear(&err);
+    assert_int_equal(ledger_token_create(l, LEDGER_ROLE_REQUESTER, "ci", 0, token, &row, &err), 0);
+    assert_null(json_object_get(row, "hash"));
+    assert_true(ledger_token_well_formed(token));
+    assert_memory_equal(token, "portreg_", 8);
+    struct ledger_actor actor = { 0 };
+    struct ledger_error lerr = { 0 };
+    assert_int_equal(ledger_token_authenticate(l, token, &actor, &lerr), 0);
+    assert_int_equal(actor.role, LEDGER_ROLE_REQUESTER);
+    assert_string_equal(actor.name, "ci");
+    token[20] = token[20] == 'a' ? 'b' : 'a';   /* a typo: the checksum catches it */
+    assert_false(ledger_token_well_formed(token));
+    assert_int_equal(ledger_token_authenticate(l, token, &actor, &lerr), -1);
+    assert_int_equal(lerr.kind, LEDGER_UNAUTHORIZED);
+    json_decref(row);
+}
+
+static void events_record_each_change_with_the_request_id(void **state)
+{
+    struct ledger *l = *state;
+    add_host(l, "{\"name\":\"ev\"}");
+    struct ledger_error lerr = { 0 };
+    assert_int_equal(request_and_approve(l, "{\"service\":\"s\",\"host\":\"ev\",\"port\":7000}", NULL, &lerr), 0);
+    json_t *query = json_pack("{s:s}", "request_id", "req-test"), *events = NULL;
+    assert_int_equal(ledger_list(l, STORE_EVENTS, query, &events, &lerr), 0);
+    json_t *items = json_object_get(events, "items");
+    const char *kinds[] = { "host.created", "request.submitted", "assignment.created", "request.approved" };
+    assert_int_equal(json_array_size(items), 4);
+    for (size_t i = 0; i < 4; i++)
+        assert_string_equal(store_row_text(json_array_get(items, i), "kind"), kinds[i]);
+    assert_non_null(json_object_get(json_array_get(items, 3), "before"));
+    json_decref(query);
+    json_decref(events);
+}
+
+static void bodies_name_the_bad_field(void **state)
+{
+    (void)state;
+    struct ledger_error lerr = { 0 };
+    json_t *out = NULL;
+    const char *cases[][2] = {
+        { "{\"service\":\"a\",\"host\":\"h\",\"port\":70000}", "port" },
+        { "{\"service\":\"a\",\"host\":\"h\",\"port\":\"20-10\"}", "port" },
+        { "{\"service\":\"a\",\"host\":\"h\",\"port\":1,\"colour\":1}", "colour" },
+        { "{\"service\":\"a b\",\"host\":\"h\",\"port\":1}", "service" },
+        { "{\"service\":\"a\",\"host\":\"h\"}", "port" },
+        { "{\"service\":\"a\",\"host\":\"h\",\"port\":1,\"proto\":\"icmp\"}", "proto" },
+        /* found by fuzz_api_body: an unknown field with an empty name was reported without a field */
+        { "{\"\":0}", "(empty)" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        assert_int_equal(ledger_body_parse(LEDGER_BODY_REQUEST, cases[i][0], strlen(cases[i][0]), &out, &lerr), -1);
+        assert_int_equal(lerr.kind, LEDGER_BAD_REQUEST);
+        assert_string_equal(lerr.field, cases[i][1]);
+    }
+    const char *dup = "{\"service\":\"a\",\"service\":\"b\",\"host\":\"h\",\"port\":1}";
+    assert_int_equal(ledger_body_parse(LEDGER_BODY_REQUEST, dup, strlen(dup), &out, &lerr), -1);
+    const char *ok = "{\"service\":\"a\",\"hosts\":[\"h\"],\"port\":\"auto\"}";
+    assert_int_equal(ledger_body_parse(LEDGER_BODY_REQUEST, ok, strlen(ok), &out, &lerr), 0);
+    json_decref(out);
+}
+
+static void unknown_host_is_a_bad_request(void **state)
+{
+    struct ledger *l = *state;
+    struct ledger_error lerr = { 0 };
+    json_t *b = body("{\"service\":\"a\",\"host\":\"nowhere\",\"port\":1234}"), *out = NULL;
+    assert_int_equal(ledger_request_submit(l, &admin, b, &out, &lerr), -1);
+    assert_int_equal(lerr.kind, LEDGER_BAD_REQUEST);
+    assert_string_equal(lerr.field, "host");
+    json_decref(b);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(approval_creates_the_assignment, setup, teardown),
+        cmocka_unit_test_setup_teardown(two_approvals_of_one_port_one_wins, setup, teardown),
+        cmocka_unit_test_setup_teardown(quarantine_holds_until_its_end, setup, teardown),
+        cmocka_unit_test_setup_teardown(leases_are_unique_and_policy_abiding, setup, teardown),
+        cmocka_unit_test_setup_teardown(expired_leases_are_reclaimed, setup, teardown),
+        cmocka_unit_test_setup_teardown(tokens_authenticate_by_keyed_hash, setup, teardown),
+        cmocka_unit_test_setup_teardown(events_record_each_change_with_the_request_id, setup, teardown),
+        cmocka_unit_test_setup_teardown(bodies_name_the_bad_field, setup, teardown),
+        cmocka_unit_test_setup_teardown(unknown_host_is_a_bad_request, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
