@@ -179,7 +179,7 @@ static int add_target(struct scan_cli *s, const char *text, bool exclude, bool f
     if (rc == 0)
         return CLI_EXIT_OK;
     if (file)   /* the message names file:line:column */
-        return cli_error_from(rc == -EINVAL ? CLI_EXIT_USAGE : cli_exit_for_error(rc), "scan", &err);
+        return cli_error_from(cli_exit_for_input_error(rc), "scan", &err);
     if (err.column)
         return cli_error(CLI_EXIT_USAGE, "scan", "%s\"%s\": column %u: %s", exclude ? "--exclude " : "",
                          text, err.column, err.message);

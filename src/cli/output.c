@@ -24,6 +24,17 @@ int cli_exit_for_error(int code)
     return code == -EINVAL || code == -ERANGE ? CLI_EXIT_USAGE : CLI_EXIT_FAILURE;
 }
 
+int cli_exit_for_input_error(int code)
+{
+    switch (-code) {
+    case ENOENT: case ENOTDIR: case EISDIR: case EACCES: case EPERM: case ELOOP:
+    case ENAMETOOLONG: case ENXIO: case EINVAL: case ERANGE: case EFBIG: case E2BIG:
+        return CLI_EXIT_USAGE;
+    default:
+        return CLI_EXIT_FAILURE;
+    }
+}
+
 int cli_exit_for_output_error(int code)
 {
     /* the file the user named cannot be: a missing directory, a directory, not a directory */

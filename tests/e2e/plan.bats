@@ -38,7 +38,7 @@ teardown() {
   [[ "$output" =~ bad_ports\.yaml:[0-9]+:[0-9]+:\ error:\ services\[[0-9]+\]\.port ]]
   run -1 "$PORTREG" plan check --json "$PLANS/unknown_keys.yaml"
   echo "$output" | jq -e '.errors >= 1 and (.diagnostics[0] | .file != null and .line > 0 and .column > 0 and .field != null)'
-  run -1 "$PORTREG" plan check "$PLANS/syntax.yaml"
+  run -2 "$PORTREG" plan check "$PLANS/syntax.yaml"   # not YAML: bad input
   [[ "$output" == *"syntax.yaml:"*":"*": error:"* ]]
 }
 
