@@ -64,6 +64,11 @@ int cmd_scan(int argc, char **argv, struct cli_context *ctx);
 int cmd_plan(int argc, char **argv, struct cli_context *ctx);
 int cmd_firewall(int argc, char **argv, struct cli_context *ctx);
 
+/* The 1-based byte column in a command-line argument of a library error at line:column (the
+ * parsers count lines at '\n'; an argument is one line to its user: "80\n443" has its '4' at
+ * column 4). */
+unsigned cli_argument_column(const char *text, unsigned line, unsigned column);
+
 /* "portreg: <what>: <why>" on stderr; returns code. */
 int cli_error(int code, const char *what, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* The same for a library error: "portreg: <what>: <path:line:col>: <message>". */

@@ -182,7 +182,7 @@ static int add_target(struct scan_cli *s, const char *text, bool exclude, bool f
         return cli_error_from(cli_exit_for_input_error(rc), "scan", &err);
     if (err.column)
         return cli_error(CLI_EXIT_USAGE, "scan", "%s\"%s\": column %u: %s", exclude ? "--exclude " : "",
-                         text, err.column, err.message);
+                         text, cli_argument_column(text, err.line, err.column), err.message);
     return cli_error(rc == -ENOENT || rc == -EINVAL || rc == -E2BIG ? CLI_EXIT_USAGE : cli_exit_for_error(rc),
                      "scan", "%s%s", exclude ? "--exclude: " : "", err.message);
 }

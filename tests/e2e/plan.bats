@@ -214,3 +214,12 @@ make_ns() {
   run -0 "$PORTREG" plan --help
   [[ "$output" == "usage: portreg plan check"* ]]
 }
+
+@test "check: a port is decimal (0x50 is not port 0) and a long number is echoed whole" {
+  run -1 "$PORTREG" plan check "$PLANS/bad_port_numbers.yaml"
+  echo "$output"
+  [[ "$output" == *'bad_port_numbers.yaml:6:13: error: services[0].ports[0]: port "0x50" is not a decimal number 1-65535'* ]]
+  [[ "$output" == *'ports[1]: port 12345678901234567890123456789 is out of range 1-65535'* ]]
+  [[ "$output" == *'policy.static: port "0x400" is not a decimal number'* ]]
+  [[ "$output" != *"port 0 "* ]]
+}
