@@ -68,16 +68,26 @@ int cmd_plan(int argc, char **argv, struct cli_context *ctx);
 int cmd_firewall(int argc, char **argv, struct cli_context *ctx);
 int cmd_serve(int argc, char **argv, struct cli_context *ctx);
 
+/* The 1-based byte column in a command-line argument of a library error at line:column (the
+ * parsers count lines at '\n'; an argument is one line to its user: "80\n443" has its '4' at
+ * column 4). */
+unsigned cli_argument_column(const char *text, unsigned line, unsigned column);
+
 /* "portreg: <what>: <why>" on stderr; returns code. */
 int cli_error(int code, const char *what, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* The same for a library error: "portreg: <what>: <path:line:col>: <message>". */
 int cli_error_from(int code, const char *what, const struct pr_error *err);
 void cli_warning(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Exit code for a library error code: -ENOMEM/-EIO/-EACCES... → 3, -EINVAL → 2. */
+int cli_exit_for_error(int code);
+/* Exit code for a failure to read a file the user named (a plan, -iL, --from, --scan,
+ * --exclude-file): one rule for every command. The file cannot be read because of what was
+ * named (missing, a directory, not a directory, permission, a symlink loop, a name too long)
+ * or what it holds (-EINVAL, -ERANGE, -EFBIG): bad input, 2. I/O errors and memory: 3. */
+int cli_exit_for_input_error(int code);
 /* Exit code for a failure to write a file the user named (-o, -oX, --output): 2 when the name
  * cannot be a file (missing directory, a directory), 3 for I/O and permission failures. */
 int cli_exit_for_output_error(int code);
-int cli_exit_for_error(int code);
 /* Print the unknown-option / missing-argument hint and return CLI_EXIT_USAGE. */
 int cli_usage_error(const char *command, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

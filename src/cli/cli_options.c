@@ -7,6 +7,7 @@
  * option from the table (or the word typed) instead of printing optopt as a character. */
 #include "cli_options.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -39,8 +40,81 @@ static int has_arg_of(enum cli_option_value value)
                                                 : no_argument;
 }
 
+static const struct cli_option *find_short(const struct cli_option_parser *p, int c);
+
+/* The table row of a long option as getopt_long matches it: the exact name or a unique
+ * prefix; NULL when unknown or ambiguous (getopt reports those). */
+static const struct cli_option *find_long(const struct cli_option_parser *p, const char *name, size_t len)
+{
+    const struct cli_option *found = NULL;
+    size_t matches = 0;
+    for (const struct cli_option *o = p->options; !is_end(o); o++) {
+        if (!o->long_name || (o->flags & (CLI_OPTION_HEADING | CLI_OPTION_SINGLE_DASH)) ||
+            strncmp(o->long_name, name, len) != 0)
+            continue;
+        if (strlen(o->long_name) == len)
+            return o;
+        if (!found || found->id != o->id)
+            matches++;
+        found = o;
+    }
+    return matches == 1 ? found : NULL;
+}
+
+/* CLI_OPTIONS_NEGATIVE_OPERANDS: getopt takes every word that starts with '-' for options, so
+ * argv is reordered (in place, as getopt itself permutes it) into the options with their
+ * values, then `--` if one was given, then every operand in the order given; getopt is
+ * shown only the first part (p->argc), so it ends with optind at the first operand. Which
+ * word is an option's value follows the table, as getopt does. */
+static void move_operands_last(struct cli_option_parser *p)
+{
+    int argc = p->argc;
+    char **argv = p->argv;
+    char **operands = calloc((size_t)argc, sizeof *operands);
+    if (!operands)
+        abort();   /* a few pointers: the CLI cannot run without them */
+    int n_options = 1, n_operands = 0;
+    bool dash_dash = false;
+    for (int i = 1; i < argc; i++) {
+        char *w = argv[i];
+        if (strcmp(w, "--") == 0) {
+            dash_dash = true;
+            for (i++; i < argc; i++)
+                operands[n_operands++] = argv[i];
+            break;
+        }
+        bool takes_next = false;
+        if (w[0] != '-' || w[1] == '\0' || (w[1] >= '0' && w[1] <= '9')) {
+            operands[n_operands++] = w;
+            continue;
+        }
+        if (w[1] == '-') {
+            size_t len = strcspn(w + 2, "=");
+            const struct cli_option *o = find_long(p, w + 2, len);
+            takes_next = o && w[2 + len] == '\0' && o->value == CLI_OPTION_REQUIRED_VALUE;
+        } else {
+            for (size_t j = 1; w[j]; j++) {
+                const struct cli_option *o = find_short(p, w[j]);
+                if (o && o->value != CLI_OPTION_NO_VALUE) {
+                    takes_next = w[j + 1] == '\0' && o->value == CLI_OPTION_REQUIRED_VALUE;
+                    break;   /* the rest of the word is the value */
+                }
+            }
+        }
+        argv[n_options++] = w;
+        if (takes_next && i + 1 < argc)
+            argv[n_options++] = argv[++i];
+    }
+    int end = n_options;
+    if (dash_dash)
+        argv[end++] = (char *)"--";
+    memcpy(argv + end, operands, (size_t)n_operands * sizeof *operands);
+    free(operands);
+    p->argc = end;
+}
+
 void cli_options_begin(struct cli_option_parser *p, const char *command,
-                       const struct cli_option *options, int argc, char **argv, int stop_at_operand)
+                       const struct cli_option *options, int argc, char **argv, int mode)
 {
     memset(p, 0, sizeof *p);
     p->command = command;
@@ -48,7 +122,7 @@ void cli_options_begin(struct cli_option_parser *p, const char *command,
     p->argc = argc;
     p->argv = argv;
     size_t n_long = 0, n_short = 0;
-    if (stop_at_operand)
+    if (mode & CLI_OPTIONS_STOP_AT_OPERAND)
         p->short_options[n_short++] = '+';
     p->short_options[n_short++] = ':';
     for (size_t i = 0; !is_end(&options[i]) && i < CLI_OPTIONS_MAX; i++) {
@@ -76,6 +150,8 @@ void cli_options_begin(struct cli_option_parser *p, const char *command,
                 p->short_options[n_short++] = ':';
         }
     }
+    if (mode & CLI_OPTIONS_NEGATIVE_OPERANDS)
+        move_operands_last(p);
     opterr = 0;
     optind = 0;   /* glibc: 0 re-initialises getopt (a command may parse twice) */
 }
@@ -152,11 +228,6 @@ int cli_options_next(struct cli_option_parser *p)
         return CLI_OPTIONS_ERROR;
     }
     return o->id;
-}
-
-int cli_options_unknown_short(const struct cli_option_parser *p)
-{
-    return p->error_kind == CLI_OPTION_ERROR_UNKNOWN_SHORT ? (unsigned char)p->error_word[1] : 0;
 }
 
 int cli_options_error(const struct cli_option_parser *p)

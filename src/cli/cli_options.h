@@ -59,13 +59,22 @@ struct cli_option_parser {
 
 enum { CLI_OPTIONS_DONE = -1, CLI_OPTIONS_ERROR = -2 };
 
-/* Prepare to parse argv[1..] with the table; resets getopt (optind = 0). stop_at_operand:
- * stop at the first operand (portreg's global options before the command name); otherwise
- * options and operands may be mixed (GNU permutation) and the operands end up at
- * argv[optind..]. Single-dash options (-iL FILE) are rewritten in argv to their generated
- * long form first. */
+/* How cli_options_begin() parses (flags, or 0). */
+enum cli_options_mode {
+    /* stop at the first operand (portreg's global options before the command name) */
+    CLI_OPTIONS_STOP_AT_OPERAND = 1,
+    /* a word that is '-' and a digit (-1024, -10) is an operand, not an option cluster:
+     * lookup and who take open port ranges such as -1024 (0-1024) without `--` */
+    CLI_OPTIONS_NEGATIVE_OPERANDS = 2,
+};
+
+/* Prepare to parse argv[1..] with the table; resets getopt (optind = 0). mode: see
+ * enum cli_options_mode; without CLI_OPTIONS_STOP_AT_OPERAND options and operands may be
+ * mixed (GNU permutation) and the operands end up at argv[optind..argc-1], in the order
+ * given. Single-dash options (-iL FILE) are rewritten in argv to their generated long form
+ * first. */
 void cli_options_begin(struct cli_option_parser *p, const char *command,
-                       const struct cli_option *options, int argc, char **argv, int stop_at_operand);
+                       const struct cli_option *options, int argc, char **argv, int mode);
 /* The id of the next option (its value in optarg, NULL when an optional value is absent),
  * CLI_OPTIONS_DONE at the end, or CLI_OPTIONS_ERROR: an unknown option, a missing value, a
  * value given to an option that takes none; cli_options_error() reports it. */
@@ -73,8 +82,6 @@ int cli_options_next(struct cli_option_parser *p);
 /* Print "portreg: COMMAND: option --port needs a value" (or unknown option '--frob', ...)
  * and the hint to --help on stderr; returns CLI_EXIT_USAGE. */
 int cli_options_error(const struct cli_option_parser *p);
-/* The option letter of an unknown short option (lookup -1: "not a port"), else 0. */
-int cli_options_unknown_short(const struct cli_option_parser *p);
 
 /* The options section of --help: "  -p, --proto PROTO  only tcp, ...", names aligned. */
 void cli_options_print(FILE *out, const struct cli_option *options);

@@ -207,9 +207,12 @@ static int parse_and_run_queries(const struct registry_index *ix, char *const *t
                        : lookup_query_parse(ix, text, proto, &batch->queries[i], &err);
         if (r < 0) {
             char what[300];
-            snprintf(what, sizeof what, "lookup: \"%s\"", text);
+            char *owned;
+            snprintf(what, sizeof what, "lookup: \"%s\"", shown_text(text, &owned));
+            free(owned);
             if (err.column)
-                snprintf(err.path, sizeof err.path, "argument %d, column %u", i + 1, err.column);
+                snprintf(err.path, sizeof err.path, "argument %d, column %u", i + 1,
+                         cli_argument_column(text, err.line, err.column));
             lookup_query_free(&batch->queries[i]);
             return cli_error(r == -EINVAL ? CLI_EXIT_USAGE : CLI_EXIT_FAILURE, what, "%s%s%s",
                              err.path[0] ? err.path : "", err.path[0] ? ": " : "", err.message);
@@ -228,7 +231,7 @@ int cmd_lookup(int argc, char **argv, struct cli_context *ctx)
     uint8_t proto = REGISTRY_PROTO_ANY;
     int opt;
     struct cli_option_parser parser;
-    cli_options_begin(&parser, "lookup", cli_lookup_options, argc, argv, 0);
+    cli_options_begin(&parser, "lookup", cli_lookup_options, argc, argv, CLI_OPTIONS_NEGATIVE_OPERANDS);
     while ((opt = cli_options_next(&parser)) != CLI_OPTIONS_DONE) {
         switch (opt) {
         case 's': search = true; break;
@@ -246,9 +249,6 @@ int cmd_lookup(int argc, char **argv, struct cli_context *ctx)
             break;
         }
         default:
-            if (cli_options_unknown_short(&parser) >= '0' && cli_options_unknown_short(&parser) <= '9')
-                return cli_error(CLI_EXIT_USAGE, "lookup", "%s: not a port: ports are 0-65535",
-                                 argv[optind - 1]);
             return cli_options_error(&parser);
         }
     }

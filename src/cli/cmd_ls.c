@@ -62,7 +62,8 @@ int cli_parse_port_spec(const struct cli_context *ctx, const char *command, cons
     *ix = registry.ix;
     if (r < 0)
         return cli_error(r == -EINVAL ? CLI_EXIT_USAGE : CLI_EXIT_FAILURE, command,
-                         "%s \"%s\": column %u: %s", option, text, err.column, err.message);
+                         "%s%s\"%s\": column %u: %s", option ? option : "", option ? " " : "", text,
+                         cli_argument_column(text, err.line, err.column), err.message);
     return CLI_EXIT_OK;
 }
 

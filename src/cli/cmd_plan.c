@@ -155,7 +155,7 @@ static int run_check(const struct cli_context *ctx, char **paths, size_t count, 
             }
             rc = diag.errors ? CLI_EXIT_NO : CLI_EXIT_OK;
         }
-    } else if (rc == CLI_EXIT_NO && json) {
+    } else if ((rc == CLI_EXIT_NO || (rc == CLI_EXIT_USAGE && diag.errors)) && json) {
         json_t *doc = json_object();
         json_object_set_new(doc, "files", json_integer((json_int_t)count));
         json_object_set_new(doc, "errors", json_integer((json_int_t)diag.errors));
@@ -331,6 +331,7 @@ static int cmd_plan_diff(int argc, char **argv, struct cli_context *ctx)
     struct plan_drift drift;
     memset(&drift, 0, sizeof drift);
     int r = check_plan_here(ctx, &plan, &checked, &err);
+    bool scan_file_unread = false;   /* --scan FILE could not be read or parsed: bad input */
     if (r == 0 && live) {
         struct inspect_options io = { .processes = true };
         io.query.protos = (1u << REGISTRY_PROTO_TCP) | (1u << REGISTRY_PROTO_UDP);
@@ -344,6 +345,7 @@ static int cmd_plan_diff(int argc, char **argv, struct cli_context *ctx)
     } else if (r == 0) {
         struct file_buffer buf;
         r = file_read_all(scan_path, &buf, &err);
+        scan_file_unread = r < 0;
         if (r == 0) {
             struct plan_scan scan;
             memset(&scan, 0, sizeof scan);
@@ -357,7 +359,9 @@ static int cmd_plan_diff(int argc, char **argv, struct cli_context *ctx)
         }
     }
     if (r < 0) {
-        rc = cli_error_from(r == -EINVAL || r == -ENOENT ? CLI_EXIT_USAGE : CLI_EXIT_FAILURE, "plan diff", &err);
+        rc = cli_error_from(scan_file_unread ? cli_exit_for_input_error(r)
+                            : r == -EINVAL || r == -ENOENT ? CLI_EXIT_USAGE : CLI_EXIT_FAILURE,
+                            "plan diff", &err);
     } else {
         if (json)
             cli_print_json(ctx, plan_drift_json(&drift));

@@ -127,9 +127,11 @@ static int run_update(const struct cli_context *ctx, const char *from, bool forc
     if (progress.last_shown)
         fputc('\n', stderr);
     if (r < 0) {
-        /* bad input (not a registry, too small, too big) is 2; I/O, permission, a state
-         * directory or file refused is 3 */
-        int code = r == -EINVAL || r == -EFBIG ? CLI_EXIT_USAGE : CLI_EXIT_FAILURE;
+        /* bad input (not a registry, too small, too big; a --from file that cannot be read)
+         * is 2; I/O, a download, a state directory or file refused is 3 */
+        bool from_file = from && !strstr(from, "://") && strcmp(err.path, from) == 0;
+        int code = from_file ? cli_exit_for_input_error(r)
+                   : r == -EINVAL || r == -EFBIG ? CLI_EXIT_USAGE : CLI_EXIT_FAILURE;
         cli_error_from(code, "registry update", &err);
         fputs("portreg: registry update: nothing was changed; the registry in use stays as it was\n", stderr);
         return code;

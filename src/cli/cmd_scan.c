@@ -54,9 +54,9 @@ const struct cli_option cli_scan_options[] = {
     { NULL, 0, CLI_OPTION_NO_VALUE, NULL, "engines:", 0, CLI_OPTION_HEADING },
     { "engine", 'e', CLI_OPTION_REQUIRED_VALUE, "NAME",
       "syn (raw SYN probes; default as root), connect (default\notherwise), udp", 'e', 0 },
-    { "sS", 0, CLI_OPTION_NO_VALUE, NULL, "the same as --engine syn", OPT_SYN, CLI_OPTION_SINGLE_DASH },
-    { "sT", 0, CLI_OPTION_NO_VALUE, NULL, "the same as --engine connect", OPT_CONNECT, CLI_OPTION_SINGLE_DASH },
-    { "sU", 0, CLI_OPTION_NO_VALUE, NULL, "the same as --engine udp", OPT_UDP, CLI_OPTION_SINGLE_DASH },
+    { "sS", 0, CLI_OPTION_NO_VALUE, NULL, "TCP with the syn engine", OPT_SYN, CLI_OPTION_SINGLE_DASH },
+    { "sT", 0, CLI_OPTION_NO_VALUE, NULL, "TCP with the connect engine", OPT_CONNECT, CLI_OPTION_SINGLE_DASH },
+    { "sU", 0, CLI_OPTION_NO_VALUE, NULL, "UDP as well (-sS -sU, -sSU: both in one run)", OPT_UDP, CLI_OPTION_SINGLE_DASH },
     { NULL, 's', CLI_OPTION_REQUIRED_VALUE, "S|T|U", "the scan type", 's', CLI_OPTION_HIDDEN },
     { NULL, 0, CLI_OPTION_NO_VALUE, NULL, "timing:", 0, CLI_OPTION_HEADING },
     { "rate", 0, CLI_OPTION_REQUIRED_VALUE, "PPS",
@@ -95,9 +95,12 @@ struct scan_cli {
     struct portspec spec;
     bool spec_given;
     uint32_t top_ports;
-    uint16_t *ports;
-    size_t port_count;
-    const struct scan_engine *engine;
+    /* scan types: a TCP engine (syn or connect; NULL when none was asked) and UDP, as nmap's
+     * -sS -sU; with neither, the default TCP engine */
+    const struct scan_engine *tcp_engine;
+    bool udp;
+    struct scan_pass passes[SCAN_PASSES_MAX];
+    size_t pass_count;
     struct scan_job job;
     bool rate_given;
     struct scan_progress progress;
@@ -161,11 +164,34 @@ static int parse_shard(const char *text, struct scan_job *job)
     return CLI_EXIT_OK;
 }
 
+/* --engine NAME: exactly that engine (the last --engine wins, as before -sU could be added) */
 static int set_engine(struct scan_cli *s, const char *name, const char *option)
 {
-    s->engine = scan_engine_find(name);
-    if (!s->engine)
+    const struct scan_engine *e = scan_engine_find(name);
+    if (!e)
         return cli_usage_error("scan", "%s \"%s\": unknown engine (syn, connect or udp)", option, name);
+    s->udp = e->proto == REGISTRY_PROTO_UDP;
+    s->tcp_engine = e->proto == REGISTRY_PROTO_UDP ? NULL : e;
+    return CLI_EXIT_OK;
+}
+
+/* -sS, -sT, -sU and nmap's combined -sSU, -sTU: one TCP scan type and UDP may be combined */
+static int add_scan_types(struct scan_cli *s, const char *letters)
+{
+    if (!letters[0])
+        return cli_usage_error("scan", "-s: give a scan type: -sS, -sT or -sU");
+    for (const char *l = letters; *l; l++) {
+        if (*l == 'U') {
+            s->udp = true;
+            continue;
+        }
+        const struct scan_engine *e = *l == 'S' ? &scan_engine_syn : *l == 'T' ? &scan_engine_connect : NULL;
+        if (!e)
+            return cli_usage_error("scan", "-s%s: only -sS, -sT and -sU (and -sSU, -sTU)", letters);
+        if (s->tcp_engine && s->tcp_engine != e)
+            return cli_usage_error("scan", "-sS and -sT exclude each other: one TCP scan type");
+        s->tcp_engine = e;
+    }
     return CLI_EXIT_OK;
 }
 
@@ -179,19 +205,21 @@ static int add_target(struct scan_cli *s, const char *text, bool exclude, bool f
     if (rc == 0)
         return CLI_EXIT_OK;
     if (file)   /* the message names file:line:column */
-        return cli_error_from(rc == -EINVAL ? CLI_EXIT_USAGE : cli_exit_for_error(rc), "scan", &err);
+        return cli_error_from(cli_exit_for_input_error(rc), "scan", &err);
     if (err.column)
         return cli_error(CLI_EXIT_USAGE, "scan", "%s\"%s\": column %u: %s", exclude ? "--exclude " : "",
-                         text, err.column, err.message);
+                         text, cli_argument_column(text, err.line, err.column), err.message);
     return cli_error(rc == -ENOENT || rc == -EINVAL || rc == -E2BIG ? CLI_EXIT_USAGE : cli_exit_for_error(rc),
                      "scan", "%s%s", exclude ? "--exclude: " : "", err.message);
 }
 
 /* ---- ports ---- */
 
-static int build_ports(struct scan_cli *s)
+/* The ports of one pass: the spec's ranges for proto (those without a prefix are for every
+ * protocol) and --top-ports of proto. 1 when the pass has no port (the caller decides). */
+static int build_ports(struct scan_cli *s, struct scan_pass *pass)
 {
-    uint8_t proto = s->engine->proto;
+    uint8_t proto = pass->engine->proto;
     struct port_set chosen;
     port_set_clear(&chosen);
     size_t count = 0;
@@ -209,8 +237,6 @@ static int build_ports(struct scan_cli *s)
                 }
             }
         }
-        if (count == 0)
-            return cli_usage_error("scan", "-p: no %s ports in the spec", registry_proto_name(proto));
     }
     uint32_t top = s->spec_given ? s->top_ports : (s->top_ports ? s->top_ports : 1000);
     if (top) {
@@ -239,12 +265,65 @@ static int build_ports(struct scan_cli *s)
                 }
         }
     }
-    s->ports = malloc(count * sizeof *s->ports);
-    if (!s->ports)
+    if (count == 0)
+        return CLI_EXIT_NO;
+    pass->ports = malloc(count * sizeof *pass->ports);
+    if (!pass->ports)
         return cli_error(CLI_EXIT_FAILURE, "scan", "out of memory");
     for (uint32_t p = 0; p < 65536; p++)
         if (port_set_has(&chosen, (uint16_t)p))
-            s->ports[s->port_count++] = (uint16_t)p;
+            pass->ports[pass->port_count++] = (uint16_t)p;
+    return CLI_EXIT_OK;
+}
+
+/* The passes of the run: TCP (the engine asked, or the default) and UDP. A U: or T: range of
+ * the spec for a protocol no scan type covers is said, as nmap does, never dropped silently;
+ * --banners needs connections, so the syn engine gives way to connect (and says so). */
+static int build_passes(struct scan_cli *s)
+{
+    if (!s->tcp_engine && !s->udp)
+        s->tcp_engine = scan_engine_default_tcp();
+    if (s->job.banners && s->tcp_engine && s->tcp_engine->proto == REGISTRY_PROTO_TCP &&
+        strcmp(s->tcp_engine->name, "connect") != 0) {
+        cli_warning("scan: --banners reads from connections: TCP is scanned with the connect engine, "
+                    "not %s", s->tcp_engine->name);
+        s->tcp_engine = &scan_engine_connect;
+    }
+    if (s->spec_given) {
+        bool named[REGISTRY_PROTO_COUNT] = { false };
+        for (size_t i = 0; i < s->spec.count; i++)
+            if (s->spec.ranges[i].proto < REGISTRY_PROTO_COUNT)
+                named[s->spec.ranges[i].proto] = true;
+        if (named[REGISTRY_PROTO_UDP] && !s->udp)
+            cli_warning("scan: -p names UDP ports (U:) but no UDP scan type is given: add -sU to "
+                        "scan them; they are not scanned");
+        if (named[REGISTRY_PROTO_TCP] && !s->tcp_engine)
+            cli_warning("scan: -p names TCP ports (T:) but no TCP scan type is given: add -sS or "
+                        "-sT to scan them; they are not scanned");
+        if (named[REGISTRY_PROTO_SCTP])
+            cli_warning("scan: -p names SCTP ports (S:): portreg does not scan SCTP; they are not "
+                        "scanned");
+    }
+    const struct scan_engine *wanted[SCAN_PASSES_MAX] = { s->tcp_engine, s->udp ? &scan_engine_udp : NULL };
+    for (size_t i = 0; i < SCAN_PASSES_MAX; i++) {
+        if (!wanted[i])
+            continue;
+        struct scan_pass *pass = &s->passes[s->pass_count];
+        pass->engine = wanted[i];
+        int rc = build_ports(s, pass);
+        if (rc == CLI_EXIT_NO) {
+            if (s->tcp_engine && s->udp)
+                cli_warning("scan: -p names no %s port: no %s scan", registry_proto_name(pass->engine->proto),
+                            registry_proto_name(pass->engine->proto));
+            continue;
+        }
+        if (rc != CLI_EXIT_OK)
+            return rc;
+        s->pass_count++;
+    }
+    if (s->pass_count == 0)
+        return cli_usage_error("scan", "-p: no %s ports in the spec",
+                               s->tcp_engine && s->udp ? "tcp or udp" : s->udp ? "udp" : "tcp");
     return CLI_EXIT_OK;
 }
 
@@ -258,7 +337,7 @@ static void emit_result(void *context, const struct scan_result *in)
     if (s->collect_error == 0)
         s->collect_error = scan_collect_add(&s->collect, &r);
     if (s->ndjson) {
-        struct scan_cli_view v = { &s->view, s->engine, &s->collect, s->ports, s->port_count };
+        struct scan_cli_view v = { &s->view, s->passes, s->pass_count, &s->collect };
         scan_output_ndjson_line(&v, &r);
     }
 }
@@ -311,9 +390,10 @@ static int run_scan(struct scan_cli *s)
 {
     struct pr_error err;
     pr_error_clear(&err);
-    if (s->engine->usable(&err) < 0)
-        return cli_error(err.code == -EPERM ? CLI_EXIT_FAILURE : cli_exit_for_error(err.code), "scan",
-                         "the %s engine cannot run here: %s", s->engine->name, err.message);
+    for (size_t i = 0; i < s->pass_count; i++)
+        if (s->passes[i].engine->usable(&err) < 0)
+            return cli_error(err.code == -EPERM ? CLI_EXIT_FAILURE : cli_exit_for_error(err.code), "scan",
+                             "the %s engine cannot run here: %s", s->passes[i].engine->name, err.message);
     if (host_addresses_read(&s->host, &err) < 0)
         return cli_error_from(CLI_EXIT_FAILURE, "scan", &err);
     accept_queue_fix_init(&s->queue_fix, &s->host, NULL, NULL);
@@ -323,13 +403,20 @@ static int run_scan(struct scan_cli *s)
                     DEFAULT_REMOTE_RATE);
     }
     s->job.targets = &s->targets;
-    s->job.ports = s->ports;
-    s->job.port_count = s->port_count;
-    if (scan_job_prepare(&s->job, &err) < 0)
-        return cli_error_from(CLI_EXIT_USAGE, "scan", &err);
+    struct scan_job jobs[SCAN_PASSES_MAX];
+    uint64_t probes = 0;
+    for (size_t i = 0; i < s->pass_count; i++) {
+        jobs[i] = s->job;
+        jobs[i].ports = s->passes[i].ports;
+        jobs[i].port_count = s->passes[i].port_count;
+        if (scan_job_prepare(&jobs[i], &err) < 0)
+            return cli_error_from(CLI_EXIT_USAGE, "scan", &err);
+        s->passes[i].probes = jobs[i].probe_count;
+        probes += jobs[i].probe_count;
+    }
     if (scan_collect_init(&s->collect, &s->targets) < 0)
         return cli_error(CLI_EXIT_FAILURE, "scan", "out of memory");
-    atomic_store(&s->progress.total, s->job.probe_count);
+    atomic_store(&s->progress.total, probes);
 
     struct scan_sink sink;
     scan_sink_init(&sink, emit_result, s, &s->progress);
@@ -343,7 +430,9 @@ static int run_scan(struct scan_cli *s)
     }
     s->started = time(NULL);
     uint64_t t0 = scan_now_ns();
-    int rc = s->engine->run(&s->job, &sink, &err);
+    int rc = 0;
+    for (size_t i = 0; i < s->pass_count && rc == 0; i++)
+        rc = s->passes[i].engine->run(&jobs[i], &sink, &err);
     s->elapsed = (double)(scan_now_ns() - t0) / 1e9;
     if (show_progress) {
         pthread_mutex_lock(&progress.lock);
@@ -359,17 +448,15 @@ static int run_scan(struct scan_cli *s)
         return cli_error_from(CLI_EXIT_FAILURE, "scan", &err);
     if (s->collect_error)
         return cli_error(CLI_EXIT_FAILURE, "scan", "keeping the results: %s", strerror(-s->collect_error));
-    if (s->collect.results != s->job.probe_count)
-        cli_warning("scan: the %s engine reported %" PRIu64 " results for %" PRIu64 " probes: "
-                    "this is a bug, please report it", s->engine->name, s->collect.results,
-                    s->job.probe_count);
+    if (s->collect.results != probes)
+        cli_warning("scan: the engines reported %" PRIu64 " results for %" PRIu64 " probes: "
+                    "this is a bug, please report it", s->collect.results, probes);
     scan_collect_sort(&s->collect);
 
-    struct scan_cli_view v = { &s->view, s->engine, &s->collect, s->ports, s->port_count };
+    struct scan_cli_view v = { &s->view, s->passes, s->pass_count, &s->collect };
     struct scan_run_info info = {
-        .engine = s->engine->name, .elapsed = s->elapsed, .started = s->started,
-        .probes = s->job.probe_count, .port_count = s->port_count, .ports = s->ports,
-        .shard_index = s->job.shard_index, .shard_count = s->job.shard_count, .seed = s->job.seed,
+        .elapsed = s->elapsed, .started = s->started, .probes = probes,
+        .shard_index = jobs[0].shard_index, .shard_count = jobs[0].shard_count, .seed = s->job.seed,
         .args = s->args, .queue_full_corrected = s->queue_fix.corrected,
     };
     struct local_diffs diffs = { 0 };
@@ -433,15 +520,10 @@ int cmd_scan(int argc, char **argv, struct cli_context *ctx)
             s.top_ports = (uint32_t)n;
             break;
         case 'e': rc = set_engine(&s, optarg, "--engine"); break;
-        case 's':
-            if (strcmp(optarg, "S") == 0) rc = set_engine(&s, "syn", "-sS");
-            else if (strcmp(optarg, "T") == 0) rc = set_engine(&s, "connect", "-sT");
-            else if (strcmp(optarg, "U") == 0) rc = set_engine(&s, "udp", "-sU");
-            else rc = cli_usage_error("scan", "-s%s: only -sS, -sT and -sU", optarg);
-            break;
-        case OPT_SYN: rc = set_engine(&s, "syn", "-sS"); break;
-        case OPT_CONNECT: rc = set_engine(&s, "connect", "-sT"); break;
-        case OPT_UDP: rc = set_engine(&s, "udp", "-sU"); break;
+        case 's': rc = add_scan_types(&s, optarg); break;
+        case OPT_SYN: rc = add_scan_types(&s, "S"); break;
+        case OPT_CONNECT: rc = add_scan_types(&s, "T"); break;
+        case OPT_UDP: rc = add_scan_types(&s, "U"); break;
         case OPT_INPUT: rc = add_target(&s, optarg, false, true); break;
         case OPT_XML: s.xml_path = optarg; break;
         case 'P':
@@ -512,9 +594,7 @@ int cmd_scan(int argc, char **argv, struct cli_context *ctx)
                             "scan", &err);
         goto out;
     }
-    if (!s.engine)
-        s.engine = scan_engine_default_tcp();
-    rc = build_ports(&s);
+    rc = build_passes(&s);
     if (rc != CLI_EXIT_OK)
         goto out;
     if (!s.ix) {
@@ -533,7 +613,8 @@ out:
     host_addresses_free(&s.host);
     target_set_free(&s.targets);
     portspec_free(&s.spec);
-    free(s.ports);
+    for (size_t i = 0; i < s.pass_count; i++)
+        free(s.passes[i].ports);
     registry_index_close(s.ix);
     return rc;
 }

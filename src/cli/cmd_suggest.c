@@ -112,7 +112,7 @@ static int suggest_load_exclude(struct suggest_request *req, struct portspec *sp
     }
     if (r < 0) {
         pr_error_set_path(&err, req->exclude_path);
-        return cli_error_from(r == -ENOENT ? CLI_EXIT_USAGE : cli_exit_for_error(r), "suggest", &err);
+        return cli_error_from(cli_exit_for_input_error(r), "suggest", &err);
     }
     r = suggest_exclude_parse(buf.data, buf.size, spec, &err);
     file_buffer_free(&buf);

@@ -80,7 +80,7 @@ int cmd_who(int argc, char **argv, struct cli_context *ctx)
     bool json = false;
     int c;
     struct cli_option_parser parser;
-    cli_options_begin(&parser, "who", cli_who_options, argc, argv, 0);
+    cli_options_begin(&parser, "who", cli_who_options, argc, argv, CLI_OPTIONS_NEGATIVE_OPERANDS);
     while ((c = cli_options_next(&parser)) != CLI_OPTIONS_DONE) {
         switch (c) {
         case OPT_ALL_NETNS: opt.all_netns = true; break;
@@ -91,8 +91,6 @@ int cmd_who(int argc, char **argv, struct cli_context *ctx)
         case OPT_JSON: json = true; break;
         case 'h': cli_options_print_help(stdout, who_usage, cli_who_options, who_usage_tail); return CLI_EXIT_OK;
         default:
-            if (cli_options_unknown_short(&parser) >= '0' && cli_options_unknown_short(&parser) <= '9')
-                return cli_error(CLI_EXIT_USAGE, "who", "%s: not a port: ports are 0-65535", argv[optind - 1]);
             return cli_options_error(&parser);
         }
     }
@@ -103,7 +101,7 @@ int cmd_who(int argc, char **argv, struct cli_context *ctx)
     struct registry_index *ix = NULL;
     int rc = CLI_EXIT_OK;
     for (int i = optind; i < argc && rc == CLI_EXIT_OK; i++)
-        rc = cli_parse_port_option(ctx, "who", argv[i], &ports, &ix);
+        rc = cli_parse_port_spec(ctx, "who", NULL, argv[i], &ports, &ix);
     if (rc != CLI_EXIT_OK) {
         portspec_free(&ports);
         registry_index_close(ix);

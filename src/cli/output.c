@@ -19,9 +19,32 @@ int cli_error(int code, const char *what, const char *fmt, ...)
     return code;
 }
 
+unsigned cli_argument_column(const char *text, unsigned line, unsigned column)
+{
+    size_t offset = 0;
+    for (unsigned l = 1; l < line; l++) {
+        const char *newline = strchr(text + offset, '\n');
+        if (!newline)
+            break;
+        offset = (size_t)(newline - text) + 1;
+    }
+    return (unsigned)offset + column;
+}
+
 int cli_exit_for_error(int code)
 {
     return code == -EINVAL || code == -ERANGE ? CLI_EXIT_USAGE : CLI_EXIT_FAILURE;
+}
+
+int cli_exit_for_input_error(int code)
+{
+    switch (-code) {
+    case ENOENT: case ENOTDIR: case EISDIR: case EACCES: case EPERM: case ELOOP:
+    case ENAMETOOLONG: case ENXIO: case EINVAL: case ERANGE: case EFBIG: case E2BIG:
+        return CLI_EXIT_USAGE;
+    default:
+        return CLI_EXIT_FAILURE;
+    }
 }
 
 int cli_exit_for_output_error(int code)

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "plan/plan_yaml.h"
 
@@ -61,6 +62,11 @@ int cli_load_plan(const char *command, char *const *paths, size_t count, struct 
     pr_error_clear(&err);
     int rc = plan_load_files(plan, (const char *const *)paths, count, diag, &err);
     if (rc == -EINVAL || diag->errors) {
+        /* a file that is not YAML is bad input (2), as an unreadable one; a plan whose YAML
+         * parses but whose content is wrong is "the plan has errors" (1) */
+        bool not_yaml = false;
+        for (size_t i = 0; i < diag->count && !not_yaml; i++)
+            not_yaml = diag->items[i].code && strcmp(diag->items[i].code, "yaml-syntax") == 0;
         plan_diagnostics_sort(diag);
         if (!quiet) {
             struct cli_context plain = { 0 };
@@ -68,11 +74,9 @@ int cli_load_plan(const char *command, char *const *paths, size_t count, struct 
             fprintf(stderr, "portreg: %s: the plan has %zu error%s\n", command, diag->errors,
                     diag->errors == 1 ? "" : "s");
         }
-        return CLI_EXIT_NO;
+        return not_yaml ? CLI_EXIT_USAGE : CLI_EXIT_NO;
     }
     if (rc < 0)
-        return cli_error_from(rc == -ENOENT || rc == -EISDIR || rc == -EACCES ? CLI_EXIT_USAGE
-                                                                              : CLI_EXIT_FAILURE,
-                              command, &err);
+        return cli_error_from(cli_exit_for_input_error(rc), command, &err);
     return CLI_EXIT_OK;
 }

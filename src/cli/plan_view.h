@@ -12,8 +12,9 @@
 #include "plan/plan.h"
 
 /* Load paths into plan (plan_init'ed by the call). Diagnostics go to diag. Returns CLI_EXIT_OK,
- * CLI_EXIT_NO when the plan has errors (printed unless quiet), or CLI_EXIT_USAGE /
- * CLI_EXIT_FAILURE when a file cannot be read (printed). */
+ * CLI_EXIT_NO when the plan has errors (printed unless quiet), CLI_EXIT_USAGE when a file is
+ * not YAML (diag holds the syntax error; printed unless quiet), or CLI_EXIT_USAGE /
+ * CLI_EXIT_FAILURE when a file cannot be read (printed; cli_exit_for_input_error). */
 int cli_load_plan(const char *command, char *const *paths, size_t count, struct plan *plan,
                   struct plan_diagnostics *diag, bool quiet);
 /* Every diagnostic at or above min (PLAN_SEVERITY_ERROR is the highest) to out. */

@@ -96,7 +96,7 @@ int main(int argc, char **argv)
 
     int opt;
     struct cli_option_parser parser;
-    cli_options_begin(&parser, NULL, cli_global_options, argc, argv, 1);
+    cli_options_begin(&parser, NULL, cli_global_options, argc, argv, CLI_OPTIONS_STOP_AT_OPERAND);
     while ((opt = cli_options_next(&parser)) != CLI_OPTIONS_DONE) {
         switch (opt) {
         case OPT_STATE_DIR:

@@ -100,11 +100,12 @@ static void print_counts(const uint32_t *state)
         }
 }
 
-static void print_host(const struct cli_context *ctx, const struct scan_cli_view *v, size_t from,
-                       size_t to)
+/* One host: its counts, then its ports other than closed; a host with every port closed is
+ * its line of counts alone ("::1  100 closed"). */
+static void print_host(const struct cli_context *ctx, const struct scan_cli_view *v, uint64_t target,
+                       size_t from, size_t to)
 {
     const struct scan_collect *c = v->collect;
-    uint64_t target = c->kept[from].target;
     char addr[64], reason[48], rtt[32], banner[64];
     printf("\n%s%s%s", cli_bold(ctx), address_of(v, target, addr, sizeof addr), cli_reset(ctx));
     if (c->hosts) {
@@ -112,6 +113,8 @@ static void print_host(const struct cli_context *ctx, const struct scan_cli_view
         print_counts(c->hosts[target].state);
     }
     printf("\n");
+    if (from == to)
+        return;
     uint32_t filtered = 0, open_filtered = 0;
     bool has_banner = false;
     for (size_t i = from; i < to; i++) {
@@ -142,8 +145,13 @@ static void print_host(const struct cli_context *ctx, const struct scan_cli_view
         printf("  not shown: %u filtered\n", filtered);
     if (open_filtered > LIST_LIMIT)
         printf("  not shown: %u open|filtered\n", open_filtered);
-    if (c->hosts && c->hosts[target].state[SCAN_STATE_CLOSED])
-        printf("  not shown: %u closed\n", c->hosts[target].state[SCAN_STATE_CLOSED]);
+    if (c->hosts && c->hosts[target].state[SCAN_STATE_CLOSED]) {
+        uint32_t closed = c->hosts[target].state[SCAN_STATE_CLOSED], udp = c->hosts[target].closed_udp;
+        if (v->pass_count > 1)
+            printf("  not shown: %u closed tcp, %u closed udp\n", closed - udp, udp);
+        else
+            printf("  not shown: %u closed\n", closed);
+    }
 }
 
 static void print_diffs(const struct scan_cli_view *v, const struct local_diffs *diffs)
@@ -167,27 +175,55 @@ void scan_output_table(const struct cli_context *ctx, const struct scan_cli_view
 {
     const struct scan_collect *c = v->collect;
     uint64_t hosts = c->targets->total;
-    printf("%sportreg scan%s: %" PRIu64 " host%s x %zu %s port%s, %s engine, %.2f s (%.0f probes/s)",
-           cli_bold(ctx), cli_reset(ctx), hosts, hosts == 1 ? "" : "s", info->port_count,
-           registry_proto_name(v->engine->proto), info->port_count == 1 ? "" : "s", info->engine,
+    /* "3 tcp ports, connect engine"; -sS -sU: "3 tcp + 2 udp ports, syn and udp engines" */
+    char ports[96] = "", engines[64] = "";
+    size_t last_count = 0;
+    for (size_t i = 0; i < v->pass_count; i++) {
+        const struct scan_pass *pass = &v->passes[i];
+        size_t used = strlen(ports), used_engines = strlen(engines);
+        snprintf(ports + used, sizeof ports - used, "%s%zu %s", i ? " + " : "", pass->port_count,
+                 registry_proto_name(pass->engine->proto));
+        snprintf(engines + used_engines, sizeof engines - used_engines, "%s%s", i ? " and " : "",
+                 pass->engine->name);
+        last_count = pass->port_count;
+    }
+    printf("%sportreg scan%s: %" PRIu64 " host%s x %s port%s, %s engine%s, %.2f s (%.0f probes/s)",
+           cli_bold(ctx), cli_reset(ctx), hosts, hosts == 1 ? "" : "s", ports,
+           last_count == 1 && v->pass_count == 1 ? "" : "s", engines, v->pass_count > 1 ? "s" : "",
            info->elapsed, info->elapsed > 0 ? (double)info->probes / info->elapsed : 0.0);
     if (info->shard_count > 1)
         printf(", shard %u/%u", info->shard_index + 1, info->shard_count);
     printf("\n");
+    /* every host with a result, in target order (as the JSON): those with ports to list and
+     * those with every port closed; without per-host counts (huge scans) only the former */
     uint64_t shown_hosts = 0;
-    for (size_t i = 0; i < c->kept_count;) {
-        size_t end = i + 1;
-        while (end < c->kept_count && c->kept[end].target == c->kept[i].target)
+    uint64_t limit = c->hosts ? c->targets->total : 0;
+    size_t i = 0;
+    for (uint64_t t = 0; t < limit || i < c->kept_count;) {
+        uint64_t target = i < c->kept_count ? c->kept[i].target : UINT64_MAX;
+        if (t < limit && t < target) {
+            target = t;
+            bool any = false;
+            for (int st = 0; st < SCAN_STATE_COUNT; st++)
+                any |= c->hosts[t].state[st] != 0;
+            if (!any) {   /* another shard's host */
+                t++;
+                continue;
+            }
+        }
+        size_t end = i;
+        while (end < c->kept_count && c->kept[end].target == target)
             end++;
-        print_host(ctx, v, i, end);
+        print_host(ctx, v, target, i, end);
         shown_hosts++;
         i = end;
+        t = target + 1;
     }
     printf("\n");
     print_counts((const uint32_t[SCAN_STATE_COUNT]){
         (uint32_t)c->totals[0], (uint32_t)c->totals[1], (uint32_t)c->totals[2],
         (uint32_t)c->totals[3], (uint32_t)c->totals[4] });
-    if (hosts > shown_hosts)
+    if (hosts > shown_hosts && !c->hosts)
         printf("%s%" PRIu64 " host%s with every port closed", c->results ? "; " : "",
                hosts - shown_hosts, hosts - shown_hosts == 1 ? "" : "s");
     printf("\n");
@@ -269,10 +305,33 @@ void scan_output_json(const struct cli_context *ctx, const struct scan_cli_view 
     const struct scan_collect *c = v->collect;
     size_t flags = (ctx->stdout_is_tty ? JSON_INDENT(2) : JSON_COMPACT) | JSON_REAL_PRECISION(6);
     json_t *scan = json_object();
-    json_object_set_new(scan, "engine", json_string(info->engine));
-    json_object_set_new(scan, "proto", json_string(registry_proto_name(v->engine->proto)));
+    /* one pass: "engine", "proto", "ports", "port_list" of it; -sS -sU: "engine" and "proto"
+     * join the passes ("syn,udp", "tcp,udp"), "ports" counts both, and "passes" has each */
+    char engines[64] = "", protos[32] = "";
+    size_t port_total = 0;
+    json_t *passes = json_array();
+    for (size_t i = 0; i < v->pass_count; i++) {
+        const struct scan_pass *pass = &v->passes[i];
+        size_t used = strlen(engines), used_protos = strlen(protos);
+        snprintf(engines + used, sizeof engines - used, "%s%s", i ? "," : "", pass->engine->name);
+        snprintf(protos + used_protos, sizeof protos - used_protos, "%s%s", i ? "," : "",
+                 registry_proto_name(pass->engine->proto));
+        port_total += pass->port_count;
+        json_t *o = json_object();
+        json_object_set_new(o, "engine", json_string(pass->engine->name));
+        json_object_set_new(o, "proto", json_string(registry_proto_name(pass->engine->proto)));
+        json_object_set_new(o, "ports", json_integer((json_int_t)pass->port_count));
+        json_object_set_new(o, "probes", json_integer((json_int_t)pass->probes));
+        char *list = scan_ports_text(pass->ports, pass->port_count);
+        json_object_set_new(o, "port_list", list ? json_string(list) : json_null());
+        free(list);
+        json_array_append_new(passes, o);
+    }
+    json_object_set_new(scan, "engine", json_string(engines));
+    if (v->pass_count == 1)   /* plan diff --scan reads it: a scan of both has none */
+        json_object_set_new(scan, "proto", json_string(protos));
     json_object_set_new(scan, "targets", json_integer((json_int_t)c->targets->total));
-    json_object_set_new(scan, "ports", json_integer((json_int_t)info->port_count));
+    json_object_set_new(scan, "ports", json_integer((json_int_t)port_total));
     json_object_set_new(scan, "probes", json_integer((json_int_t)info->probes));
     json_object_set_new(scan, "elapsed_s", json_real(info->elapsed));
     char shard[32];
@@ -282,11 +341,12 @@ void scan_output_json(const struct cli_context *ctx, const struct scan_cli_view 
     /* With per-host counts every scanned host is listed (those with every port closed too)
      * and scan.port_list says which ports were probed, so a reader such as `plan diff` can
      * tell "closed" from "not scanned". */
-    if (c->hosts) {
-        char *list = scan_ports_text(info->ports, info->port_count);
+    if (c->hosts && v->pass_count == 1) {
+        char *list = scan_ports_text(v->passes[0].ports, v->passes[0].port_count);
         json_object_set_new(scan, "port_list", list ? json_string(list) : json_null());
         free(list);
     }
+    json_object_set_new(scan, "passes", passes);
     fputs("{\"scan\":", stdout);
     json_dumpf(scan, stdout, flags);
     json_decref(scan);
@@ -354,18 +414,20 @@ void scan_output_ndjson_line(const struct scan_cli_view *v, const struct scan_re
 
 /* ---- --local ---- */
 
-static const struct scan_kept *kept_find(const struct scan_collect *c, uint64_t target, uint16_t port)
+static const struct scan_kept *kept_find(const struct scan_collect *c, uint64_t target, uint16_t port,
+                                         uint8_t proto)
 {
     size_t lo = 0, hi = c->kept_count;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
         const struct scan_kept *k = &c->kept[mid];
-        if (k->target < target || (k->target == target && k->port < port))
+        if (k->target < target || (k->target == target && (k->port < port || (k->port == port && k->proto < proto))))
             lo = mid + 1;
         else
             hi = mid;
     }
-    return lo < c->kept_count && c->kept[lo].target == target && c->kept[lo].port == port ? &c->kept[lo] : NULL;
+    return lo < c->kept_count && c->kept[lo].target == target && c->kept[lo].port == port &&
+           c->kept[lo].proto == proto ? &c->kept[lo] : NULL;
 }
 
 static bool is_zero(const uint8_t *b, size_t n)
@@ -421,12 +483,26 @@ static int add_diff(struct local_diffs *out, enum local_diff_kind kind, uint64_t
     return 0;
 }
 
+static int compare_pass(const struct scan_cli_view *v, const struct scan_pass *pass,
+                        const struct host_addresses *host, struct local_diffs *out, struct pr_error *err);
+
 int scan_local_compare(const struct scan_cli_view *v, const struct host_addresses *host,
                        struct local_diffs *out, struct pr_error *err)
 {
     memset(out, 0, sizeof *out);
+    for (size_t i = 0; i < v->pass_count; i++) {
+        int rc = compare_pass(v, &v->passes[i], host, out, err);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+static int compare_pass(const struct scan_cli_view *v, const struct scan_pass *pass,
+                        const struct host_addresses *host, struct local_diffs *out, struct pr_error *err)
+{
     const struct scan_collect *c = v->collect;
-    uint8_t proto = v->engine->proto;
+    uint8_t proto = pass->engine->proto;
     struct inspect_options opt = { .processes = true };
     opt.query.protos = 1u << proto;
     opt.query.states = 1u << (proto == REGISTRY_PROTO_TCP ? SOCKET_STATE_LISTEN : SOCKET_STATE_CLOSE);
@@ -440,10 +516,10 @@ int scan_local_compare(const struct scan_cli_view *v, const struct host_addresse
         target_set_get(c->targets, t, &a);
         if (!host_addresses_has(host, &a))
             continue;
-        for (size_t pi = 0; pi < v->port_count && rc == 0; pi++) {
-            uint16_t port = v->ports[pi];
+        for (size_t pi = 0; pi < pass->port_count && rc == 0; pi++) {
+            uint16_t port = pass->ports[pi];
             out->compared++;
-            const struct scan_kept *k = kept_find(c, t, port);
+            const struct scan_kept *k = kept_find(c, t, port, proto);
             uint8_t state = k ? k->state : SCAN_STATE_CLOSED;
             uint8_t reason = k ? k->reason : SCAN_REASON_NONE;
             ssize_t accepting = -1, elsewhere = -1;

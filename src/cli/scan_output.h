@@ -14,21 +14,27 @@
 #include "scan/local_view.h"
 #include "socket_view.h"
 
+/* One protocol's share of a run: `-sS -sU` is a TCP pass with the syn engine, then a UDP
+ * pass with the udp engine, into one collection. */
+#define SCAN_PASSES_MAX 2
+struct scan_pass {
+    const struct scan_engine *engine;
+    uint16_t *ports;                          /* the ports probed, ascending */
+    size_t port_count;
+    uint64_t probes;                          /* probes of this shard */
+};
+
 struct scan_cli_view {
     const struct socket_view_context *view;   /* registry for service names (may be NULL) */
-    const struct scan_engine *engine;
+    const struct scan_pass *passes;           /* TCP first */
+    size_t pass_count;
     const struct scan_collect *collect;
-    const uint16_t *ports;                    /* the ports probed, ascending */
-    size_t port_count;
 };
 
 struct scan_run_info {
-    const char *engine;
     double elapsed;                 /* seconds */
     time_t started;
-    uint64_t probes;
-    size_t port_count;
-    const uint16_t *ports;
+    uint64_t probes;                /* of every pass */
     uint32_t shard_index, shard_count;
     uint64_t seed;
     const char *args;               /* the command line, for the XML */

@@ -85,10 +85,15 @@ static void write_port(struct xw *w, const struct scan_cli_view *v, const struct
     xw_attr(w, "reason", "%s", nmap_reason(k->reason, k->icmp_type, k->icmp_code, buf, sizeof buf));
     xw_attr(w, "reason_ttl", "%u", k->reply_ttl);
     xw_end(w);
-    const char *service = scan_cli_service(v, k->port, k->proto);
-    if (service) {
+    /* method="table" is nmap's lookup in nmap-services: the name nmap writes is that file's
+     * ("wms" on 1755, not IANA's "ms-streaming"), "unknown" for a port it does not list, so
+     * ndiff of nmap's and portreg's XML shows no false change; the table and JSON keep IANA's */
+    const char *nmap_name = "";
+    if (v->view && v->view->registry)
+        registry_index_frequency(v->view->registry, k->port, k->proto, &nmap_name, NULL);
+    if (v->view && v->view->registry) {
         xw_start(w, "service");
-        xw_attr(w, "name", "%s", service);
+        xw_attr(w, "name", "%s", nmap_name[0] ? nmap_name : "unknown");
         xw_attr(w, "method", "%s", "table");
         xw_attr(w, "conf", "%s", "3");
         xw_end(w);
@@ -132,15 +137,23 @@ static void write_host(struct xw *w, const struct scan_cli_view *v, const struct
     xw_start(w, "ports");
     uint32_t closed = c->hosts ? c->hosts[target].state[SCAN_STATE_CLOSED] : 0;
     if (closed) {
+        /* one <extraports> with the reasons of each protocol, as nmap -sS -sU writes it */
         xw_start(w, "extraports");
         xw_attr(w, "state", "%s", "closed");
         xw_attr(w, "count", "%u", closed);
-        xw_start(w, "extrareasons");
-        xw_attr(w, "reason", "%s", v->engine->proto == REGISTRY_PROTO_UDP ? "port-unreach"
-                              : strcmp(v->engine->name, "connect") == 0 ? "conn-refused" : "reset");
-        xw_attr(w, "count", "%u", closed);
-        xw_attr(w, "proto", "%s", registry_proto_name(v->engine->proto));
-        xw_end(w);
+        for (size_t i = 0; i < v->pass_count; i++) {
+            const struct scan_engine *e = v->passes[i].engine;
+            uint32_t udp = c->hosts[target].closed_udp;
+            uint32_t count = e->proto == REGISTRY_PROTO_UDP ? udp : closed - udp;
+            if (!count)
+                continue;
+            xw_start(w, "extrareasons");
+            xw_attr(w, "reason", "%s", e->proto == REGISTRY_PROTO_UDP ? "port-unreach"
+                                  : strcmp(e->name, "connect") == 0 ? "conn-refused" : "reset");
+            xw_attr(w, "count", "%u", count);
+            xw_attr(w, "proto", "%s", registry_proto_name(e->proto));
+            xw_end(w);
+        }
         xw_end(w);
     }
     for (size_t i = from; i < to; i++)
@@ -188,15 +201,18 @@ int scan_output_xml(const struct scan_cli_view *v, const struct scan_run_info *i
     xw_attr(w, "startstr", "%s", timestr);
     xw_attr(w, "version", "portreg-%s", PORTREG_VERSION);
     xw_attr(w, "xmloutputversion", "%s", "1.05");
-    char *services = scan_ports_text(info->ports, info->port_count);
-    xw_start(w, "scaninfo");
-    xw_attr(w, "type", "%s", strcmp(info->engine, "syn") == 0 ? "syn"
-                        : strcmp(info->engine, "udp") == 0 ? "udp" : "connect");
-    xw_attr(w, "protocol", "%s", registry_proto_name(v->engine->proto));
-    xw_attr(w, "numservices", "%zu", info->port_count);
-    xw_attr(w, "services", "%s", services ? services : "");
-    xw_end(w);
-    free(services);
+    for (size_t i = 0; i < v->pass_count; i++) {   /* one <scaninfo> per protocol, as nmap */
+        const struct scan_pass *pass = &v->passes[i];
+        char *services = scan_ports_text(pass->ports, pass->port_count);
+        xw_start(w, "scaninfo");
+        xw_attr(w, "type", "%s", strcmp(pass->engine->name, "syn") == 0 ? "syn"
+                            : strcmp(pass->engine->name, "udp") == 0 ? "udp" : "connect");
+        xw_attr(w, "protocol", "%s", registry_proto_name(pass->engine->proto));
+        xw_attr(w, "numservices", "%zu", pass->port_count);
+        xw_attr(w, "services", "%s", services ? services : "");
+        xw_end(w);
+        free(services);
+    }
     xw_start(w, "verbose");
     xw_attr(w, "level", "%s", "0");
     xw_end(w);

@@ -67,7 +67,8 @@ int cli_sort_sockets(struct inspect_result *res, enum socket_sort key);
  * use); prints the error and returns CLI_EXIT_USAGE on bad input. (cmd_ls.c) */
 int cli_parse_port_option(const struct cli_context *ctx, const char *command, const char *text,
                           struct portspec *spec, struct registry_index **ix);
-/* The same for an option of another name ("-p"). */
+/* The same for an option of another name ("-p"), or for an operand (option NULL: the
+ * message names the word typed alone, as `who -1024x` does). */
 int cli_parse_port_spec(const struct cli_context *ctx, const char *command, const char *option,
                         const char *text, struct portspec *spec, struct registry_index **ix);
 /* --method auto|bpf|proc. (cmd_ls.c) */

@@ -3,6 +3,7 @@
 load helpers
 
 setup() { portreg_setup; }
+teardown() { remove_nobody_dirs; }
 
 @test "--version prints the version" {
   run -0 "$PORTREG" --version
@@ -189,4 +190,67 @@ man_options() {
     [ "$status" -eq 3 ]
     [[ "$stderr" == "portreg: write error on stdout"* ]]
   done
+}
+
+# input_file_commands FILE GOOD_PLAN: every command line that reads a file the user named, one
+# per line, with FILE in the file's place.
+input_file_commands() {
+  local f=$1 good=$2
+  printf '%s\n' \
+    "plan check $f" \
+    "plan diff $f --live" \
+    "plan diff $good --scan $f" \
+    "plan export $f --format json" \
+    "scan -iL $f" \
+    "registry update --from $f" \
+    "suggest --exclude-file $f" \
+    "firewall generate $f --host web" \
+    "firewall apply $f --host web --dry-run" \
+    "firewall audit $f"
+}
+
+@test "a file named by the user that cannot be read is bad input, exit 2, in every command" {
+  local good="$BATS_TEST_TMPDIR/good.yaml" cmdline f checked=0
+  printf 'hosts:\n  - name: web\n    addresses: {a: 192.0.2.1}\n' >"$good"
+  : >"$BATS_TEST_TMPDIR/plain-file"
+  for f in "$BATS_TEST_TMPDIR/missing" "$BATS_TEST_TMPDIR" "$BATS_TEST_TMPDIR/plain-file/below"; do
+    while read -r cmdline; do
+      # shellcheck disable=SC2086
+      run --separate-stderr "$PORTREG" $cmdline
+      echo "$cmdline: $status: $stderr"
+      [ "$status" -eq 2 ]
+      [[ "$stderr" == *"$f: cannot read: "* ]]
+      checked=$((checked + 1))
+    done < <(input_file_commands "$f" "$good")
+  done
+  [ "$checked" -eq 30 ]
+}
+
+@test "a file the user may not read is bad input, exit 2, in every command" {
+  prepare_nobody_portreg
+  local good="$NOBODY_DIR/good.yaml" secret="$NOBODY_DIR/secret" cmdline checked=0
+  printf 'hosts:\n  - name: web\n    addresses: {a: 192.0.2.1}\n' >"$good"
+  chmod 644 "$good"
+  echo "hosts: {}" >"$secret"
+  chmod 600 "$secret"
+  while read -r cmdline; do
+    # shellcheck disable=SC2086
+    run --separate-stderr as_nobody env PORTREG_STATE_DIR="$NOBODY_DIR/state" "$NOBODY_PORTREG" $cmdline
+    echo "$cmdline: $status: $stderr"
+    [ "$status" -eq 2 ]
+    [[ "$stderr" == *"$secret: cannot read: Permission denied"* ]]
+    checked=$((checked + 1))
+  done < <(input_file_commands "$secret" "$good")
+  [ "$checked" -eq 10 ]
+}
+
+@test "a plan that is not YAML is bad input (2), a plan with errors is 1" {
+  printf 'hosts: [\n' >"$BATS_TEST_TMPDIR/broken.yaml"
+  run --separate-stderr -2 "$PORTREG" plan check "$BATS_TEST_TMPDIR/broken.yaml"
+  [[ "$stderr" == *"broken.yaml:2:1: error: "* ]]
+  run -2 "$PORTREG" plan check --json "$BATS_TEST_TMPDIR/broken.yaml"
+  echo "$output" | jq -e '.errors == 1 and .diagnostics[0].code == "yaml-syntax"'
+  printf 'hosts:\n  - name: web\n    addresses: {a: 192.0.2.1}\nservices:\n  - name: a\n    host: nowhere\n    port: 80\n' \
+    >"$BATS_TEST_TMPDIR/wrong.yaml"
+  run -1 "$PORTREG" plan check "$BATS_TEST_TMPDIR/wrong.yaml"
 }

@@ -127,8 +127,6 @@ setup() { portreg_setup; use_iana_fixture; }
 @test "bad queries exit 2 with the argument and column" {
   run --separate-stderr -2 "$PORTREG" lookup 70000
   [[ "$stderr" == *'"70000": argument 1, column 1: port "70000" is out of range 0-65535'* ]]
-  run --separate-stderr -2 "$PORTREG" lookup -1
-  [[ "$stderr" == *"-1: not a port: ports are 0-65535"* ]]
   run --separate-stderr -2 "$PORTREG" lookup 80/xyz
   [[ "$stderr" == *'unknown protocol "xyz"'* ]]
   run --separate-stderr -2 "$PORTREG" lookup ''
@@ -213,4 +211,32 @@ setup() { portreg_setup; use_iana_fixture; }
       and .tcp.assignment_notes == "line one\nline two \u202e reversed"
       and .udp.description == "café \\ backslash"
       and (.tcp | has("description"))'
+}
+
+@test "an open range -N is a query without --, wherever it stands among the options" {
+  run -0 "$PORTREG" lookup -1024 --short
+  [[ "$output" == *"22/tcp"*"ssh"* ]]
+  [[ "$output" != *"1025/"* ]]
+  want="$output"
+  run -0 "$PORTREG" lookup --short -- -1024
+  [ "$output" = "$want" ]
+  # queries keep their order; the value of -p is not a query
+  run -0 "$PORTREG" lookup 53 -p tcp -23 --short
+  [[ "${lines[0]}" == "53/tcp"* ]]
+  [[ "${lines[1]}" == "22/tcp"* ]]
+  [[ "$output" != *"/udp"* ]]
+  run --separate-stderr -2 "$PORTREG" lookup -70000
+  [[ "$stderr" == 'portreg: lookup: "-70000": argument 1, column 2: port "70000" is out of range 0-65535' ]]
+  # a cluster with a digit is an unknown option named as such, never "lookup: not a port"
+  run --separate-stderr -2 "$PORTREG" lookup -l10
+  [[ "$stderr" == "portreg: lookup: unknown option '-1'"* ]]
+}
+
+@test "error columns count in the argument as typed, across a newline; a long port is echoed whole" {
+  run --separate-stderr -2 "$PORTREG" lookup $'80\n443'
+  [[ "$stderr" == *'argument 1, column 4: unexpected character '"'4'"* ]]
+  run --separate-stderr -2 "$PORTREG" lookup 12345678901234567890123456789
+  [[ "$stderr" == *'port "12345678901234567890123456789" is out of range 0-65535'* ]]
+  run --separate-stderr -2 "$PORTREG" ls --port $'22,\n\nfoo bar'
+  [[ "$stderr" == *'column 10: '* ]]
 }

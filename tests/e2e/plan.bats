@@ -38,7 +38,7 @@ teardown() {
   [[ "$output" =~ bad_ports\.yaml:[0-9]+:[0-9]+:\ error:\ services\[[0-9]+\]\.port ]]
   run -1 "$PORTREG" plan check --json "$PLANS/unknown_keys.yaml"
   echo "$output" | jq -e '.errors >= 1 and (.diagnostics[0] | .file != null and .line > 0 and .column > 0 and .field != null)'
-  run -1 "$PORTREG" plan check "$PLANS/syntax.yaml"
+  run -2 "$PORTREG" plan check "$PLANS/syntax.yaml"   # not YAML: bad input
   [[ "$output" == *"syntax.yaml:"*":"*": error:"* ]]
 }
 
@@ -213,4 +213,13 @@ make_ns() {
   [[ "$output" == *"either --live or --scan"* ]]
   run -0 "$PORTREG" plan --help
   [[ "$output" == "usage: portreg plan check"* ]]
+}
+
+@test "check: a port is decimal (0x50 is not port 0) and a long number is echoed whole" {
+  run -1 "$PORTREG" plan check "$PLANS/bad_port_numbers.yaml"
+  echo "$output"
+  [[ "$output" == *'bad_port_numbers.yaml:6:13: error: services[0].ports[0]: port "0x50" is not a decimal number 1-65535'* ]]
+  [[ "$output" == *'ports[1]: port 12345678901234567890123456789 is out of range 1-65535'* ]]
+  [[ "$output" == *'policy.static: port "0x400" is not a decimal number'* ]]
+  [[ "$output" != *"port 0 "* ]]
 }

@@ -174,10 +174,12 @@ assert_update_rejected() {   # FILE EXPECTED-MESSAGE
   run -0 "$PORTREG" lookup 22
 }
 
-@test "update: a missing file is an I/O failure, exit 3" {
+@test "update: a missing --from file is bad input, exit 2, and the registry stays" {
   use_iana_fixture
-  run --separate-stderr -3 "$PORTREG" registry update --from "$BATS_TEST_TMPDIR/missing.csv"
+  before=$(sha256sum "$PORTREG_STATE_DIR/iana.csv")
+  run --separate-stderr -2 "$PORTREG" registry update --from "$BATS_TEST_TMPDIR/missing.csv"
   [[ "$stderr" == *"missing.csv: cannot read: No such file or directory"* ]]
+  [ "$(sha256sum "$PORTREG_STATE_DIR/iana.csv")" = "$before" ]
 }
 
 @test "update: no network is a clear failure and the old registry stays in use" {

@@ -381,3 +381,65 @@ EOF
   run -1 --separate-stderr "${IN[@]}" "$PORTREG" scan -sT -p 1-3000 --rate 6000 127.0.0.1
   [[ "$stderr" != *"ETA"* ]]
 }
+
+@test "-sT -sU, -sS -sU and -sSU scan TCP and UDP in one run; T: and U: go to their protocol" {
+  serve "$SOCKHOLD" tcp4:127.0.0.1:0 udp4:127.0.0.1:0
+  tport=${PORTS[0]}
+  run -0 --separate-stderr "${IN[@]}" "$PORTREG" scan -sT -sU -p "$tport,9" --json --timeout 300ms 127.0.0.1
+  echo "$output" | jq -e --argjson p "$tport" '.scan.engine == "connect,udp" and .scan.ports == 4
+    and ([.scan.passes[].proto] == ["tcp", "udp"])
+    and ([.hosts[0].ports[] | select(.port == $p and .proto == "tcp")][0].state == "open")
+    and (.hosts[0].counts.closed + .hosts[0].counts["open|filtered"] + .hosts[0].counts.open == 4)'
+  run -0 --separate-stderr "${IN[@]}" "$PORTREG" scan -sT -sU -p "T:$tport,U:9" --timeout 300ms 127.0.0.1
+  [[ "${lines[0]}" == "portreg scan: 1 host x 1 tcp + 1 udp ports, connect and udp engines, "* ]]
+  [[ "$output" == *"$tport/tcp"*"open"* ]]
+  run -0 --separate-stderr "${IN[@]}" "$PORTREG" scan -sT -sU -p "T:$tport,U:9" -oX - --timeout 300ms 127.0.0.1
+  [ "$(grep -c '<scaninfo' <<<"$output")" -eq 2 ]
+  [[ "$output" == *'<scaninfo type="udp" protocol="udp" numservices="1" services="9"/>'* ]]
+  if "${IN[@]}" "$PORTREG" scan -sS -p 1 127.0.0.1 --no-progress >/dev/null 2>&1 || [ $? -eq 1 ]; then
+    run -0 --separate-stderr "${IN[@]}" "$PORTREG" scan -sSU -p "$tport" --json --timeout 300ms 127.0.0.1
+    echo "$output" | jq -e '.scan.engine == "syn,udp"'
+    run -0 --separate-stderr "${IN[@]}" "$PORTREG" scan -sS -sU -p "$tport" --json --timeout 300ms 127.0.0.1
+    echo "$output" | jq -e '.scan.engine == "syn,udp" and .summary.open == 1'
+  fi
+  run -2 --separate-stderr "$PORTREG" scan -sS -sT -p 1 127.0.0.1
+  [[ "$stderr" == *"-sS and -sT exclude each other"* ]]
+}
+
+@test "U: ports without a UDP scan type are said, not dropped silently" {
+  serve "$SOCKHOLD" tcp4:127.0.0.1:0
+  run -0 --separate-stderr "${IN[@]}" "$PORTREG" scan -sT -p "T:${PORTS[0]},U:53" 127.0.0.1
+  [[ "$stderr" == *"-p names UDP ports (U:) but no UDP scan type is given: add -sU"* ]]
+  run -2 --separate-stderr "${IN[@]}" "$PORTREG" scan -sT -p "U:53" 127.0.0.1
+  [[ "$stderr" == *"-p names UDP ports"* ]]
+  [[ "$stderr" == *"no tcp ports in the spec"* ]]
+}
+
+@test "-oX writes nmap-services' name with method table (unknown where it has none); the table keeps IANA's" {
+  printf 'ssh\t22/tcp\t0.182286\nnmap-x11\t6000/tcp\t0.000000\n' >"$BATS_TEST_TMPDIR/nmap-services"
+  export PORTREG_NMAP_SERVICES="$BATS_TEST_TMPDIR/nmap-services"
+  serve "$SOCKHOLD" tcp4:127.0.0.1:6000 tcp4:127.0.0.1:7001
+  run -0 --separate-stderr "${IN[@]}" "$PORTREG" scan -sT -p 6000,7001 -oX "$BATS_TEST_TMPDIR/a.xml" 127.0.0.1
+  echo "$output"
+  [[ "$output" == *"6000/tcp"*"open"*"x11"* ]]
+  [[ "$output" == *"7001/tcp"*"open"*"quotesvc"* ]]
+  grep -A3 'portid="6000"' "$BATS_TEST_TMPDIR/a.xml" | grep -q '<service name="nmap-x11" method="table"'
+  grep -A3 'portid="7001"' "$BATS_TEST_TMPDIR/a.xml" | grep -q '<service name="unknown" method="table"'
+  run -0 --separate-stderr "${IN[@]}" "$PORTREG" scan -sT -p 6000 --json 127.0.0.1
+  echo "$output" | jq -e '.hosts[0].ports[0].service == "x11"'
+}
+
+@test "--banners with the syn engine reads banners through connect and says so" {
+  need_syn
+  serve "$ECHOSERVE" tcp4:127.0.0.1:0
+  run -0 --separate-stderr "${IN[@]}" "$PORTREG" scan -sS --banners -p "${PORTS[0]}" --json 127.0.0.1
+  [[ "$stderr" == *"--banners reads from connections: TCP is scanned with the connect engine, not syn"* ]]
+  echo "$output" | jq -e '.scan.engine == "connect" and .hosts[0].ports[0].banner == "SSH-2.0-portreg-test\\r\\n"'
+}
+
+@test "the table shows a host whose ports are all closed" {
+  run -1 --separate-stderr "${IN[@]}" "$PORTREG" scan -sT -p 1-5 127.0.0.1 ::1
+  echo "$output"
+  [[ "$output" == *$'\n127.0.0.1  5 closed\n'* ]]
+  [[ "$output" == *$'\n::1  5 closed\n'* ]]
+}

@@ -61,6 +61,16 @@ teardown() { stop_sockholds; netns_teardown; }
   run --separate-stderr -2 "$PORTREG" who
 }
 
+@test "who -N is an open range without --; a bad one is named as typed" {
+  start_sockhold tcp4:127.0.0.1:0
+  run -0 "$PORTREG" who -65535
+  [[ "$output" == *"tcp ${PORTS[0]} listening: sockhold (pid $SOCKHOLD_PID)"* ]]
+  run --separate-stderr -2 "$PORTREG" who -10x
+  [ "${stderr%%$'\n'*}" = 'portreg: who: "-10x": column 4: unexpected character '"'x'" ]
+  run --separate-stderr -2 "$PORTREG" who --all-netns -10 -70000
+  [[ "$stderr" == *'"-70000": column 2: port "70000" is out of range'* ]]
+}
+
 # portreg as nobody: a copy of the binary in a world-readable temp dir (the checkout may be in
 # a folder nobody cannot enter) and a state directory nobody can write.
 nobody_setup() {

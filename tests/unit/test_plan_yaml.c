@@ -264,6 +264,19 @@ static void test_bad_ports(void **state)
     expect_errors("bad_ports.yaml", want, sizeof want / sizeof *want);
 }
 
+/* A port is decimal: 0x50 is not "port 0"; a long number is echoed whole, not cut at 12. */
+static void test_bad_port_numbers(void **state)
+{
+    (void)state;
+    static const struct expected_diag want[] = {
+        { 6, 13, "services[0].ports[0]", "port \"0x50\" is not a decimal number 1-65535" },
+        { 6, 23, "services[0].ports[1]", "port 12345678901234567890123456789 is out of range 1-65535" },
+        { 6, 58, "services[0].ports[2]", "port \"8o\" is not a decimal number 1-65535" },
+        { 9, 11, "policy.static", "port \"0x400\" is not a decimal number 1-65535" },
+    };
+    expect_errors("bad_port_numbers.yaml", want, sizeof want / sizeof *want);
+}
+
 static void test_unknown_keys(void **state)
 {
     (void)state;
@@ -605,6 +618,7 @@ int main(void)
         cmocka_unit_test(test_example_plan_model),
         cmocka_unit_test(test_wrong_types),
         cmocka_unit_test(test_bad_ports),
+        cmocka_unit_test(test_bad_port_numbers),
         cmocka_unit_test(test_unknown_keys),
         cmocka_unit_test(test_bad_cidrs_and_addresses),
         cmocka_unit_test(test_bad_references),

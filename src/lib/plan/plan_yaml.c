@@ -57,6 +57,7 @@
 #include "registry/record.h"
 #include "util/file_io.h"
 #include "util/fyaml_loader.h"
+#include "util/text_scan.h"
 
 #define PLAN_YAML_MAX_DEPTH 32u
 #define PLAN_NAME_MAX 253u
@@ -688,9 +689,19 @@ static bool ld_port_number(struct loader *ld, const struct ynode *node, size_t *
                         "expected a port number, got \"%.60s\"", node->text);
         return false;
     }
+    char excerpt[TEXT_EXCERPT_SIZE];
+    if (*i < node->len && isalnum((unsigned char)node->text[*i])) {
+        /* 0x50, 80e1, 8o: strtoul would take some of them; a port is written in decimal */
+        size_t end = *i;
+        while (end < node->len && isalnum((unsigned char)node->text[end]))
+            end++;
+        ld_error_within(ld, node, start, "bad-port", "port \"%s\" is not a decimal number 1-65535",
+                        text_excerpt(node->text + start, end - start, excerpt));
+        return false;
+    }
     if (value == 0 || value > 65535u || *i - start > 5) {
-        ld_error_within(ld, node, start, "bad-port", "port %.*s is out of range 1-65535",
-                        (int)(*i - start < 12 ? *i - start : 12), node->text + start);
+        ld_error_within(ld, node, start, "bad-port", "port %s is out of range 1-65535",
+                        text_excerpt(node->text + start, *i - start, excerpt));
         return false;
     }
     *port = (uint16_t)value;

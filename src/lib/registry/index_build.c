@@ -507,8 +507,9 @@ static int build_frequency_tables(struct build_state *st, const struct registry_
             continue;
         for (size_t r = 0; r < src[i].records->count; r++) {
             const struct registry_record *rec = &src[i].records->items[r];
-            /* nmap lists most ports with frequency 0: they have no rank to give */
-            if (!rec->has_port || rec->proto == REGISTRY_PROTO_ANY || !(rec->frequency > 0))
+            /* nmap lists most ports with frequency 0: they have no rank to give, but they have
+             * nmap's name, which scan -oX writes as nmap does */
+            if (!rec->has_port || rec->proto == REGISTRY_PROTO_ANY || !(rec->frequency >= 0))
                 continue;
             struct registry_index_frequency *f = &st->frequencies[st->frequency_count++];
             f->port = rec->port_first;
@@ -531,7 +532,8 @@ static int build_frequency_tables(struct build_state *st, const struct registry_
     uint32_t next_rank[REGISTRY_PROTO_COUNT] = { 0 };
     for (size_t i = 0; i < kept; i++) {
         struct registry_index_frequency *f = &st->frequencies[st->frequency_rank[i]];
-        f->rank = ++next_rank[f->proto < REGISTRY_PROTO_COUNT ? f->proto : 0];
+        if (f->frequency > 0)
+            f->rank = ++next_rank[f->proto < REGISTRY_PROTO_COUNT ? f->proto : 0];
     }
     return 0;
 }

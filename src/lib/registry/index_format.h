@@ -10,7 +10,7 @@
 #include <stdint.h>
 
 #define REGISTRY_INDEX_MAGIC "PORTREG\x1a"
-#define REGISTRY_INDEX_FORMAT_VERSION 3u
+#define REGISTRY_INDEX_FORMAT_VERSION 4u   /* 4: nmap-services ports of frequency 0 kept (names) */
 #define REGISTRY_INDEX_BLOCK_SIZE 16384u
 #define REGISTRY_INDEX_BYTE_ORDER 0x01020304u
 
@@ -86,8 +86,9 @@ struct registry_index_frequency {
     uint8_t proto;
     uint8_t padding;
     float frequency;
-    uint32_t name;      /* nmap's name for the port */
-    uint32_t rank;      /* 1-based rank among ports of the same protocol, by frequency */
+    uint32_t name;      /* nmap's name for the port (ports of frequency 0 are kept for it) */
+    uint32_t rank;      /* 1-based rank among ports of the same protocol, by frequency; 0 for
+                           frequency 0 (ranked last in off_frequency_rank, never a top port) */
 };
 
 #endif

@@ -342,6 +342,8 @@ bool registry_index_top_port(const struct registry_index *ix, uint8_t proto, uin
             index_item(ix, ix->header->off_frequencies, sizeof *f, *k);
         if (!f)
             return false;
+        if (!(f->frequency > 0))
+            return false;   /* the rest are ports nmap never found open */
         if (f->proto != proto)
             continue;
         if (n-- == 0) {

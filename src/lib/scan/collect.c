@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "registry/record.h"
 #include "util/text_escape.h"
 
 int scan_collect_init(struct scan_collect *c, const struct target_set *targets)
@@ -27,8 +28,11 @@ int scan_collect_add(struct scan_collect *c, const struct scan_result *r)
     unsigned state = r->state < SCAN_STATE_COUNT ? r->state : SCAN_STATE_ERROR;
     c->totals[state]++;
     c->results++;
-    if (c->hosts)
+    if (c->hosts) {
         c->hosts[target].state[state]++;
+        if (state == SCAN_STATE_CLOSED && r->proto == REGISTRY_PROTO_UDP)
+            c->hosts[target].closed_udp++;
+    }
     if (state == SCAN_STATE_CLOSED)
         return 0;
     if (c->kept_count == c->kept_capacity) {

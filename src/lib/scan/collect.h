@@ -23,7 +23,9 @@ struct scan_kept {
 };
 
 struct scan_host_counts {
-    uint32_t state[SCAN_STATE_COUNT];
+    uint32_t state[SCAN_STATE_COUNT];   /* every protocol */
+    uint32_t closed_udp;                /* of state[SCAN_STATE_CLOSED], the UDP ports (-sS -sU:
+                                           nmap's XML says closed per protocol) */
 };
 
 /* Per-host counts are kept for at most this many targets; beyond, only totals. */
