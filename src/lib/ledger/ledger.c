@@ -103,6 +103,16 @@ int ledger_txn_end(struct ledger_txn *txn, int r, struct ledger_error *lerr)
     return r;
 }
 
+int ledger_txn_end_with_row(struct ledger_txn *txn, int r, json_t *row, json_t **out, struct ledger_error *lerr)
+{
+    r = ledger_txn_end(txn, r, lerr);
+    if (r == 0)
+        *out = row;
+    else
+        json_decref(row);
+    return r;
+}
+
 int ledger_event(struct ledger_txn *txn, const struct ledger_actor *actor, const char *kind,
                  const char *object_kind, int64_t object_id, const json_t *before, const json_t *after,
                  struct ledger_error *lerr)
@@ -362,12 +372,7 @@ int ledger_host_create(struct ledger *ledger, const struct ledger_actor *actor, 
         r = ledger_store_fail(lerr, &err, "hosts");
     if (r == 0)
         r = ledger_event(&txn, actor, "host.created", "hosts", id, NULL, row, lerr);
-    r = ledger_txn_end(&txn, r, lerr);
-    if (r == 0)
-        *out = row;
-    else
-        json_decref(row);
-    return r;
+    return ledger_txn_end_with_row(&txn, r, row, out, lerr);
 }
 
 int ledger_host_update(struct ledger *ledger, const struct ledger_actor *actor, int64_t id,
@@ -388,12 +393,7 @@ int ledger_host_update(struct ledger *ledger, const struct ledger_actor *actor, 
     if (r == 0)
         r = ledger_event(&txn, actor, "host.updated", "hosts", id, before, row, lerr);
     json_decref(before);
-    r = ledger_txn_end(&txn, r, lerr);
-    if (r == 0)
-        *out = row;
-    else
-        json_decref(row);
-    return r;
+    return ledger_txn_end_with_row(&txn, r, row, out, lerr);
 }
 
 int ledger_host_delete(struct ledger *ledger, const struct ledger_actor *actor, int64_t id, int64_t if_match,

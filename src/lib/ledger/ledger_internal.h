@@ -50,6 +50,9 @@ struct ledger_txn {
 int ledger_txn_begin(struct ledger *ledger, bool write, struct ledger_txn *txn, struct ledger_error *lerr);
 /* Commit when r == 0, else roll back; returns r, or -1 when the commit failed. */
 int ledger_txn_end(struct ledger_txn *txn, int r, struct ledger_error *lerr);
+/* ledger_txn_end for an operation that answers with row: on success *out takes it, else it is
+ * freed (every create, update and action ends this way). */
+int ledger_txn_end_with_row(struct ledger_txn *txn, int r, json_t *row, json_t **out, struct ledger_error *lerr);
 /* A store failure as a ledger error (-ENOENT → not found, -EBUSY → unavailable...). */
 int ledger_store_fail(struct ledger_error *lerr, const struct pr_error *err, const char *what);
 /* Append an event (before, after borrowed; may be NULL). */

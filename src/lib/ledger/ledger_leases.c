@@ -180,12 +180,7 @@ int ledger_lease_create(struct ledger *ledger, const struct ledger_actor *actor,
             port_set_add(&map->taken, (uint16_t)port);
     }
     json_decref(host_row);
-    r = ledger_txn_end(&txn, r, lerr);
-    if (r == 0)
-        *out = row;
-    else
-        json_decref(row);
-    return r;
+    return ledger_txn_end_with_row(&txn, r, row, out, lerr);
 }
 
 int ledger_lease_action(struct ledger *ledger, const struct ledger_actor *actor, int64_t id, const char *action,
@@ -227,10 +222,5 @@ int ledger_lease_action(struct ledger *ledger, const struct ledger_actor *actor,
                                     lerr);
     }
     json_decref(before);
-    r = ledger_txn_end(&txn, r, lerr);
-    if (r == 0)
-        *out = row;
-    else
-        json_decref(row);
-    return r;
+    return ledger_txn_end_with_row(&txn, r, row, out, lerr);
 }

@@ -177,14 +177,9 @@ int ledger_request_submit(struct ledger *ledger, const struct ledger_actor *acto
     }
     if (r == 0)
         r = ledger_event(&txn, actor, "request.submitted", "requests", id, NULL, row, lerr);
-    r = ledger_txn_end(&txn, r, lerr);
     json_decref(names);
     json_decref(host_rows);
-    if (r == 0)
-        *out = row;
-    else
-        json_decref(row);
-    return r;
+    return ledger_txn_end_with_row(&txn, r, row, out, lerr);
 }
 
 /* Approve inside txn: ports decided and checked, one assignment per host. */
@@ -284,12 +279,7 @@ int ledger_request_action(struct ledger *ledger, const struct ledger_actor *acto
         r = ledger_event(&txn, actor, kind, "requests", id, before, row, lerr);
     }
     json_decref(before);
-    r = ledger_txn_end(&txn, r, lerr);
-    if (r == 0)
-        *out = row;
-    else
-        json_decref(row);
-    return r;
+    return ledger_txn_end_with_row(&txn, r, row, out, lerr);
 }
 
 int ledger_assignment_action(struct ledger *ledger, const struct ledger_actor *actor, int64_t id,
@@ -332,10 +322,5 @@ int ledger_assignment_action(struct ledger *ledger, const struct ledger_actor *a
         r = ledger_port_map_refresh(ledger, &txn, store_row_text(row, "host"), store_row_text(row, "proto"),
                                     (unsigned)store_row_int(row, "port_lo", 1), (unsigned)store_row_int(row, "port_hi", 1), lerr);
     json_decref(before);
-    r = ledger_txn_end(&txn, r, lerr);
-    if (r == 0)
-        *out = row;
-    else
-        json_decref(row);
-    return r;
+    return ledger_txn_end_with_row(&txn, r, row, out, lerr);
 }
