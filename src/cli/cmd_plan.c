@@ -254,8 +254,23 @@ static void print_drift(const struct cli_context *ctx, const struct plan_drift *
         [PLAN_DRIFT_WRONG_ADDRESS] = "WRONG-ADDRESS", [PLAN_DRIFT_UNDECLARED] = "UNDECLARED",
         [PLAN_DRIFT_NOT_VISIBLE] = "not-visible", [PLAN_DRIFT_UNKNOWN] = "unknown",
     };
+    FILE *summary = cli_summary_stream(ctx);
+    if (!ctx->stdout_is_tty) {
+        /* piped: one tab-separated row per item (host, kind, port, service, explanation), no
+         * header; the counts go to stderr */
+        for (size_t i = 0; i < drift->count; i++) {
+            const struct plan_drift_item *d = &drift->items[i];
+            char port[24];
+            if (d->port)
+                snprintf(port, sizeof port, "%u/%s", d->port, registry_proto_name(d->proto));
+            else
+                snprintf(port, sizeof port, "auto/%s", registry_proto_name(d->proto));
+            printf("%s\t%s\t%s\t%s\t%s\n", d->host ? d->host : "-", plan_drift_kind_name(d->kind), port,
+                   d->service ? d->service : "-", d->explanation);
+        }
+    }
     const char *host = (const char *)1;
-    for (size_t i = 0; i < drift->count; i++) {
+    for (size_t i = 0; i < drift->count && ctx->stdout_is_tty; i++) {
         const struct plan_drift_item *d = &drift->items[i];
         if (host == (const char *)1 || (d->host != host && (!d->host || !host || strcmp(d->host, host) != 0))) {
             host = d->host;
@@ -272,13 +287,14 @@ static void print_drift(const struct cli_context *ctx, const struct plan_drift *
         printf("  %s%-13s%s %-11s %-16s %s\n", bad ? cli_yellow(ctx) : "", labels[d->kind],
                bad ? cli_reset(ctx) : "", port, d->service ? d->service : "-", d->explanation);
     }
-    printf("%s%zu present, %zu absent, %zu on the wrong address, %zu undeclared",
-           drift->count ? "\n" : "", drift->counts[PLAN_DRIFT_PRESENT], drift->counts[PLAN_DRIFT_ABSENT],
-           drift->counts[PLAN_DRIFT_WRONG_ADDRESS], drift->counts[PLAN_DRIFT_UNDECLARED]);
+    fprintf(summary, "%s%zu present, %zu absent, %zu on the wrong address, %zu undeclared",
+            drift->count && ctx->stdout_is_tty ? "\n" : "", drift->counts[PLAN_DRIFT_PRESENT],
+            drift->counts[PLAN_DRIFT_ABSENT], drift->counts[PLAN_DRIFT_WRONG_ADDRESS],
+            drift->counts[PLAN_DRIFT_UNDECLARED]);
     if (drift->counts[PLAN_DRIFT_NOT_VISIBLE] || drift->counts[PLAN_DRIFT_UNKNOWN])
-        printf(" (%zu not visible to a scan, %zu unknown)", drift->counts[PLAN_DRIFT_NOT_VISIBLE],
-               drift->counts[PLAN_DRIFT_UNKNOWN]);
-    printf("\n");
+        fprintf(summary, " (%zu not visible to a scan, %zu unknown)", drift->counts[PLAN_DRIFT_NOT_VISIBLE],
+                drift->counts[PLAN_DRIFT_UNKNOWN]);
+    fprintf(summary, "\n");
 }
 
 static int cmd_plan_diff(int argc, char **argv, struct cli_context *ctx)

@@ -188,6 +188,34 @@ make_ns() {
   run -2 ip netns exec "$NS" "$PORTREG" plan diff "$BATS_TEST_TMPDIR/drift.yaml" --live --host nosuch
 }
 
+@test "diff piped: tab-separated rows, counts on stderr; IPv6 addresses in brackets as ls shows them" {
+  write_drift_plan
+  need_root
+  NS="portreg-plan-$$-$BATS_TEST_NUMBER"
+  ip netns add "$NS"; ip -n "$NS" link set lo up
+  ip netns exec "$NS" "$SOCKHOLD" 'tcp6:[::]:18080' tcp4:127.0.0.1:19999 >"$BATS_TEST_TMPDIR/h" 3>&- &
+  echo $! >>"$BATS_TEST_TMPDIR/holders"
+  until grep -q ready "$BATS_TEST_TMPDIR/h"; do sleep 0.05; done
+  run --separate-stderr -1 ip netns exec "$NS" "$PORTREG" plan diff "$BATS_TEST_TMPDIR/drift.yaml" --live --host h1
+  echo "$output"; echo "$stderr"
+  [ "$(echo "$output" | awk -F'\t' 'NF != 5' | wc -l)" -eq 0 ]
+  [[ "$output" == *$'h1\tpresent\t18080/tcp\tweb\theld on [::] (every address) by sockhold'* ]]
+  [[ "$output" == *$'h1\tabsent\t16379/tcp\tcache\t'* ]]
+  [[ "$output" == *$'h1\tundeclared\t19999/tcp\t-\theld on 127.0.0.1 by sockhold'* ]]
+  [[ "$output" != *" :: "* ]]
+  [ "$stderr" = "1 present, 2 absent, 0 on the wrong address, 1 undeclared" ]
+  # the address as `portreg ls` writes it
+  ip netns exec "$NS" "$PORTREG" ls -t --port 18080 | grep -qF '[::]:18080'
+  # on a terminal: the grouped report and the counts on stdout
+  command -v script >/dev/null || skip "needs script (bsdutils)"
+  script -qec "ip netns exec '$NS' '$PORTREG' --color never plan diff '$BATS_TEST_TMPDIR/drift.yaml' --live --host h1" \
+    /dev/null </dev/null | tr -d '\r' >"$BATS_TEST_TMPDIR/tty.out"
+  cat "$BATS_TEST_TMPDIR/tty.out"
+  [ "$(head -1 "$BATS_TEST_TMPDIR/tty.out")" = h1 ]
+  grep -qE '^  present +18080/tcp +web +held on \[::\] \(every address\)' "$BATS_TEST_TMPDIR/tty.out"
+  [ "$(tail -1 "$BATS_TEST_TMPDIR/tty.out")" = "1 present, 2 absent, 0 on the wrong address, 1 undeclared" ]
+}
+
 @test "diff --scan: the drift of a real scan of the host" {
   write_drift_plan
   make_ns
