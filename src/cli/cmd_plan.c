@@ -120,7 +120,10 @@ static int run_check(const struct cli_context *ctx, char **paths, size_t count, 
 {
     struct plan plan;
     struct plan_diagnostics diag;
-    int rc = cli_load_plan("plan check", paths, count, &plan, &diag, json);
+    /* one rule for every finding about the plan, as lint tools have it: errors, warnings and
+     * infos (loader or check rules) are plan check's output, on stdout; stderr only carries
+     * portreg's own errors (a file that cannot be read, a failure) */
+    int rc = cli_load_plan("plan check", paths, count, &plan, &diag, true);
     if (rc == CLI_EXIT_OK) {
         struct pr_error err;
         pr_error_clear(&err);
@@ -155,6 +158,10 @@ static int run_check(const struct cli_context *ctx, char **paths, size_t count, 
             }
             rc = diag.errors ? CLI_EXIT_NO : CLI_EXIT_OK;
         }
+    } else if ((rc == CLI_EXIT_NO || (rc == CLI_EXIT_USAGE && diag.errors)) && !json) {
+        cli_print_plan_diagnostics(ctx, &diag, PLAN_SEVERITY_INFO, stdout);
+        printf("\n%zu error%s, %zu warning%s: the plan could not be loaded, nothing else was checked\n",
+               diag.errors, diag.errors == 1 ? "" : "s", diag.warnings, diag.warnings == 1 ? "" : "s");
     } else if ((rc == CLI_EXIT_NO || (rc == CLI_EXIT_USAGE && diag.errors)) && json) {
         json_t *doc = json_object();
         json_object_set_new(doc, "files", json_integer((json_int_t)count));

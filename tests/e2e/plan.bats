@@ -42,6 +42,38 @@ teardown() {
   [[ "$output" == *"syntax.yaml:"*":"*": error:"* ]]
 }
 
+@test "check: every finding is on stdout, field errors as conflicts; stderr stays empty" {
+  run --separate-stderr -1 "$PORTREG" plan check "$PLANS/bad_ports.yaml"
+  echo "$output"; echo "$stderr"
+  [ -z "$stderr" ]
+  [[ "$output" == *"bad_ports.yaml:6:13: error: services[0].ports[0]: port 70000 is out of range 1-65535"* ]]
+  [ "${lines[-1]}" = "8 errors, 0 warnings: the plan could not be loaded, nothing else was checked" ]
+  run --separate-stderr -2 "$PORTREG" plan check "$PLANS/syntax.yaml"
+  [ -z "$stderr" ]
+  [[ "$output" == *"syntax.yaml:"*": error:"* ]]
+  [ "${lines[-1]}" = "1 error, 0 warnings: the plan could not be loaded, nothing else was checked" ]
+  # a conflict found by the check rules: the same stream
+  cat >"$BATS_TEST_TMPDIR/conflict.yaml" <<'EOF'
+hosts:
+  - name: h1
+services:
+  - name: one
+    hosts: [h1]
+    port: 8080/tcp
+  - name: two
+    hosts: [h1]
+    port: 8080/tcp
+EOF
+  run --separate-stderr -1 "$PORTREG" plan check "$BATS_TEST_TMPDIR/conflict.yaml"
+  echo "$output"; echo "$stderr"
+  [ -z "$stderr" ]
+  [[ "$output" == *"conflict.yaml:"*": error: "* ]]
+  # a file that cannot be read is portreg's own error: stderr, exit 2
+  run --separate-stderr -2 "$PORTREG" plan check "$BATS_TEST_TMPDIR/missing.yaml"
+  [ -z "$output" ]
+  [[ "$stderr" == "portreg: plan check: "*"missing.yaml"* ]]
+}
+
 @test "check: the same port bound twice on one host is a conflict naming both places" {
   cat >"$BATS_TEST_TMPDIR/a.yaml" <<'EOF'
 hosts:
