@@ -99,9 +99,10 @@ static void print_summary(const struct cli_context *ctx, const struct audit_repo
                           size_t shown, FILE *out)
 {
     if (shown == 0) {
-        fprintf(out, "%sno findings%s at or above %s (%zu sockets, %zu listeners examined)\n",
+        fprintf(out, "%sno findings%s at or above %s (%zu socket%s, %zu listener%s examined)\n",
                 cli_green(ctx), cli_reset(ctx), audit_severity_name((enum audit_severity)min),
-                report->sockets_examined, report->listeners_examined);
+                report->sockets_examined, report->sockets_examined == 1 ? "" : "s",
+                report->listeners_examined, report->listeners_examined == 1 ? "" : "s");
         return;
     }
     fprintf(out, "%s%zu finding%s%s at or above %s (", cli_bold(ctx), shown, shown == 1 ? "" : "s",
@@ -113,8 +114,9 @@ static void print_summary(const struct cli_context *ctx, const struct audit_repo
                     audit_severity_name((enum audit_severity)s));
             first = false;
         }
-    fprintf(out, "; %zu sockets, %zu listeners examined)\n", report->sockets_examined,
-            report->listeners_examined);
+    fprintf(out, "; %zu socket%s, %zu listener%s examined)\n", report->sockets_examined,
+            report->sockets_examined == 1 ? "" : "s", report->listeners_examined,
+            report->listeners_examined == 1 ? "" : "s");
 }
 
 /* Piped: one tab-separated row per finding (severity, id, protocol, where, title, evidence,

@@ -59,6 +59,12 @@ sysctl_ns() { in_ns sh -c "echo '$2' > /proc/sys/net/ipv4/$1"; }
   echo "$output" | jq -e '.findings == [] and .listeners_examined == 2 and .min_severity == "low"'
 }
 
+@test "one socket is one socket: the summary's counts agree with their nouns" {
+  hold "$SOCKHOLD" tcp4:127.0.0.1:5432
+  run -0 in_ns "$PORTREG" audit
+  [ "$output" = "no findings at or above low (1 socket, 1 listener examined)" ]
+}
+
 @test "a database on every address is a high finding with the holder and the fix" {
   hold "$SOCKHOLD" tcp4:0.0.0.0:3306
   in_ns_on_tty audit
