@@ -102,6 +102,11 @@ const char *cli_reset(const struct cli_context *ctx);
  * "portreg: write error on stdout: <why>" and CLI_EXIT_FAILURE, else code is returned. */
 int cli_finish_stdout(int code);
 
+/* Where a command's summary and verdict lines go (the "N findings" line, who's verdicts, plan
+ * diff's counts): stdout on a terminal, under the table; stderr when stdout is piped, so the
+ * piped output is rows only, as fuser(1) keeps its PIDs on stdout and the rest on stderr. */
+FILE *cli_summary_stream(const struct cli_context *ctx);
+
 /* Write one JSON document to stdout (indented on a TTY, compact otherwise); steals doc. */
 int cli_print_json(const struct cli_context *ctx, json_t *doc);
 

@@ -94,29 +94,65 @@ static const char *finding_place(const struct audit_finding *f, char *buf, size_
     return buf;
 }
 
+/* "no findings at or above low (...)" or "3 findings at or above low (1 high, 2 low; ...)". */
+static void print_summary(const struct cli_context *ctx, const struct audit_report *report, int min,
+                          size_t shown, FILE *out)
+{
+    if (shown == 0) {
+        fprintf(out, "%sno findings%s at or above %s (%zu socket%s, %zu listener%s examined)\n",
+                cli_green(ctx), cli_reset(ctx), audit_severity_name((enum audit_severity)min),
+                report->sockets_examined, report->sockets_examined == 1 ? "" : "s",
+                report->listeners_examined, report->listeners_examined == 1 ? "" : "s");
+        return;
+    }
+    fprintf(out, "%s%zu finding%s%s at or above %s (", cli_bold(ctx), shown, shown == 1 ? "" : "s",
+            cli_reset(ctx), audit_severity_name((enum audit_severity)min));
+    bool first = true;
+    for (int s = AUDIT_SEVERITY_COUNT - 1; s >= min; s--)
+        if (report->by_severity[s]) {
+            fprintf(out, "%s%zu %s", first ? "" : ", ", report->by_severity[s],
+                    audit_severity_name((enum audit_severity)s));
+            first = false;
+        }
+    fprintf(out, "; %zu socket%s, %zu listener%s examined)\n", report->sockets_examined,
+            report->sockets_examined == 1 ? "" : "s", report->listeners_examined,
+            report->listeners_examined == 1 ? "" : "s");
+}
+
+/* Piped: one tab-separated row per finding (severity, id, protocol, where, title, evidence,
+ * fix), no header; the summary goes to stderr. */
+static void print_rows(const struct audit_report *report, int min)
+{
+    for (size_t i = 0; i < report->count; i++) {
+        const struct audit_finding *f = &report->items[i];
+        if ((int)f->severity < min)
+            continue;
+        char place[96];
+        finding_place(f, place, sizeof place);
+        const char *where = place;
+        const char *space = strchr(place, ' ');
+        if (f->kind != AUDIT_RESERVED_UNUSED && space)
+            where = space + 1;                     /* "tcp 0.0.0.0:3306": the protocol has a column */
+        else if (f->kind == AUDIT_RESERVED_UNUSED && space)
+            where = space + 1;                     /* "ports 7000-7010" */
+        printf("%s\t%s\t%s\t%s\t%s\t%s\t%s\n", audit_severity_name(f->severity), audit_kind_id(f->kind),
+               f->kind == AUDIT_RESERVED_UNUSED || !f->proto ? "-" : registry_proto_name(f->proto), where,
+               f->title, f->evidence, f->fix);
+    }
+}
+
 static void print_text(const struct cli_context *ctx, const struct audit_report *report, int min)
 {
     size_t shown = 0;
     for (size_t i = 0; i < report->count; i++)
         if ((int)report->items[i].severity >= min)
             shown++;
-    if (shown == 0) {
-        printf("%sno findings%s at or above %s (%zu sockets, %zu listeners examined)\n",
-               cli_green(ctx), cli_reset(ctx), audit_severity_name((enum audit_severity)min),
-               report->sockets_examined, report->listeners_examined);
+    if (!ctx->stdout_is_tty) {
+        print_rows(report, min);
+        print_summary(ctx, report, min, shown, cli_summary_stream(ctx));
         return;
     }
-    printf("%s%zu finding%s%s at or above %s (", cli_bold(ctx), shown, shown == 1 ? "" : "s",
-           cli_reset(ctx), audit_severity_name((enum audit_severity)min));
-    bool first = true;
-    for (int s = AUDIT_SEVERITY_COUNT - 1; s >= min; s--)
-        if (report->by_severity[s]) {
-            printf("%s%zu %s", first ? "" : ", ", report->by_severity[s],
-                   audit_severity_name((enum audit_severity)s));
-            first = false;
-        }
-    printf("; %zu sockets, %zu listeners examined)\n", report->sockets_examined,
-           report->listeners_examined);
+    print_summary(ctx, report, min, shown, stdout);
     for (size_t i = 0; i < report->count; i++) {
         const struct audit_finding *f = &report->items[i];
         if ((int)f->severity < min)

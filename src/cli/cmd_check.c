@@ -282,19 +282,58 @@ static void print_json(const struct cli_context *ctx, const struct check_request
     free(w);
 }
 
-/* "tcp LISTEN 0.0.0.0:8080  812/nginx (nginx.service)  uid 0" */
-static void print_socket_line(const struct socket_view_context *v, size_t i, const char *indent)
+/* "tcp LISTEN 0.0.0.0:8080  812/nginx (nginx.service)  uid 0 (root)"; a TIME-WAIT socket has
+ * no process and no user: "tcp TIME-WAIT 127.0.0.1:8080  no process (kernel-held)  no user" */
+static void format_socket_line(const struct socket_view_context *v, size_t i, char *buf, size_t size)
 {
     const struct socket_entry *s = &v->res->sockets.items[i];
-    char endpoint[128], processes[128], unit[160];
+    char endpoint[128], processes[128], unit[160], user[96];
     socket_view_endpoint(s, false, endpoint, sizeof endpoint);
     socket_view_processes(v, i, processes, sizeof processes);
     socket_view_unit(v, i, unit, sizeof unit);
-    printf("%s%s %s %s  %s%s%s%s  uid %u (%s)\n", indent, registry_proto_name(s->proto),
-           socket_state_name(s->proto, s->state), endpoint,
-           strcmp(processes, "-") ? processes : "no process (kernel-held or not visible)",
-           strcmp(unit, "-") ? " (" : "", strcmp(unit, "-") ? unit : "", strcmp(unit, "-") ? ")" : "",
-           s->uid, uid_name(v->cache, s->uid));
+    bool owned = socket_view_has_owner(s);
+    if (owned)
+        snprintf(user, sizeof user, "uid %u (%s)", s->uid, uid_name(v->cache, s->uid));
+    else
+        snprintf(user, sizeof user, "no user");
+    snprintf(buf, size, "%s %s %s  %s%s%s%s  %s", registry_proto_name(s->proto),
+             socket_state_name(s->proto, s->state), endpoint,
+             strcmp(processes, "-") ? processes
+             : owned ? "no process (kernel-held or not visible)" : "no process (kernel-held)",
+             strcmp(unit, "-") ? " (" : "", strcmp(unit, "-") ? unit : "", strcmp(unit, "-") ? ")" : "", user);
+}
+
+/* Sockets listed under a heading, one paragraph per distinct text: 50 TIME-WAIT sockets left by
+ * connections from different peers read the same and are shown once, with their count. */
+static void print_socket_paragraphs(const struct cli_context *ctx, const char *heading,
+                                    const char *const *texts, size_t n)
+{
+    if (n == 0)
+        return;
+    printf("\n%s%s:%s\n", cli_bold(ctx), heading, cli_reset(ctx));
+    size_t *group = calloc(n, sizeof *group), *count = calloc(n, sizeof *count);
+    if (!group || !count)
+        abort();   /* the CLI cannot render anything without memory */
+    size_t groups = 0;
+    for (size_t k = 0; k < n; k++) {
+        size_t g = 0;
+        while (g < groups && strcmp(texts[group[g]], texts[k]) != 0)
+            g++;
+        if (g == groups)
+            group[groups++] = k;
+        count[g]++;
+    }
+    for (size_t g = 0; g < groups; g++) {
+        const char *text = texts[group[g]];
+        const char *newline = strchr(text, '\n');
+        size_t first_line = newline ? (size_t)(newline - text) : strlen(text);
+        printf("  %.*s", (int)first_line, text);
+        if (count[g] > 1)
+            printf("  %s(%zu sockets)%s", cli_bold(ctx), count[g], cli_reset(ctx));
+        printf("%s\n", newline ? newline : "");
+    }
+    free(group);
+    free(count);
 }
 
 static void print_text(const struct cli_context *ctx, const struct check_request *req,
@@ -342,29 +381,42 @@ static void print_text(const struct cli_context *ctx, const struct check_request
         printf("  note: the trial ran as uid %u, not uid %u (needs root to create a socket as another user)\n",
                o->trial.uid, plan->uid);
 
-    if (o->sim.conflict_count) {
-        printf("\n%sblocking socket%s:%s\n", cli_bold(ctx), o->sim.conflict_count == 1 ? "" : "s", cli_reset(ctx));
-        for (size_t k = 0; k < o->sim.conflict_count; k++) {
-            const struct bindsim_conflict *c = &o->sim.conflicts[k];
-            char sentence[1024];
-            print_socket_line(v, c->socket_index, "  ");
-            printf("    %s%s%s: %s\n", cli_dim(ctx), c->certain ? bindsim_rule_id(c->rule) : "maybe",
-                   cli_reset(ctx),
-                   bindsim_conflict_sentence(plan, &v->res->sockets.items[c->socket_index], c, sentence, sizeof sentence));
-        }
+    char **texts = calloc(o->sim.conflict_count + o->sim.shared_count + 1, sizeof *texts);
+    if (!texts)
+        abort();
+    for (size_t k = 0; k < o->sim.conflict_count; k++) {
+        const struct bindsim_conflict *c = &o->sim.conflicts[k];
+        char line[1024], sentence[1024];
+        format_socket_line(v, c->socket_index, line, sizeof line);
+        bindsim_conflict_sentence(plan, &v->res->sockets.items[c->socket_index], c, sentence, sizeof sentence);
+        if (asprintf(&texts[k], "%s\n    %s%s%s: %s", line, cli_dim(ctx), c->certain ? bindsim_rule_id(c->rule) : "maybe",
+                     cli_reset(ctx), sentence) < 0)
+            abort();
     }
-    if (o->sim.shared_count) {
-        printf("\n%sshares the port (does not block):%s\n", cli_bold(ctx), cli_reset(ctx));
-        for (size_t k = 0; k < o->sim.shared_count; k++) {
-            print_socket_line(v, o->sim.shared[k].socket_index, "  ");
-            const char *why = o->sim.shared[k].reason == BINDSIM_SHARE_DEVICE
-                                  ? "bound to another device (SO_BINDTODEVICE on both sides)"
-                              : o->sim.shared[k].reason == BINDSIM_SHARE_REUSEADDR
-                                  ? "SO_REUSEADDR on both, and it does not listen"
-                                  : "SO_REUSEPORT on both, same uid";
-            printf("    %s\n", why);
-        }
+    /* after a "free" verdict nothing blocks: the kernel's trial bind succeeded where the
+     * simulation expected these sockets to be in the way */
+    print_socket_paragraphs(ctx, o->verdict == BINDSIM_FREE
+                                     ? "sockets the simulation expected to block (the trial bind succeeded)"
+                                 : o->sim.conflict_count == 1 ? "blocking socket" : "blocking sockets",
+                            (const char *const *)texts, o->sim.conflict_count);
+    for (size_t k = 0; k < o->sim.conflict_count; k++)
+        free(texts[k]);
+    for (size_t k = 0; k < o->sim.shared_count; k++) {
+        char line[1024];
+        format_socket_line(v, o->sim.shared[k].socket_index, line, sizeof line);
+        const char *why = o->sim.shared[k].reason == BINDSIM_SHARE_DEVICE
+                              ? "bound to another device (SO_BINDTODEVICE on both sides)"
+                          : o->sim.shared[k].reason == BINDSIM_SHARE_REUSEADDR
+                              ? "SO_REUSEADDR on both, and it does not listen"
+                              : "SO_REUSEPORT on both, same uid";
+        if (asprintf(&texts[k], "%s\n    %s", line, why) < 0)
+            abort();
     }
+    print_socket_paragraphs(ctx, "shares the port (does not block)", (const char *const *)texts,
+                            o->sim.shared_count);
+    for (size_t k = 0; k < o->sim.shared_count; k++)
+        free(texts[k]);
+    free(texts);
     if (o->sim.fix_count && (o->verdict != BINDSIM_FREE || o->sim.privileged_port)) {
         printf("\n%sfixes:%s\n", cli_bold(ctx), cli_reset(ctx));
         for (size_t k = 0; k < o->sim.fix_count; k++)

@@ -273,57 +273,107 @@ static const char *listener_address(const struct firewall_audit_listener *l, cha
     return buf;
 }
 
-static void audit_text(const struct firewall_audit_result *res)
+/* A listener's NOTE: its sources, uncertainty, whether the plan declares it. */
+static const char *listener_note(const struct firewall_audit_listener *l, char *note, size_t size)
 {
-    printf("%zu input chain%s:", res->chain_count, res->chain_count == 1 ? "" : "s");
+    char sources[256] = "";
+    for (size_t s = 0; s < l->source_count && strlen(sources) < 200; s++) {
+        char cidr[64];
+        snprintf(sources + strlen(sources), sizeof sources - strlen(sources), "%s%s", s ? "," : "from ",
+                 firewall_cidr_text(&l->sources[s], cidr, sizeof cidr));
+    }
+    snprintf(note, size, "%s%s%s%s", sources, l->uncertain ? (sources[0] ? "; " : "") : "",
+             l->uncertain ? "a rule portreg cannot evaluate may change this" : "",
+             l->undeclared_exposure ? "; NOT DECLARED in the plan" : "");
+    if (l->declared && l->service) {
+        size_t n = strlen(note);
+        snprintf(note + n, size - n, "%sdeclared: %s", n ? "; " : "", l->service);
+    }
+    return note;
+}
+
+/* "8080" or "8000-8010", and where it is opened: "from anywhere (IPv4, IPv6) in inet filter input" */
+static void open_port_texts(const struct firewall_audit_open_port *o, char *ports, size_t ports_size,
+                            char *where, size_t where_size)
+{
+    if (o->last > o->first)
+        snprintf(ports, ports_size, "%u-%u", o->first, o->last);
+    else
+        snprintf(ports, ports_size, "%u", o->first);
+    snprintf(where, where_size, "%s(%s%s%s) in %s %s", o->any_source ? "from anywhere " : "", o->ipv4 ? "IPv4" : "",
+             o->ipv4 && o->ipv6 ? ", " : "", o->ipv6 ? "IPv6" : "", o->table, o->chain);
+}
+
+/* The input chains looked at, the notes and the counts: above and below the table on a
+ * terminal, on stderr when stdout is piped. */
+static void audit_chains(const struct firewall_audit_result *res, FILE *out)
+{
+    fprintf(out, "%zu input chain%s:", res->chain_count, res->chain_count == 1 ? "" : "s");
     for (size_t i = 0; i < res->chain_count; i++)
-        printf(" %s %s %s (policy %s, %zu rules)%s", res->chains[i].family, res->chains[i].table,
-               res->chains[i].name, res->chains[i].policy_accept ? "accept" : "drop",
-               res->chains[i].rule_count, i + 1 < res->chain_count ? ";" : "");
-    printf("%s\n\n", res->chain_count ? "" : " none (everything is accepted)");
-    printf("%-6s %-26s %-14s %s\n", "PROTO", "LISTENER", "REACH", "NOTE");
+        fprintf(out, " %s %s %s (policy %s, %zu rule%s)%s", res->chains[i].family, res->chains[i].table,
+                res->chains[i].name, res->chains[i].policy_accept ? "accept" : "drop",
+                res->chains[i].rule_count, res->chains[i].rule_count == 1 ? "" : "s",
+                i + 1 < res->chain_count ? ";" : "");
+    fprintf(out, "%s\n", res->chain_count ? "" : " none (everything is accepted)");
+}
+
+static void audit_summary(const struct firewall_audit_result *res, FILE *out)
+{
+    for (size_t i = 0; i < res->note_count; i++)
+        fprintf(out, "note: %s\n", res->notes[i]);
+    fprintf(out, "%zu listener%s, %zu reachable from outside, %zu opened port%s without a listener",
+            res->listener_count, res->listener_count == 1 ? "" : "s", res->reachable_count,
+            res->open_without_listener_count, res->open_without_listener_count == 1 ? "" : "s");
+    if (res->host)
+        fprintf(out, ", %zu reachable but not declared for %s", res->undeclared_count, res->host);
+    fprintf(out, "\n");
+}
+
+/* Piped: one tab-separated row per listener (proto, address:port, reach, note) and per port
+ * opened without a listener (proto, *:PORTS, "no-listener", where it is opened); no header. */
+static void audit_rows(const struct firewall_audit_result *res)
+{
     for (size_t i = 0; i < res->listener_count; i++) {
         const struct firewall_audit_listener *l = &res->listeners[i];
-        char addr[80], sources[256] = "";
-        for (size_t s = 0; s < l->source_count && strlen(sources) < 200; s++) {
-            char cidr[64];
-            snprintf(sources + strlen(sources), sizeof sources - strlen(sources), "%s%s", s ? "," : "from ",
-                     firewall_cidr_text(&l->sources[s], cidr, sizeof cidr));
-        }
-        char note[400];
-        snprintf(note, sizeof note, "%s%s%s%s%s", sources, l->uncertain ? (sources[0] ? "; " : "") : "",
-                 l->uncertain ? "a rule portreg cannot evaluate may change this" : "",
-                 l->undeclared_exposure ? "; NOT DECLARED in the plan" : "",
-                 l->declared && l->service ? "" : "");
-        if (l->declared && l->service) {
-            size_t n = strlen(note);
-            snprintf(note + n, sizeof note - n, "%sdeclared: %s", n ? "; " : "", l->service);
-        }
+        char addr[80], note[400];
+        printf("%s\t%s\t%s\t%s\n", registry_proto_name(l->proto), listener_address(l, addr, sizeof addr),
+               firewall_reach_name(l->reach), listener_note(l, note, sizeof note));
+    }
+    for (size_t i = 0; i < res->open_without_listener_count; i++) {
+        char ports[32], where[256];
+        open_port_texts(&res->open_without_listener[i], ports, sizeof ports, where, sizeof where);
+        printf("%s\t*:%s\tno-listener\t%s\n", registry_proto_name(res->open_without_listener[i].proto), ports,
+               where);
+    }
+}
+
+static void audit_text(const struct cli_context *ctx, const struct firewall_audit_result *res)
+{
+    if (!ctx->stdout_is_tty) {
+        audit_rows(res);
+        audit_chains(res, cli_summary_stream(ctx));
+        audit_summary(res, cli_summary_stream(ctx));
+        return;
+    }
+    audit_chains(res, stdout);
+    printf("\n%-6s %-26s %-14s %s\n", "PROTO", "LISTENER", "REACH", "NOTE");
+    for (size_t i = 0; i < res->listener_count; i++) {
+        const struct firewall_audit_listener *l = &res->listeners[i];
+        char addr[80], note[400];
         printf("%-6s %-26s %-14s %s\n", registry_proto_name(l->proto), listener_address(l, addr, sizeof addr),
-               firewall_reach_name(l->reach), note);
+               firewall_reach_name(l->reach), listener_note(l, note, sizeof note));
     }
     if (res->open_without_listener_count) {
         printf("\nopened without a listener:\n");
         for (size_t i = 0; i < res->open_without_listener_count; i++) {
             const struct firewall_audit_open_port *o = &res->open_without_listener[i];
-            char ports[32];
-            if (o->last > o->first)
-                snprintf(ports, sizeof ports, "%u-%u", o->first, o->last);
-            else
-                snprintf(ports, sizeof ports, "%u", o->first);
-            printf("  %s %s%s (%s%s%s) in %s %s\n", registry_proto_name(o->proto), ports,
-                   o->any_source ? " from anywhere" : "", o->ipv4 ? "IPv4" : "", o->ipv4 && o->ipv6 ? ", " : "",
-                   o->ipv6 ? "IPv6" : "", o->table, o->chain);
+            char ports[32], where[256];
+            open_port_texts(o, ports, sizeof ports, where, sizeof where);
+            printf("  %s %s %s\n", registry_proto_name(o->proto), ports, where);
         }
     }
-    for (size_t i = 0; i < res->note_count; i++)
-        printf("note: %s\n", res->notes[i]);
-    printf("\n%zu listener%s, %zu reachable from outside, %zu opened port%s without a listener",
-           res->listener_count, res->listener_count == 1 ? "" : "s", res->reachable_count,
-           res->open_without_listener_count, res->open_without_listener_count == 1 ? "" : "s");
-    if (res->host)
-        printf(", %zu reachable but not declared for %s", res->undeclared_count, res->host);
     printf("\n");
+    audit_summary(res, stdout);
 }
 
 static json_t *audit_json(const struct firewall_audit_result *res)
@@ -413,7 +463,7 @@ static int run_audit(int argc, char **argv, struct cli_context *ctx)
         if (a.json)
             cli_print_json(ctx, audit_json(&res));
         else
-            audit_text(&res);
+            audit_text(ctx, &res);
         rc = res.undeclared_count || res.open_without_listener_count ? CLI_EXIT_NO : CLI_EXIT_OK;
         firewall_audit_result_free(&res);
     }

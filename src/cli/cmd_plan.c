@@ -120,7 +120,10 @@ static int run_check(const struct cli_context *ctx, char **paths, size_t count, 
 {
     struct plan plan;
     struct plan_diagnostics diag;
-    int rc = cli_load_plan("plan check", paths, count, &plan, &diag, json);
+    /* one rule for every finding about the plan, as lint tools have it: errors, warnings and
+     * infos (loader or check rules) are plan check's output, on stdout; stderr only carries
+     * portreg's own errors (a file that cannot be read, a failure) */
+    int rc = cli_load_plan("plan check", paths, count, &plan, &diag, true);
     if (rc == CLI_EXIT_OK) {
         struct pr_error err;
         pr_error_clear(&err);
@@ -155,6 +158,10 @@ static int run_check(const struct cli_context *ctx, char **paths, size_t count, 
             }
             rc = diag.errors ? CLI_EXIT_NO : CLI_EXIT_OK;
         }
+    } else if ((rc == CLI_EXIT_NO || (rc == CLI_EXIT_USAGE && diag.errors)) && !json) {
+        cli_print_plan_diagnostics(ctx, &diag, PLAN_SEVERITY_INFO, stdout);
+        printf("\n%zu error%s, %zu warning%s: the plan could not be loaded, nothing else was checked\n",
+               diag.errors, diag.errors == 1 ? "" : "s", diag.warnings, diag.warnings == 1 ? "" : "s");
     } else if ((rc == CLI_EXIT_NO || (rc == CLI_EXIT_USAGE && diag.errors)) && json) {
         json_t *doc = json_object();
         json_object_set_new(doc, "files", json_integer((json_int_t)count));
@@ -254,8 +261,23 @@ static void print_drift(const struct cli_context *ctx, const struct plan_drift *
         [PLAN_DRIFT_WRONG_ADDRESS] = "WRONG-ADDRESS", [PLAN_DRIFT_UNDECLARED] = "UNDECLARED",
         [PLAN_DRIFT_NOT_VISIBLE] = "not-visible", [PLAN_DRIFT_UNKNOWN] = "unknown",
     };
+    FILE *summary = cli_summary_stream(ctx);
+    if (!ctx->stdout_is_tty) {
+        /* piped: one tab-separated row per item (host, kind, port, service, explanation), no
+         * header; the counts go to stderr */
+        for (size_t i = 0; i < drift->count; i++) {
+            const struct plan_drift_item *d = &drift->items[i];
+            char port[24];
+            if (d->port)
+                snprintf(port, sizeof port, "%u/%s", d->port, registry_proto_name(d->proto));
+            else
+                snprintf(port, sizeof port, "auto/%s", registry_proto_name(d->proto));
+            printf("%s\t%s\t%s\t%s\t%s\n", d->host ? d->host : "-", plan_drift_kind_name(d->kind), port,
+                   d->service ? d->service : "-", d->explanation);
+        }
+    }
     const char *host = (const char *)1;
-    for (size_t i = 0; i < drift->count; i++) {
+    for (size_t i = 0; i < drift->count && ctx->stdout_is_tty; i++) {
         const struct plan_drift_item *d = &drift->items[i];
         if (host == (const char *)1 || (d->host != host && (!d->host || !host || strcmp(d->host, host) != 0))) {
             host = d->host;
@@ -272,13 +294,14 @@ static void print_drift(const struct cli_context *ctx, const struct plan_drift *
         printf("  %s%-13s%s %-11s %-16s %s\n", bad ? cli_yellow(ctx) : "", labels[d->kind],
                bad ? cli_reset(ctx) : "", port, d->service ? d->service : "-", d->explanation);
     }
-    printf("%s%zu present, %zu absent, %zu on the wrong address, %zu undeclared",
-           drift->count ? "\n" : "", drift->counts[PLAN_DRIFT_PRESENT], drift->counts[PLAN_DRIFT_ABSENT],
-           drift->counts[PLAN_DRIFT_WRONG_ADDRESS], drift->counts[PLAN_DRIFT_UNDECLARED]);
+    fprintf(summary, "%s%zu present, %zu absent, %zu on the wrong address, %zu undeclared",
+            drift->count && ctx->stdout_is_tty ? "\n" : "", drift->counts[PLAN_DRIFT_PRESENT],
+            drift->counts[PLAN_DRIFT_ABSENT], drift->counts[PLAN_DRIFT_WRONG_ADDRESS],
+            drift->counts[PLAN_DRIFT_UNDECLARED]);
     if (drift->counts[PLAN_DRIFT_NOT_VISIBLE] || drift->counts[PLAN_DRIFT_UNKNOWN])
-        printf(" (%zu not visible to a scan, %zu unknown)", drift->counts[PLAN_DRIFT_NOT_VISIBLE],
-               drift->counts[PLAN_DRIFT_UNKNOWN]);
-    printf("\n");
+        fprintf(summary, " (%zu not visible to a scan, %zu unknown)", drift->counts[PLAN_DRIFT_NOT_VISIBLE],
+                drift->counts[PLAN_DRIFT_UNKNOWN]);
+    fprintf(summary, "\n");
 }
 
 static int cmd_plan_diff(int argc, char **argv, struct cli_context *ctx)

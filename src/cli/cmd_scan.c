@@ -474,8 +474,9 @@ static int run_scan(struct scan_cli *s)
     if (out_rc != CLI_EXIT_OK)
         return out_rc;
     if (s->collect.totals[SCAN_STATE_ERROR]) {
-        cli_warning("scan: %" PRIu64 " probes failed with local errors (see the error column); "
-                    "they are not counted as closed", s->collect.totals[SCAN_STATE_ERROR]);
+        uint64_t failed = s->collect.totals[SCAN_STATE_ERROR];
+        cli_warning("scan: %" PRIu64 " probe%s failed with local errors (see the error column); "
+                    "%s not counted as closed", failed, failed == 1 ? "" : "s", failed == 1 ? "it is" : "they are");
         return CLI_EXIT_FAILURE;
     }
     return s->collect.totals[SCAN_STATE_OPEN] ? CLI_EXIT_OK : CLI_EXIT_NO;

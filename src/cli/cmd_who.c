@@ -35,7 +35,9 @@ static bool socket_binds_port(const struct socket_entry *s)
            (s->proto == REGISTRY_PROTO_TCP && s->state == SOCKET_STATE_CLOSE);
 }
 
-static void print_verdicts(const struct socket_view_context *v, const struct cli_context *ctx)
+/* One line per bound socket, then the connections and TIME-WAIT sockets counted; on out (the
+ * terminal under the table, or stderr when stdout is piped: cli_summary_stream). */
+static void print_verdicts(const struct socket_view_context *v, const struct cli_context *ctx, FILE *out)
 {
     const struct inspect_result *res = v->res;
     size_t bound = 0, connections = 0, time_wait = 0;
@@ -63,14 +65,15 @@ static void print_verdicts(const struct socket_view_context *v, const struct cli
             snprintf(who, sizeof who, "a socket of %s (uid %u; process not visible)", uid_name(v->cache, s->uid), s->uid);
         }
         const char *verb = s->state == SOCKET_STATE_LISTEN ? "listening" : "bound";
-        printf("%s%s %u%s %s: %s on %s%s%s \u2014 %s\n", cli_bold(ctx), registry_proto_name(s->proto),
+        fprintf(out, "%s%s %u%s %s: %s on %s%s%s \u2014 %s\n", cli_bold(ctx), registry_proto_name(s->proto),
                s->local_port, cli_reset(ctx), verb, who, s->family == AF_INET6 ? "[" : "", addr,
                s->family == AF_INET6 ? "]" : "", socket_exposure_label(socket_exposure_of(s)));
     }
     if (connections)
-        printf("%zu connection%s use the port\n", connections, connections == 1 ? "" : "s");
+        fprintf(out, "%zu connection%s the port\n", connections, connections == 1 ? " uses" : "s use");
     if (time_wait)
-        printf("%zu socket%s in TIME-WAIT still hold the port\n", time_wait, time_wait == 1 ? "" : "s");
+        fprintf(out, "%zu socket%s in TIME-WAIT still hold%s the port\n", time_wait, time_wait == 1 ? "" : "s",
+                time_wait == 1 ? "s" : "");
     (void)bound;
 }
 
@@ -136,15 +139,17 @@ int cmd_who(int argc, char **argv, struct cli_context *ctx)
     if (json) {
         socket_view_print_json(&view, ctx, false);
     } else if (res.sockets.count == 0 && incomplete) {
-        printf("nothing holds %s%s in the network namespaces that could be searched; not every one "
+        fprintf(cli_summary_stream(ctx), "nothing holds %s%s in the network namespaces that could be searched; not every one "
                "could\n", argv[optind], argc - optind > 1 ? " (or the other ports asked)" : "");
     } else if (res.sockets.count == 0) {
-        printf("nothing holds %s%s\n", argv[optind], argc - optind > 1 ? " (or the other ports asked)" : "");
+        fprintf(cli_summary_stream(ctx), "nothing holds %s%s\n", argv[optind], argc - optind > 1 ? " (or the other ports asked)" : "");
     } else {
         struct socket_table_options table = { .show_peer = true, .show_netns = opt.all_netns };
         socket_view_print_table(&view, ctx, &table);
-        putchar('\n');
-        print_verdicts(&view, ctx);
+        /* piped: stdout is the rows only, the verdicts go to stderr (as fuser(1) does) */
+        if (ctx->stdout_is_tty)
+            putchar('\n');
+        print_verdicts(&view, ctx, cli_summary_stream(ctx));
     }
     socket_view_warn_unattributed(&view, "who");
     rc = res.sockets.count ? CLI_EXIT_OK : incomplete ? CLI_EXIT_FAILURE : CLI_EXIT_NO;

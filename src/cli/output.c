@@ -86,6 +86,11 @@ const char *cli_green(const struct cli_context *ctx) { return ctx->color ? "\033
 const char *cli_yellow(const struct cli_context *ctx) { return ctx->color ? "\033[33m" : ""; }
 const char *cli_reset(const struct cli_context *ctx) { return ctx->color ? "\033[0m" : ""; }
 
+FILE *cli_summary_stream(const struct cli_context *ctx)
+{
+    return ctx->stdout_is_tty ? stdout : stderr;
+}
+
 int cli_print_json(const struct cli_context *ctx, json_t *doc)
 {
     size_t flags = (ctx->stdout_is_tty ? JSON_INDENT(2) : JSON_COMPACT) | JSON_REAL_PRECISION(6);

@@ -156,7 +156,8 @@ static void print_host(const struct cli_context *ctx, const struct scan_cli_view
 
 static void print_diffs(const struct scan_cli_view *v, const struct local_diffs *diffs)
 {
-    printf("\ncompared with this host's sockets (%" PRIu64 " address:port pairs): ", diffs->compared);
+    printf("\ncompared with this host's sockets (%" PRIu64 " address:port pair%s): ", diffs->compared,
+           diffs->compared == 1 ? "" : "s");
     if (diffs->count == 0) {
         printf("no differences\n");
         return;

@@ -76,6 +76,38 @@ static char *append_number(char *at, const char *end, uint64_t value)
     return at;
 }
 
+bool socket_view_has_owner(const struct socket_entry *s)
+{
+    /* the kernel reports uid 0 and inode 0 for these: no process or user owns them */
+    return s->state != SOCKET_STATE_TIME_WAIT && s->state != SOCKET_STATE_NEW_SYN_RECV &&
+           !(s->state == SOCKET_STATE_SYN_RECV && s->inode == 0);
+}
+
+const char *socket_view_user(const struct socket_view_context *v, const struct socket_entry *s)
+{
+    return socket_view_has_owner(s) ? uid_name(v->cache, s->uid) : "-";
+}
+
+const char *socket_view_netns(const struct socket_view_context *v, uint64_t inode, char *buf, size_t size)
+{
+    const struct inspect_result *res = v->res;
+    const struct inspected_netns *ns = inspect_netns(res, inode);
+    if (ns && ns->name[0])
+        return ns->name;
+    /* the host's namespace is init's (pid 1); when pid 1's could not be seen (not root), the
+     * caller's own stands for it */
+    uint64_t host = res->netns_count ? res->netns[0].inode : 0;
+    for (size_t k = 0; k < res->netns_count; k++)
+        if (res->netns[k].pid == 1)
+            host = res->netns[k].inode;
+    if (inode == host) {
+        snprintf(buf, size, "host");
+        return buf;
+    }
+    append_number(buf, buf + size, inode);
+    return buf;
+}
+
 const char *socket_view_endpoint(const struct socket_entry *s, bool peer, char *buf, size_t size)
 {
     const uint8_t *addr = peer ? s->peer_addr : s->local_addr;
@@ -231,9 +263,12 @@ void socket_view_json(const struct socket_view_context *v, size_t i, struct json
     json_writer_key_literal(w, "inode");
     json_writer_uint(w, s->inode);
     json_writer_key_literal(w, "uid");
-    json_writer_uint(w, s->uid);
+    if (socket_view_has_owner(s))
+        json_writer_uint(w, s->uid);
+    else
+        json_writer_null(w);   /* TIME-WAIT, SYN-RECV: the kernel's, no user's */
     json_writer_key_literal(w, "user");
-    json_writer_string(w, uid_name(v->cache, s->uid));
+    json_writer_string(w, socket_view_has_owner(s) ? uid_name(v->cache, s->uid) : NULL);
     json_writer_key_literal(w, "netns");
     json_writer_uint(w, s->netns);
     const struct inspected_netns *ns = inspect_netns(res, s->netns);
@@ -332,7 +367,7 @@ static void fill_row(const struct socket_view_context *v, size_t i, struct socke
     row->cell[COL_LOCAL] = socket_view_endpoint(s, false, row->local, sizeof row->local);
     row->cell[COL_PEER] = socket_view_endpoint(s, true, row->peer, sizeof row->peer);
     row->cell[COL_PROCESS] = socket_view_processes(v, i, row->process, sizeof row->process);
-    row->cell[COL_USER] = uid_name(v->cache, s->uid);
+    row->cell[COL_USER] = socket_view_user(v, s);
     row->cell[COL_UNIT] = socket_view_unit(v, i, row->unit, sizeof row->unit);
     const char *service = socket_view_service(v, s);
     if (service && socket_view_service_mismatch(v, i, service)) {
@@ -343,13 +378,7 @@ static void fill_row(const struct socket_view_context *v, size_t i, struct socke
         row->cell[COL_SERVICE] = service ? service : "-";
     }
     row->cell[COL_EXPOSURE] = socket_exposure_id(socket_exposure_of(s));
-    const struct inspected_netns *ns = inspect_netns(v->res, s->netns);
-    if (ns && ns->name[0]) {
-        row->cell[COL_NETNS] = ns->name;
-    } else {
-        append_number(row->netns, row->netns + sizeof row->netns, s->netns);
-        row->cell[COL_NETNS] = row->netns;
-    }
+    row->cell[COL_NETNS] = socket_view_netns(v, s->netns, row->netns, sizeof row->netns);
 }
 
 static unsigned terminal_width(void)
@@ -402,6 +431,10 @@ void socket_view_print_table(const struct socket_view_context *v, const struct c
     }
     unsigned columns = terminal_width();
     for (size_t d = 0; d < sizeof drop_order / sizeof drop_order[0]; d++) {
+        /* with --all-netns, NETNS is what tells another namespace's listener from this one's:
+         * never dropped (the others go; a table still too wide wraps) */
+        if (drop_order[d] == COL_NETNS && opt->show_netns)
+            continue;
         size_t total = 0;
         for (int c = 0; c < COL_COUNT; c++)
             if (shown[c])

@@ -26,6 +26,15 @@ struct socket_view_cache *socket_view_cache_new(void);
 void socket_view_cache_free(struct socket_view_cache *cache);
 const char *uid_name(struct socket_view_cache *cache, uint32_t uid);
 
+/* False for sockets the kernel holds for no one (TIME-WAIT, SYN-RECV request sockets): the
+ * kernel reports uid 0 for them, which is not root's. */
+bool socket_view_has_owner(const struct socket_entry *s);
+/* The USER column: the owner's name, or "-" for a socket no user owns. */
+const char *socket_view_user(const struct socket_view_context *v, const struct socket_entry *s);
+/* The NETNS column: the /run/netns name, "host" for the host's namespace (init's; the caller's
+ * own when init's was not visible), else the inode in decimal. */
+const char *socket_view_netns(const struct socket_view_context *v, uint64_t inode, char *buf, size_t size);
+
 /* "127.0.0.1:22", "[::]:80", "0.0.0.0%eth0:53", "*:*" for an unconnected peer. */
 const char *socket_view_endpoint(const struct socket_entry *s, bool peer, char *buf, size_t size);
 /* "812/nginx", "812/nginx +3", "-" */

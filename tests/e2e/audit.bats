@@ -37,24 +37,51 @@ hold() {
   done
 }
 
+# in_ns_on_tty ARG...: portreg ARG... inside the namespace on a terminal (script's pty), colour
+# off; the output without the pty's carriage returns in $BATS_TEST_TMPDIR/tty.out.
+in_ns_on_tty() {
+  command -v script >/dev/null || skip "needs script (bsdutils)"
+  local cmd="ip netns exec '$NS' '$PORTREG' --color never" arg
+  for arg in "$@"; do cmd+=" '$arg'"; done
+  script -qec "$cmd" /dev/null </dev/null | tr -d '\r' >"$BATS_TEST_TMPDIR/tty.out"
+}
+
 sysctl_ns() { in_ns sh -c "echo '$2' > /proc/sys/net/ipv4/$1"; }
 
 @test "a clean namespace has no findings: exit 0" {
   hold "$SOCKHOLD" tcp4:127.0.0.1:5432 tcp6:[::1]:5432
-  run -0 in_ns "$PORTREG" audit
-  [[ "$output" == "no findings at or above low (2 sockets, 2 listeners examined)" ]]
+  run --separate-stderr -0 in_ns "$PORTREG" audit
+  [ -z "$output" ]   # piped: no rows; the summary is on stderr
+  [ "$stderr" = "no findings at or above low (2 sockets, 2 listeners examined)" ]
+  in_ns_on_tty audit
+  [ "$(cat "$BATS_TEST_TMPDIR/tty.out")" = "no findings at or above low (2 sockets, 2 listeners examined)" ]
   run -0 in_ns "$PORTREG" audit --json
   echo "$output" | jq -e '.findings == [] and .listeners_examined == 2 and .min_severity == "low"'
 }
 
+@test "one socket is one socket: the summary's counts agree with their nouns" {
+  hold "$SOCKHOLD" tcp4:127.0.0.1:5432
+  run -0 in_ns "$PORTREG" audit
+  [ "$output" = "no findings at or above low (1 socket, 1 listener examined)" ]
+}
+
 @test "a database on every address is a high finding with the holder and the fix" {
   hold "$SOCKHOLD" tcp4:0.0.0.0:3306
-  run -1 in_ns "$PORTREG" audit
-  echo "$output"
+  in_ns_on_tty audit
+  cat "$BATS_TEST_TMPDIR/tty.out"
+  output=$(cat "$BATS_TEST_TMPDIR/tty.out")
+  [[ "$output" == "1 finding at or above low (1 high; "* ]]
   [[ "$output" == *"HIGH    internal-exposed  tcp 0.0.0.0:3306"* ]]
   [[ "$output" == *"MySQL listens on every IPv4 address (0.0.0.0:3306)"* ]]
   [[ "$output" == *"sockhold (pid "*"(IANA: mysql)"* ]]
   [[ "$output" == *"bind-address = 127.0.0.1"* ]]
+  # piped: one tab-separated row per finding, no header, no paragraphs; the summary on stderr
+  run --separate-stderr -1 in_ns "$PORTREG" audit
+  echo "$output"
+  [ "${#lines[@]}" -eq 1 ]
+  [[ "$output" == $'high\tinternal-exposed\ttcp\t0.0.0.0:3306\tMySQL listens on every IPv4 address (0.0.0.0:3306)\t'*"sockhold (pid "*$'\t'*"bind-address = 127.0.0.1"* ]]
+  [ "$(echo "$output" | awk -F'\t' '{print NF}')" -eq 7 ]
+  [[ "$stderr" == "1 finding at or above low (1 high; "* ]]
   run -1 in_ns "$PORTREG" audit --json
   echo "$output" | jq -e '.findings[0] | .id == "internal-exposed" and .severity == "high"
     and .port == 3306 and .sockets[0].processes[0].command == "sockhold"'
@@ -92,7 +119,7 @@ sysctl_ns() { in_ns sh -c "echo '$2' > /proc/sys/net/ipv4/$1"; }
   hold "$OTHERHOLD" tcp4:0.0.0.0:7000
   run -1 in_ns "$PORTREG" audit
   echo "$output"
-  [[ "$output" == *"MEDIUM  dual-stack-split  tcp *:7000"* ]]
+  [[ "$output" == *$'medium\tdual-stack-split\ttcp\t*:7000\t'* ]]
   [[ "$output" == *"0.0.0.0:7000 is held by otherhold"*"[::]:7000 by sockhold"* ]]
 }
 
@@ -100,7 +127,7 @@ sysctl_ns() { in_ns sh -c "echo '$2' > /proc/sys/net/ipv4/$1"; }
   hold "$SOCKHOLD" tcp4:127.0.0.1:7100
   run -0 in_ns "$PORTREG" audit
   run -1 in_ns "$PORTREG" audit --min-severity info
-  [[ "$output" == *"INFO    loopback-one-family  tcp 127.0.0.1:7100"* ]]
+  [[ "$output" == *$'info\tloopback-one-family\ttcp\t127.0.0.1:7100\t'* ]]
   [[ "$output" == *"nothing on [::1]:7100"* ]]
 }
 

@@ -230,3 +230,27 @@ expect() {
   run -2 "$PORTREG" check --user nosuchuser-xyz 80
   run -2 "$PORTREG" check
 }
+
+@test "text: 50 TIME-WAIT sockets are one paragraph with their count and no user; a free verdict has no 'blocking sockets'" {
+  [ -x "${TIMEWAIT:-}" ] || skip "TIMEWAIT (the timewait test helper) is not set"
+  out="$BATS_TEST_TMPDIR/tw"
+  ip netns exec "$NS" "$TIMEWAIT" 127.0.0.1 7000 50 >"$out" 2>&1 3>&- &
+  pid=$!
+  until grep -q ready "$out" 2>/dev/null; do sleep 0.05; done
+  kill "$pid"; wait "$pid" 2>/dev/null || true   # the listener goes, its TIME-WAIT sockets stay
+  run -1 in_ns "$PORTREG" check 127.0.0.1:7000
+  echo "$output"
+  [[ "${lines[0]}" == *": blocked" ]]
+  [[ "$output" == *$'\nblocking sockets:\n'* ]]
+  [ "$(grep -c 'TIME-WAIT 127.0.0.1:7000' <<<"$output")" -eq 1 ]
+  [[ "$output" == *"tcp TIME-WAIT 127.0.0.1:7000  no process (kernel-held)  no user  (50 sockets)"* ]]
+  [[ "$output" != *"(root)"* ]]
+  run -1 in_ns "$PORTREG" check --json 127.0.0.1:7000
+  echo "$output" | jq -e '(.blockers | length) == 50 and all(.blockers[]; .socket.user == null and .socket.uid == null)'
+  # the server set SO_REUSEADDR: with --reuseaddr the bind succeeds, and nothing is "blocking"
+  run -0 in_ns "$PORTREG" check --reuseaddr 127.0.0.1:7000
+  echo "$output"
+  [[ "${lines[0]}" == *": free" ]]
+  [[ "$output" != *"blocking socket"* ]]
+  [[ "$output" == *"sockets the simulation expected to block (the trial bind succeeded):"* ]]
+}

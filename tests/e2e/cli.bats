@@ -246,7 +246,11 @@ input_file_commands() {
 
 @test "a plan that is not YAML is bad input (2), a plan with errors is 1" {
   printf 'hosts: [\n' >"$BATS_TEST_TMPDIR/broken.yaml"
+  # plan check's findings, a syntax error too, are its output (stdout, as lint tools)
   run --separate-stderr -2 "$PORTREG" plan check "$BATS_TEST_TMPDIR/broken.yaml"
+  [[ "$output" == *"broken.yaml:2:1: error: "* ]]
+  # for commands that take the plan as input it is bad input, on stderr
+  run --separate-stderr -2 "$PORTREG" plan export --format json "$BATS_TEST_TMPDIR/broken.yaml"
   [[ "$stderr" == *"broken.yaml:2:1: error: "* ]]
   run -2 "$PORTREG" plan check --json "$BATS_TEST_TMPDIR/broken.yaml"
   echo "$output" | jq -e '.errors == 1 and .diagnostics[0].code == "yaml-syntax"'

@@ -158,6 +158,29 @@ make_pair() {
   echo "$output" | jq -e '.undeclared == 0'
 }
 
+@test "audit piped: one tab-separated row per listener and opened port, no header; chains and counts on stderr" {
+  make_pair
+  ip netns exec "$B" nft add chain inet other input '{ type filter hook input priority 10; policy accept; }'
+  ip netns exec "$B" nft add rule inet other input tcp dport 17777 accept
+  run --separate-stderr -1 ip netns exec "$B" "$PORTREG" firewall audit "$BATS_TEST_TMPDIR/plan.yaml" --host b
+  echo "$output"; echo "$stderr"
+  [ "$(echo "$output" | awk -F'\t' 'NF != 4' | wc -l)" -eq 0 ]
+  [[ "$output" != *PROTO* ]]
+  [[ "$output" == *$'tcp\t0.0.0.0:19999\tany\t'*"NOT DECLARED in the plan"* ]]
+  [[ "$output" == *$'tcp\t0.0.0.0:18080\tany\tdeclared: web'* ]]
+  [[ "$output" == *$'tcp\t*:17777\tno-listener\t'*"in other input"* ]]
+  [[ "$stderr" == "1 input chain: inet other input (policy accept, 1 rule)"* ]]
+  [[ "$stderr" == *"3 listeners, 3 reachable from outside, 1 opened port without a listener"* ]]
+  # on a terminal: the header and the aligned table on stdout
+  command -v script >/dev/null || skip "needs script (bsdutils)"
+  script -qec "ip netns exec '$B' '$PORTREG' --color never firewall audit '$BATS_TEST_TMPDIR/plan.yaml' --host b" \
+    /dev/null </dev/null | tr -d '\r' >"$BATS_TEST_TMPDIR/tty.out"
+  cat "$BATS_TEST_TMPDIR/tty.out"
+  grep -qE '^PROTO +LISTENER +REACH +NOTE$' "$BATS_TEST_TMPDIR/tty.out"
+  grep -qE '^tcp +0\.0\.0\.0:19999 +any ' "$BATS_TEST_TMPDIR/tty.out"
+  grep -q '^opened without a listener:$' "$BATS_TEST_TMPDIR/tty.out"
+}
+
 @test "generate onto a full disk fails with exit 3, not a truncated ruleset and 0" {
   [ -w /dev/full ] || skip "needs /dev/full"
   run -3 --separate-stderr bash -c '"$PORTREG" firewall generate "$BATS_TEST_TMPDIR/plan.yaml" --host b >/dev/full'

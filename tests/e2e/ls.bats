@@ -240,3 +240,46 @@ teardown() {
   run -0 "$PORTREG" ls --process "$FORGING_COMM_ESCAPED" --json
   echo "$output" | jq -e --argjson p "$forging_port" '[.sockets[].local_port] == [$p]'
 }
+
+@test "--all-netns on an 80-column terminal keeps NETNS; this host's namespace is 'host'" {
+  need_root
+  NETNS="portreg-ls-netns-column-$$"
+  ip netns add "$NETNS"
+  ip -n "$NETNS" link set lo up
+  out="$BATS_TEST_TMPDIR/inner"
+  ip netns exec "$NETNS" "$SOCKHOLD" tcp4:127.0.0.1:0 >"$out" 3>&- &
+  until grep -q ready "$out" 2>/dev/null; do sleep 0.05; done
+  awk '$1 == "pid" {print $2}' "$out" >>"$BATS_TEST_TMPDIR/holders"
+  inner_port=$(awk '$1 == "socket" {print $4}' "$out")
+  start_sockhold tcp4:127.0.0.1:0
+  host_port=${PORTS[0]}
+  export COLUMNS=80
+  run_on_tty ls --all-netns -t --port "$inner_port,$host_port"
+  cat "$BATS_TEST_TMPDIR/tty.out"
+  head -1 "$BATS_TEST_TMPDIR/tty.out" | grep -q 'NETNS$'
+  grep -E "127\.0\.0\.1:$inner_port .* $NETNS\$" "$BATS_TEST_TMPDIR/tty.out"
+  grep -E "127\.0\.0\.1:$host_port .* host\$" "$BATS_TEST_TMPDIR/tty.out"
+  # a column went instead, so the table fits
+  [ "$(awk '{ if (length($0) > 80) n++ } END { print n + 0 }' "$BATS_TEST_TMPDIR/tty.out")" -eq 0 ]
+  # piped: every column, the namespace last
+  run -0 "$PORTREG" ls --all-netns -t --port "$host_port"
+  [ "$(echo "$output" | awk -F'\t' '{print $NF}')" = host ]
+  run -0 "$PORTREG" ls --all-netns -t --port "$inner_port"
+  [ "$(echo "$output" | awk -F'\t' '{print $NF}')" = "$NETNS" ]
+}
+
+@test "TIME-WAIT sockets belong to no user: USER is '-', uid and user are null in JSON" {
+  [ -x "${TIMEWAIT:-}" ] || skip "TIMEWAIT (the timewait test helper) is not set"
+  out="$BATS_TEST_TMPDIR/tw"
+  "$TIMEWAIT" 127.0.0.1 0 3 >"$out" 2>&1 3>&- &
+  pid=$!
+  until grep -q ready "$out" 2>/dev/null; do sleep 0.05; done
+  port=$(awk '$1 == "port" {print $2}' "$out")
+  kill "$pid"; wait "$pid" 2>/dev/null || true
+  run -0 "$PORTREG" ls -a -t --port "$port"
+  echo "$output"
+  [ "$(echo "$output" | awk -F'\t' '$2 == "TIME-WAIT"' | wc -l)" -eq 3 ]
+  [ "$(echo "$output" | awk -F'\t' '$2 == "TIME-WAIT" && $6 != "-"' | wc -l)" -eq 0 ]
+  run -0 "$PORTREG" ls -a -t --port "$port" --json
+  echo "$output" | jq -e '[.sockets[] | select(.state == "TIME-WAIT")] | length == 3 and all(.uid == null and .user == null)'
+}

@@ -42,6 +42,38 @@ teardown() {
   [[ "$output" == *"syntax.yaml:"*":"*": error:"* ]]
 }
 
+@test "check: every finding is on stdout, field errors as conflicts; stderr stays empty" {
+  run --separate-stderr -1 "$PORTREG" plan check "$PLANS/bad_ports.yaml"
+  echo "$output"; echo "$stderr"
+  [ -z "$stderr" ]
+  [[ "$output" == *"bad_ports.yaml:6:13: error: services[0].ports[0]: port 70000 is out of range 1-65535"* ]]
+  [ "${lines[-1]}" = "8 errors, 0 warnings: the plan could not be loaded, nothing else was checked" ]
+  run --separate-stderr -2 "$PORTREG" plan check "$PLANS/syntax.yaml"
+  [ -z "$stderr" ]
+  [[ "$output" == *"syntax.yaml:"*": error:"* ]]
+  [ "${lines[-1]}" = "1 error, 0 warnings: the plan could not be loaded, nothing else was checked" ]
+  # a conflict found by the check rules: the same stream
+  cat >"$BATS_TEST_TMPDIR/conflict.yaml" <<'EOF'
+hosts:
+  - name: h1
+services:
+  - name: one
+    hosts: [h1]
+    port: 8080/tcp
+  - name: two
+    hosts: [h1]
+    port: 8080/tcp
+EOF
+  run --separate-stderr -1 "$PORTREG" plan check "$BATS_TEST_TMPDIR/conflict.yaml"
+  echo "$output"; echo "$stderr"
+  [ -z "$stderr" ]
+  [[ "$output" == *"conflict.yaml:"*": error: "* ]]
+  # a file that cannot be read is portreg's own error: stderr, exit 2
+  run --separate-stderr -2 "$PORTREG" plan check "$BATS_TEST_TMPDIR/missing.yaml"
+  [ -z "$output" ]
+  [[ "$stderr" == "portreg: plan check: "*"missing.yaml"* ]]
+}
+
 @test "check: the same port bound twice on one host is a conflict naming both places" {
   cat >"$BATS_TEST_TMPDIR/a.yaml" <<'EOF'
 hosts:
@@ -186,6 +218,34 @@ make_ns() {
   run -1 ip netns exec "$NS" "$PORTREG" plan diff "$BATS_TEST_TMPDIR/drift.yaml" --live --host h1
   [[ "$output" == *"1 present, 1 absent, 1 on the wrong address, 1 undeclared"* ]]
   run -2 ip netns exec "$NS" "$PORTREG" plan diff "$BATS_TEST_TMPDIR/drift.yaml" --live --host nosuch
+}
+
+@test "diff piped: tab-separated rows, counts on stderr; IPv6 addresses in brackets as ls shows them" {
+  write_drift_plan
+  need_root
+  NS="portreg-plan-$$-$BATS_TEST_NUMBER"
+  ip netns add "$NS"; ip -n "$NS" link set lo up
+  ip netns exec "$NS" "$SOCKHOLD" 'tcp6:[::]:18080' tcp4:127.0.0.1:19999 >"$BATS_TEST_TMPDIR/h" 3>&- &
+  echo $! >>"$BATS_TEST_TMPDIR/holders"
+  until grep -q ready "$BATS_TEST_TMPDIR/h"; do sleep 0.05; done
+  run --separate-stderr -1 ip netns exec "$NS" "$PORTREG" plan diff "$BATS_TEST_TMPDIR/drift.yaml" --live --host h1
+  echo "$output"; echo "$stderr"
+  [ "$(echo "$output" | awk -F'\t' 'NF != 5' | wc -l)" -eq 0 ]
+  [[ "$output" == *$'h1\tpresent\t18080/tcp\tweb\theld on [::] (every address) by sockhold'* ]]
+  [[ "$output" == *$'h1\tabsent\t16379/tcp\tcache\t'* ]]
+  [[ "$output" == *$'h1\tundeclared\t19999/tcp\t-\theld on 127.0.0.1 by sockhold'* ]]
+  [[ "$output" != *" :: "* ]]
+  [ "$stderr" = "1 present, 2 absent, 0 on the wrong address, 1 undeclared" ]
+  # the address as `portreg ls` writes it
+  ip netns exec "$NS" "$PORTREG" ls -t --port 18080 | grep -qF '[::]:18080'
+  # on a terminal: the grouped report and the counts on stdout
+  command -v script >/dev/null || skip "needs script (bsdutils)"
+  script -qec "ip netns exec '$NS' '$PORTREG' --color never plan diff '$BATS_TEST_TMPDIR/drift.yaml' --live --host h1" \
+    /dev/null </dev/null | tr -d '\r' >"$BATS_TEST_TMPDIR/tty.out"
+  cat "$BATS_TEST_TMPDIR/tty.out"
+  [ "$(head -1 "$BATS_TEST_TMPDIR/tty.out")" = h1 ]
+  grep -qE '^  present +18080/tcp +web +held on \[::\] \(every address\)' "$BATS_TEST_TMPDIR/tty.out"
+  [ "$(tail -1 "$BATS_TEST_TMPDIR/tty.out")" = "1 present, 2 absent, 0 on the wrong address, 1 undeclared" ]
 }
 
 @test "diff --scan: the drift of a real scan of the host" {

@@ -371,6 +371,9 @@ EOF
   echo "$output" | jq -e '.local[] | select(.port == 8102) | .listener | contains("held by sockhold")'
   run -0 --separate-stderr ip netns exec "$L" "$PORTREG" scan -sT -p 8101-8103 --timeout 300ms --local 10.78.0.1
   [[ "$output" == *"compared with this host's sockets (3 address:port pairs): 2 differences"* ]]
+  # one pair is a pair
+  run -0 ip netns exec "$L" "$PORTREG" scan -sT -p 8103 --timeout 300ms --local 10.78.0.1
+  [[ "$output" == *"compared with this host's sockets (1 address:port pair): no differences"* ]]
 }
 
 @test "on a terminal a progress line with rate and ETA goes to stderr; never into a pipe" {

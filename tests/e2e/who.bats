@@ -53,6 +53,27 @@ teardown() { stop_sockholds; netns_teardown; }
   echo "$output" | jq -e '[.sockets[].state] | sort == ["ESTAB", "LISTEN"]'
 }
 
+@test "piped: stdout is the tab-separated rows only; the verdicts go to stderr, in words that agree" {
+  start_sockhold tcp4:127.0.0.1:0
+  exec 9<>"/dev/tcp/127.0.0.1/${PORTS[0]}"
+  run --separate-stderr -0 "$PORTREG" who "${PORTS[0]}"
+  exec 9>&-
+  echo "$output"; echo "$stderr"
+  [ "${#lines[@]}" -eq 2 ]
+  [ "$(echo "$output" | awk -F'\t' 'NF != 9' | wc -l)" -eq 0 ]
+  [[ "$output" != *"listening:"* ]]
+  [[ "$stderr" == *"tcp ${PORTS[0]} listening: sockhold (pid $SOCKHOLD_PID) on 127.0.0.1"* ]]
+  [[ "$stderr" == *"1 connection uses the port"* ]]
+  # a free port: nothing on stdout, the sentence on stderr, exit 1
+  run --separate-stderr -1 "$PORTREG" who 1
+  [ -z "$output" ]
+  [ "$stderr" = "nothing holds 1" ]
+  # on a terminal the verdict stays under the table
+  run_on_tty who "${PORTS[0]}"
+  grep -q "^tcp ${PORTS[0]} listening: sockhold" "$BATS_TEST_TMPDIR/tty.out"
+  head -1 "$BATS_TEST_TMPDIR/tty.out" | grep -q '^PROTO'
+}
+
 @test "bad input exits 2" {
   run --separate-stderr -2 "$PORTREG" who 70000
   [[ "$stderr" == *"out of range"* ]]
@@ -109,28 +130,34 @@ netns_teardown() {
   run --separate-stderr -3 portreg_as_nobody who --all-netns "$NS_PORT"
   echo "$stderr" >&2
   [[ "$stderr" =~ "portreg: who: could not enter "[0-9]+" network namespace"s?" (permission denied; run as root)" ]]
-  [ "$output" != "nothing holds $NS_PORT" ]
-  [[ "$output" == *"not every one could"* ]]
+  [ -z "$output" ]   # piped: the sentence is on stderr
+  [[ "$stderr" != *"nothing holds $NS_PORT"$'\n'* ]]
+  [[ "$stderr" == *"nothing holds $NS_PORT in the network namespaces that could be searched; not every one could"* ]]
   run --separate-stderr -3 portreg_as_nobody who --all-netns --json "$NS_PORT"
   echo "$output" | jq -e '.sockets == []'
   # without --all-netns the answer is about this namespace only, and complete
   run --separate-stderr -1 portreg_as_nobody who "$NS_PORT"
-  [ "$output" = "nothing holds $NS_PORT" ]
+  [ -z "$output" ]
+  [ "${stderr_lines[-1]}" = "nothing holds $NS_PORT" ]
   netns_teardown
 }
 
 @test "who shows a hostile process name escaped, on a terminal, piped and in JSON" {
   start_sockhold --comm "$HOSTILE_COMM" tcp4:127.0.0.1:0
-  "$PORTREG" who "${PORTS[0]}" >"$BATS_TEST_TMPDIR/plain"
+  # piped, the verdict is on stderr
+  "$PORTREG" who "${PORTS[0]}" >"$BATS_TEST_TMPDIR/plain" 2>"$BATS_TEST_TMPDIR/plain.err"
   assert_no_control_bytes "$BATS_TEST_TMPDIR/plain"
-  grep -qF "listening: $HOSTILE_COMM_ESCAPED (pid $SOCKHOLD_PID)" "$BATS_TEST_TMPDIR/plain"
+  assert_no_control_bytes "$BATS_TEST_TMPDIR/plain.err"
+  grep -qF "$HOSTILE_COMM_ESCAPED" "$BATS_TEST_TMPDIR/plain"
+  grep -qF "listening: $HOSTILE_COMM_ESCAPED (pid $SOCKHOLD_PID)" "$BATS_TEST_TMPDIR/plain.err"
   run_on_tty who "${PORTS[0]}"
   assert_no_control_bytes "$BATS_TEST_TMPDIR/tty.out"
   grep -qF "listening: $HOSTILE_COMM_ESCAPED (pid $SOCKHOLD_PID)" "$BATS_TEST_TMPDIR/tty.out"
   run -0 "$PORTREG" who --json "${PORTS[0]}"
   echo "$output" | jq -e --arg n "$HOSTILE_COMM_ESCAPED" '[.sockets[].processes[].name] == [$n]'
   start_sockhold --comm "$FORGING_COMM" tcp4:127.0.0.1:0
-  "$PORTREG" who "${PORTS[0]}" >"$BATS_TEST_TMPDIR/plain"
+  "$PORTREG" who "${PORTS[0]}" >"$BATS_TEST_TMPDIR/plain" 2>"$BATS_TEST_TMPDIR/plain.err"
   assert_no_control_bytes "$BATS_TEST_TMPDIR/plain"
-  grep -qF "listening: $FORGING_COMM_ESCAPED (pid $SOCKHOLD_PID)" "$BATS_TEST_TMPDIR/plain"
+  assert_no_control_bytes "$BATS_TEST_TMPDIR/plain.err"
+  grep -qF "listening: $FORGING_COMM_ESCAPED (pid $SOCKHOLD_PID)" "$BATS_TEST_TMPDIR/plain.err"
 }

@@ -301,6 +301,22 @@ static void test_time_wait_pile(void **state)
     table_free(&t, &r);
 }
 
+/* With a threshold of 1, one connection is a pile of one: "1 connection", not "1 connections". */
+static void test_time_wait_one(void **state)
+{
+    (void)state;
+    struct table t;
+    table_init(&t);
+    add(&t, TCP, "0.0.0.0", 8080, LISTEN, false, "web");
+    add(&t, TCP, "10.0.0.1", 8080, TW, false, NULL);
+    struct audit_report r = run(&t, 1);
+    const struct audit_finding *f = find_kind(&r, AUDIT_TIME_WAIT_PILE);
+    assert_non_null(f);
+    assert_string_equal(f->title, "1 connection in TIME_WAIT on server port 8080");
+    assert_non_null(strstr(f->evidence, "closed 1 connection first"));
+    table_free(&t, &r);
+}
+
 static void test_reserved_unused(void **state)
 {
     (void)state;
@@ -394,6 +410,7 @@ int main(void)
         cmocka_unit_test(test_registry_mismatch),
         cmocka_unit_test(test_texts_stay_utf8_without_controls),
         cmocka_unit_test(test_time_wait_pile),
+        cmocka_unit_test(test_time_wait_one),
         cmocka_unit_test(test_reserved_unused),
         cmocka_unit_test(test_clean_host_and_order),
         cmocka_unit_test(test_without_processes),

@@ -251,7 +251,7 @@ static void test_live_three_columns(void **state)
     assert_null(it->pos.file);
     assert_string_equal(it->process, "sshd");
     assert_string_equal(it->explanation,
-                        "held on 0.0.0.0, :: by sshd (pid 104); no service of web1 declares 22/tcp");
+                        "held on 0.0.0.0, [::] by sshd (pid 104); no service of web1 declares 22/tcp");
 
     it = find(&d, "web1", 631, TCP);
     assert_int_equal(it->kind, PLAN_DRIFT_UNDECLARED);
@@ -310,9 +310,9 @@ static void test_live_wrong_address_and_clean(void **state)
     assert_int_equal(plan_diff_live(&plan, &t.res, &opt, &d, &err), 0);
     const struct plan_drift_item *it = find(&d, "db1", 5432, TCP);
     assert_int_equal(it->kind, PLAN_DRIFT_WRONG_ADDRESS);
-    assert_string_equal(it->declared, "internal (10.0.0.20, fd00::20)");
+    assert_string_equal(it->declared, "internal (10.0.0.20, [fd00::20])");
     assert_string_equal(it->explanation,
-                        "declared bind internal (10.0.0.20, fd00::20), but held on :: (every "
+                        "declared bind internal (10.0.0.20, [fd00::20]), but held on [::] (every "
                         "address) by postgres (pid 100): reachable on every address of the host");
     assert_int_equal(d.count, 1);
     assert_true(plan_drift_any(&d));

@@ -552,12 +552,13 @@ static int rule_time_wait_piles(struct audit_context *c)
         }
         finding_add_socket(f, c->servers[k]);
         char who[160];
-        set_text(f->title, sizeof f->title, "%u connections in TIME_WAIT on server port %u", n,
-                 s->local_port);
-        set_text(f->evidence, sizeof f->evidence, "%s serves port %u and closed %u connections "
+        set_text(f->title, sizeof f->title, "%u connection%s in TIME_WAIT on server port %u", n,
+                 n == 1 ? "" : "s", s->local_port);
+        set_text(f->evidence, sizeof f->evidence, "%s serves port %u and closed %u connection%s "
                  "first, each kept in TIME_WAIT for 60 s (threshold %u); they cost memory and, with "
                  "many clients behind one address, new SYNs that reuse a 4-tuple can be refused",
-                 holder_text(c->res, c->servers[k], who, sizeof who), s->local_port, n, threshold);
+                 holder_text(c->res, c->servers[k], who, sizeof who), s->local_port, n,
+                 n == 1 ? "" : "s", threshold);
         set_text(f->fix, sizeof f->fix, "let clients close first or keep connections open "
                  "(HTTP keep-alive, connection pools); net.ipv4.tcp_tw_reuse only helps outgoing "
                  "connections");

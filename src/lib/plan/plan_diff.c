@@ -223,11 +223,25 @@ static const char *addr_text(const struct addr *a, char *buf, size_t size)
     return buf;
 }
 
-/* The address as the explanation says it: "0.0.0.0 (every address)", "127.0.0.1 (loopback)". */
-static const char *addr_described(const struct addr *a, char *buf, size_t size)
+/* An address as explanations show it, the way `portreg ls` and `who` do: IPv6 in brackets
+ * ("[::]", "[fd00::10]"), IPv4 as it is. JSON fields keep the bare address. */
+static const char *address_shown(const char *text, char *buf, size_t size)
+{
+    snprintf(buf, size, strchr(text, ':') ? "[%s]" : "%s", text);
+    return buf;
+}
+
+static const char *addr_shown(const struct addr *a, char *buf, size_t size)
 {
     char text[INET6_ADDRSTRLEN];
-    addr_text(a, text, sizeof text);
+    return address_shown(addr_text(a, text, sizeof text), buf, size);
+}
+
+/* The address as the explanation says it: "0.0.0.0 (every address)", "[::1] (loopback)". */
+static const char *addr_described(const struct addr *a, char *buf, size_t size)
+{
+    char text[INET6_ADDRSTRLEN + 2];
+    addr_shown(a, text, sizeof text);
     snprintf(buf, size, "%s%s", text,
              addr_is_any(a) ? " (every address)" : addr_is_loopback(a) ? " (loopback)" : "");
     return buf;
@@ -253,11 +267,16 @@ static bool bind_allows(const struct plan_service *s, const struct plan_host *ho
     return false;
 }
 
-/* "any", "loopback", "internal (10.0.0.10, fd00::10)", "10.0.0.5". */
+/* "any", "loopback", "internal (10.0.0.10, [fd00::10])", "10.0.0.5", "[fd00::5]". */
 static const char *bind_described(const struct plan_service *s, const struct plan_host *host,
                                   char *buf, size_t size)
 {
     plan_bind_format(&s->bind, buf, size);
+    if (s->bind.kind == PLAN_BIND_ADDRESS) {
+        char text[INET6_ADDRSTRLEN + 2];
+        snprintf(text, sizeof text, "%s", buf);
+        return address_shown(text, buf, size);
+    }
     if (s->bind.kind != PLAN_BIND_NAMED)
         return buf;
     size_t used = strlen(buf);
@@ -266,10 +285,10 @@ static const char *bind_described(const struct plan_service *s, const struct pla
         const struct plan_named_address *n = &host->addresses[i];
         if (!n->name || !s->bind.name || strcmp(n->name, s->bind.name) != 0)
             continue;
-        char text[INET6_ADDRSTRLEN];
+        char text[INET6_ADDRSTRLEN + 2];
         struct addr a = addr_normal(n->family, n->bytes);
         int w = snprintf(buf + used, size - used, "%s%s", first ? " (" : ", ",
-                         addr_text(&a, text, sizeof text));
+                         addr_shown(&a, text, sizeof text));
         used += w > 0 ? (size_t)w : 0;
         first = false;
     }
@@ -393,7 +412,7 @@ static int live_declared_port(struct plan_drift *out, struct live_view *v, size_
     size_t shown = disallowed != SIZE_MAX ? disallowed : allowed;
     const struct socket_entry *e = &list->items[shown];
     struct addr a = addr_normal(e->family, e->local_addr);
-    char address[INET6_ADDRSTRLEN], described[INET6_ADDRSTRLEN + 24], by[128];
+    char address[INET6_ADDRSTRLEN], described[INET6_ADDRSTRLEN + 26], by[128];
     const struct process_info *proc = live_holder(v->res, shown, &f.pid);
     f.process = proc ? proc->comm : NULL;
     f.address = addr_text(&a, address, sizeof address);
@@ -445,8 +464,8 @@ static int live_undeclared(struct plan_drift *out, struct live_view *v, size_t h
             v->used[k] = true;
             struct addr a = addr_normal(o->family, o->local_addr);
             all_loopback &= addr_is_loopback(&a);
-            char text[INET6_ADDRSTRLEN];
-            addr_text(&a, text, sizeof text);
+            char text[INET6_ADDRSTRLEN + 2];
+            addr_shown(&a, text, sizeof text);
             if (!list_has(addresses, text) && used + strlen(text) + 3 < sizeof addresses)
                 used += (size_t)snprintf(addresses + used, sizeof addresses - used, "%s%s",
                                          used ? ", " : "", text);
@@ -768,17 +787,19 @@ static int scan_declared_port(struct plan_drift *out, struct scan_view *v, size_
             }
         }
     }
+    char shown[INET6_ADDRSTRLEN + 2 + 64];
     if (open_disallowed != SIZE_MAX) {
         f.kind = PLAN_DRIFT_WRONG_ADDRESS;
         f.address = scan->hosts[open_disallowed].address;
-        return drift_add(out, &f, "declared bind %s, but open on %s%s", declared, f.address,
+        return drift_add(out, &f, "declared bind %s, but open on %s%s", declared,
+                         address_shown(f.address, shown, sizeof shown),
                          s->bind.kind == PLAN_BIND_LOOPBACK ? ": reachable from other hosts"
                                                             : "");
     }
     if (open_allowed != SIZE_MAX) {
         f.kind = PLAN_DRIFT_PRESENT;
         f.address = scan->hosts[open_allowed].address;
-        return drift_add(out, &f, "open on %s", f.address);
+        return drift_add(out, &f, "open on %s", address_shown(f.address, shown, sizeof shown));
     }
     if (s->bind.kind == PLAN_BIND_LOOPBACK) {
         f.kind = PLAN_DRIFT_NOT_VISIBLE;
@@ -812,24 +833,25 @@ static int scan_declared_port(struct plan_drift *out, struct scan_view *v, size_
                          declared);
     }
     f.address = scan->hosts[first_allowed].address;
+    address_shown(f.address, shown, sizeof shown);
     switch (first_allowed_state) {
     case SCAN_STATE_FILTERED:
         f.kind = PLAN_DRIFT_ABSENT;
         return drift_add(out, &f, "filtered on %s: no reply (a firewall drops the probes, or the "
-                         "host is down)", f.address);
+                         "host is down)", shown);
     case SCAN_STATE_OPEN_FILTERED:
         f.kind = PLAN_DRIFT_UNKNOWN;
         return drift_add(out, &f, "open|filtered on %s: no reply, which a %s service may also "
-                         "give", f.address, proto);
+                         "give", shown, proto);
     case SCAN_STATE_ERROR:
         f.kind = PLAN_DRIFT_UNKNOWN;
-        return drift_add(out, &f, "the probe of %s failed locally (error)", f.address);
+        return drift_add(out, &f, "the probe of %s failed locally (error)", shown);
     default:
         f.kind = PLAN_DRIFT_ABSENT;
         if (first_allowed_listed || scan->has_port_list)
-            return drift_add(out, &f, "closed on %s", f.address);
+            return drift_add(out, &f, "closed on %s", shown);
         return drift_add(out, &f, "not open on %s (closed, or not among the %llu scanned ports)",
-                         f.address, (unsigned long long)scan->ports_probed);
+                         shown, (unsigned long long)scan->ports_probed);
     }
 }
 
@@ -855,11 +877,13 @@ static int scan_undeclared(struct plan_drift *out, struct scan_view *v,
             struct drift_fields f = { .kind = PLAN_DRIFT_UNDECLARED, .host_index = hi,
                                       .host = host ? host->name : NULL, .proto = sp->proto,
                                       .port = sp->port, .address = sh->address };
+            char shown[INET6_ADDRSTRLEN + 2 + 64];
+            address_shown(sh->address, shown, sizeof shown);
             int rc = host ? drift_add(out, &f, "open on %s; no service of %s declares %u/%s",
-                                      sh->address, host->name, sp->port,
+                                      shown, host->name, sp->port,
                                       plan_proto_name(sp->proto))
                           : drift_add(out, &f, "open on %s, which is no address of a plan host",
-                                      sh->address);
+                                      shown);
             if (rc < 0)
                 return rc;
         }
