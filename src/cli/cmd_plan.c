@@ -107,6 +107,7 @@ static int check_plan_here(const struct cli_context *ctx, struct plan *plan,
         unprivileged = 1;   /* 0 means "the default 1024" to plan_check; here every port is free */
     struct plan_check_context check = {
         .iana_lookup = ix ? plan_iana_lookup_registry : NULL, .iana_user = ix,
+        .iana_has_name = ix ? plan_iana_has_name_registry : NULL,
         .local = &host, .unprivileged_port_start = unprivileged,
     };
     int rc = plan_check(plan, &check, diag, err);

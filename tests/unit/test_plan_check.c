@@ -258,6 +258,14 @@ static void test_iana_assigned(void **state)
     assert_int_equal(count_code(&c.diag, "iana-assigned"), 0);
     release(&c);
 
+    /* a service whose name is IANA's name implements it (case-insensitive, as IANA compares) */
+    check_text(&c, HOSTS
+               "services:\n"
+               "  - {name: mysql, hosts: h3, port: 3306/tcp, exposure: public}\n"
+               "  - {name: HTTP, hosts: h2, port: 80/tcp, exposure: public}\n", &ctx);
+    assert_int_equal(count_code(&c.diag, "iana-assigned"), 0);
+    release(&c);
+
     /* no IANA data: no rule */
     check_text(&c, HOSTS "services: [{name: db, hosts: h3, port: 3306/tcp, exposure: public}]\n",
                NULL);
@@ -284,6 +292,20 @@ static void test_iana_lookup_registry(void **state)
     check_text(&c, HOSTS "services: [{name: db, hosts: h3, port: 3306, exposure: public}]\n", &ctx);
     assert_int_equal(count_code(&c.diag, "iana-assigned"), 1);
     assert_non_null(strstr(find_code(&c.diag, "iana-assigned")->message, "mysql"));
+    release(&c);
+
+    /* the service's name, or an `iana:` name, as IANA's name or a services(5) alias of it */
+    assert_true(plan_iana_has_name_registry(f->ix, 80, REGISTRY_PROTO_TCP, "WWW"));
+    assert_true(plan_iana_has_name_registry(f->ix, 80, REGISTRY_PROTO_TCP, "http"));
+    assert_false(plan_iana_has_name_registry(f->ix, 80, REGISTRY_PROTO_TCP, "ww"));
+    assert_false(plan_iana_has_name_registry(f->ix, 80, REGISTRY_PROTO_UDP, "http"));
+    ctx.iana_has_name = plan_iana_has_name_registry;
+    check_text(&c, HOSTS
+               "services:\n"
+               "  - {name: mysql, hosts: h3, port: 3306, exposure: public}\n"
+               "  - {name: www, hosts: h2, port: 80, exposure: public}\n"
+               "  - {name: db, hosts: h1, port: 3306, exposure: public, iana: [mariadb]}\n", &ctx);
+    assert_int_equal(count_code(&c.diag, "iana-assigned"), 0);
     release(&c);
 }
 
