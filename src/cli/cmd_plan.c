@@ -39,7 +39,7 @@ static const char plan_usage_tail[] =
     "Exit status: 0 fine, 1 errors in the plan (check) or drift (diff), 2 bad input,\n"
     "3 failure.\n";
 
-enum { OPT_WRITE = 256, OPT_JSON, OPT_LIVE, OPT_SCAN, OPT_HOST, OPT_NO_LOOPBACK, OPT_FORMAT };
+enum { OPT_WRITE = 256, OPT_JSON, OPT_LIVE, OPT_SCAN, OPT_HOST, OPT_NO_LOOPBACK, OPT_FORMAT, OPT_NETBOX_COLUMNS };
 static const struct cli_option plan_check_options[] = {
     { "write", 0, CLI_OPTION_NO_VALUE, NULL, "store the ports chosen for `auto` in the files", OPT_WRITE, 0 },
     { "json", 0, CLI_OPTION_NO_VALUE, NULL, "one JSON document on stdout", OPT_JSON, 0 },
@@ -61,6 +61,9 @@ static const struct cli_option plan_diff_options[] = {
 static const struct cli_option plan_export_options[] = {
     { "format", 0, CLI_OPTION_REQUIRED_VALUE, "FORMAT", "services, iana-csv, json or netbox-csv", OPT_FORMAT, 0 },
     { "output", 'o', CLI_OPTION_REQUIRED_VALUE, "FILE", "write FILE (atomically) instead of stdout", 'o', 0 },
+    { "netbox-columns", 0, CLI_OPTION_REQUIRED_VALUE, "VERSION",
+      "netbox-csv columns: 4.3 (parent_object_type,parent; default) or pre-4.3 (device)",
+      OPT_NETBOX_COLUMNS, 0 },
     CLI_OPTION_HELP_ENTRY,
     CLI_OPTIONS_END,
 };
@@ -195,13 +198,14 @@ static int cmd_plan_check(int argc, char **argv, struct cli_context *ctx)
 static int cmd_plan_export(int argc, char **argv, struct cli_context *ctx)
 {
     (void)ctx;
-    const char *format = NULL, *output = NULL;
+    const char *format = NULL, *output = NULL, *netbox_columns = NULL;
     int c;
     struct cli_option_parser parser;
     cli_options_begin(&parser, "plan export", plan_export_options, argc, argv, 0);
     while ((c = cli_options_next(&parser)) != CLI_OPTIONS_DONE) {
         switch (c) {
         case OPT_FORMAT: format = optarg; break;
+        case OPT_NETBOX_COLUMNS: netbox_columns = optarg; break;
         case 'o': output = optarg; break;
         case 'h': print_plan_help(stdout, "export"); return CLI_EXIT_OK;
         default:
@@ -210,9 +214,19 @@ static int cmd_plan_export(int argc, char **argv, struct cli_context *ctx)
     }
     if (!format)
         return cli_usage_error("plan export", "--format services|iana-csv|json|netbox-csv");
-    if (!plan_export_find(format))
+    if (!plan_export_find(format) || strcmp(format, "netbox-csv-pre-4.3") == 0)
         return cli_usage_error("plan export", "--format \"%s\": one of services, iana-csv, json, netbox-csv",
                                format);
+    if (netbox_columns) {
+        /* the pre-4.3 columns are an export module of their own ("netbox-csv-pre-4.3") */
+        if (strcmp(format, "netbox-csv") != 0)
+            return cli_usage_error("plan export", "--netbox-columns goes with --format netbox-csv");
+        if (strcmp(netbox_columns, "pre-4.3") == 0)
+            format = "netbox-csv-pre-4.3";
+        else if (strcmp(netbox_columns, "4.3") != 0)
+            return cli_usage_error("plan export", "--netbox-columns \"%s\": 4.3 or pre-4.3",
+                                   netbox_columns);
+    }
     if (optind >= argc)
         return cli_usage_error("plan export", "no plan files");
     struct plan plan;

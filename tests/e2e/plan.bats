@@ -133,8 +133,18 @@ EOF
   run -0 "$PORTREG" plan export "$EXAMPLE" --format json
   echo "$output" | jq -e '(.services | length) == 5 and (.hosts | length) == 3'
   run -0 "$PORTREG" plan export "$EXAMPLE" --format netbox-csv
-  [ "${lines[0]%$'\r'}" = "device,name,protocol,ports,description" ]   # RFC 4180: CRLF
-  [[ "$output" == *'web1,nginx,tcp,"80,443"'* ]]
+  # NetBox 4.3+ columns by default (RFC 4180: CRLF)
+  [ "${lines[0]%$'\r'}" = "parent_object_type,parent,name,protocol,ports,description" ]
+  [[ "$output" == *'dcim.device,web1,nginx,tcp,"80,443"'* ]]
+  run -0 "$PORTREG" plan export "$EXAMPLE" --format netbox-csv --netbox-columns pre-4.3
+  [ "${lines[0]%$'\r'}" = "device,name,protocol,ports,description" ]
+  [[ "$output" == *$'\n''web1,nginx,tcp,"80,443"'* ]]
+  run -0 "$PORTREG" plan export "$EXAMPLE" --format netbox-csv --netbox-columns 4.3
+  [ "${lines[0]%$'\r'}" = "parent_object_type,parent,name,protocol,ports,description" ]
+  run -2 "$PORTREG" plan export "$EXAMPLE" --format netbox-csv --netbox-columns 3.7
+  [[ "$output" == *'--netbox-columns "3.7": 4.3 or pre-4.3'* ]]
+  run -2 "$PORTREG" plan export "$EXAMPLE" --format json --netbox-columns pre-4.3
+  [[ "$output" == *'--netbox-columns goes with --format netbox-csv'* ]]
   run -2 "$PORTREG" plan export "$EXAMPLE" --format yaml
   [[ "$output" == *'--format "yaml"'* ]]
 }
