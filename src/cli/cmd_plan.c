@@ -89,6 +89,21 @@ static void print_plan_help(FILE *out, const char *only)
     fputs(plan_usage_tail, out);
 }
 
+/* Port facts per plan host: the machine's own sysctls for the host that is this machine
+ * (plan_host_is_local: `local: true`, or its name is this machine's host name), the kernel's
+ * defaults (32768-60999, nothing reserved) for every other host that declares no `ephemeral:`,
+ * so that `plan check --write` picks the same `auto` ports whatever machine runs it. */
+struct plan_host_ports_here {
+    const struct local_ports *here;     /* NULL: this machine's could not be read */
+    const char *hostname;
+};
+
+static const struct local_ports *plan_host_ports_here(void *user, const struct plan_host *host)
+{
+    const struct plan_host_ports_here *h = user;
+    return h->here && plan_host_is_local(host, h->hostname) ? h->here : NULL;
+}
+
 /* Run the plan rules with this host's facts: the registry (IANA), its port sysctls and
  * ip_unprivileged_port_start. This resolves `auto` ports in the plan, so check, diff and
  * export all see the same ports. Findings go to diag; -errno only when it could not run. */
@@ -100,9 +115,13 @@ static int check_plan_here(const struct cli_context *ctx, struct plan *plan,
     struct registry_open_report report;
     if (cli_open_registry(ctx, &rpaths, &ix, &report) != CLI_EXIT_OK)
         ix = NULL;   /* warned: no IANA rule */
-    struct local_ports host;
-    if (local_ports_read(NULL, &host, NULL) < 0)
-        memset(&host, 0, sizeof host);
+    struct local_ports here, kernel_default;
+    bool have_here = local_ports_read(NULL, &here, NULL) == 0 && here.have_ephemeral;
+    local_ports_kernel_default(&kernel_default);
+    char hostname[256] = "";
+    if (gethostname(hostname, sizeof hostname - 1) < 0)
+        hostname[0] = '\0';
+    struct plan_host_ports_here per_host = { have_here ? &here : NULL, hostname };
     struct host_facts facts;
     host_facts_read(NULL, &facts);
     unsigned unprivileged = facts.unprivileged_port_start >= 0 ? (unsigned)facts.unprivileged_port_start : 1024;
@@ -111,7 +130,8 @@ static int check_plan_here(const struct cli_context *ctx, struct plan *plan,
     struct plan_check_context check = {
         .iana_lookup = ix ? plan_iana_lookup_registry : NULL, .iana_user = ix,
         .iana_has_name = ix ? plan_iana_has_name_registry : NULL,
-        .local = &host, .unprivileged_port_start = unprivileged,
+        .local = &kernel_default, .host_ports = plan_host_ports_here, .host_ports_user = &per_host,
+        .unprivileged_port_start = unprivileged,
     };
     int rc = plan_check(plan, &check, diag, err);
     registry_index_close(ix);

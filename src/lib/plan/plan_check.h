@@ -36,9 +36,12 @@ struct plan_check_context {
     plan_iana_has_name_fn iana_has_name;    /* NULL: a service implements the port's protocol
                                              * when its name or an `iana:` name equals one of
                                              * iana_lookup's names; else also its aliases */
-    const struct local_ports *local;        /* hosts without facts of their own: normally this
-                                             * host's (local_ports_read); NULL or have_* false:
-                                             * those hosts get no ephemeral rule */
+    const struct local_ports *local;        /* hosts without facts of their own and for which
+                                             * host_ports gives NULL: the CLI passes the kernel's
+                                             * defaults (local_ports_kernel_default) and gives
+                                             * this machine's facts only to the plan host that is
+                                             * this machine; NULL or have_* false: no ephemeral
+                                             * rule for those hosts */
     plan_host_ports_fn host_ports;          /* NULL: every host uses local */
     void *host_ports_user;
     unsigned unprivileged_port_start;       /* net.ipv4.ip_unprivileged_port_start; 0 means

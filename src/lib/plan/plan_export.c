@@ -350,6 +350,8 @@ static json_t *host_json(const struct plan_host *h)
     json_object_set_new(o, "name", json_string(h->name));
     json_object_set_new(o, "addresses", addresses_json(h));
     json_object_set_new(o, "groups", strings_json(h->groups, h->group_count));
+    if (h->has_local)
+        json_object_set_new(o, "local", json_boolean(h->local));
     if (h->has_ephemeral)
         json_object_set_new(o, "ephemeral", range_json(&(struct plan_range){
                                                 .first = h->ephemeral_first,
