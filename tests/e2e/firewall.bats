@@ -163,3 +163,42 @@ make_pair() {
   run -3 --separate-stderr bash -c '"$PORTREG" firewall generate "$BATS_TEST_TMPDIR/plan.yaml" --host b >/dev/full'
   [ "$stderr" = "portreg: write error on stdout: No space left on device" ]
 }
+
+@test "audit: an ip6-only rule does not open IPv4; jump returns to the caller, goto does not" {
+  need_root
+  command -v nft >/dev/null || skip "needs nftables"
+  B="portreg-fwj-$$"; NS_LIST="$B"
+  ip netns add "$B"; ip -n "$B" link set lo up
+  ip netns exec "$B" nft -f - <<'EOF'
+table inet t {
+  chain input {
+    type filter hook input priority 0; policy drop;
+    ip6 daddr fd00::1 tcp dport 22 accept
+    ip6 saddr fd00::/8 tcp dport 23 accept
+    tcp dport 2222 jump sub
+    tcp dport 2222 accept
+    tcp dport 5555 goto ret
+    tcp dport 5555 accept
+  }
+  chain sub {
+    ip saddr 10.0.0.0/8 return
+    drop
+  }
+  chain ret {
+    return
+  }
+}
+EOF
+  ip netns exec "$B" "$SOCKHOLD" tcp4:0.0.0.0:23 tcp4:0.0.0.0:2222 tcp4:0.0.0.0:5555 \
+    >"$BATS_TEST_TMPDIR/h" 3>&- &
+  echo $! >>"$BATS_TEST_TMPDIR/holders"
+  until grep -q ready "$BATS_TEST_TMPDIR/h"; do sleep 0.05; done
+  # exit 1: ports are opened without a listener
+  run -1 ip netns exec "$B" "$PORTREG" firewall audit --json
+  echo "$output"
+  echo "$output" | jq -e '.listeners[] | select(.port == 23) | .reach == "blocked"'
+  echo "$output" | jq -e '.listeners[] | select(.port == 2222) | .reach == "sources" and .sources == ["10.0.0.0/8"]'
+  echo "$output" | jq -e '.listeners[] | select(.port == 5555) | .reach == "blocked"'
+  echo "$output" | jq -e '[.open_without_listener[] | select(.first == 22 or .first == 23)
+    | .ipv4 == false and .ipv6 == true] == [true, true]'
+}
