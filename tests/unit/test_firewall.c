@@ -33,6 +33,7 @@
 #include "plan/firewall_audit.h"
 #include "plan/firewall_gen.h"
 #include "plan/plan.h"
+#include "plan/plan_yaml.h"
 #include "registry/record.h"
 #include "scan/engine.h"
 #include "scan/targets.h"
@@ -485,6 +486,93 @@ static void test_render_iptables(void **state)
 }
 
 /* More than 15 ports: multiport rules are split. */
+static size_t firewall_rule_index(const struct firewall_rules *rules, const char *service)
+{
+    for (size_t i = 0; i < rules->service_count; i++)
+        if (strcmp(rules->services[i].service, service) == 0)
+            return i;
+    fail_msg("no rule for %s", service);
+    return 0;
+}
+
+/* A service bound to one address is opened on that address only (nft daddr, iptables -d,
+ * firewalld's destination address, ufw's `to`), one bound to every address everywhere. */
+static void test_render_bind_address(void **state)
+{
+    (void)state;
+    static const char text[] =
+        "hosts:\n"
+        "  - name: h\n"
+        "    addresses: {public: [203.0.113.5, \"2001:db8::5\"], internal: 10.0.0.5}\n"
+        "services:\n"
+        "  - {name: web, hosts: h, port: 443, bind: public, exposure: public}\n"
+        "  - {name: db, hosts: h, port: 5432, bind: internal, exposure: internal,\n"
+        "     sources: [10.1.0.0/16, \"fd00::/8\"]}\n"
+        "  - {name: lit, hosts: h, port: 8080, bind: 10.0.0.5, exposure: public}\n"
+        "  - {name: all, hosts: h, port: 80, bind: any, exposure: public}\n";
+    struct plan plan;
+    struct plan_diagnostics diag;
+    plan_init(&plan);
+    plan_diagnostics_init(&diag);
+    assert_int_equal(plan_load_buffer(&plan, "b.yaml", text, strlen(text), &diag, NULL), 0);
+    assert_int_equal(diag.errors, 0);
+    struct firewall_rules rules;
+    struct pr_error err = { 0 };
+    assert_int_equal(firewall_rules_build(&plan, "h", &rules, &err), 0);
+    struct firewall_output out = { 0 };
+
+    assert_int_equal(firewall_render(&rules, "nft", &out, &err), 0);
+    const char *t = firewall_output_file(&out, "portreg.nft")->text;
+    assert_contains(t, "\t\tip daddr { 203.0.113.5 } tcp dport @web_tcp accept");
+    assert_contains(t, "\t\tip6 daddr { 2001:db8::5 } tcp dport @web_tcp accept");
+    assert_contains(t, "\t\tip daddr { 10.0.0.5 } ip saddr @db_sources_v4 tcp dport @db_tcp accept");
+    assert_null(strstr(t, "ip6 saddr @db_sources_v6"));   /* db has no IPv6 address */
+    assert_contains(t, "\t\tip daddr { 10.0.0.5 } tcp dport @lit_tcp accept");
+    assert_contains(t, "\t\ttcp dport @all_tcp accept");
+    firewall_output_free(&out);
+
+    assert_int_equal(firewall_render(&rules, "iptables", &out, &err), 0);
+    t = firewall_output_file(&out, "rules.v4")->text;
+    assert_contains(t, "-A PORTREG -d 203.0.113.5 -p tcp -m multiport --dports 443 ");
+    assert_contains(t, "-A PORTREG -s 10.1.0.0/16 -d 10.0.0.5 -p tcp -m multiport --dports 5432 ");
+    assert_contains(t, "-A PORTREG -p tcp -m multiport --dports 80 ");
+    t = firewall_output_file(&out, "rules.v6")->text;
+    assert_contains(t, "-A PORTREG -d 2001:db8::5 -p tcp -m multiport --dports 443 ");
+    assert_null(strstr(t, "5432"));
+    assert_null(strstr(t, "8080"));
+    firewall_output_free(&out);
+
+    assert_int_equal(firewall_render(&rules, "firewalld", &out, &err), 0);
+    t = firewall_output_file(&out, "commands.sh")->text;
+    assert_contains(t, "--add-rich-rule='rule family=\"ipv4\" destination address=\"203.0.113.5\" "
+                       "service name=\"portreg-web\" accept'");
+    assert_contains(t, "--add-rich-rule='rule family=\"ipv6\" destination address=\"2001:db8::5\" "
+                       "service name=\"portreg-web\" accept'");
+    assert_contains(t, "--add-rich-rule='rule family=\"ipv4\" source address=\"10.1.0.0/16\" "
+                       "destination address=\"10.0.0.5\" service name=\"portreg-db\" accept'");
+    assert_null(strstr(t, "fd00::/8"));
+    assert_null(strstr(t, "--add-service=portreg-web"));
+    assert_contains(t, "--add-service=portreg-all\n");
+    firewall_output_free(&out);
+
+    assert_int_equal(firewall_render(&rules, "ufw", &out, &err), 0);
+    t = firewall_output_file(&out, "commands.sh")->text;
+    assert_contains(t, "ufw allow from any to 203.0.113.5 app portreg-web\n");
+    assert_contains(t, "ufw allow from any to 2001:db8::5 app portreg-web\n");
+    assert_contains(t, "ufw allow from 10.1.0.0/16 to 10.0.0.5 app portreg-db\n");
+    assert_null(strstr(t, "from fd00::/8"));
+    assert_contains(t, "ufw allow from any to any app portreg-all\n");
+    firewall_output_free(&out);
+
+    /* the model */
+    assert_false(rules.services[firewall_rule_index(&rules, "web")].any_destination);
+    assert_int_equal(rules.services[firewall_rule_index(&rules, "web")].destination_count, 2);
+    assert_true(rules.services[firewall_rule_index(&rules, "all")].any_destination);
+    firewall_rules_free(&rules);
+    plan_diagnostics_free(&diag);
+    plan_free(&plan);
+}
+
 static void test_render_iptables_many_ports(void **state)
 {
     (void)state;
@@ -1285,6 +1373,7 @@ int main(void)
         cmocka_unit_test(test_render_ufw),
         cmocka_unit_test(test_render_iptables),
         cmocka_unit_test(test_render_iptables_many_ports),
+        cmocka_unit_test(test_render_bind_address),
         cmocka_unit_test(test_audit_synthetic),
         cmocka_unit_test(test_audit_unevaluated),
         cmocka_unit_test(test_audit_families_and_jumps),

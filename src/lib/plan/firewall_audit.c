@@ -49,6 +49,8 @@ struct query {
     uint8_t family;                  /* AF_INET / AF_INET6 */
     uint8_t proto;                   /* TCP / UDP */
     uint16_t port;
+    bool has_daddr;                  /* the listener is bound to daddr (not a wildcard) */
+    uint8_t daddr[16];
 };
 
 /* A chain's (or the whole hook's) answer for one query. */
@@ -477,6 +479,27 @@ static void eval_match(const struct audit_ctx *ctx, const struct rs_chain *chain
                 r->has_source = true;
                 if (count == 0)
                     conjoin(r, NOMATCH);   /* an empty set matches nothing */
+                return;
+            }
+            if (strcmp(field, "daddr") == 0) {
+                /* a listener bound to one address gets packets for it only: exact; a wildcard
+                 * listener's packets may or may not be for these addresses */
+                struct plan_cidr *cidrs;
+                size_t count;
+                if (!q->has_daddr || (strcmp(op, "==") != 0 && strcmp(op, "in") != 0 &&
+                                      strcmp(op, "!=") != 0) ||
+                    !source_cidrs(&ctx->rs, chain, right, &cidrs, &count)) {
+                    conjoin(r, MAYBE);
+                    return;
+                }
+                struct plan_cidr self = { .family = q->family,
+                                          .prefix = q->family == AF_INET ? 32 : 128 };
+                memcpy(self.bytes, q->daddr, 16);
+                bool in = false;
+                for (size_t i = 0; i < count && !in; i++)
+                    in = cidrs[i].family == q->family && firewall_cidr_contains(&cidrs[i], &self);
+                free(cidrs);
+                conjoin(r, (strcmp(op, "!=") == 0) != in ? MATCH : NOMATCH);
                 return;
             }
             if (strcmp(field, "protocol") == 0 || strcmp(field, "nexthdr") == 0) {
@@ -1187,6 +1210,10 @@ static int evaluate_listener(const struct audit_ctx *ctx, const struct socket_en
     struct outcome combined = { .reach = FIREWALL_REACH_BLOCKED };
     for (size_t i = 0; i < n; i++) {
         struct query q = { .family = families[i], .proto = s->proto, .port = s->local_port };
+        if (!address_is_any(s->family, s->local_addr)) {
+            q.has_daddr = true;
+            memcpy(q.daddr, s->local_addr, 16);
+        }
         struct outcome o;
         int rc = evaluate_query(ctx, &q, &o);
         if (rc < 0) {
