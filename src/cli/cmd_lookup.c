@@ -65,8 +65,9 @@ static void print_field(const struct cli_context *ctx, const char *label, const 
     }
 }
 
+/* One record in full; asked: the port of a single-port query (its own open-frequency), or 0. */
 static void print_record_card(const struct cli_context *ctx, const struct registry_index *ix,
-                              uint32_t id)
+                              uint32_t id, uint16_t asked)
 {
     struct registry_record rec;
     struct registry_source_info src;
@@ -74,7 +75,8 @@ static void print_record_card(const struct cli_context *ctx, const struct regist
     registry_index_source(ix, registry_index_record_source(ix, id), &src);
     char port[32];
     format_port(&rec, port, sizeof port);
-    bool assigned = rec.status == REGISTRY_STATUS_ASSIGNED;
+    bool from_iana = registry_record_from_iana(ix, id);
+    bool assigned = rec.status == REGISTRY_STATUS_ASSIGNED && from_iana;
     char *service_owned = NULL, *description_owned;
     printf("%s%s%s  %s%s%s%s%s\n", cli_bold(ctx), port, cli_reset(ctx),
            assigned ? cli_green(ctx) : cli_yellow(ctx),
@@ -82,7 +84,14 @@ static void print_record_card(const struct cli_context *ctx, const struct regist
            cli_reset(ctx), rec.description[0] ? "  " : "", shown_text(rec.description, &description_owned));
     free(service_owned);
     free(description_owned);
-    if (!assigned && rec.has_port) {
+    if (!from_iana) {
+        char *path_owned;
+        char text[4200];
+        snprintf(text, sizeof text, "not an IANA assignment: listed only in %s",
+                 shown_text(src.path, &path_owned));
+        free(path_owned);
+        print_field(ctx, "status", text);
+    } else if (!assigned && rec.has_port) {
         char block[96];
         const char *who = src.kind == REGISTRY_SOURCE_IANA_CSV ? "IANA " : "";
         if (rec.port_first == rec.port_last)
@@ -111,11 +120,14 @@ static void print_record_card(const struct cli_context *ctx, const struct regist
     if (rec.has_port && rec.proto != REGISTRY_PROTO_ANY) {
         const char *nmap_name;
         uint32_t rank;
-        double f = registry_index_frequency(ix, rec.port_first, rec.proto, &nmap_name, &rank);
+        uint16_t at = registry_record_frequency_port(&rec, asked);
+        double f = registry_index_frequency(ix, at, rec.proto, &nmap_name, &rank);
         if (rank && f > 0) {
-            char text[128];
-            snprintf(text, sizeof text, "%.6f (rank %u among %s ports, nmap-services)", f, rank,
-                     registry_proto_name(rec.proto));
+            char text[160], of_port[32] = "";
+            if (rec.port_first != rec.port_last)
+                snprintf(of_port, sizeof of_port, "port %u, ", at);
+            snprintf(text, sizeof text, "%.6f (%srank %u among %s ports, nmap-services)", f,
+                     of_port, rank, registry_proto_name(rec.proto));
             print_field(ctx, "open freq", text);
         }
     }
@@ -156,8 +168,9 @@ static void print_answer_long(const struct cli_context *ctx, const struct regist
             free(owned);
         }
     }
+    uint16_t asked = q->kind == LOOKUP_KIND_PORTS && q->single_port ? q->spec.ranges[0].first : 0;
     for (size_t i = 0; i < res->count; i++)
-        print_record_card(ctx, ix, res->records[i]);
+        print_record_card(ctx, ix, res->records[i], asked);
     if (q->kind == LOOKUP_KIND_PORTS && q->single_port)
         print_host_line(ctx, q->spec.ranges[0].first, host);
 }
@@ -170,8 +183,10 @@ static void add_answer_rows(struct cli_table *table, const struct registry_index
         registry_index_record(ix, res->records[i], &rec);
         char port[32], *service_owned = NULL, *description_owned;
         format_port(&rec, port, sizeof port);
+        /* a name only the host's services file lists is not IANA's: "local" */
         const char *cells[] = { port, rec.service[0] ? shown_text(rec.service, &service_owned) : "-",
-                                registry_status_name(rec.status),
+                                registry_record_from_iana(ix, res->records[i])
+                                    ? registry_status_name(rec.status) : "local",
                                 shown_text(rec.description, &description_owned) };
         cli_table_add_row(table, cells);
         free(service_owned);

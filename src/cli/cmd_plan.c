@@ -39,7 +39,7 @@ static const char plan_usage_tail[] =
     "Exit status: 0 fine, 1 errors in the plan (check) or drift (diff), 2 bad input,\n"
     "3 failure.\n";
 
-enum { OPT_WRITE = 256, OPT_JSON, OPT_LIVE, OPT_SCAN, OPT_HOST, OPT_NO_LOOPBACK, OPT_FORMAT };
+enum { OPT_WRITE = 256, OPT_JSON, OPT_LIVE, OPT_SCAN, OPT_HOST, OPT_NO_LOOPBACK, OPT_FORMAT, OPT_NETBOX_COLUMNS };
 static const struct cli_option plan_check_options[] = {
     { "write", 0, CLI_OPTION_NO_VALUE, NULL, "store the ports chosen for `auto` in the files", OPT_WRITE, 0 },
     { "json", 0, CLI_OPTION_NO_VALUE, NULL, "one JSON document on stdout", OPT_JSON, 0 },
@@ -61,6 +61,9 @@ static const struct cli_option plan_diff_options[] = {
 static const struct cli_option plan_export_options[] = {
     { "format", 0, CLI_OPTION_REQUIRED_VALUE, "FORMAT", "services, iana-csv, json or netbox-csv", OPT_FORMAT, 0 },
     { "output", 'o', CLI_OPTION_REQUIRED_VALUE, "FILE", "write FILE (atomically) instead of stdout", 'o', 0 },
+    { "netbox-columns", 0, CLI_OPTION_REQUIRED_VALUE, "VERSION",
+      "netbox-csv columns: 4.3 (parent_object_type,parent; default) or pre-4.3 (device)",
+      OPT_NETBOX_COLUMNS, 0 },
     CLI_OPTION_HELP_ENTRY,
     CLI_OPTIONS_END,
 };
@@ -86,6 +89,21 @@ static void print_plan_help(FILE *out, const char *only)
     fputs(plan_usage_tail, out);
 }
 
+/* Port facts per plan host: the machine's own sysctls for the host that is this machine
+ * (plan_host_is_local: `local: true`, or its name is this machine's host name), the kernel's
+ * defaults (32768-60999, nothing reserved) for every other host that declares no `ephemeral:`,
+ * so that `plan check --write` picks the same `auto` ports whatever machine runs it. */
+struct plan_host_ports_here {
+    const struct local_ports *here;     /* NULL: this machine's could not be read */
+    const char *hostname;
+};
+
+static const struct local_ports *plan_host_ports_here(void *user, const struct plan_host *host)
+{
+    const struct plan_host_ports_here *h = user;
+    return h->here && plan_host_is_local(host, h->hostname) ? h->here : NULL;
+}
+
 /* Run the plan rules with this host's facts: the registry (IANA), its port sysctls and
  * ip_unprivileged_port_start. This resolves `auto` ports in the plan, so check, diff and
  * export all see the same ports. Findings go to diag; -errno only when it could not run. */
@@ -97,9 +115,13 @@ static int check_plan_here(const struct cli_context *ctx, struct plan *plan,
     struct registry_open_report report;
     if (cli_open_registry(ctx, &rpaths, &ix, &report) != CLI_EXIT_OK)
         ix = NULL;   /* warned: no IANA rule */
-    struct local_ports host;
-    if (local_ports_read(NULL, &host, NULL) < 0)
-        memset(&host, 0, sizeof host);
+    struct local_ports here, kernel_default;
+    bool have_here = local_ports_read(NULL, &here, NULL) == 0 && here.have_ephemeral;
+    local_ports_kernel_default(&kernel_default);
+    char hostname[256] = "";
+    if (gethostname(hostname, sizeof hostname - 1) < 0)
+        hostname[0] = '\0';
+    struct plan_host_ports_here per_host = { have_here ? &here : NULL, hostname };
     struct host_facts facts;
     host_facts_read(NULL, &facts);
     unsigned unprivileged = facts.unprivileged_port_start >= 0 ? (unsigned)facts.unprivileged_port_start : 1024;
@@ -107,7 +129,9 @@ static int check_plan_here(const struct cli_context *ctx, struct plan *plan,
         unprivileged = 1;   /* 0 means "the default 1024" to plan_check; here every port is free */
     struct plan_check_context check = {
         .iana_lookup = ix ? plan_iana_lookup_registry : NULL, .iana_user = ix,
-        .local = &host, .unprivileged_port_start = unprivileged,
+        .iana_has_name = ix ? plan_iana_has_name_registry : NULL,
+        .local = &kernel_default, .host_ports = plan_host_ports_here, .host_ports_user = &per_host,
+        .unprivileged_port_start = unprivileged,
     };
     int rc = plan_check(plan, &check, diag, err);
     registry_index_close(ix);
@@ -201,13 +225,14 @@ static int cmd_plan_check(int argc, char **argv, struct cli_context *ctx)
 static int cmd_plan_export(int argc, char **argv, struct cli_context *ctx)
 {
     (void)ctx;
-    const char *format = NULL, *output = NULL;
+    const char *format = NULL, *output = NULL, *netbox_columns = NULL;
     int c;
     struct cli_option_parser parser;
     cli_options_begin(&parser, "plan export", plan_export_options, argc, argv, 0);
     while ((c = cli_options_next(&parser)) != CLI_OPTIONS_DONE) {
         switch (c) {
         case OPT_FORMAT: format = optarg; break;
+        case OPT_NETBOX_COLUMNS: netbox_columns = optarg; break;
         case 'o': output = optarg; break;
         case 'h': print_plan_help(stdout, "export"); return CLI_EXIT_OK;
         default:
@@ -216,9 +241,19 @@ static int cmd_plan_export(int argc, char **argv, struct cli_context *ctx)
     }
     if (!format)
         return cli_usage_error("plan export", "--format services|iana-csv|json|netbox-csv");
-    if (!plan_export_find(format))
+    if (!plan_export_find(format) || strcmp(format, "netbox-csv-pre-4.3") == 0)
         return cli_usage_error("plan export", "--format \"%s\": one of services, iana-csv, json, netbox-csv",
                                format);
+    if (netbox_columns) {
+        /* the pre-4.3 columns are an export module of their own ("netbox-csv-pre-4.3") */
+        if (strcmp(format, "netbox-csv") != 0)
+            return cli_usage_error("plan export", "--netbox-columns goes with --format netbox-csv");
+        if (strcmp(netbox_columns, "pre-4.3") == 0)
+            format = "netbox-csv-pre-4.3";
+        else if (strcmp(netbox_columns, "4.3") != 0)
+            return cli_usage_error("plan export", "--netbox-columns \"%s\": 4.3 or pre-4.3",
+                                   netbox_columns);
+    }
     if (optind >= argc)
         return cli_usage_error("plan export", "no plan files");
     struct plan plan;

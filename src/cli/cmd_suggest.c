@@ -16,6 +16,8 @@
 #include "net/local_ports.h"
 #include "registry/record.h"
 #include "util/file_io.h"
+#include "util/json_writer.h"
+#include "util/text_escape.h"
 
 static const char suggest_usage[] =
     "usage: portreg suggest [options] [NAME]\n\n"
@@ -180,6 +182,15 @@ static void suggest_describe_skip(const struct suggest_request *req, const struc
                  registry_proto_name(run->proto));
         break;
     }
+    case SUGGEST_SKIP_UNAUTHORIZED: {
+        struct registry_record rec;
+        bool ok = p->registry && registry_index_record(p->registry, run->record, &rec);
+        char *note = ok ? text_escape_dup(rec.unauthorized_use, strlen(rec.unauthorized_use)) : NULL;
+        snprintf(rest, left, ": IANA notes unauthorized use%s%s%s", note ? " (" : "",
+                 note ? note : "", note ? ")" : "");
+        free(note);
+        break;
+    }
     case SUGGEST_SKIP_IN_USE: {
         const struct socket_entry *s = &res->sockets.items[run->socket];
         char addr[64], holder[128] = "";
@@ -218,6 +229,11 @@ static json_t *suggest_skip_json(const struct suggest_request *req, const struct
         if (req->policy.registry && registry_index_record(req->policy.registry, run->record, &rec))
             json_object_set_new(o, "service", json_string(rec.service));
     }
+    if (run->reason == SUGGEST_SKIP_UNAUTHORIZED) {
+        struct registry_record rec;
+        if (req->policy.registry && registry_index_record(req->policy.registry, run->record, &rec))
+            json_object_set_new(o, "unauthorized_use_reported", json_text(rec.unauthorized_use));
+    }
     if (run->reason == SUGGEST_SKIP_IN_USE) {
         const struct socket_entry *s = &res->sockets.items[run->socket];
         char addr[64];
@@ -233,7 +249,8 @@ static json_t *suggest_skip_json(const struct suggest_request *req, const struct
 static int suggest_print_json(const struct cli_context *ctx, const struct suggest_request *req,
                               const struct inspect_result *res, const struct suggest_result *found,
                               const struct reserved_ports_change *reserved,
-                              const struct reserved_ports_change *persisted)
+                              const struct reserved_ports_change *persisted,
+                              const struct port_set *not_needed)
 {
     const struct suggest_policy *p = &req->policy;
     json_t *ports = json_array(), *skipped = json_array();
@@ -263,6 +280,12 @@ static int suggest_print_json(const struct cli_context *ctx, const struct sugges
         "persist", persisted ? suggest_change_json(persisted) : json_null());
     if (!doc)
         return cli_error(CLI_EXIT_FAILURE, "suggest", "cannot build the JSON document");
+    /* ports --reserve/--persist left out because they are outside the ephemeral range */
+    json_t *unneeded = json_array();
+    for (size_t i = 0; i < found->count; i++)
+        if (not_needed && port_set_has(not_needed, found->ports[i]))
+            json_array_append_new(unneeded, json_integer(found->ports[i]));
+    json_object_set_new(doc, "reservation_not_needed", unneeded);
     return cli_print_json(ctx, doc);
 }
 
@@ -278,23 +301,43 @@ static void suggest_print_change(const char *what, const struct reserved_ports_c
             change->after[0] ? change->after : "(empty)");
 }
 
-/* --reserve and --persist for the ports found. */
+/* Which found ports need a reservation: only ports inside the ephemeral range
+ * (ip_local_port_range) can be taken by an outgoing connection; the kernel never hands out a
+ * port outside it, so reserving one changes nothing but the list. When the range could not
+ * be read every port is reserved. The others go to *not_needed. */
+static void suggest_split_reservable(const struct suggest_request *req,
+                                     const struct suggest_result *found, struct port_set *add,
+                                     struct port_set *not_needed)
+{
+    const struct local_ports *host = req->policy.host;
+    for (size_t i = 0; i < found->count; i++) {
+        uint16_t port = found->ports[i];
+        if (!host->have_ephemeral || local_ports_is_ephemeral(host, port))
+            port_set_add(add, port);
+        else
+            port_set_add(not_needed, port);
+    }
+}
+
+/* --reserve and --persist for the ports found that need it (see suggest_split_reservable). */
 static int suggest_apply(const struct suggest_request *req, const struct suggest_result *found,
                          struct reserved_ports_change *reserved, bool *did_reserve,
-                         struct reserved_ports_change *persisted, bool *did_persist)
+                         struct reserved_ports_change *persisted, bool *did_persist,
+                         struct port_set *not_needed)
 {
     struct port_set *add = calloc(2, sizeof *add);
     if (!add)
         return cli_error(CLI_EXIT_FAILURE, "suggest", "out of memory");
     struct port_set *base = &add[1];
-    for (size_t i = 0; i < found->count; i++)
-        port_set_add(add, found->ports[i]);
+    suggest_split_reservable(req, found, add, not_needed);
+    bool any = reserved_ports_merge(base, add, NULL, NULL) > 0;   /* base is empty here */
     struct pr_error err;
     pr_error_clear(&err);
     int rc = CLI_EXIT_OK;
     if (req->policy.host->have_reserved)
         *base = req->policy.host->reserved;
     if (req->reserve) {
+        /* nothing to add: the list is only read (no write, no privilege needed) */
         if (reserved_ports_reserve(NULL, add, reserved, &err) < 0) {
             rc = cli_error_from(cli_exit_for_error(err.code), "suggest --reserve", &err);
             goto out;
@@ -304,7 +347,7 @@ static int suggest_apply(const struct suggest_request *req, const struct suggest
         if (reserved_ports_parse(reserved->after, base, &parse_err) < 0)
             reserved_ports_merge(base, add, base, NULL);
     }
-    if (req->persist) {
+    if (req->persist && any) {
         const char *dir = getenv("PORTREG_SYSCTL_DIR");
         char path[PATH_MAX];
         if (snprintf(path, sizeof path, "%s/%s", dir && dir[0] ? dir : RESERVED_PORTS_DROPIN_DIR,
@@ -321,6 +364,21 @@ static int suggest_apply(const struct suggest_request *req, const struct suggest
 out:
     free(add);
     return rc;
+}
+
+/* "2682 needs no reservation: ..." on stderr for the ports outside the ephemeral range. */
+static void suggest_print_not_needed(const struct suggest_request *req, const struct port_set *not_needed)
+{
+    char *list = reserved_ports_format(not_needed);
+    if (list && list[0]) {
+        const struct local_ports *host = req->policy.host;
+        bool one = !strchr(list, ',') && !strchr(list, '-');
+        fprintf(stderr, "%s %s outside the ephemeral range %u-%u (ip_local_port_range): the kernel "
+                "never gives %s to an outgoing connection, so %s no reservation; not added\n",
+                list, one ? "is" : "are", host->ephemeral.first, host->ephemeral.last,
+                one ? "it" : "them", one ? "it needs" : "they need");
+    }
+    free(list);
 }
 
 static int suggest_parse_options(int argc, char **argv, struct suggest_request *req, int *rc)
@@ -416,8 +474,12 @@ int cmd_suggest(int argc, char **argv, struct cli_context *ctx)
     bool have_res = false, did_reserve = false, did_persist = false;
     struct suggest_result found = { 0 };
     struct reserved_ports_change reserved = { 0 }, persisted = { 0 };
-    if (!host)
+    struct port_set *not_needed = calloc(1, sizeof *not_needed);
+    if (!host || !not_needed) {
+        free(host);
+        free(not_needed);
         return cli_error(CLI_EXIT_FAILURE, "suggest", "out of memory");
+    }
 
     if ((rc = suggest_load_exclude(&req, &exclude)) != CLI_EXIT_OK)
         goto out;
@@ -462,14 +524,15 @@ int cmd_suggest(int argc, char **argv, struct cli_context *ctx)
 
     bool complete = found.count == req.policy.count;
     if ((req.reserve || req.persist) && complete) {
-        rc = suggest_apply(&req, &found, &reserved, &did_reserve, &persisted, &did_persist);
+        rc = suggest_apply(&req, &found, &reserved, &did_reserve, &persisted, &did_persist,
+                           not_needed);
         if (rc != CLI_EXIT_OK && !did_reserve && !did_persist)
             goto out;   /* nothing was kept: no ports to hand out */
     }
 
     if (req.json) {
         int json_rc = suggest_print_json(ctx, &req, &res, &found, did_reserve ? &reserved : NULL,
-                                         did_persist ? &persisted : NULL);
+                                         did_persist ? &persisted : NULL, not_needed);
         if (rc == CLI_EXIT_OK)
             rc = json_rc;
     } else {
@@ -489,7 +552,11 @@ int cmd_suggest(int argc, char **argv, struct cli_context *ctx)
         }
         for (size_t i = 0; i < found.count; i++)
             printf("%u\n", found.ports[i]);
-        if (did_reserve)
+        suggest_print_not_needed(&req, not_needed);
+        size_t unneeded = 0;
+        for (size_t i = 0; i < found.count; i++)
+            unneeded += port_set_has(not_needed, found.ports[i]);
+        if (did_reserve && unneeded < found.count)
             suggest_print_change("reserved (this network namespace, until reboot)", &reserved);
         if (did_persist)
             suggest_print_change("persisted", &persisted);
@@ -513,5 +580,6 @@ out:
     portspec_free(&range_spec);
     registry_index_close(ix);
     free(host);
+    free(not_needed);
     return rc;
 }

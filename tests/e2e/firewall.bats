@@ -186,3 +186,102 @@ make_pair() {
   run -3 --separate-stderr bash -c '"$PORTREG" firewall generate "$BATS_TEST_TMPDIR/plan.yaml" --host b >/dev/full'
   [ "$stderr" = "portreg: write error on stdout: No space left on device" ]
 }
+
+@test "audit: an ip6-only rule does not open IPv4; jump returns to the caller, goto does not" {
+  need_root
+  command -v nft >/dev/null || skip "needs nftables"
+  B="portreg-fwj-$$"; NS_LIST="$B"
+  ip netns add "$B"; ip -n "$B" link set lo up
+  ip netns exec "$B" nft -f - <<'EOF'
+table inet t {
+  chain input {
+    type filter hook input priority 0; policy drop;
+    ip6 daddr fd00::1 tcp dport 22 accept
+    ip6 saddr fd00::/8 tcp dport 23 accept
+    tcp dport 2222 jump sub
+    tcp dport 2222 accept
+    tcp dport 5555 goto ret
+    tcp dport 5555 accept
+  }
+  chain sub {
+    ip saddr 10.0.0.0/8 return
+    drop
+  }
+  chain ret {
+    return
+  }
+}
+EOF
+  ip netns exec "$B" "$SOCKHOLD" tcp4:0.0.0.0:23 tcp4:0.0.0.0:2222 tcp4:0.0.0.0:5555 \
+    >"$BATS_TEST_TMPDIR/h" 3>&- &
+  echo $! >>"$BATS_TEST_TMPDIR/holders"
+  until grep -q ready "$BATS_TEST_TMPDIR/h"; do sleep 0.05; done
+  # exit 1: ports are opened without a listener
+  run -1 ip netns exec "$B" "$PORTREG" firewall audit --json
+  echo "$output"
+  echo "$output" | jq -e '.listeners[] | select(.port == 23) | .reach == "blocked"'
+  echo "$output" | jq -e '.listeners[] | select(.port == 2222) | .reach == "sources" and .sources == ["10.0.0.0/8"]'
+  echo "$output" | jq -e '.listeners[] | select(.port == 5555) | .reach == "blocked"'
+  echo "$output" | jq -e '[.open_without_listener[] | select(.first == 22 or .first == 23)
+    | .ipv4 == false and .ipv6 == true] == [true, true]'
+}
+
+@test "generate: a service bound to one address is opened on that address only, in every format" {
+  run -0 "$PORTREG" firewall generate "$BATS_TEST_TMPDIR/plan.yaml" --host b
+  [[ "$output" == *"ip daddr { 10.79.0.2 } ip saddr @db_sources_v4 tcp dport @db_tcp accept"* ]]
+  [[ "$output" == *$'\t\ttcp dport @web_tcp accept'* ]]            # bind: any
+  run -0 "$PORTREG" firewall generate "$BATS_TEST_TMPDIR/plan.yaml" --host b --format iptables
+  [[ "$output" == *"-A PORTREG -s 10.1.0.0/16 -d 10.79.0.2 -p tcp -m multiport --dports 15432 "* ]]
+  run -0 "$PORTREG" firewall generate "$BATS_TEST_TMPDIR/plan.yaml" --host b --format firewalld
+  [[ "$output" == *'rule family="ipv4" source address="10.1.0.0/16" destination address="10.79.0.2" service name="portreg-db" accept'* ]]
+  run -0 "$PORTREG" firewall generate "$BATS_TEST_TMPDIR/plan.yaml" --host b --format ufw
+  [[ "$output" == *"ufw allow from 10.1.0.0/16 to 10.79.0.2 app portreg-db"* ]]
+}
+
+# The example plan's hosts cover public, internal, dual-stack and source lists.
+@test "generate iptables: iptables-restore --test and ip6tables-restore --test accept the rules" {
+  need_root
+  command -v iptables-restore >/dev/null && command -v ip6tables-restore >/dev/null ||
+    skip "iptables-restore not installed (Debian package iptables; scripts/install-deps.sh test)"
+  NS="portreg-ipt-$$"; NS_LIST="$NS"; ip netns add "$NS"
+  for host in web1 web2 db1; do
+    "$PORTREG" firewall generate "$BATS_TEST_DIRNAME/../../examples/plan.yaml" --host "$host" \
+      --format iptables -o "$BATS_TEST_TMPDIR/ipt-$host"
+    ip netns exec "$NS" iptables-restore --test "$BATS_TEST_TMPDIR/ipt-$host/rules.v4"
+    ip netns exec "$NS" ip6tables-restore --test "$BATS_TEST_TMPDIR/ipt-$host/rules.v6"
+  done
+  grep -q -- "-d 10.0.0.20 " "$BATS_TEST_TMPDIR/ipt-db1/rules.v4"
+  # the check can fail: a broken address is refused
+  sed 's/-d 10.0.0.20 /-d 10.0.0.300 /' "$BATS_TEST_TMPDIR/ipt-db1/rules.v4" >"$BATS_TEST_TMPDIR/bad.v4"
+  run ! ip netns exec "$NS" iptables-restore --test "$BATS_TEST_TMPDIR/bad.v4"
+}
+
+@test "generate firewalld: firewall-offline-cmd takes the services and every rich rule" {
+  need_root
+  command -v firewall-offline-cmd >/dev/null ||
+    skip "firewall-offline-cmd not installed (Debian package firewalld; scripts/install-deps.sh test)"
+  for host in web1 web2 db1; do
+    sys="$BATS_TEST_TMPDIR/firewalld-$host"; mkdir -p "$sys"
+    [ -d /etc/firewalld ] && cp -r /etc/firewalld/. "$sys"
+    out="$BATS_TEST_TMPDIR/fwd-$host"
+    "$PORTREG" firewall generate "$BATS_TEST_DIRNAME/../../examples/plan.yaml" --host "$host" \
+      --format firewalld -o "$out"
+    for xml in "$out"/portreg-*.xml; do
+      firewall-offline-cmd --system-config "$sys" --new-service-from-file="$xml" >/dev/null
+    done
+    rules=0
+    while IFS= read -r rule; do
+      firewall-offline-cmd --system-config "$sys" --zone=public --add-rich-rule="$rule" >/dev/null
+      rules=$((rules + 1))
+    done < <(grep -o "rule family=.* accept" "$out/commands.sh")
+    while IFS= read -r service; do
+      firewall-offline-cmd --system-config "$sys" --zone=public --add-service="$service" >/dev/null
+    done < <(grep -o -- "--add-service=portreg-[A-Za-z0-9_]*" "$out/commands.sh" | cut -d= -f2)
+    firewall-offline-cmd --system-config "$sys" --check-config >/dev/null
+    [ "$rules" -gt 0 ] || [ "$host" != db1 ]
+  done
+  grep -q 'destination address="10.0.0.20"' "$BATS_TEST_TMPDIR/fwd-db1/commands.sh"
+  # the check can fail: a broken destination is refused
+  run ! firewall-offline-cmd --system-config "$BATS_TEST_TMPDIR/firewalld-db1" --zone=public \
+    --add-rich-rule='rule family="ipv4" destination address="10.0.0.300" service name="portreg-ssh" accept'
+}

@@ -240,3 +240,44 @@ setup() { portreg_setup; use_iana_fixture; }
   run --separate-stderr -2 "$PORTREG" ls --port $'22,\n\nfoo bar'
   [[ "$stderr" == *'column 10: '* ]]
 }
+
+# x11 is one block 6000-6063 in the IANA-derived file; nmap-services has a frequency per port;
+# /etc/services adds x11-1..7, which IANA does not list.
+x11_sources() {
+  local d="$BATS_TEST_TMPDIR/x11"; mkdir -p "$d"
+  printf 'x11\t\t6000-6063/tcp\t# X Window System\n' >"$d/wireshark"
+  printf 'x11\t\t6000/tcp\tx11-0\nx11-3\t\t6003/tcp\n' >"$d/etc"
+  printf 'X11\t6000/tcp\t0.005683\t# X\nX11:3\t6003/tcp\t0.000351\t# X\nX11:4\t6004/tcp\t0.000000\n' >"$d/nmap"
+  export PORTREG_WIRESHARK_SERVICES="$d/wireshark" PORTREG_ETC_SERVICES="$d/etc" PORTREG_NMAP_SERVICES="$d/nmap"
+}
+
+@test "a port inside a block shows its own open-frequency, not the block's first port's" {
+  x11_sources
+  run -0 "$PORTREG" lookup 6003
+  echo "$output"
+  [[ "$output" == *"open freq    0.000351 (port 6003, rank 2 among tcp ports"* ]]
+  [[ "$output" != *"0.005683"* ]]
+  run -0 "$PORTREG" lookup 6003 --json
+  echo "$output" | jq -e '[.queries[0].records[] | select(.service == "x11")][0]
+    | .open_frequency == 0.000351 and .open_frequency_port == 6003'
+  # a port of the block with frequency 0 has none to show
+  run -0 "$PORTREG" lookup 6004 --json
+  echo "$output" | jq -e '.queries[0].records[0].open_frequency == null'
+  # the block asked by name: its first port's, saying which port
+  run -0 "$PORTREG" lookup x11 --json
+  echo "$output" | jq -e '.queries[0].records[0] | .open_frequency == 0.005683 and .open_frequency_port == 6000'
+}
+
+@test "a name only /etc/services lists is not shown as an IANA assignment" {
+  x11_sources
+  run -0 "$PORTREG" lookup 6003
+  [[ "$output" == *"6003/tcp  x11-3"*"status       not an IANA assignment: listed only in $BATS_TEST_TMPDIR/x11/etc"* ]]
+  run -0 "$PORTREG" lookup 6000-6003 --short
+  [[ "$output" == *$'6003/tcp\tx11-3\tlocal'* ]]
+  [[ "$output" == *$'6000-6063/tcp\tx11\tassigned'* ]]
+  run -0 "$PORTREG" lookup 6003 --json
+  echo "$output" | jq -e '.queries[0].records[] | select(.service == "x11-3")
+    | .iana == false and .source.role == "merged"'
+  echo "$output" | jq -e '.queries[0].records[] | select(.service == "x11")
+    | .iana == true and .source.role == "primary"'
+}

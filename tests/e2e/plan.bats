@@ -165,8 +165,18 @@ EOF
   run -0 "$PORTREG" plan export "$EXAMPLE" --format json
   echo "$output" | jq -e '(.services | length) == 5 and (.hosts | length) == 3'
   run -0 "$PORTREG" plan export "$EXAMPLE" --format netbox-csv
-  [ "${lines[0]%$'\r'}" = "device,name,protocol,ports,description" ]   # RFC 4180: CRLF
-  [[ "$output" == *'web1,nginx,tcp,"80,443"'* ]]
+  # NetBox 4.3+ columns by default (RFC 4180: CRLF)
+  [ "${lines[0]%$'\r'}" = "parent_object_type,parent,name,protocol,ports,description" ]
+  [[ "$output" == *'dcim.device,web1,nginx,tcp,"80,443"'* ]]
+  run -0 "$PORTREG" plan export "$EXAMPLE" --format netbox-csv --netbox-columns pre-4.3
+  [ "${lines[0]%$'\r'}" = "device,name,protocol,ports,description" ]
+  [[ "$output" == *$'\n''web1,nginx,tcp,"80,443"'* ]]
+  run -0 "$PORTREG" plan export "$EXAMPLE" --format netbox-csv --netbox-columns 4.3
+  [ "${lines[0]%$'\r'}" = "parent_object_type,parent,name,protocol,ports,description" ]
+  run -2 "$PORTREG" plan export "$EXAMPLE" --format netbox-csv --netbox-columns 3.7
+  [[ "$output" == *'--netbox-columns "3.7": 4.3 or pre-4.3'* ]]
+  run -2 "$PORTREG" plan export "$EXAMPLE" --format json --netbox-columns pre-4.3
+  [[ "$output" == *'--netbox-columns goes with --format netbox-csv'* ]]
   run -2 "$PORTREG" plan export "$EXAMPLE" --format yaml
   [[ "$output" == *'--format "yaml"'* ]]
 }
@@ -282,4 +292,45 @@ make_ns() {
   [[ "$output" == *'ports[1]: port 12345678901234567890123456789 is out of range 1-65535'* ]]
   [[ "$output" == *'policy.static: port "0x400" is not a decimal number'* ]]
   [[ "$output" != *"port 0 "* ]]
+}
+
+# remote1 declares no ephemeral range; here is the machine the test runs on (local: true).
+write_range_plan() {
+  cat >"$BATS_TEST_TMPDIR/range.yaml" <<'EOF'
+policy: {auto: 30000-45000}
+hosts:
+  - {name: remote1, addresses: [192.0.2.10]}
+  - {name: here, addresses: [192.0.2.11], local: true}
+services:
+  - {name: api, hosts: [remote1], port: auto, exposure: public}
+  - {name: low, hosts: [remote1], port: 33000, exposure: public}
+  - {name: mine, hosts: [here], port: 41000, exposure: public}
+EOF
+}
+
+@test "check: remote hosts get the kernel's default ephemeral range, not this machine's; --write picks the same auto port anywhere" {
+  need_root
+  write_range_plan
+  NS="portreg-plan-eph-$$"; ip netns add "$NS"
+  # this machine with the kernel's default range
+  ip netns exec "$NS" sysctl -q -w net.ipv4.ip_local_port_range="32768 60999"
+  run -0 ip netns exec "$NS" "$PORTREG" plan check "$BATS_TEST_TMPDIR/range.yaml" --json
+  echo "$output"
+  first=$(echo "$output" | jq -r '.diagnostics[] | select(.code == "auto-port") | .message')
+  echo "$output" | jq -e '[.diagnostics[] | select(.code == "ephemeral-port") | .field] | sort == ["services[1].port", "services[2].port"]'
+  # this machine with another range: the remote host's answers do not change, here's do
+  ip netns exec "$NS" sysctl -q -w net.ipv4.ip_local_port_range="40000 50000"
+  run -0 ip netns exec "$NS" "$PORTREG" plan check "$BATS_TEST_TMPDIR/range.yaml" --json
+  echo "$output"
+  [ "$(echo "$output" | jq -r '.diagnostics[] | select(.code == "auto-port") | .message')" = "$first" ]
+  echo "$output" | jq -e '.diagnostics[] | select(.code == "ephemeral-port" and .field == "services[2].port") | .message | contains("40000-50000")'
+  echo "$output" | jq -e '.diagnostics[] | select(.code == "ephemeral-port" and .field == "services[1].port") | .message | contains("32768-60999")'
+  ip netns exec "$NS" sysctl -q -w net.ipv4.ip_local_port_range="42000 50000"
+  run -0 ip netns exec "$NS" "$PORTREG" plan check "$BATS_TEST_TMPDIR/range.yaml" --json
+  echo "$output" | jq -e '[.diagnostics[] | select(.code == "ephemeral-port") | .field] == ["services[1].port"]'
+  [ "$(echo "$output" | jq -r '.diagnostics[] | select(.code == "auto-port") | .message')" = "$first" ]
+  # --write stores that same port
+  ip netns exec "$NS" "$PORTREG" plan check "$BATS_TEST_TMPDIR/range.yaml" --write >/dev/null
+  port=$(grep -o 'name: api, hosts: \[remote1\], port: [0-9]*' "$BATS_TEST_TMPDIR/range.yaml" | grep -o '[0-9]*$')
+  [[ "$first" == *"auto resolved to $port/tcp"* ]]
 }

@@ -135,57 +135,67 @@ free_port_in() {
   [[ "$stderr" == *"$BATS_TEST_TMPDIR/missing"* ]]
 }
 
-@test "--reserve inside a network namespace merges with its list; the host's is untouched" {
+@test "--reserve: a port outside the ephemeral range needs no reservation and is not added" {
   need_netns
   host_before=$(cat /proc/sys/net/ipv4/ip_local_reserved_ports)
+  ip netns exec "$NS" sysctl -q -w net.ipv4.ip_local_port_range="32768 60999"
   ip netns exec "$NS" sysctl -q -w net.ipv4.ip_local_reserved_ports=20000-20002,30000
   run -0 --separate-stderr ip netns exec "$NS" "$PORTREG" suggest web-frontend --count 2 --reserve
   ports=($output)
   [ "${#ports[@]}" -eq 2 ]
-  [[ "$stderr" == *"reserved"*"before: 20000-20002,30000"* ]]
-  ns_after=$(ip netns exec "$NS" cat /proc/sys/net/ipv4/ip_local_reserved_ports)
-  for p in "${ports[@]}"; do
-    run -1 ip netns exec "$NS" "$PORTREG" lookup --json "$p"
-    echo "$output" | jq -e '.queries[0].host.reserved == true'
-  done
-  [[ "$ns_after" == *"20000-20002"* && "$ns_after" == *"30000"* ]]
-  [ "$(cat /proc/sys/net/ipv4/ip_local_reserved_ports)" = "$host_before" ]
-
-  # JSON says what changed; a second --reserve of reserved ports changes nothing
-  run -0 --separate-stderr ip netns exec "$NS" "$PORTREG" suggest --range 25000-25000 --reserve --json
-  echo "$output" | jq -e --arg before "$ns_after" \
-    '.ports == [25000] and .reserve.changed == true and .reserve.before == $before
-     and .reserve.added == "25000" and (.reserve.after | contains("25000"))'
-  run -1 --separate-stderr ip netns exec "$NS" "$PORTREG" suggest --range 25000-25000 --reserve
-  [[ "$stderr" == *"nothing reserved"* ]]
+  [[ "$stderr" == "${ports[0]}"[,-]*" are outside the ephemeral range 32768-60999"*"they need no reservation; not added"* ]]
+  [ "$(ip netns exec "$NS" cat /proc/sys/net/ipv4/ip_local_reserved_ports)" = "20000-20002,30000" ]
+  # the same name gets the same ports again, and a second --reserve adds nothing either
+  run -0 --separate-stderr ip netns exec "$NS" "$PORTREG" suggest web-frontend --count 2 --reserve --json
+  echo "$output" | jq -e --argjson a "${ports[0]}" --argjson b "${ports[1]}" \
+    '.ports == [$a, $b] and .reservation_not_needed == [$a, $b]
+     and .reserve.changed == false and .reserve.added == "" and .reserve.before == "20000-20002,30000"'
+  [ "$(ip netns exec "$NS" cat /proc/sys/net/ipv4/ip_local_reserved_ports)" = "20000-20002,30000" ]
   [ "$(cat /proc/sys/net/ipv4/ip_local_reserved_ports)" = "$host_before" ]
 }
 
-@test "--persist writes the sysctl.d drop-in, merging with what it had" {
+@test "--persist: ports outside the ephemeral range are not written to the drop-in" {
   need_netns
   dir="$BATS_TEST_TMPDIR/sysctl.d"
   mkdir -p "$dir"
   ip netns exec "$NS" sysctl -q -w net.ipv4.ip_local_reserved_ports=20000
   printf 'net.ipv4.ip_local_reserved_ports = 11000-11001\nvm.swappiness = 10\n' \
     >"$dir/99-portreg-reserved-ports.conf"
+  cp "$dir/99-portreg-reserved-ports.conf" "$BATS_TEST_TMPDIR/before.conf"
   PORTREG_SYSCTL_DIR="$dir" run -0 --separate-stderr ip netns exec "$NS" "$PORTREG" suggest --range 24000-24100 --persist --json
-  echo "$output" | jq -e '.persist.changed == true and .persist.before == "11000-11001"
-                          and .reserve == null'
   port=$(echo "$output" | jq '.ports[0]')
-  grep -qx 'vm.swappiness = 10' "$dir/99-portreg-reserved-ports.conf"
-  grep -qx "net.ipv4.ip_local_reserved_ports = 11000-11001,20000,$port" "$dir/99-portreg-reserved-ports.conf"
-  # --persist alone leaves the running kernel alone
+  echo "$output" | jq -e --argjson p "$port" '.persist == null and .reserve == null and .reservation_not_needed == [$p]'
+  cmp "$dir/99-portreg-reserved-ports.conf" "$BATS_TEST_TMPDIR/before.conf"
   [ "$(ip netns exec "$NS" cat /proc/sys/net/ipv4/ip_local_reserved_ports)" = "20000" ]
-  # the drop-in is valid for sysctl(8)
-  ip netns exec "$NS" sysctl -q -p "$dir/99-portreg-reserved-ports.conf" >/dev/null
-  [ "$(ip netns exec "$NS" cat /proc/sys/net/ipv4/ip_local_reserved_ports)" = "11000-11001,20000,$port" ]
 }
 
-@test "--reserve without permission fails with exit 3 and a clear message" {
+@test "--reserve without root: a port that needs no reservation needs no permission either" {
   prepare_nobody_portreg
-  run -3 --separate-stderr as_nobody \
+  run -0 --separate-stderr as_nobody \
     "$NOBODY_PORTREG" suggest --allow-assigned --this-netns --range 26000-26100 --reserve
-  [[ "$stderr" == *"portreg: suggest --reserve: /proc/sys/net/ipv4/ip_local_reserved_ports: "*"needs root"* ]]
+  [ "$output" = 26000 ]
+  [[ "$stderr" == *"26000 is outside the ephemeral range"*"it needs no reservation; not added"* ]]
+}
+
+@test "ports IANA marks for unauthorized use are avoided" {
+  printf '%s\n' 'Service Name,Port Number,Transport Protocol,Description,Assignee,Contact,Registration Date,Modification Date,Reference,Service Code,Unauthorized Use Reported,Assignment Notes' \
+    'alpha,23100,tcp,Alpha,,,,,,,,' \
+    ',23101-23103,,Unassigned,,,,,,,Unauthorized Use Known on ports 23101-23103,' \
+    ',23104-23110,,Unassigned,,,,,,,,' >"$BATS_TEST_TMPDIR/unauth.csv"
+  "$PORTREG" registry update --from "$BATS_TEST_TMPDIR/unauth.csv" --force >/dev/null
+  run -0 --separate-stderr "$PORTREG" suggest --range 23100-23110 --this-netns -v
+  [ "$output" = 23104 ]
+  [[ "$stderr" == *"skipped 23101-23103: IANA notes unauthorized use (Unauthorized Use Known on ports 23101-23103)"* ]]
+  run -0 "$PORTREG" suggest --range 23100-23110 --this-netns --json
+  echo "$output" | jq -e '.skipped[1] | .first == 23101 and .last == 23103 and .reason == "unauthorized-use"
+    and .unauthorized_use_reported == "Unauthorized Use Known on ports 23101-23103"'
+}
+
+@test "full IANA registry: myapp is not given 2194 (Unauthorized Use Known on 2194-2196)" {
+  use_real_iana
+  run -0 --separate-stderr "$PORTREG" suggest myapp --this-netns -v
+  [ "$output" -lt 2194 ] || [ "$output" -gt 2196 ]
+  [[ "$stderr" == *"skipped 2194-2196: IANA notes unauthorized use"* ]]
 }
 
 @test "bad input exits 2" {

@@ -86,13 +86,17 @@ static size_t ck_iana(const struct checker *ck, uint16_t port, uint8_t proto, co
     return n < IANA_NAMES_MAX ? n : IANA_NAMES_MAX;
 }
 
-/* Whether one of IANA's names for the port is one the service declares in `iana:`. */
+/* Whether one of IANA's names for the port is the service's name or one it declares in
+ * `iana:`. */
 static bool ck_iana_is_own(const struct plan_service *svc, const char *const *names, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
+        if (strcasecmp(names[i], svc->name) == 0)
+            return true;
         for (size_t j = 0; j < svc->iana_count; j++)
             if (strcasecmp(names[i], svc->iana_names[j]) == 0)
                 return true;
+    }
     return false;
 }
 

@@ -33,6 +33,7 @@
 #include "plan/firewall_audit.h"
 #include "plan/firewall_gen.h"
 #include "plan/plan.h"
+#include "plan/plan_yaml.h"
 #include "registry/record.h"
 #include "scan/engine.h"
 #include "scan/targets.h"
@@ -485,6 +486,93 @@ static void test_render_iptables(void **state)
 }
 
 /* More than 15 ports: multiport rules are split. */
+static size_t firewall_rule_index(const struct firewall_rules *rules, const char *service)
+{
+    for (size_t i = 0; i < rules->service_count; i++)
+        if (strcmp(rules->services[i].service, service) == 0)
+            return i;
+    fail_msg("no rule for %s", service);
+    return 0;
+}
+
+/* A service bound to one address is opened on that address only (nft daddr, iptables -d,
+ * firewalld's destination address, ufw's `to`), one bound to every address everywhere. */
+static void test_render_bind_address(void **state)
+{
+    (void)state;
+    static const char text[] =
+        "hosts:\n"
+        "  - name: h\n"
+        "    addresses: {public: [203.0.113.5, \"2001:db8::5\"], internal: 10.0.0.5}\n"
+        "services:\n"
+        "  - {name: web, hosts: h, port: 443, bind: public, exposure: public}\n"
+        "  - {name: db, hosts: h, port: 5432, bind: internal, exposure: internal,\n"
+        "     sources: [10.1.0.0/16, \"fd00::/8\"]}\n"
+        "  - {name: lit, hosts: h, port: 8080, bind: 10.0.0.5, exposure: public}\n"
+        "  - {name: all, hosts: h, port: 80, bind: any, exposure: public}\n";
+    struct plan plan;
+    struct plan_diagnostics diag;
+    plan_init(&plan);
+    plan_diagnostics_init(&diag);
+    assert_int_equal(plan_load_buffer(&plan, "b.yaml", text, strlen(text), &diag, NULL), 0);
+    assert_int_equal(diag.errors, 0);
+    struct firewall_rules rules;
+    struct pr_error err = { 0 };
+    assert_int_equal(firewall_rules_build(&plan, "h", &rules, &err), 0);
+    struct firewall_output out = { 0 };
+
+    assert_int_equal(firewall_render(&rules, "nft", &out, &err), 0);
+    const char *t = firewall_output_file(&out, "portreg.nft")->text;
+    assert_contains(t, "\t\tip daddr { 203.0.113.5 } tcp dport @web_tcp accept");
+    assert_contains(t, "\t\tip6 daddr { 2001:db8::5 } tcp dport @web_tcp accept");
+    assert_contains(t, "\t\tip daddr { 10.0.0.5 } ip saddr @db_sources_v4 tcp dport @db_tcp accept");
+    assert_null(strstr(t, "ip6 saddr @db_sources_v6"));   /* db has no IPv6 address */
+    assert_contains(t, "\t\tip daddr { 10.0.0.5 } tcp dport @lit_tcp accept");
+    assert_contains(t, "\t\ttcp dport @all_tcp accept");
+    firewall_output_free(&out);
+
+    assert_int_equal(firewall_render(&rules, "iptables", &out, &err), 0);
+    t = firewall_output_file(&out, "rules.v4")->text;
+    assert_contains(t, "-A PORTREG -d 203.0.113.5 -p tcp -m multiport --dports 443 ");
+    assert_contains(t, "-A PORTREG -s 10.1.0.0/16 -d 10.0.0.5 -p tcp -m multiport --dports 5432 ");
+    assert_contains(t, "-A PORTREG -p tcp -m multiport --dports 80 ");
+    t = firewall_output_file(&out, "rules.v6")->text;
+    assert_contains(t, "-A PORTREG -d 2001:db8::5 -p tcp -m multiport --dports 443 ");
+    assert_null(strstr(t, "5432"));
+    assert_null(strstr(t, "8080"));
+    firewall_output_free(&out);
+
+    assert_int_equal(firewall_render(&rules, "firewalld", &out, &err), 0);
+    t = firewall_output_file(&out, "commands.sh")->text;
+    assert_contains(t, "--add-rich-rule='rule family=\"ipv4\" destination address=\"203.0.113.5\" "
+                       "service name=\"portreg-web\" accept'");
+    assert_contains(t, "--add-rich-rule='rule family=\"ipv6\" destination address=\"2001:db8::5\" "
+                       "service name=\"portreg-web\" accept'");
+    assert_contains(t, "--add-rich-rule='rule family=\"ipv4\" source address=\"10.1.0.0/16\" "
+                       "destination address=\"10.0.0.5\" service name=\"portreg-db\" accept'");
+    assert_null(strstr(t, "fd00::/8"));
+    assert_null(strstr(t, "--add-service=portreg-web"));
+    assert_contains(t, "--add-service=portreg-all\n");
+    firewall_output_free(&out);
+
+    assert_int_equal(firewall_render(&rules, "ufw", &out, &err), 0);
+    t = firewall_output_file(&out, "commands.sh")->text;
+    assert_contains(t, "ufw allow from any to 203.0.113.5 app portreg-web\n");
+    assert_contains(t, "ufw allow from any to 2001:db8::5 app portreg-web\n");
+    assert_contains(t, "ufw allow from 10.1.0.0/16 to 10.0.0.5 app portreg-db\n");
+    assert_null(strstr(t, "from fd00::/8"));
+    assert_contains(t, "ufw allow from any to any app portreg-all\n");
+    firewall_output_free(&out);
+
+    /* the model */
+    assert_false(rules.services[firewall_rule_index(&rules, "web")].any_destination);
+    assert_int_equal(rules.services[firewall_rule_index(&rules, "web")].destination_count, 2);
+    assert_true(rules.services[firewall_rule_index(&rules, "all")].any_destination);
+    firewall_rules_free(&rules);
+    plan_diagnostics_free(&diag);
+    plan_free(&plan);
+}
+
 static void test_render_iptables_many_ports(void **state)
 {
     (void)state;
@@ -688,7 +776,94 @@ static void test_audit_synthetic(void **state)
     plan_release(&plan);
 }
 
-/* A rule the audit cannot evaluate makes the answer uncertain and leaves a note. */
+/* An ip6-only rule (ip6 daddr, ip6 saddr) does not open IPv4; jump returns to the caller after
+ * the jump (a conditional return in the jumped-to chain lets those sources through to the
+ * caller's accept: reachable from them, not "blocked"); goto does not return. */
+static void test_audit_families_and_jumps(void **state)
+{
+    (void)state;
+#define DADDR6(right) \
+    "{\"match\": {\"op\": \"==\", \"left\": {\"payload\": {\"protocol\": \"ip6\", " \
+    "\"field\": \"daddr\"}}, \"right\": " right "}}"
+#define MARK(right) \
+    "{\"match\": {\"op\": \"==\", \"left\": {\"meta\": {\"key\": \"mark\"}}, \"right\": " right "}}"
+#define TO(verdict, chain) "{\"" verdict "\": {\"target\": \"" chain "\"}}"
+#define RETURN "{\"return\": null}"
+    static const char ruleset[] =
+        "{\"nftables\": ["
+        "{\"chain\": {\"family\": \"inet\", \"table\": \"t\", \"name\": \"in\", \"type\": "
+        "\"filter\", \"hook\": \"input\", \"prio\": 0, \"policy\": \"drop\"}},"
+        "{\"chain\": {\"family\": \"inet\", \"table\": \"t\", \"name\": \"sub\"}},"
+        "{\"chain\": {\"family\": \"inet\", \"table\": \"t\", \"name\": \"maybe\"}},"
+        "{\"chain\": {\"family\": \"inet\", \"table\": \"t\", \"name\": \"ret\"}},"
+        RULE("t", "in", DADDR6("\"fd00::1\"") ", " DPORT("tcp", "22") ", " ACCEPT)
+        RULE("t", "in", SADDR("ip6", "{\"prefix\": {\"addr\": \"fd00::\", \"len\": 8}}") ", "
+             DPORT("tcp", "23") ", " ACCEPT)
+        RULE("t", "in", DPORT("tcp", "2222") ", " TO("jump", "sub"))
+        RULE("t", "in", DPORT("tcp", "2222") ", " ACCEPT)
+        RULE("t", "in", DPORT("tcp", "3333") ", " TO("jump", "maybe"))
+        RULE("t", "in", DPORT("tcp", "3333") ", " ACCEPT)
+        RULE("t", "in", DPORT("tcp", "4444") ", " TO("jump", "ret"))
+        RULE("t", "in", DPORT("tcp", "4444") ", " ACCEPT)
+        RULE("t", "in", DPORT("tcp", "5555") ", " TO("goto", "ret"))
+        RULE("t", "in", DPORT("tcp", "5555") ", " ACCEPT)
+        RULE("t", "sub", SADDR("ip", "{\"prefix\": {\"addr\": \"10.0.0.0\", \"len\": 8}}") ", "
+             RETURN)
+        RULE("t", "sub", DROP)
+        RULE("t", "maybe", MARK("1") ", " RETURN)
+        RULE("t", "maybe", DROP)
+        "{\"rule\": {\"family\": \"inet\", \"table\": \"t\", \"chain\": \"ret\", \"expr\": ["
+        RETURN "]}}"
+        "]}";
+    struct socket_list sockets = { 0 };
+    socket_add(&sockets, TCP, "0.0.0.0", 23, false);
+    socket_add(&sockets, TCP, "0.0.0.0", 2222, false);
+    socket_add(&sockets, TCP, "0.0.0.0", 3333, false);
+    socket_add(&sockets, TCP, "0.0.0.0", 4444, false);
+    socket_add(&sockets, TCP, "0.0.0.0", 5555, false);
+    struct firewall_audit_options opt = { .ruleset_json = ruleset, .sockets = &sockets };
+    struct firewall_audit_result res;
+    struct pr_error err = { 0 };
+    if (firewall_audit_run(&opt, &res, &err) < 0)
+        fail_msg("audit: %s", err.message);
+    /* the ip6 rules open 22 and 23 for IPv6 only: IPv4 23 is blocked, and 22 is listed as
+     * opened for IPv6 alone; the IPv4 listener on 23 does not cover the IPv6 accept */
+    assert_int_equal(listener_at(&res, TCP, 23)->reach, FIREWALL_REACH_BLOCKED);
+    bool saw22 = false, saw23 = false;
+    for (size_t i = 0; i < res.open_without_listener_count; i++) {
+        const struct firewall_audit_open_port *p = &res.open_without_listener[i];
+        if (p->first == 22 || p->first == 23) {
+            assert_false(p->ipv4);
+            assert_true(p->ipv6);
+            saw22 |= p->first == 22;
+            saw23 |= p->first == 23;
+        }
+    }
+    assert_true(saw22 && saw23);
+    /* sub returns 10.0.0.0/8 to the caller, whose next rule accepts */
+    const struct firewall_audit_listener *l = listener_at(&res, TCP, 2222);
+    assert_int_equal(l->reach, FIREWALL_REACH_SOURCES);
+    assert_int_equal(l->source_count, 1);
+    char buf[64];
+    assert_string_equal(firewall_cidr_text(&l->sources[0], buf, sizeof buf), "10.0.0.0/8");
+    assert_false(l->uncertain);
+    /* a return under a condition the audit cannot settle: reachable, and uncertain */
+    l = listener_at(&res, TCP, 3333);
+    assert_int_equal(l->reach, FIREWALL_REACH_ANY);
+    assert_true(l->uncertain);
+    /* a chain that only returns: the caller's accept applies */
+    assert_int_equal(listener_at(&res, TCP, 4444)->reach, FIREWALL_REACH_ANY);
+    /* goto does not return: the end of ret ends the base chain (policy drop) */
+    assert_int_equal(listener_at(&res, TCP, 5555)->reach, FIREWALL_REACH_BLOCKED);
+    firewall_audit_result_free(&res);
+    socket_list_free(&sockets);
+#undef DADDR6
+#undef MARK
+#undef TO
+#undef RETURN
+}
+
+/* A rule the audit cannot evaluate makes the answer uncertain; nested jumps are followed. */
 static void test_audit_unevaluated(void **state)
 {
     (void)state;
@@ -724,11 +899,11 @@ static void test_audit_unevaluated(void **state)
     assert_int_equal(res.listeners[1].family, AF_INET6);
     assert_int_equal(res.listeners[1].reach, FIREWALL_REACH_ANY);
     assert_false(res.listeners[1].uncertain);
-    /* the nested jump is not followed: uncertain, with a note naming it */
+    /* nested jumps are followed: in -> a -> b accepts 25 */
     const struct firewall_audit_listener *smtp = listener_at(&res, TCP, 25);
-    assert_true(smtp->uncertain);
-    assert_int_equal(res.note_count, 1);
-    assert_non_null(strstr(res.notes[0], "jump to b"));
+    assert_int_equal(smtp->reach, FIREWALL_REACH_ANY);
+    assert_false(smtp->uncertain);
+    assert_int_equal(res.note_count, 0);
     firewall_audit_result_free(&res);
     socket_list_free(&sockets);
 }
@@ -1198,8 +1373,10 @@ int main(void)
         cmocka_unit_test(test_render_ufw),
         cmocka_unit_test(test_render_iptables),
         cmocka_unit_test(test_render_iptables_many_ports),
+        cmocka_unit_test(test_render_bind_address),
         cmocka_unit_test(test_audit_synthetic),
         cmocka_unit_test(test_audit_unevaluated),
+        cmocka_unit_test(test_audit_families_and_jumps),
         cmocka_unit_test(test_unprivileged),
         cmocka_unit_test_setup_teardown(test_apply_and_audit_in_netns, pair_setup, pair_teardown),
     };

@@ -258,6 +258,14 @@ static void test_iana_assigned(void **state)
     assert_int_equal(count_code(&c.diag, "iana-assigned"), 0);
     release(&c);
 
+    /* a service whose name is IANA's name implements it (case-insensitive, as IANA compares) */
+    check_text(&c, HOSTS
+               "services:\n"
+               "  - {name: mysql, hosts: h3, port: 3306/tcp, exposure: public}\n"
+               "  - {name: HTTP, hosts: h2, port: 80/tcp, exposure: public}\n", &ctx);
+    assert_int_equal(count_code(&c.diag, "iana-assigned"), 0);
+    release(&c);
+
     /* no IANA data: no rule */
     check_text(&c, HOSTS "services: [{name: db, hosts: h3, port: 3306/tcp, exposure: public}]\n",
                NULL);
@@ -285,9 +293,48 @@ static void test_iana_lookup_registry(void **state)
     assert_int_equal(count_code(&c.diag, "iana-assigned"), 1);
     assert_non_null(strstr(find_code(&c.diag, "iana-assigned")->message, "mysql"));
     release(&c);
+
+    /* the service's name, or an `iana:` name, as IANA's name or a services(5) alias of it */
+    assert_true(plan_iana_has_name_registry(f->ix, 80, REGISTRY_PROTO_TCP, "WWW"));
+    assert_true(plan_iana_has_name_registry(f->ix, 80, REGISTRY_PROTO_TCP, "http"));
+    assert_false(plan_iana_has_name_registry(f->ix, 80, REGISTRY_PROTO_TCP, "ww"));
+    assert_false(plan_iana_has_name_registry(f->ix, 80, REGISTRY_PROTO_UDP, "http"));
+    ctx.iana_has_name = plan_iana_has_name_registry;
+    check_text(&c, HOSTS
+               "services:\n"
+               "  - {name: mysql, hosts: h3, port: 3306, exposure: public}\n"
+               "  - {name: www, hosts: h2, port: 80, exposure: public}\n"
+               "  - {name: db, hosts: h1, port: 3306, exposure: public, iana: [mariadb]}\n", &ctx);
+    assert_int_equal(count_code(&c.diag, "iana-assigned"), 0);
+    release(&c);
 }
 
 /* ---- host port facts ---- */
+
+/* Which plan host is this machine: `local:` decides, else the name against the host name. */
+static void test_host_is_local(void **state)
+{
+    (void)state;
+    struct checked c;
+    check_text(&c, "hosts:\n"
+               "  - {name: web1}\n"
+               "  - {name: web1.example.org}\n"
+               "  - {name: db1, local: true}\n"
+               "  - {name: WEB1, local: false}\n"
+               "  - {name: web10}\n", NULL);
+    const struct plan_host *h = c.plan.hosts;
+    assert_true(plan_host_is_local(&h[0], "web1"));
+    assert_true(plan_host_is_local(&h[0], "Web1.example.org"));
+    assert_true(plan_host_is_local(&h[1], "web1"));
+    assert_true(plan_host_is_local(&h[1], "WEB1.EXAMPLE.ORG"));
+    assert_false(plan_host_is_local(&h[1], "web1.example.com"));
+    assert_true(plan_host_is_local(&h[2], "web1"));
+    assert_false(plan_host_is_local(&h[3], "web1"));
+    assert_false(plan_host_is_local(&h[4], "web1"));
+    assert_false(plan_host_is_local(&h[0], ""));
+    assert_true(c.plan.hosts[2].has_local && c.plan.hosts[3].has_local && !c.plan.hosts[0].has_local);
+    release(&c);
+}
 
 static void test_ephemeral_range(void **state)
 {
@@ -847,6 +894,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_iana_lookup_registry, index_fixture_setup,
                                         index_fixture_teardown),
         cmocka_unit_test(test_ephemeral_range),
+        cmocka_unit_test(test_host_is_local),
         cmocka_unit_test(test_privileged_ports),
         cmocka_unit_test(test_exposure_contradictions),
         cmocka_unit_test(test_auto_deterministic_and_follows_name),

@@ -52,6 +52,7 @@ const char *suggest_skip_reason_name(enum suggest_skip_reason reason)
     case SUGGEST_SKIP_RESERVED: return "reserved";
     case SUGGEST_SKIP_ASSIGNED: return "assigned";
     case SUGGEST_SKIP_IN_USE: return "in-use";
+    case SUGGEST_SKIP_UNAUTHORIZED: return "unauthorized-use";
     }
     return "?";
 }
@@ -122,6 +123,30 @@ static bool suggest_find_assignment(const struct registry_index *ix, unsigned pr
     return false;
 }
 
+/* A record on port, of a wanted protocol or of every protocol, whose "Unauthorized Use
+ * Reported" column is filled (IANA's 2194-2196 block is Unassigned with "Unauthorized Use
+ * Known on ports 2194-2196": software squats there). */
+static bool suggest_find_unauthorized(const struct registry_index *ix, unsigned protos,
+                                      uint16_t port, uint32_t *record, uint8_t *proto)
+{
+    size_t count = 0;
+    const uint32_t *ids = registry_index_port_records(ix, port, &count);
+    for (size_t i = 0; i < count; i++) {
+        struct registry_record rec;
+        if (!registry_index_record(ix, ids[i], &rec) || !rec.has_port || !rec.unauthorized_use[0])
+            continue;
+        bool wanted = rec.proto == REGISTRY_PROTO_ANY ||
+                      (rec.proto == REGISTRY_PROTO_TCP && (protos & SUGGEST_PROTO_TCP)) ||
+                      (rec.proto == REGISTRY_PROTO_UDP && (protos & SUGGEST_PROTO_UDP));
+        if (wanted) {
+            *record = ids[i];
+            *proto = rec.proto;
+            return true;
+        }
+    }
+    return false;
+}
+
 static bool suggest_is_excluded(const struct portspec *exclude, unsigned protos, uint16_t port)
 {
     if (!exclude)
@@ -136,8 +161,10 @@ static int suggest_note_skip(struct suggest_result *result, const struct suggest
 {
     if (result->skipped_count) {
         struct suggest_skip_run *last = &result->skipped[result->skipped_count - 1];
+        bool by_record = skip->reason == SUGGEST_SKIP_ASSIGNED ||
+                         skip->reason == SUGGEST_SKIP_UNAUTHORIZED;
         bool same_detail = skip->reason != SUGGEST_SKIP_IN_USE &&
-                           (skip->reason != SUGGEST_SKIP_ASSIGNED || skip->record == last->record);
+                           (!by_record || skip->record == last->record);
         if (last->reason == skip->reason && same_detail && last->last != UINT16_MAX &&
             (uint16_t)(last->last + 1) == skip->first) {
             last->last = skip->first;
@@ -179,6 +206,12 @@ static bool suggest_reject(const struct suggest_policy *policy,
         suggest_find_assignment(policy->registry, policy->protos, port, &skip->record,
                                 &skip->proto)) {
         skip->reason = SUGGEST_SKIP_ASSIGNED;
+        return true;
+    }
+    if (policy->registry &&
+        suggest_find_unauthorized(policy->registry, policy->protos, port, &skip->record,
+                                  &skip->proto)) {
+        skip->reason = SUGGEST_SKIP_UNAUTHORIZED;
         return true;
     }
     for (unsigned bit = 0; bit < 2; bit++) {

@@ -35,6 +35,8 @@ enum suggest_skip_reason {
     SUGGEST_SKIP_RESERVED = 2,    /* already in ip_local_reserved_ports */
     SUGGEST_SKIP_ASSIGNED = 3,    /* assigned (or reserved) at IANA */
     SUGGEST_SKIP_IN_USE = 4,      /* a socket (any state, any namespace given) holds it */
+    SUGGEST_SKIP_UNAUTHORIZED = 5,   /* IANA notes unauthorized use of it ("Unauthorized Use
+                                      * Known on ports 2194-2196"), assigned or not */
 };
 
 struct suggest_policy {
@@ -42,7 +44,8 @@ struct suggest_policy {
     unsigned count;                       /* ports wanted, >= 1 */
     unsigned protos;                      /* SUGGEST_PROTO_* bits, not 0 */
     const char *name;                     /* service name; NULL or "" = start at range_first */
-    bool allow_assigned;                  /* do not skip ports IANA assigned or reserved */
+    bool allow_assigned;                  /* do not skip ports IANA assigned or reserved (ports
+                                           * with unauthorized use known are still skipped) */
     const struct registry_index *registry;   /* NULL: no IANA check */
     const struct local_ports *host;       /* NULL, or have_* false: that check is off */
     const struct socket_list *sockets;    /* NULL: no socket check */
@@ -54,7 +57,7 @@ struct suggest_skip_run {
     uint16_t first, last;
     uint8_t reason;                       /* enum suggest_skip_reason */
     uint8_t proto;                        /* ASSIGNED / IN_USE: enum registry_proto */
-    uint32_t record;                      /* ASSIGNED: registry record id */
+    uint32_t record;                      /* ASSIGNED, UNAUTHORIZED: registry record id */
     size_t socket;                        /* IN_USE: index into policy->sockets */
 };
 
@@ -81,7 +84,7 @@ int suggest_run(const struct suggest_policy *policy, struct suggest_result *resu
                 struct pr_error *err);
 void suggest_result_free(struct suggest_result *result);
 
-/* "excluded", "ephemeral", "reserved", "assigned", "in-use". */
+/* "excluded", "ephemeral", "reserved", "assigned", "in-use", "unauthorized-use". */
 const char *suggest_skip_reason_name(enum suggest_skip_reason reason);
 
 /* Parse an exclude file: one or more port specs per line separated by blanks ("8080",

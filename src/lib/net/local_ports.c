@@ -279,6 +279,15 @@ int local_ports_read(const char *proc_root, struct local_ports *out, struct pr_e
     return r;
 }
 
+void local_ports_kernel_default(struct local_ports *out)
+{
+    memset(out, 0, sizeof *out);
+    out->ephemeral.first = LOCAL_PORTS_KERNEL_FIRST;
+    out->ephemeral.last = LOCAL_PORTS_KERNEL_LAST;
+    out->have_ephemeral = true;
+    out->have_reserved = true;   /* known: nothing is reserved */
+}
+
 bool local_ports_is_ephemeral(const struct local_ports *lp, uint16_t port)
 {
     return lp->have_ephemeral && port >= lp->ephemeral.first && port <= lp->ephemeral.last;

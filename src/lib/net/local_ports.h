@@ -30,6 +30,11 @@ int reserved_ports_parse(const char *text, struct port_set *out, struct pr_error
 /* Read both sysctls under proc_root (NULL means "/proc"). Missing files are not an error: the
  * have_* flags say what was read. A file that exists but does not parse is -EINVAL. */
 int local_ports_read(const char *proc_root, struct local_ports *out, struct pr_error *err);
+/* Linux's defaults: ip_local_port_range 32768 60999, ip_local_reserved_ports empty. */
+#define LOCAL_PORTS_KERNEL_FIRST 32768u
+#define LOCAL_PORTS_KERNEL_LAST 60999u
+/* The facts of a host that has never changed the two sysctls (have_* true). */
+void local_ports_kernel_default(struct local_ports *out);
 bool local_ports_is_ephemeral(const struct local_ports *lp, uint16_t port);
 bool local_ports_is_reserved(const struct local_ports *lp, uint16_t port);
 

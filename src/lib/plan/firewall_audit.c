@@ -49,6 +49,8 @@ struct query {
     uint8_t family;                  /* AF_INET / AF_INET6 */
     uint8_t proto;                   /* TCP / UDP */
     uint16_t port;
+    bool has_daddr;                  /* the listener is bound to daddr (not a wildcard) */
+    uint8_t daddr[16];
 };
 
 /* A chain's (or the whole hook's) answer for one query. */
@@ -479,6 +481,27 @@ static void eval_match(const struct audit_ctx *ctx, const struct rs_chain *chain
                     conjoin(r, NOMATCH);   /* an empty set matches nothing */
                 return;
             }
+            if (strcmp(field, "daddr") == 0) {
+                /* a listener bound to one address gets packets for it only: exact; a wildcard
+                 * listener's packets may or may not be for these addresses */
+                struct plan_cidr *cidrs;
+                size_t count;
+                if (!q->has_daddr || (strcmp(op, "==") != 0 && strcmp(op, "in") != 0 &&
+                                      strcmp(op, "!=") != 0) ||
+                    !source_cidrs(&ctx->rs, chain, right, &cidrs, &count)) {
+                    conjoin(r, MAYBE);
+                    return;
+                }
+                struct plan_cidr self = { .family = q->family,
+                                          .prefix = q->family == AF_INET ? 32 : 128 };
+                memcpy(self.bytes, q->daddr, 16);
+                bool in = false;
+                for (size_t i = 0; i < count && !in; i++)
+                    in = cidrs[i].family == q->family && firewall_cidr_contains(&cidrs[i], &self);
+                free(cidrs);
+                conjoin(r, (strcmp(op, "!=") == 0) != in ? MATCH : NOMATCH);
+                return;
+            }
             if (strcmp(field, "protocol") == 0 || strcmp(field, "nexthdr") == 0) {
                 conjoin(r, apply_op(op, strings_contain(right, proto_name, NULL)));
                 return;
@@ -596,11 +619,27 @@ static enum verdict eval_vmap(const struct audit_ctx *ctx, const struct rs_chain
     return v;
 }
 
-/* ---- walking chains ---- */
+/* ---- walking chains ----
+ * A packet's path is a stack of chains, as nft keeps it: `jump` pushes the target (its end,
+ * or a `return`, resumes the caller after the jump), `goto` replaces the current chain (its
+ * end resumes the caller's caller), and the end of (or a `return` in) the base chain applies
+ * the base chain's policy. A verdict under a condition the audit cannot settle for every
+ * source (MAYBE, or an saddr match) forks the walk: both paths are followed and their
+ * outcomes united (a path taken only by sources S is cut down to S). */
+
+#define WALK_DEPTH_MAX 16u       /* nft's own limit on nested jumps */
+#define WALK_FORKS_MAX 256u      /* conditional branches per query before "unknown" */
+
+struct walk_frame {
+    const struct rs_chain *chain;
+    size_t next;                     /* the next rule to evaluate */
+};
 
 struct walk {
-    struct outcome out;              /* accepted sources so far, uncertainty */
-    bool decided;                    /* a terminal verdict for every remaining source */
+    const struct rs_chain *base;
+    struct walk_frame stack[WALK_DEPTH_MAX];
+    size_t depth;                    /* frames in use; stack[depth - 1] is the current chain */
+    struct outcome out;              /* sources accepted so far, uncertainty */
 };
 
 static int sources_append(struct outcome *o, const struct plan_cidr *cidrs, size_t count)
@@ -616,116 +655,260 @@ static int sources_append(struct outcome *o, const struct plan_cidr *cidrs, size
     return 0;
 }
 
-static int walk_chain(const struct audit_ctx *ctx, const struct rs_chain *chain,
-                      const struct query *q, unsigned depth, struct walk *w, bool *returned);
-
-/* Evaluate one rule; sets w->decided on a terminal verdict for every source. */
-static int walk_rule(const struct audit_ctx *ctx, const struct rs_chain *chain,
-                     const struct query *q, unsigned depth, json_t *expr, struct walk *w,
-                     bool *leave_chain, bool *went)
+static int walk_copy(const struct walk *from, struct walk *to)
 {
-    struct rule_eval r = { .match = MATCH };
-    enum verdict v = VERDICT_NONE;
-    const char *target = NULL;
+    *to = *from;
+    to->out.sources = NULL;
+    to->out.source_count = 0;
+    return sources_append(&to->out, from->out.sources, from->out.source_count);
+}
+
+/* into = into ∪ other (either path may be taken): any > unknown > sources > blocked. Frees
+ * other's sources. */
+static int outcome_union(struct outcome *into, struct outcome *other)
+{
+    into->uncertain |= other->uncertain;
+    int rc = 0;
+    if (into->reach == FIREWALL_REACH_ANY || other->reach == FIREWALL_REACH_ANY) {
+        into->reach = FIREWALL_REACH_ANY;
+    } else if (into->reach == FIREWALL_REACH_UNKNOWN || other->reach == FIREWALL_REACH_UNKNOWN) {
+        into->reach = FIREWALL_REACH_UNKNOWN;
+    } else if (other->reach == FIREWALL_REACH_SOURCES) {
+        into->reach = FIREWALL_REACH_SOURCES;
+        rc = sources_append(into, other->sources, other->source_count);
+    }
+    if (into->reach == FIREWALL_REACH_ANY || into->reach == FIREWALL_REACH_UNKNOWN ||
+        into->reach == FIREWALL_REACH_BLOCKED) {
+        free(into->sources);
+        into->sources = NULL;
+        into->source_count = 0;
+    }
+    free(other->sources);
+    other->sources = NULL;
+    other->source_count = 0;
+    return rc;
+}
+
+static int cidrs_intersect(struct outcome *into, const struct plan_cidr *other, size_t count);
+
+/* The outcome of a path only packets from cidrs take: cut down to them. */
+static int outcome_restrict(struct outcome *o, const struct plan_cidr *cidrs, size_t count)
+{
+    if (o->reach == FIREWALL_REACH_ANY) {
+        o->reach = FIREWALL_REACH_SOURCES;
+        free(o->sources);
+        o->sources = NULL;
+        o->source_count = 0;
+        return sources_append(o, cidrs, count);
+    }
+    if (o->reach == FIREWALL_REACH_SOURCES) {
+        if (cidrs_intersect(o, cidrs, count) < 0)
+            return -ENOMEM;
+        if (o->source_count == 0)
+            o->reach = FIREWALL_REACH_BLOCKED;
+    }
+    return 0;
+}
+
+/* Where the packet stands at the end of the walk: the base chain's policy applies. */
+static void walk_finish_policy(struct walk *w)
+{
+    if (w->base->policy_accept)
+        w->out.reach = FIREWALL_REACH_ANY;
+    else
+        w->out.reach = w->out.source_count ? FIREWALL_REACH_SOURCES : FIREWALL_REACH_BLOCKED;
+}
+
+/* Apply a return, jump or goto to w's stack; false (with a note) when it cannot be followed:
+ * a missing target (*missing) or too deep a nesting. */
+static int walk_transfer(const struct audit_ctx *ctx, struct walk *w, enum verdict v,
+                         const char *target, bool *followed)
+{
+    *followed = false;
+    const struct rs_chain *here = w->stack[w->depth - 1].chain;
+    if (v == VERDICT_RETURN) {
+        w->depth--;
+        *followed = true;
+        return 0;
+    }
+    const struct rs_chain *sub = target ? chain_find((struct ruleset *)&ctx->rs, here->family,
+                                                     here->table, target)
+                                        : NULL;
+    if (!sub)
+        return add_note(ctx->res, "%s %s %s: %s to %s (missing) not evaluated", here->family,
+                        here->table, here->name, v == VERDICT_JUMP ? "jump" : "goto",
+                        target ? target : "?");
+    if (v == VERDICT_GOTO) {
+        w->stack[w->depth - 1] = (struct walk_frame){ sub, 0 };
+        *followed = true;
+        return 0;
+    }
+    if (w->depth >= WALK_DEPTH_MAX)
+        return add_note(ctx->res, "%s %s %s: jump to %s nested deeper than %u chains not "
+                        "evaluated", here->family, here->table, here->name, target,
+                        WALK_DEPTH_MAX);
+    w->stack[w->depth++] = (struct walk_frame){ sub, 0 };
+    *followed = true;
+    return 0;
+}
+
+/* Evaluate one rule: its conjunction of matches, its saddr constraint and its verdict. */
+static void eval_rule(const struct audit_ctx *ctx, const struct rs_chain *chain,
+                      const struct query *q, json_t *expr, struct rule_eval *r,
+                      enum verdict *v, const char **target)
+{
+    *r = (struct rule_eval){ .match = MATCH };
+    *v = VERDICT_NONE;
+    *target = NULL;
     size_t i;
     json_t *e;
-    int rc = 0;
     json_array_foreach(expr, i, e) {
         json_t *match = json_object_get(e, "match");
         json_t *vmap = json_object_get(e, "vmap");
         if (match) {
-            eval_match(ctx, chain, q, match, &r);
+            eval_match(ctx, chain, q, match, r);
         } else if (vmap) {
-            if (r.match != NOMATCH)
-                v = eval_vmap(ctx, chain, q, vmap, &target);
+            if (r->match != NOMATCH)
+                *v = eval_vmap(ctx, chain, q, vmap, target);
         } else if (json_object_get(e, "limit") || json_object_get(e, "quota") ||
                    json_object_get(e, "xt")) {
-            conjoin(&r, MAYBE);        /* rate limits, iptables-nft compat matches */
+            conjoin(r, MAYBE);         /* rate limits, iptables-nft compat matches */
         } else {
-            enum verdict ev = verdict_of(e, &target);
-            if (ev != VERDICT_NONE)
-                v = ev;
+            const char *t = NULL;
+            enum verdict ev = verdict_of(e, &t);
+            if (ev != VERDICT_NONE) {
+                *v = ev;
+                *target = t;
+            }
         }
-        if (r.match == NOMATCH)
+        if (r->match == NOMATCH)
             break;
     }
-    if (r.match == NOMATCH || v == VERDICT_NONE)
-        goto out;
-    if (v == VERDICT_UNKNOWN) {
-        w->out.uncertain = true;
-        if (r.match == MATCH && !r.has_source) {
-            w->out.reach = FIREWALL_REACH_UNKNOWN;
-            w->decided = true;
+}
+
+/* Walk from w's current place to a final outcome (into *result, w consumed). */
+static int walk_run(const struct audit_ctx *ctx, const struct query *q, struct walk *w,
+                    unsigned *forks, struct outcome *result)
+{
+    int rc = 0;
+    for (;;) {
+        if (w->depth == 0) {
+            walk_finish_policy(w);
+            break;
         }
-        goto out;
-    }
-    if (v == VERDICT_RETURN) {
-        if (r.match == MATCH && !r.has_source)
-            *leave_chain = true;
-        else
-            w->out.uncertain = true;
-        goto out;
-    }
-    if (v == VERDICT_JUMP || v == VERDICT_GOTO) {
-        const struct rs_chain *sub = target ? chain_find((struct ruleset *)&ctx->rs, chain->family,
-                                                         chain->table, target)
-                                            : NULL;
-        if (!sub || depth >= 1 || r.match != MATCH || r.has_source) {
-            w->out.uncertain = true;
-            rc = add_note(ctx->res, "%s %s %s: %s to %s %s not evaluated", chain->family,
-                          chain->table, chain->name, v == VERDICT_JUMP ? "jump" : "goto",
-                          target ? target : "?",
-                          !sub ? "(missing)" : depth >= 1 ? "(nested)" : "(conditional)");
-            goto out;
+        struct walk_frame *top = &w->stack[w->depth - 1];
+        if (top->next >= top->chain->rule_count) {
+            w->depth--;                /* the end of a jumped-to chain returns to its caller */
+            continue;
         }
-        bool returned = false;
-        rc = walk_chain(ctx, sub, q, depth + 1, w, &returned);
-        if (rc == 0 && !w->decided && v == VERDICT_GOTO)
-            *went = true;              /* goto: the end of sub ends the base chain */
-        goto out;
-    }
-    /* accept or drop */
-    if (v == VERDICT_ACCEPT) {
-        if (r.match == MAYBE)
-            w->out.uncertain = true;
-        if (r.has_source) {
-            rc = sources_append(&w->out, r.sources, r.source_count);
-        } else {
+        const struct rs_chain *chain = top->chain;
+        json_t *expr = chain->rules[top->next++];
+        struct rule_eval r;
+        enum verdict v;
+        const char *target;
+        eval_rule(ctx, chain, q, expr, &r, &v, &target);
+        bool certain = r.match == MATCH && !r.has_source;
+        if (r.match == NOMATCH || v == VERDICT_NONE) {
+            free(r.sources);
+            continue;
+        }
+        if (v == VERDICT_ACCEPT) {
+            if (r.match == MAYBE)
+                w->out.uncertain = true;
+            if (r.has_source) {
+                rc = sources_append(&w->out, r.sources, r.source_count);
+                free(r.sources);
+                if (rc < 0)
+                    break;
+                continue;
+            }
             w->out.reach = FIREWALL_REACH_ANY;
-            w->decided = true;
+            break;
         }
-    } else {
-        if (r.match == MAYBE || r.has_source) {
-            w->out.uncertain = true;   /* may drop some: reported as reachable */
-        } else {
-            w->out.reach = w->out.source_count ? FIREWALL_REACH_SOURCES : FIREWALL_REACH_BLOCKED;
-            w->decided = true;
+        if (v == VERDICT_DROP || v == VERDICT_UNKNOWN) {
+            free(r.sources);
+            if (!certain) {
+                w->out.uncertain = true;   /* may stop some: reported as reachable */
+                continue;
+            }
+            if (v == VERDICT_UNKNOWN)
+                w->out.reach = FIREWALL_REACH_UNKNOWN;
+            else
+                w->out.reach = w->out.source_count ? FIREWALL_REACH_SOURCES
+                                                   : FIREWALL_REACH_BLOCKED;
+            break;
         }
+        /* return, jump or goto */
+        if (certain) {
+            bool followed;
+            free(r.sources);
+            if ((rc = walk_transfer(ctx, w, v, target, &followed)) < 0)
+                break;
+            if (!followed)
+                w->out.uncertain = true;
+            continue;
+        }
+        /* conditional: follow both paths */
+        if (++*forks > WALK_FORKS_MAX) {
+            free(r.sources);
+            rc = add_note(ctx->res, "%s %s %s: more than %u conditional jumps and returns for "
+                          "one port: not evaluated", chain->family, chain->table, chain->name,
+                          WALK_FORKS_MAX);
+            w->out.reach = FIREWALL_REACH_UNKNOWN;
+            w->out.uncertain = true;
+            break;
+        }
+        struct walk taken;
+        if ((rc = walk_copy(w, &taken)) < 0) {
+            free(r.sources);
+            break;
+        }
+        bool followed = false;
+        struct outcome a = { .reach = FIREWALL_REACH_BLOCKED };
+        rc = walk_transfer(ctx, &taken, v, target, &followed);
+        if (rc == 0 && followed)
+            rc = walk_run(ctx, q, &taken, forks, &a);
+        else
+            free(taken.out.sources);
+        if (rc == 0 && followed && r.has_source && r.match == MATCH)
+            rc = outcome_restrict(&a, r.sources, r.source_count);
+        size_t accepted_before = w->out.source_count;
+        struct outcome b = { .reach = FIREWALL_REACH_BLOCKED };
+        if (rc == 0)
+            rc = walk_run(ctx, q, w, forks, &b);   /* the path not taken; consumes w */
+        else
+            free(w->out.sources);
+        w->out = (struct outcome){ 0 };
+        /* exact only when the condition is a source set and the other path adds nothing */
+        bool exact = followed && r.has_source && r.match == MATCH &&
+                     (b.reach == FIREWALL_REACH_BLOCKED ||
+                      (b.reach == FIREWALL_REACH_SOURCES && b.source_count == accepted_before));
+        free(r.sources);
+        if (rc == 0 && followed)
+            rc = outcome_union(&b, &a);
+        free(a.sources);
+        b.uncertain |= !exact;
+        *result = b;
+        return rc;
     }
-out:
-    free(r.sources);
+    *result = w->out;
+    w->out = (struct outcome){ 0 };
+    if (result->reach != FIREWALL_REACH_SOURCES) {
+        free(result->sources);
+        result->sources = NULL;
+        result->source_count = 0;
+    }
     return rc;
 }
 
-static int walk_chain(const struct audit_ctx *ctx, const struct rs_chain *chain,
-                      const struct query *q, unsigned depth, struct walk *w, bool *returned)
+/* One base chain's outcome for q. */
+static int walk_base_chain(const struct audit_ctx *ctx, const struct rs_chain *chain,
+                           const struct query *q, struct outcome *out)
 {
-    *returned = false;
-    for (size_t i = 0; i < chain->rule_count && !w->decided; i++) {
-        bool leave = false, went = false;
-        int rc = walk_rule(ctx, chain, q, depth, chain->rules[i], w, &leave, &went);
-        if (rc < 0)
-            return rc;
-        if (went) {
-            *returned = true;          /* goto fell off: the caller applies its policy */
-            return 0;
-        }
-        if (leave) {
-            *returned = true;
-            return 0;
-        }
-    }
-    return 0;
+    struct walk w = { .base = chain, .depth = 1, .out = { .reach = FIREWALL_REACH_BLOCKED } };
+    w.stack[0] = (struct walk_frame){ chain, 0 };
+    unsigned forks = 0;
+    return walk_run(ctx, q, &w, &forks, out);
 }
 
 static bool chain_is_input(const struct rs_chain *c, uint8_t family)
@@ -769,45 +952,37 @@ static int evaluate_query(const struct audit_ctx *ctx, const struct query *q, st
         const struct rs_chain *chain = &ctx->rs.chains[c];
         if (!chain_is_input(chain, q->family))
             continue;
-        struct walk w = { .out = { .reach = FIREWALL_REACH_BLOCKED } };
-        bool returned;
-        int rc = walk_chain(ctx, chain, q, 0, &w, &returned);
+        struct outcome chain_out;
+        int rc = walk_base_chain(ctx, chain, q, &chain_out);
         if (rc < 0) {
-            free(w.out.sources);
+            free(chain_out.sources);
             return rc;
         }
-        if (!w.decided) {
-            /* end of the chain: its policy */
-            if (chain->policy_accept)
-                w.out.reach = FIREWALL_REACH_ANY;
-            else
-                w.out.reach = w.out.source_count ? FIREWALL_REACH_SOURCES : FIREWALL_REACH_BLOCKED;
+        if (chain_out.reach == FIREWALL_REACH_ANY) {
+            free(chain_out.sources);
+            chain_out.sources = NULL;
+            chain_out.source_count = 0;
         }
-        if (w.out.reach == FIREWALL_REACH_ANY) {
-            free(w.out.sources);
-            w.out.sources = NULL;
-            w.out.source_count = 0;
-        }
-        total->uncertain |= w.out.uncertain;
+        total->uncertain |= chain_out.uncertain;
         /* combine: blocked wins; unknown next; sources intersect; any is neutral */
-        if (total->reach == FIREWALL_REACH_BLOCKED || w.out.reach == FIREWALL_REACH_BLOCKED) {
+        if (total->reach == FIREWALL_REACH_BLOCKED || chain_out.reach == FIREWALL_REACH_BLOCKED) {
             total->reach = FIREWALL_REACH_BLOCKED;
-        } else if (w.out.reach == FIREWALL_REACH_UNKNOWN || total->reach == FIREWALL_REACH_UNKNOWN) {
+        } else if (chain_out.reach == FIREWALL_REACH_UNKNOWN || total->reach == FIREWALL_REACH_UNKNOWN) {
             total->reach = FIREWALL_REACH_UNKNOWN;
-        } else if (w.out.reach == FIREWALL_REACH_SOURCES) {
+        } else if (chain_out.reach == FIREWALL_REACH_SOURCES) {
             if (total->reach == FIREWALL_REACH_ANY) {
                 total->reach = FIREWALL_REACH_SOURCES;
-                total->sources = w.out.sources;
-                total->source_count = w.out.source_count;
-                w.out.sources = NULL;
-            } else if (cidrs_intersect(total, w.out.sources, w.out.source_count) < 0) {
-                free(w.out.sources);
+                total->sources = chain_out.sources;
+                total->source_count = chain_out.source_count;
+                chain_out.sources = NULL;
+            } else if (cidrs_intersect(total, chain_out.sources, chain_out.source_count) < 0) {
+                free(chain_out.sources);
                 return -ENOMEM;
             }
             if (total->reach == FIREWALL_REACH_SOURCES && total->source_count == 0)
                 total->reach = FIREWALL_REACH_BLOCKED;
         }
-        free(w.out.sources);
+        free(chain_out.sources);
     }
     if (total->reach != FIREWALL_REACH_SOURCES) {
         free(total->sources);
@@ -818,6 +993,21 @@ static int evaluate_query(const struct audit_ctx *ctx, const struct query *q, st
 }
 
 /* ---- opened ports: every accept on a dport in an input chain (and chains it jumps to) ---- */
+
+/* Whether a payload protocol belongs to one address family only: ip and icmp are IPv4's, ip6
+ * and icmpv6 IPv6's. */
+static bool family_only(const char *protocol, uint8_t *family)
+{
+    if (strcmp(protocol, "ip") == 0 || strcmp(protocol, "icmp") == 0) {
+        *family = AF_INET;
+        return true;
+    }
+    if (strcmp(protocol, "ip6") == 0 || strcmp(protocol, "icmpv6") == 0) {
+        *family = AF_INET6;
+        return true;
+    }
+    return false;
+}
 
 struct open_range {
     uint8_t proto;
@@ -838,6 +1028,7 @@ static int collect_open_ports_in(const struct audit_ctx *ctx, const struct rs_ch
         const char *port_op = NULL, *target = NULL;
         uint8_t proto = 0;
         bool l4_tcp = false, l4_udp = false, v4 = ipv4, v6 = ipv6, any_source = true, skip = false;
+        uint8_t only = 0;
         enum verdict v = VERDICT_NONE;
         json_array_foreach(expr, k, e) {
             json_t *match = json_object_get(e, "match");
@@ -858,10 +1049,15 @@ static int collect_open_ports_in(const struct audit_ctx *ctx, const struct rs_ch
                 port_op = str_member(match, "op");
                 proto = !strcmp(protocol, "tcp") ? REGISTRY_PROTO_TCP
                         : !strcmp(protocol, "udp") ? REGISTRY_PROTO_UDP : 0;
-            } else if (protocol && field && strcmp(field, "saddr") == 0) {
-                any_source = false;
-                v4 = v4 && strcmp(protocol, "ip") == 0;
-                v6 = v6 && strcmp(protocol, "ip6") == 0;
+            } else if (protocol && family_only(protocol, &only)) {
+                /* any ip6 match (saddr, daddr, nexthdr, ...) leaves IPv4 out, and ip IPv6 */
+                v4 = v4 && only == AF_INET;
+                v6 = v6 && only == AF_INET6;
+                if (field && strcmp(field, "saddr") == 0)
+                    any_source = false;
+            } else if (key && strcmp(key, "nfproto") == 0) {
+                v4 = v4 && strings_contain(right, "ipv4", NULL) != NOMATCH;
+                v6 = v6 && strings_contain(right, "ipv6", NULL) != NOMATCH;
             } else if (key && strcmp(key, "l4proto") == 0) {
                 l4_tcp = strings_contain(right, "tcp", NULL) == MATCH;
                 l4_udp = strings_contain(right, "udp", NULL) == MATCH;
@@ -872,7 +1068,7 @@ static int collect_open_ports_in(const struct audit_ctx *ctx, const struct rs_ch
         }
         if (skip)
             continue;
-        if ((v == VERDICT_JUMP || v == VERDICT_GOTO) && target && depth == 0) {
+        if ((v == VERDICT_JUMP || v == VERDICT_GOTO) && target && depth + 1 < WALK_DEPTH_MAX) {
             const struct rs_chain *sub = chain_find((struct ruleset *)&ctx->rs, chain->family,
                                                     chain->table, target);
             if (sub) {
@@ -1014,6 +1210,10 @@ static int evaluate_listener(const struct audit_ctx *ctx, const struct socket_en
     struct outcome combined = { .reach = FIREWALL_REACH_BLOCKED };
     for (size_t i = 0; i < n; i++) {
         struct query q = { .family = families[i], .proto = s->proto, .port = s->local_port };
+        if (!address_is_any(s->family, s->local_addr)) {
+            q.has_daddr = true;
+            memcpy(q.daddr, s->local_addr, 16);
+        }
         struct outcome o;
         int rc = evaluate_query(ctx, &q, &o);
         if (rc < 0) {
@@ -1181,11 +1381,18 @@ static int fill_result(struct audit_ctx *ctx, const struct firewall_audit_option
     }
     for (size_t i = 0; i < range_count && rc == 0; i++) {
         const struct open_range *o = &ranges[i];
+        /* listened: some listener (not loopback-only) serves a family the accept opens; an
+         * ip6-only accept is not covered by an IPv4 listener (nor the other way round) */
         bool listened = false;
         for (size_t j = 0; j < res->listener_count && !listened; j++) {
             const struct firewall_audit_listener *l = &res->listeners[j];
-            listened = l->proto == o->proto && l->port >= o->first && l->port <= o->last &&
-                       l->reach != FIREWALL_REACH_LOOPBACK_ONLY;
+            if (l->proto != o->proto || l->port < o->first || l->port > o->last ||
+                l->reach == FIREWALL_REACH_LOOPBACK_ONLY)
+                continue;
+            bool serves4 = l->family == AF_INET ||
+                           (!l->v6only && address_is_any(AF_INET6, l->address));
+            bool serves6 = l->family == AF_INET6;
+            listened = (o->ipv4 && serves4) || (o->ipv6 && serves6);
         }
         bool duplicate = false;
         for (size_t j = 0; j < res->open_without_listener_count && !duplicate; j++) {

@@ -95,6 +95,20 @@ size_t firewall_rule_source_count(const struct firewall_service_rule *rule, uint
     return n;
 }
 
+size_t firewall_rule_destination_count(const struct firewall_service_rule *rule, uint8_t family)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < rule->destination_count; i++)
+        n += rule->destinations[i].family == family;
+    return n;
+}
+
+bool firewall_rule_opens_family(const struct firewall_service_rule *rule, uint8_t family)
+{
+    return (rule->any_source || firewall_rule_source_count(rule, family)) &&
+           (rule->any_destination || firewall_rule_destination_count(rule, family));
+}
+
 /* ---- building the model ---- */
 
 struct cidr_vec {
@@ -257,8 +271,9 @@ static char *make_ident(struct firewall_rules *rules, const char *name)
     return arena_strdup(&rules->arena, candidate);
 }
 
-static int build_service(const struct plan *plan, const struct plan_service *service,
-                         struct firewall_rules *rules, struct pr_error *err)
+static int build_service(const struct plan *plan, const struct plan_host *host,
+                         const struct plan_service *service, struct firewall_rules *rules,
+                         struct pr_error *err)
 {
     if (service->exposure == PLAN_EXPOSURE_LOOPBACK)
         return 0;                      /* loopback traffic is accepted anyway */
@@ -327,10 +342,44 @@ static int build_service(const struct plan *plan, const struct plan_service *ser
                            "no source resolved to an address: nothing opened");
     }
 
+    /* where it listens: every address, one literal address, or the host's addresses of a
+     * name; only those are opened */
+    struct cidr_vec dests = { 0 };
+    bool any_dest = service->bind.kind == PLAN_BIND_ANY;
+    if (service->bind.kind == PLAN_BIND_ADDRESS) {
+        struct plan_cidr d = { .family = service->bind.family,
+                               .prefix = service->bind.family == AF_INET ? 32 : 128 };
+        memcpy(d.bytes, service->bind.bytes, 16);
+        r = cidr_vec_push(&dests, &d);
+    } else if (service->bind.kind == PLAN_BIND_NAMED) {
+        for (size_t a = 0; a < host->address_count && r == 0; a++) {
+            const struct plan_named_address *na = &host->addresses[a];
+            if (!na->name || strcmp(na->name, service->bind.name) != 0)
+                continue;
+            struct plan_cidr d = { .family = na->family, .prefix = na->family == AF_INET ? 32 : 128 };
+            memcpy(d.bytes, na->bytes, 16);
+            r = cidr_vec_push(&dests, &d);
+        }
+    }
+    if (r < 0) {
+        free(cidrs.items);
+        free(dests.items);
+        return -ENOMEM;
+    }
+    cidrs_canonicalize(&dests);
+    if (!any_dest && dests.count == 0) {
+        free(cidrs.items);
+        free(dests.items);
+        return add_warning(rules, service->name, service->pos,
+                           "binds '%s', an address this host does not have: nothing opened",
+                           service->bind.name ? service->bind.name : "?");
+    }
+
     struct firewall_service_rule *items =
         realloc(rules->services, (rules->service_count + 1) * sizeof *items);
     if (!items) {
         free(cidrs.items);
+        free(dests.items);
         return -ENOMEM;
     }
     rules->services = items;
@@ -349,15 +398,23 @@ static int build_service(const struct plan *plan, const struct plan_service *ser
     rule->port_count = port_count;
     rule->any_source = any;
     rule->pos = service->pos;
+    rule->any_destination = any_dest;
     rule->sources = arena_alloc(&rules->arena, (cidrs.count + 1) * sizeof *rule->sources);
-    if (!rule->service || !rule->ident || !rule->description || !rule->sources) {
+    rule->destinations = arena_alloc(&rules->arena, (dests.count + 1) * sizeof *rule->destinations);
+    if (!rule->service || !rule->ident || !rule->description || !rule->sources ||
+        !rule->destinations) {
         free(cidrs.items);
+        free(dests.items);
         return -ENOMEM;
     }
     if (cidrs.count)
         memcpy(rule->sources, cidrs.items, cidrs.count * sizeof *rule->sources);
     rule->source_count = cidrs.count;
+    if (dests.count)
+        memcpy(rule->destinations, dests.items, dests.count * sizeof *rule->destinations);
+    rule->destination_count = dests.count;
     free(cidrs.items);
+    free(dests.items);
     rules->service_count++;
     return 0;
 }
@@ -380,7 +437,7 @@ int firewall_rules_build(const struct plan *plan, const char *host, struct firew
         const struct plan_service *service = &plan->services[i];
         if (!service_runs_on(service, plan_host))
             continue;
-        int r = build_service(plan, service, out, err);
+        int r = build_service(plan, plan_host, service, out, err);
         if (r == -ENOMEM)
             goto nomem;
         if (r < 0) {
@@ -544,25 +601,50 @@ static bool rule_has_proto(const struct firewall_service_rule *rule, uint8_t pro
     return false;
 }
 
+/* "ip daddr { 10.0.0.1 } " for the rule's destinations of family (nothing when any). */
+static void nft_write_daddr(FILE *f, const struct firewall_service_rule *rule, uint8_t family)
+{
+    if (rule->any_destination)
+        return;
+    char buf[64];
+    bool first = true;
+    for (size_t i = 0; i < rule->destination_count; i++) {
+        if (rule->destinations[i].family != family)
+            continue;
+        fprintf(f, "%s%s", first ? (family == AF_INET ? "ip daddr { " : "ip6 daddr { ") : ", ",
+                firewall_cidr_text(&rule->destinations[i], buf, sizeof buf));
+        first = false;
+    }
+    if (!first)
+        fputs(" } ", f);
+}
+
 static void nft_write_accepts(FILE *f, const struct firewall_service_rule *rule)
 {
     fprintf(f, "\t\t# %s (%s)\n", rule->service, exposure_text(rule->exposure));
     static const uint8_t protos[] = { REGISTRY_PROTO_TCP, REGISTRY_PROTO_UDP };
+    static const uint8_t families[] = { AF_INET, AF_INET6 };
     for (size_t p = 0; p < 2; p++) {
         const char *proto = proto_text(protos[p]);
         if (!rule_has_proto(rule, protos[p]))
             continue;
-        if (rule->any_source) {
+        if (rule->any_source && rule->any_destination) {
             fprintf(f, "\t\t%s dport @%s_%s accept comment \"%s\"\n", proto, rule->ident, proto,
                     rule->ident);
             continue;
         }
-        if (firewall_rule_source_count(rule, AF_INET))
-            fprintf(f, "\t\tip saddr @%s_sources_v4 %s dport @%s_%s accept comment \"%s\"\n",
-                    rule->ident, proto, rule->ident, proto, rule->ident);
-        if (firewall_rule_source_count(rule, AF_INET6))
-            fprintf(f, "\t\tip6 saddr @%s_sources_v6 %s dport @%s_%s accept comment \"%s\"\n",
-                    rule->ident, proto, rule->ident, proto, rule->ident);
+        for (size_t i = 0; i < 2; i++) {
+            uint8_t family = families[i];
+            if (!firewall_rule_opens_family(rule, family))
+                continue;
+            fputs("\t\t", f);
+            nft_write_daddr(f, rule, family);
+            if (!rule->any_source)
+                fprintf(f, "%s saddr @%s_sources_%s ", family == AF_INET ? "ip" : "ip6",
+                        rule->ident, family == AF_INET ? "v4" : "v6");
+            fprintf(f, "%s dport @%s_%s accept comment \"%s\"\n", proto, rule->ident, proto,
+                    rule->ident);
+        }
     }
 }
 
@@ -684,17 +766,31 @@ static int render_firewalld(const struct firewall_rules *rules, struct firewall_
     for (size_t i = 0; i < rules->service_count; i++) {
         const struct firewall_service_rule *rule = &rules->services[i];
         fprintf(f, "# %s (%s)\n", rule->service, exposure_text(rule->exposure));
-        if (rule->any_source) {
+        if (rule->any_source && rule->any_destination) {
             fprintf(f, "firewall-cmd --permanent --zone=\"$ZONE\" --add-service=portreg-%s\n",
                     rule->ident);
             continue;
         }
-        for (size_t s = 0; s < rule->source_count; s++)
-            fprintf(f,
-                    "firewall-cmd --permanent --zone=\"$ZONE\" --add-rich-rule='rule family=\"%s\" "
-                    "source address=\"%s\" service name=\"portreg-%s\" accept'\n",
-                    rule->sources[s].family == AF_INET ? "ipv4" : "ipv6",
-                    firewall_cidr_text(&rule->sources[s], buf, sizeof buf), rule->ident);
+        /* a rich rule per (source, destination) pair of one family; any is left out */
+        size_t sources = rule->any_source ? 1 : rule->source_count;
+        size_t dests = rule->any_destination ? 1 : rule->destination_count;
+        for (size_t s = 0; s < sources; s++) {
+            for (size_t d = 0; d < dests; d++) {
+                const struct plan_cidr *src = rule->any_source ? NULL : &rule->sources[s];
+                const struct plan_cidr *dst = rule->any_destination ? NULL : &rule->destinations[d];
+                if (src && dst && src->family != dst->family)
+                    continue;
+                uint8_t family = src ? src->family : dst->family;
+                fprintf(f, "firewall-cmd --permanent --zone=\"$ZONE\" --add-rich-rule='rule "
+                        "family=\"%s\"", family == AF_INET ? "ipv4" : "ipv6");
+                if (src)
+                    fprintf(f, " source address=\"%s\"", firewall_cidr_text(src, buf, sizeof buf));
+                if (dst)
+                    fprintf(f, " destination address=\"%s\"",
+                            firewall_cidr_text(dst, buf, sizeof buf));
+                fprintf(f, " service name=\"portreg-%s\" accept'\n", rule->ident);
+            }
+        }
     }
     fputs("firewall-cmd --reload\n", f);
     return text_finish(&t, "commands.sh", out, err);
@@ -761,11 +857,20 @@ static int render_ufw(const struct firewall_rules *rules, struct firewall_output
         const struct firewall_service_rule *rule = &rules->services[i];
         fprintf(f, "# %s (%s)\nufw app update portreg-%s\n", rule->service,
                 exposure_text(rule->exposure), rule->ident);
-        if (rule->any_source)
-            fprintf(f, "ufw allow from any to any app portreg-%s\n", rule->ident);
-        for (size_t s = 0; s < rule->source_count; s++)
-            fprintf(f, "ufw allow from %s to any app portreg-%s\n",
-                    firewall_cidr_text(&rule->sources[s], buf, sizeof buf), rule->ident);
+        size_t sources = rule->any_source ? 1 : rule->source_count;
+        size_t dests = rule->any_destination ? 1 : rule->destination_count;
+        for (size_t s = 0; s < sources; s++) {
+            for (size_t d = 0; d < dests; d++) {
+                const struct plan_cidr *src = rule->any_source ? NULL : &rule->sources[s];
+                const struct plan_cidr *dst = rule->any_destination ? NULL : &rule->destinations[d];
+                if (src && dst && src->family != dst->family)
+                    continue;
+                char to[64];
+                fprintf(f, "ufw allow from %s", src ? firewall_cidr_text(src, buf, sizeof buf) : "any");
+                fprintf(f, " to %s app portreg-%s\n",
+                        dst ? firewall_cidr_text(dst, to, sizeof to) : "any", rule->ident);
+            }
+        }
     }
     fputs("ufw --force enable\n", f);
     return text_finish(&t, "commands.sh", out, err);
@@ -781,8 +886,7 @@ static void iptables_write_accepts(FILE *f, const struct firewall_service_rule *
 {
     static const uint8_t protos[] = { REGISTRY_PROTO_TCP, REGISTRY_PROTO_UDP };
     char buf[64];
-    size_t source_count = rule->any_source ? 1 : firewall_rule_source_count(rule, family);
-    if (source_count == 0)
+    if (!firewall_rule_opens_family(rule, family))
         return;
     for (size_t p = 0; p < 2; p++) {
         for (size_t start = 0; start < rule->port_count;) {
@@ -801,11 +905,19 @@ static void iptables_write_accepts(FILE *f, const struct firewall_service_rule *
             for (size_t s = 0; s < rule->source_count || (rule->any_source && s == 0); s++) {
                 if (!rule->any_source && rule->sources[s].family != family)
                     continue;
-                fputs("-A PORTREG", f);
-                if (!rule->any_source)
-                    fprintf(f, " -s %s", firewall_cidr_text(&rule->sources[s], buf, sizeof buf));
-                fprintf(f, " -p %s -m multiport --dports %s -m comment --comment \"%s\" -j ACCEPT\n",
-                        proto_text(protos[p]), ports, rule->ident);
+                for (size_t d = 0; d < rule->destination_count ||
+                                   (rule->any_destination && d == 0); d++) {
+                    if (!rule->any_destination && rule->destinations[d].family != family)
+                        continue;
+                    fputs("-A PORTREG", f);
+                    if (!rule->any_source)
+                        fprintf(f, " -s %s", firewall_cidr_text(&rule->sources[s], buf, sizeof buf));
+                    if (!rule->any_destination)
+                        fprintf(f, " -d %s",
+                                firewall_cidr_text(&rule->destinations[d], buf, sizeof buf));
+                    fprintf(f, " -p %s -m multiport --dports %s -m comment --comment \"%s\" "
+                            "-j ACCEPT\n", proto_text(protos[p]), ports, rule->ident);
+                }
             }
         }
     }

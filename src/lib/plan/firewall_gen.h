@@ -30,6 +30,10 @@ struct firewall_service_rule {
     bool any_source;                 /* from anywhere; sources is empty then */
     struct plan_cidr *sources;       /* sorted (IPv4 first), host bits cleared, unique */
     size_t source_count;
+    bool any_destination;            /* bound to every address (bind: any); else only the
+                                      * addresses it binds are opened: destinations */
+    struct plan_cidr *destinations;  /* /32 and /128, sorted (IPv4 first), unique */
+    size_t destination_count;
     struct plan_pos pos;
 };
 
@@ -58,6 +62,11 @@ void firewall_rules_free(struct firewall_rules *rules);
 
 /* Counts of the IPv4 / IPv6 sources of a rule. */
 size_t firewall_rule_source_count(const struct firewall_service_rule *rule, uint8_t family);
+/* Counts of the IPv4 / IPv6 destination addresses of a rule (0 when any_destination). */
+size_t firewall_rule_destination_count(const struct firewall_service_rule *rule, uint8_t family);
+/* Whether a rule opens anything for family: a source and a destination of that family (or
+ * any). */
+bool firewall_rule_opens_family(const struct firewall_service_rule *rule, uint8_t family);
 
 /* ---- output formats ---- */
 

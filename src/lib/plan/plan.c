@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 
 #include "registry/record.h"
@@ -473,4 +474,27 @@ const char *plan_diagnostic_format(const struct plan_diagnostic *d, char *buf, s
     PLAN_APPEND("%s", d->message);
 #undef PLAN_APPEND
     return buf;
+}
+
+/* The length of name's first DNS label. */
+static size_t first_label_length(const char *name)
+{
+    const char *dot = strchr(name, '.');
+    return dot ? (size_t)(dot - name) : strlen(name);
+}
+
+bool plan_host_is_local(const struct plan_host *host, const char *hostname)
+{
+    if (host->has_local)
+        return host->local;
+    if (!host->name || !hostname || !hostname[0])
+        return false;
+    if (strcasecmp(host->name, hostname) == 0)
+        return true;
+    size_t name_label = first_label_length(host->name), host_label = first_label_length(hostname);
+    /* "web1" and "web1.example.org", either way round */
+    bool name_short = host->name[name_label] == '\0', host_short = hostname[host_label] == '\0';
+    if (name_short == host_short)
+        return false;
+    return name_label == host_label && strncasecmp(host->name, hostname, name_label) == 0;
 }

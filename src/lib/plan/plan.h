@@ -46,6 +46,10 @@ struct plan_host {
     struct plan_pos ephemeral_pos;
     struct plan_range *reserved;     /* struct plan_range is defined below */
     size_t reserved_count;
+    /* Optional `local:` (has_local): whether the host is the machine plan check runs on, so
+     * that the machine's own port sysctls apply to it; absent: decided by the caller (the
+     * CLI compares the name with the host name). */
+    bool has_local, local;
 };
 
 struct plan_network {
@@ -241,5 +245,10 @@ void plan_diagnostics_sort(struct plan_diagnostics *diag);
 const char *plan_severity_name(enum plan_severity severity);
 /* "FILE:LINE:COLUMN: SEVERITY: FIELD: MESSAGE" (parts omitted when absent) into buf. */
 const char *plan_diagnostic_format(const struct plan_diagnostic *d, char *buf, size_t size);
+
+/* Whether host is the machine called hostname (gethostname's answer): its `local:` when it
+ * declares one, else whether its name equals hostname or hostname's first label, or its first
+ * label equals hostname (ASCII case-insensitive, as DNS names compare). */
+bool plan_host_is_local(const struct plan_host *host, const char *hostname);
 
 #endif

@@ -50,6 +50,43 @@ size_t plan_iana_lookup_registry(void *user, uint16_t port, uint8_t proto, const
     return stored;
 }
 
+/* Whether the space-separated aliases list holds name (ASCII case-insensitive). */
+static bool aliases_contain(const char *aliases, const char *name)
+{
+    size_t len = strlen(name);
+    for (const char *p = aliases; *p;) {
+        while (*p == ' ')
+            p++;
+        const char *end = p;
+        while (*end && *end != ' ')
+            end++;
+        if ((size_t)(end - p) == len && len && strncasecmp(p, name, len) == 0)
+            return true;
+        p = end;
+    }
+    return false;
+}
+
+bool plan_iana_has_name_registry(void *user, uint16_t port, uint8_t proto, const char *name)
+{
+    const struct registry_index *ix = user;
+    size_t count = 0;
+    const uint32_t *ids = registry_index_port_records(ix, port, &count);
+    for (size_t i = 0; i < count; i++) {
+        struct registry_record rec;
+        if (!registry_index_record(ix, ids[i], &rec) || !rec.has_port)
+            continue;
+        if (rec.status != REGISTRY_STATUS_ASSIGNED)
+            continue;
+        if (rec.proto != REGISTRY_PROTO_ANY && rec.proto != proto)
+            continue;
+        if ((rec.service[0] && strcasecmp(rec.service, name) == 0) ||
+            aliases_contain(rec.aliases, name))
+            return true;
+    }
+    return false;
+}
+
 /* ---- the checker's state ---- */
 
 struct host_facts {
@@ -118,13 +155,27 @@ static size_t ck_iana(const struct checker *ck, uint16_t port, uint8_t proto, co
     return n < IANA_NAMES_MAX ? n : IANA_NAMES_MAX;
 }
 
-/* Whether one of IANA's names for the port is one the service declares in `iana:`. */
-static bool ck_iana_is_own(const struct plan_service *svc, const char *const *names, size_t n)
+/* Whether the service implements what IANA registered on the port: its own name or one it
+ * declares in `iana:` is IANA's name for the port (or an alias of it), compared as IANA does,
+ * case-insensitively (a service named ssh on 22/tcp is ssh). */
+static bool ck_iana_is_own(const struct checker *ck, const struct plan_service *svc,
+                           uint16_t port, uint8_t proto, const char *const *names, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
+        if (strcasecmp(names[i], svc->name) == 0)
+            return true;
         for (size_t j = 0; j < svc->iana_count; j++)
             if (strcasecmp(names[i], svc->iana_names[j]) == 0)
                 return true;
+    }
+    const struct plan_check_context *ctx = ck->ctx;
+    if (!ctx || !ctx->iana_has_name)
+        return false;
+    if (ctx->iana_has_name(ctx->iana_user, port, proto, svc->name))
+        return true;
+    for (size_t j = 0; j < svc->iana_count; j++)
+        if (ctx->iana_has_name(ctx->iana_user, port, proto, svc->iana_names[j]))
+            return true;
     return false;
 }
 
@@ -329,7 +380,7 @@ static void ck_resolve_auto(struct checker *ck, size_t s, size_t p, struct port_
             continue;
         const char *names[IANA_NAMES_MAX];
         size_t n = check_iana ? ck_iana(ck, candidate, port->proto, names) : 0;
-        if (n && !ck_iana_is_own(svc, names, n))
+        if (n && !ck_iana_is_own(ck, svc, candidate, port->proto, names, n))
             continue;
         port->port = candidate;
         ck_report(ck, PLAN_SEVERITY_INFO, "auto-port", &port->pos, field, NULL, NULL,
@@ -382,7 +433,7 @@ static void ck_port_policy(struct checker *ck, size_t s, size_t p, const char *f
 
     const char *names[IANA_NAMES_MAX];
     size_t n = ck_iana(ck, port->port, port->proto, names);
-    bool own = n && ck_iana_is_own(svc, names, n);
+    bool own = n && ck_iana_is_own(ck, svc, port->port, port->proto, names, n);
     const struct plan_range *st = &policy->static_range;
     bool system_port = port->port < 1024 && port->port < st->first;
     if (!port->automatic && (port->port < st->first || port->port > st->last) && !system_port &&

@@ -7,6 +7,7 @@
 #ifndef PORTREG_PLAN_PLAN_CHECK_H
 #define PORTREG_PLAN_PLAN_CHECK_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -19,6 +20,10 @@
  * the port is unassigned. Names must stay valid until plan_check returns. */
 typedef size_t (*plan_iana_lookup_fn)(void *user, uint16_t port, uint8_t proto,
                                       const char **names, size_t max);
+/* Whether name is, compared as IANA does (ASCII case-insensitive), the service name or one of
+ * the aliases of an assignment of port/proto. */
+typedef bool (*plan_iana_has_name_fn)(void *user, uint16_t port, uint8_t proto,
+                                      const char *name);
 
 /* Port facts of one plan host (its ephemeral range and reserved ports); NULL: use ctx->local.
  * A host that declares `ephemeral:` in the plan uses that (and its `reserved:`) instead. */
@@ -28,9 +33,15 @@ typedef const struct local_ports *(*plan_host_ports_fn)(void *user,
 struct plan_check_context {
     plan_iana_lookup_fn iana_lookup;        /* NULL: no IANA rule, autos skip nothing for it */
     void *iana_user;
-    const struct local_ports *local;        /* hosts without facts of their own: normally this
-                                             * host's (local_ports_read); NULL or have_* false:
-                                             * those hosts get no ephemeral rule */
+    plan_iana_has_name_fn iana_has_name;    /* NULL: a service implements the port's protocol
+                                             * when its name or an `iana:` name equals one of
+                                             * iana_lookup's names; else also its aliases */
+    const struct local_ports *local;        /* hosts without facts of their own and for which
+                                             * host_ports gives NULL: the CLI passes the kernel's
+                                             * defaults (local_ports_kernel_default) and gives
+                                             * this machine's facts only to the plan host that is
+                                             * this machine; NULL or have_* false: no ephemeral
+                                             * rule for those hosts */
     plan_host_ports_fn host_ports;          /* NULL: every host uses local */
     void *host_ports_user;
     unsigned unprivileged_port_start;       /* net.ipv4.ip_unprivileged_port_start; 0 means
@@ -42,6 +53,9 @@ struct plan_check_context {
  * Assigned and IANA-reserved records for that protocol (or for every protocol) count. */
 size_t plan_iana_lookup_registry(void *user, uint16_t port, uint8_t proto, const char **names,
                                  size_t max);
+/* plan_iana_has_name_fn over a compiled registry index: the service name or a services(5)
+ * alias of one of the records plan_iana_lookup_registry counts. */
+bool plan_iana_has_name_registry(void *user, uint16_t port, uint8_t proto, const char *name);
 
 /* Resolve `auto` ports (plan->services[i].ports[j].port is set; an info diagnostic "auto-port"
  * says which) and run every rule; findings go to diag. ctx may be NULL (no IANA data, no host

@@ -350,6 +350,8 @@ static json_t *host_json(const struct plan_host *h)
     json_object_set_new(o, "name", json_string(h->name));
     json_object_set_new(o, "addresses", addresses_json(h));
     json_object_set_new(o, "groups", strings_json(h->groups, h->group_count));
+    if (h->has_local)
+        json_object_set_new(o, "local", json_boolean(h->local));
     if (h->has_ephemeral)
         json_object_set_new(o, "ephemeral", range_json(&(struct plan_range){
                                                 .first = h->ephemeral_first,
@@ -458,13 +460,13 @@ static int write_json(FILE *out, const struct plan *plan, struct plan_diagnostic
 }
 
 /* ---- NetBox ----
- * Columns of NetBox's ServiceImportForm (netbox/ipam/forms/bulk_import.py) up to NetBox 4.2:
- * fields = ('device', 'virtual_machine', 'ipaddresses', 'name', 'protocol', 'ports',
- * 'description', 'comments', 'tags'); device is a CSVModelChoiceField by name, protocol a
- * CSVChoiceField of ServiceProtocolChoices ("tcp", "udp", "sctp"), ports an array of integers
- * written "80,443". NetBox 4.3 replaced device/virtual_machine with parent_object_type
- * ("dcim.device") + parent (by name) or parent_object_id; this module writes the device form.
- * One row per service, host and protocol (a NetBox service has one protocol). */
+ * Columns of NetBox's ServiceImportForm (netbox/ipam/forms/bulk_import.py). Since NetBox 4.3
+ * a service belongs to a parent object: parent_object_type ("dcim.device") + parent (the
+ * device by name) or parent_object_id; "netbox-csv" writes those. Up to NetBox 4.2 the form
+ * had device / virtual_machine instead ("netbox-csv-pre-4.3", `--netbox-columns pre-4.3`).
+ * Both: name, protocol (ServiceProtocolChoices "tcp", "udp", "sctp"), ports (an array of
+ * integers written "80,443"), description. One row per service, host and protocol (a NetBox
+ * service has one protocol). */
 
 /* Truncate to at most max bytes without splitting a UTF-8 sequence. */
 static void truncate_utf8(char *text, size_t max)
@@ -484,13 +486,14 @@ static int port_compare(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-static int write_netbox_csv(FILE *out, const struct plan *plan, struct plan_diagnostics *warnings,
-                            struct pr_error *err)
+static int write_netbox_rows(FILE *out, const struct plan *plan, bool parent_columns,
+                             struct plan_diagnostics *warnings, struct pr_error *err)
 {
     int rc = warn_unresolved(plan, "netbox-csv", warnings, err);
     if (rc < 0)
         return rc;
-    fputs("device,name,protocol,ports,description\r\n", out);
+    fputs(parent_columns ? "parent_object_type,parent,name,protocol,ports,description\r\n"
+                         : "device,name,protocol,ports,description\r\n", out);
     for (size_t h = 0; h < plan->host_count; h++) {
         const struct plan_host *host = &plan->hosts[h];
         for (size_t i = 0; i < plan->service_count; i++) {
@@ -517,6 +520,8 @@ static int write_netbox_csv(FILE *out, const struct plan *plan, struct plan_diag
                 if (!description)
                     return pr_error_set(err, -ENOMEM, "out of memory");
                 truncate_utf8(description, NETBOX_DESCRIPTION_MAX);
+                if (parent_columns)
+                    csv_field(out, "dcim.device", false);
                 csv_field(out, host->name, false);
                 csv_field(out, s->name, false);
                 csv_field(out, plan_proto_name(protos[k]), false);
@@ -529,6 +534,20 @@ static int write_netbox_csv(FILE *out, const struct plan *plan, struct plan_diag
     return finish(out, err);
 }
 
+/* NetBox 4.3 and later: parent_object_type,parent,... */
+static int write_netbox_csv(FILE *out, const struct plan *plan, struct plan_diagnostics *warnings,
+                            struct pr_error *err)
+{
+    return write_netbox_rows(out, plan, true, warnings, err);
+}
+
+/* NetBox up to 4.2: device,... */
+static int write_netbox_csv_pre_4_3(FILE *out, const struct plan *plan,
+                                    struct plan_diagnostics *warnings, struct pr_error *err)
+{
+    return write_netbox_rows(out, plan, false, warnings, err);
+}
+
 /* ---- the module table ---- */
 
 static const struct plan_export_format formats[] = {
@@ -537,8 +556,10 @@ static const struct plan_export_format formats[] = {
     { "iana-csv", "IANA's service-names-port-numbers.csv columns, one row per port",
       write_iana_csv },
     { "json", "the whole plan as JSON, field names as in the YAML", write_json },
-    { "netbox-csv", "NetBox bulk import of services: device,name,protocol,ports,description",
-      write_netbox_csv },
+    { "netbox-csv", "NetBox 4.3+ bulk import of services: parent_object_type,parent,name,"
+      "protocol,ports,description", write_netbox_csv },
+    { "netbox-csv-pre-4.3", "NetBox up to 4.2: device,name,protocol,ports,description",
+      write_netbox_csv_pre_4_3 },
 };
 
 const struct plan_export_format *plan_export_formats(size_t *count)

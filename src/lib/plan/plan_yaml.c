@@ -22,6 +22,7 @@
  *       groups: [web]              # NAME or list
  *       ephemeral: 32768-60999     # optional: the host's ip_local_port_range
  *       reserved: [8080]           # optional: the host's ip_local_reserved_ports (RANGEs)
+ *       local: true                # optional: this host is the machine plan check runs on
  *   services:
  *     - name: nginx                # required, unique
  *       hosts: [web]               # required: host or group names (NAME or list)
@@ -1086,9 +1087,10 @@ static void ld_networks(struct loader *ld, const struct ynode *value)
 
 /* ---- hosts ---- */
 
-enum { HOST_NAME, HOST_ADDRESSES, HOST_GROUPS, HOST_EPHEMERAL, HOST_RESERVED, HOST_KEYS };
+enum { HOST_NAME, HOST_ADDRESSES, HOST_GROUPS, HOST_EPHEMERAL, HOST_RESERVED, HOST_LOCAL,
+       HOST_KEYS };
 static const char *const host_keys[HOST_KEYS] = { "name", "addresses", "groups", "ephemeral",
-                                                  "reserved" };
+                                                  "reserved", "local" };
 
 struct address_list {
     struct plan_named_address *items;
@@ -1210,6 +1212,11 @@ static void ld_host(struct loader *ld, const struct ynode *node)
     if ((v = ld_node(ld, values[HOST_RESERVED])) && !ynode_is_null(v)) {
         mark = ld_push_key(ld, "reserved");
         ld_range_list(ld, v, &host.reserved, &host.reserved_count);
+        ld_pop(ld, mark);
+    }
+    if ((v = ld_node(ld, values[HOST_LOCAL])) && !ynode_is_null(v)) {
+        mark = ld_push_key(ld, "local");
+        host.has_local = ld_bool(ld, v, &host.local);
         ld_pop(ld, mark);
     }
     if (!host.name)

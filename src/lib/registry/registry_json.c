@@ -33,7 +33,26 @@ static json_t *aliases_json(const char *aliases)
     return array;
 }
 
+bool registry_record_from_iana(const struct registry_index *ix, uint32_t id)
+{
+    struct registry_source_info src;
+    registry_index_source(ix, registry_index_record_source(ix, id), &src);
+    return src.role == REGISTRY_ROLE_PRIMARY;
+}
+
+uint16_t registry_record_frequency_port(const struct registry_record *rec, uint16_t port)
+{
+    if (port && port >= rec->port_first && port <= rec->port_last)
+        return port;
+    return rec->port_first;
+}
+
 json_t *registry_record_json(const struct registry_index *ix, uint32_t id)
+{
+    return registry_record_json_at(ix, id, 0);
+}
+
+json_t *registry_record_json_at(const struct registry_index *ix, uint32_t id, uint16_t port)
 {
     struct registry_record rec;
     struct registry_source_info src;
@@ -46,6 +65,7 @@ json_t *registry_record_json(const struct registry_index *ix, uint32_t id)
     json_object_set_new(o, "port_last", rec.has_port ? json_integer(rec.port_last) : json_null());
     json_object_set_new(o, "protocol", json_string(registry_proto_name(rec.proto)));
     json_object_set_new(o, "status", json_string(registry_status_name(rec.status)));
+    json_object_set_new(o, "iana", json_boolean(src.role == REGISTRY_ROLE_PRIMARY));
     json_object_set_new(o, "description", string_or_null(rec.description));
     json_object_set_new(o, "assignee", string_or_null(rec.assignee));
     json_object_set_new(o, "contact", string_or_null(rec.contact));
@@ -62,16 +82,20 @@ json_t *registry_record_json(const struct registry_index *ix, uint32_t id)
     if (rec.has_port && rec.proto != REGISTRY_PROTO_ANY) {
         const char *nmap_name;
         uint32_t rank;
-        double f = registry_index_frequency(ix, rec.port_first, rec.proto, &nmap_name, &rank);
+        uint16_t at = registry_record_frequency_port(&rec, port);
+        double f = registry_index_frequency(ix, at, rec.proto, &nmap_name, &rank);
         json_object_set_new(o, "open_frequency", rank ? json_real(f) : json_null());
         json_object_set_new(o, "open_frequency_rank", rank ? json_integer(rank) : json_null());
+        json_object_set_new(o, "open_frequency_port", rank ? json_integer(at) : json_null());
     } else {
         json_object_set_new(o, "open_frequency", json_null());
         json_object_set_new(o, "open_frequency_rank", json_null());
+        json_object_set_new(o, "open_frequency_port", json_null());
     }
     json_t *source = json_object();
     json_object_set_new(source, "kind", json_string(registry_source_kind_name(src.kind)));
     json_object_set_new(source, "path", json_text(src.path));
+    json_object_set_new(source, "role", json_string(registry_source_role_name(src.role)));
     json_object_set_new(source, "line", json_integer(rec.line));
     json_object_set_new(o, "source", source);
     return o;
@@ -117,9 +141,11 @@ json_t *lookup_answer_json(const struct registry_index *ix, const struct lookup_
             json_object_set_new(o, "host", h);
         }
     }
+    uint16_t asked = query->kind == LOOKUP_KIND_PORTS && query->single_port
+                         ? query->spec.ranges[0].first : 0;
     json_t *records = json_array();
     for (size_t i = 0; i < result->count; i++)
-        json_array_append_new(records, registry_record_json(ix, result->records[i]));
+        json_array_append_new(records, registry_record_json_at(ix, result->records[i], asked));
     json_object_set_new(o, "records", records);
     return o;
 }

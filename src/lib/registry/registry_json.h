@@ -22,6 +22,15 @@ struct lookup_host_facts {
 };
 
 json_t *registry_record_json(const struct registry_index *ix, uint32_t id);
+/* The same, with the open-frequency of port when the record covers it (port 6003 of the
+ * 6000-6063 block has its own frequency in nmap-services), else of its first port;
+ * "open_frequency_port" says which. */
+json_t *registry_record_json_at(const struct registry_index *ix, uint32_t id, uint16_t port);
+/* Whether a record comes from the registry's primary source (the IANA CSV or the IANA-derived
+ * services file): false for names only the host's services file (/etc/services) lists. */
+bool registry_record_from_iana(const struct registry_index *ix, uint32_t id);
+/* The port whose open-frequency describes a record for a query about port (0: none). */
+uint16_t registry_record_frequency_port(const struct registry_record *rec, uint16_t port);
 /* One query and its answer; a single-port query gets a "host" object from host. host may be
  * NULL (not Linux, or not asked). */
 json_t *lookup_answer_json(const struct registry_index *ix, const struct lookup_query *query,
