@@ -1047,8 +1047,9 @@ static int thread_create(struct syn_scan *scan, uint32_t index, const bool famil
             return pr_error_set(err, error, "syn scan: cannot open a raw %s socket: %s",
                                 family == AF_INET ? "IPv4" : "IPv6", strerror(-error));
     }
-    uint32_t initial = timeout_us;
-    scan_rtt_init(&t->rtt, SYN_MIN_TIMEOUT_US, initial, timeout_us);
+    uint32_t min_us, initial_us, max_us;
+    scan_job_rtt_bounds(scan->job, timeout_us / 1000, SYN_MIN_TIMEOUT_US, &min_us, &initial_us, &max_us);
+    scan_rtt_init(&t->rtt, min_us, initial_us, max_us);
     scan_rate_init(&t->rate, rate, scan_now_ns());
     return 0;
 }
