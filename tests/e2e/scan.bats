@@ -656,3 +656,19 @@ EOF
   scan_on_tty -sT -p "$port" -4 localhost
   [[ "$output" == *$'\nlocalhost (127.0.0.1)  1 open\n'* ]]
 }
+
+@test "--max-inflight 1 (as -T0..-T2) holds one probe at a time with the syn engine too" {
+  need_syn
+  command -v nft >/dev/null || skip "needs nftables"
+  [ "${#IN[@]}" -gt 0 ] || skip "needs a network namespace"
+  "${IN[@]}" nft add table inet t
+  "${IN[@]}" nft add chain inet t input '{ type filter hook input priority 0; }'
+  "${IN[@]}" nft add rule inet t input tcp dport 8301-8303 drop
+  for engine in syn connect; do
+    # three silent ports, 300 ms each, one after another
+    run -1 --separate-stderr "${IN[@]}" "$PORTREG" scan -e "$engine" --max-inflight 1 --retries 0 --timeout 300ms \
+      -p 8301-8303 --json 127.0.0.1
+    echo "$engine: $output" | cut -c1-300
+    echo "$output" | jq -e '.summary.filtered == 3 and .scan.elapsed_s >= 0.85'
+  done
+}
