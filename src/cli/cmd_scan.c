@@ -2,8 +2,10 @@
  * and ports (port specs, -p-, --top-ports from the registry's nmap open-frequency), picks an
  * engine by name (scan/engine.h: syn as root, else connect; udp), runs it with a sink that
  * corrects local results from live sockets (a full accept queue is open, not filtered),
- * collects or streams the results, and renders a table, JSON, NDJSON or nmap XML
- * (scan_xml.c). A progress line on a TTY. Exit 0 open ports found, 1 none, 2 bad input,
+ * collects or streams the results, and renders a table (plain rows when piped), JSON, NDJSON
+ * and nmap's XML, normal and grepable files (scan_xml.c, scan_normal.c, scan_grepable.c).
+ * nmap's timing templates (-T0..-T5) set the timing options not given. A progress line on a
+ * TTY; -v says what was found as it is found. Exit 0 open ports found, 1 none, 2 bad input,
  * 3 failure (including probes that failed locally). */
 #include <errno.h>
 #include <inttypes.h>
@@ -12,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -37,7 +40,8 @@ static const char scan_usage_tail[] =
 
 enum { OPT_TOP = 256, OPT_EXCLUDE, OPT_EXCLUDE_FILE, OPT_RATE, OPT_INFLIGHT, OPT_TIMEOUT,
        OPT_RETRIES, OPT_THREADS, OPT_SHARD, OPT_SEED, OPT_BANNERS, OPT_LOCAL, OPT_JSON,
-       OPT_NDJSON, OPT_XML, OPT_NO_PROGRESS, OPT_INPUT, OPT_SYN, OPT_CONNECT, OPT_UDP, OPT_NO_PING };
+       OPT_NDJSON, OPT_XML, OPT_NO_PROGRESS, OPT_INPUT, OPT_SYN, OPT_CONNECT, OPT_UDP, OPT_NO_PING,
+       OPT_OPEN, OPT_REASON, OPT_NORMAL, OPT_GREPABLE, OPT_ALL_FORMATS };
 /* nmap's spellings are single-dash words (-iL FILE, -sS, -Pn); the hidden -s and -P keep
  * `-s S` working and name a wrong one ("-sX: only -sS, -sT and -sU"). */
 const struct cli_option cli_scan_options[] = {
@@ -49,6 +53,7 @@ const struct cli_option cli_scan_options[] = {
     { NULL, 'p', CLI_OPTION_REQUIRED_VALUE, "SPEC", "ports: 22, 1-1024, -p- (all), T:80,U:53, ssh,mysql", 'p', 0 },
     { "top-ports", 0, CLI_OPTION_REQUIRED_VALUE, "N",
       "the N ports most often found open (nmap-services);\ndefault: --top-ports 1000", OPT_TOP, 0 },
+    { NULL, 'F', CLI_OPTION_NO_VALUE, NULL, "fast: the 100 ports most often found open", 'F', 0 },
     { NULL, '4', CLI_OPTION_NO_VALUE, NULL, "only IPv4 targets", '4', 0 },
     { NULL, '6', CLI_OPTION_NO_VALUE, NULL, "only IPv6 targets", '6', 0 },
     { NULL, 0, CLI_OPTION_NO_VALUE, NULL, "engines:", 0, CLI_OPTION_HEADING },
@@ -59,6 +64,9 @@ const struct cli_option cli_scan_options[] = {
     { "sU", 0, CLI_OPTION_NO_VALUE, NULL, "UDP as well (-sS -sU, -sSU: both in one run)", OPT_UDP, CLI_OPTION_SINGLE_DASH },
     { NULL, 's', CLI_OPTION_REQUIRED_VALUE, "S|T|U", "the scan type", 's', CLI_OPTION_HIDDEN },
     { NULL, 0, CLI_OPTION_NO_VALUE, NULL, "timing:", 0, CLI_OPTION_HEADING },
+    { NULL, 'T', CLI_OPTION_REQUIRED_VALUE, "0-5",
+      "nmap's timing template: -T0 paranoid, -T1 sneaky, -T2 polite,\n-T3 normal, -T4 aggressive, "
+      "-T5 insane (the options\nbelow override it)", 'T', 0 },
     { "rate", 0, CLI_OPTION_REQUIRED_VALUE, "PPS",
       "probes per second (0 = unlimited; default unlimited for\n"
       "this host's own addresses, 2000 otherwise)", OPT_RATE, 0 },
@@ -77,6 +85,17 @@ const struct cli_option cli_scan_options[] = {
     { "ndjson", 0, CLI_OPTION_NO_VALUE, NULL, "one JSON object per probe, streamed as results arrive", OPT_NDJSON, 0 },
     { "oX", 0, CLI_OPTION_REQUIRED_VALUE, "FILE", "also write nmap's XML format to FILE (- for stdout)", OPT_XML, CLI_OPTION_SINGLE_DASH },
     { "xml", 0, CLI_OPTION_REQUIRED_VALUE, "FILE", NULL, OPT_XML, 0 },
+    { "oN", 0, CLI_OPTION_REQUIRED_VALUE, "FILE", "also write nmap's normal output to FILE", OPT_NORMAL,
+      CLI_OPTION_SINGLE_DASH },
+    { "oG", 0, CLI_OPTION_REQUIRED_VALUE, "FILE", "also write nmap's grepable output to FILE", OPT_GREPABLE,
+      CLI_OPTION_SINGLE_DASH },
+    { "oA", 0, CLI_OPTION_REQUIRED_VALUE, "BASE", "-oN BASE.nmap -oG BASE.gnmap -oX BASE.xml", OPT_ALL_FORMATS,
+      CLI_OPTION_SINGLE_DASH },
+    { "open", 0, CLI_OPTION_NO_VALUE, NULL, "only ports open or open|filtered (and their hosts)", OPT_OPEN, 0 },
+    { "reason", 0, CLI_OPTION_NO_VALUE, NULL,
+      "the reason of each state (the table always has it;\nadds nmap's REASON column to -oN)", OPT_REASON, 0 },
+    { NULL, 'v', CLI_OPTION_NO_VALUE, NULL,
+      "verbose: open ports on stderr as found, timing at the\nend (-vv: and the timing before)", 'v', 0 },
     { "no-progress", 0, CLI_OPTION_NO_VALUE, NULL, "no progress line on a terminal", OPT_NO_PROGRESS, 0 },
     { NULL, 'n', CLI_OPTION_NO_VALUE, NULL,
       "accepted for nmap users (portreg never resolves results\nback to names)", 'n', 0 },
@@ -105,8 +124,13 @@ struct scan_cli {
     bool rate_given;
     struct scan_progress progress;
     struct scan_collect collect;
-    bool json, ndjson, progress_bar, compare_local;
-    const char *xml_path;
+    bool json, ndjson, progress_bar, compare_local, only_open, reason, fast;
+    int verbose;
+    bool progress_shown;                      /* the progress line is drawn: -v clears it first */
+    int template_level;                       /* -T: 0..5, -1 when not given */
+    bool inflight_given, timeout_given, threads_given;
+    const char *xml_path, *normal_path, *grepable_path;
+    char *all_formats_paths[3];               /* -oA BASE: BASE.nmap, BASE.gnmap, BASE.xml */
     struct registry_index *ix;
     struct socket_view_context view;   /* for IANA service names */
     struct host_addresses host;
@@ -164,6 +188,101 @@ static int parse_shard(const char *text, struct scan_job *job)
     return CLI_EXIT_OK;
 }
 
+/* nmap's timing templates (nmap.cc, case 'T') on portreg's timing: nmap's scan delay is a
+ * --rate (one probe per delay), max-parallelism 1 is --max-inflight 1 and one thread, its
+ * max-, initial- and min-rtt-timeout are --timeout and the RTT table's first timeout and floor.
+ * nmap's max-retries (10, 6, 2) are ceilings of an adaptive retransmission; portreg resends a
+ * fixed number of times (1 by default, below every ceiling), so no template changes --retries.
+ * -T3 (normal) is the default: nothing changes. 0 in a field: portreg's default. */
+struct timing_template {
+    const char *name;
+    double rate_pps;
+    uint32_t max_inflight, threads, timeout_ms, initial_timeout_ms, min_timeout_ms;
+};
+static const struct timing_template timing_templates[6] = {
+    { "paranoid", 1.0 / 300, 1, 1, 300000, 300000, 100 },   /* 5 min between probes */
+    { "sneaky", 1.0 / 15, 1, 1, 15000, 15000, 100 },        /* 15 s */
+    { "polite", 2.5, 1, 1, 10000, 1000, 100 },              /* 400 ms */
+    { "normal", 0, 0, 0, 0, 0, 0 },
+    { "aggressive", 0, 0, 0, 1250, 500, 100 },
+    { "insane", 0, 0, 0, 300, 250, 50 },
+};
+
+/* -T4, -T 4, -Taggressive, -T Aggressive (nmap compares names without case) */
+static int parse_template(const char *text, int *level)
+{
+    if (text[0] >= '0' && text[0] <= '5' && text[1] == '\0') {
+        *level = text[0] - '0';
+        return CLI_EXIT_OK;
+    }
+    for (int i = 0; i < 6; i++)
+        if (strcasecmp(text, timing_templates[i].name) == 0) {
+            *level = i;
+            return CLI_EXIT_OK;
+        }
+    return cli_usage_error("scan", "-T%s: a timing template is 0-5 or paranoid, sneaky, polite, normal, "
+                           "aggressive or insane", text);
+}
+
+/* The template's values for the options not given on the command line. */
+static void apply_template(struct scan_cli *s)
+{
+    if (s->template_level < 0)
+        return;
+    const struct timing_template *t = &timing_templates[s->template_level];
+    if (t->rate_pps > 0 && !s->rate_given) {
+        s->job.rate_pps = t->rate_pps;
+        s->rate_given = true;   /* a template's rate is asked for: not the remote default */
+    }
+    if (t->max_inflight && !s->inflight_given)
+        s->job.max_inflight = t->max_inflight;
+    if (t->threads && !s->threads_given)
+        s->job.threads = t->threads;
+    if (t->timeout_ms && !s->timeout_given) {
+        s->job.timeout_ms = t->timeout_ms;
+        s->job.initial_timeout_ms = t->initial_timeout_ms;
+        s->job.min_timeout_ms = t->min_timeout_ms;
+    } else if (t->timeout_ms) {   /* --timeout caps the template's first timeout and floor */
+        s->job.initial_timeout_ms = t->initial_timeout_ms;
+        s->job.min_timeout_ms = t->min_timeout_ms;
+    }
+}
+
+/* The timing a run used, every default resolved as the engines resolve it. */
+static void describe_timing(const struct scan_cli *s, struct scan_timing_info *out)
+{
+    memset(out, 0, sizeof *out);
+    out->template_level = s->template_level;
+    out->template_name = s->template_level >= 0 ? timing_templates[s->template_level].name : NULL;
+    out->rate_pps = s->job.rate_pps;
+    out->max_inflight = s->job.max_inflight;
+    out->threads = s->job.threads;
+    uint32_t min_us, initial_us, max_us;
+    scan_job_rtt_bounds(&s->job, 1000, 100000, &min_us, &initial_us, &max_us);
+    out->timeout_ms = max_us / 1000;
+    out->initial_timeout_ms = initial_us / 1000;
+    out->min_timeout_ms = min_us / 1000;
+    out->retries = SCAN_JOB_RETRIES(&s->job);
+}
+
+static void print_timing(const char *when, const struct scan_timing_info *t)
+{
+    char level[32] = "", rate[48], inflight[32];
+    if (t->template_name)
+        snprintf(level, sizeof level, " -T%d (%s)", t->template_level, t->template_name);
+    if (t->rate_pps > 0)
+        snprintf(rate, sizeof rate, "%g probes/s", t->rate_pps);
+    else
+        snprintf(rate, sizeof rate, "unlimited");
+    if (t->max_inflight)
+        snprintf(inflight, sizeof inflight, "%u", t->max_inflight);
+    else
+        snprintf(inflight, sizeof inflight, "from the limits");
+    fprintf(stderr, "portreg: scan: %s timing%s: timeout %u ms (first %u ms, at least %u ms), %u retr%s, "
+            "rate %s, in flight %s\n", when, level, t->timeout_ms, t->initial_timeout_ms, t->min_timeout_ms,
+            t->retries, t->retries == 1 ? "y" : "ies", rate, inflight);
+}
+
 /* --engine NAME: exactly that engine (the last --engine wins, as before -sU could be added) */
 static int set_engine(struct scan_cli *s, const char *name, const char *option)
 {
@@ -192,6 +311,26 @@ static int add_scan_types(struct scan_cli *s, const char *letters)
             return cli_usage_error("scan", "-sS and -sT exclude each other: one TCP scan type");
         s->tcp_engine = e;
     }
+    return CLI_EXIT_OK;
+}
+
+/* -oA BASE: BASE.nmap, BASE.gnmap and BASE.xml, as nmap (not "-": three formats cannot share
+ * stdout) */
+static int set_all_formats(struct scan_cli *s, const char *base)
+{
+    if (strcmp(base, "-") == 0 || !base[0])
+        return cli_usage_error("scan", "-oA \"%s\": a base name for three files (.nmap, .gnmap, .xml)", base);
+    static const char *const suffix[3] = { ".nmap", ".gnmap", ".xml" };
+    for (size_t i = 0; i < 3; i++) {
+        free(s->all_formats_paths[i]);
+        if (asprintf(&s->all_formats_paths[i], "%s%s", base, suffix[i]) < 0) {
+            s->all_formats_paths[i] = NULL;
+            return cli_error(CLI_EXIT_FAILURE, "scan", "out of memory");
+        }
+    }
+    s->normal_path = s->all_formats_paths[0];
+    s->grepable_path = s->all_formats_paths[1];
+    s->xml_path = s->all_formats_paths[2];
     return CLI_EXIT_OK;
 }
 
@@ -238,7 +377,7 @@ static int build_ports(struct scan_cli *s, struct scan_pass *pass)
             }
         }
     }
-    uint32_t top = s->spec_given ? s->top_ports : (s->top_ports ? s->top_ports : 1000);
+    uint32_t top = s->fast ? 100 : s->spec_given ? s->top_ports : (s->top_ports ? s->top_ports : 1000);
     if (top) {
         if (!s->ix) {
             struct registry_paths paths;
@@ -255,7 +394,7 @@ static int build_ports(struct scan_cli *s, struct scan_pass *pass)
             }
             n++;
         }
-        if (n < top && !s->spec_given) {
+        if (n < top && !s->spec_given && !s->fast) {
             cli_warning("scan: the registry knows the open-frequency of only %u %s ports "
                         "(nmap-services); scanning 1-1024 as well", n, registry_proto_name(proto));
             for (uint32_t p = 1; p <= 1024; p++)
@@ -336,9 +475,22 @@ static void emit_result(void *context, const struct scan_result *in)
     accept_queue_fix_apply(&s->queue_fix, &r);
     if (s->collect_error == 0)
         s->collect_error = scan_collect_add(&s->collect, &r);
-    if (s->ndjson) {
-        struct scan_cli_view v = { &s->view, s->passes, s->pass_count, &s->collect };
+    bool open = r.state == SCAN_STATE_OPEN || r.state == SCAN_STATE_OPEN_FILTERED;
+    if (s->ndjson && (open || !s->only_open)) {
+        struct scan_cli_view v = { &s->view, s->passes, s->pass_count, &s->collect, s->only_open, s->reason,
+                                   s->job.banners };
         scan_output_ndjson_line(&v, &r);
+    }
+    if (s->verbose && r.state == SCAN_STATE_OPEN) {   /* as nmap -v, while the scan runs */
+        char addr[64], reason[48];
+        scan_address_format(&r.target, addr, sizeof addr);
+        const char *name = target_set_name(&s->targets, &r.target);
+        fprintf(stderr, "%sDiscovered open port %u/%s on %s%s%s%s", s->progress_shown ? "\r\033[K" : "",
+                r.port, registry_proto_name(r.proto), name ? name : "", name ? " (" : "", addr, name ? ")" : "");
+        if (s->verbose > 1)
+            fprintf(stderr, " (%s, %.3f ms)", scan_cli_reason(r.reason, r.icmp_type, r.icmp_code, r.error, reason,
+                                                             sizeof reason), r.rtt_us / 1000.0);
+        fputc('\n', stderr);
     }
 }
 
@@ -422,12 +574,17 @@ static int run_scan(struct scan_cli *s)
     scan_sink_init(&sink, emit_result, s, &s->progress);
     struct progress_thread progress = { .cli = s };
     bool show_progress = s->progress_bar && s->ctx->stderr_is_tty;
+    struct scan_timing_info timing;
+    describe_timing(s, &timing);
+    if (s->verbose > 1)
+        print_timing("the", &timing);
     if (show_progress) {
         pthread_mutex_init(&progress.lock, NULL);
         pthread_cond_init(&progress.wake, NULL);
         if (pthread_create(&progress.thread, NULL, progress_main, &progress) != 0)
             show_progress = false;
     }
+    s->progress_shown = show_progress;
     s->started = time(NULL);
     uint64_t t0 = scan_now_ns();
     int rc = 0;
@@ -453,22 +610,40 @@ static int run_scan(struct scan_cli *s)
                     "this is a bug, please report it", s->collect.results, probes);
     scan_collect_sort(&s->collect);
 
-    struct scan_cli_view v = { &s->view, s->passes, s->pass_count, &s->collect };
+    struct scan_cli_view v = { &s->view, s->passes, s->pass_count, &s->collect, s->only_open, s->reason,
+                               s->job.banners };
     struct scan_run_info info = {
         .elapsed = s->elapsed, .started = s->started, .probes = probes,
         .shard_index = jobs[0].shard_index, .shard_count = jobs[0].shard_count, .seed = s->job.seed,
         .args = s->args, .queue_full_corrected = s->queue_fix.corrected,
+        .resent = atomic_load(&s->progress.retries), .verbose = s->verbose, .timing = timing,
     };
+    if (s->verbose) {   /* as nmap -v's statistics at the end */
+        fprintf(stderr, "portreg: scan: %" PRIu64 " probe%s in %.2f s (%.0f probes/s), %" PRIu64 " resent after "
+                "silence\n", probes, probes == 1 ? "" : "s", s->elapsed,
+                s->elapsed > 0 ? (double)probes / s->elapsed : 0.0, info.resent);
+        print_timing("its", &timing);
+    }
     struct local_diffs diffs = { 0 };
     if (s->compare_local && scan_local_compare(&v, &s->host, &diffs, &err) < 0)
         return cli_error_from(CLI_EXIT_FAILURE, "scan: --local", &err);
     int out_rc = CLI_EXIT_OK;
-    bool xml_on_stdout = s->xml_path && strcmp(s->xml_path, "-") == 0;
-    if (s->xml_path && scan_output_xml(&v, &info, s->xml_path, &err) < 0)
+    /* -oX, -oN, -oG (and -oA's three): "-" is stdout, and then stdout is that format alone */
+    bool file_on_stdout = false;
+    if (s->xml_path && scan_output_xml(&v, &info, s->xml_path, &err) < 0 && out_rc == CLI_EXIT_OK)
         out_rc = cli_error_from(cli_exit_for_output_error(err.code), "scan", &err);
+    if (s->normal_path &&
+        scan_output_text_file(&v, &info, s->normal_path, scan_output_normal, &err) < 0 && out_rc == CLI_EXIT_OK)
+        out_rc = cli_error_from(cli_exit_for_output_error(err.code), "scan", &err);
+    if (s->grepable_path &&
+        scan_output_text_file(&v, &info, s->grepable_path, scan_output_grepable, &err) < 0 && out_rc == CLI_EXIT_OK)
+        out_rc = cli_error_from(cli_exit_for_output_error(err.code), "scan", &err);
+    const char *paths[3] = { s->xml_path, s->normal_path, s->grepable_path };
+    for (size_t i = 0; i < 3; i++)
+        file_on_stdout |= paths[i] && strcmp(paths[i], "-") == 0;
     if (s->json)
         scan_output_json(s->ctx, &v, &info, s->compare_local ? &diffs : NULL);
-    else if (!s->ndjson && !xml_on_stdout)   /* -oX -: stdout is the XML alone, as with nmap */
+    else if (!s->ndjson && !file_on_stdout)   /* -oX -: stdout is the XML alone, as with nmap */
         scan_output_table(s->ctx, &v, &info, s->compare_local ? &diffs : NULL);
     local_diffs_free(&diffs);
     if (out_rc != CLI_EXIT_OK)
@@ -495,14 +670,24 @@ int cmd_scan(int argc, char **argv, struct cli_context *ctx)
     memset(&s, 0, sizeof s);
     s.ctx = ctx;
     s.progress_bar = true;
+    s.template_level = -1;
     target_set_init(&s.targets);
     s.job.seed = ((uint64_t)time(NULL) << 20) ^ (uint64_t)getpid() ^ (uint64_t)clock();
     record_args(&s, argc, argv);
-    /* nmap's other -o and -i forms (-oN, -oG, -iR) are not there: say which are */
-    for (int i = 1; i < argc; i++)
-        if ((strncmp(argv[i], "-o", 2) == 0 || strncmp(argv[i], "-i", 2) == 0) &&
-            strcmp(argv[i], "-iL") != 0 && strcmp(argv[i], "-oX") != 0)
-            return cli_usage_error("scan", "%s: only -iL FILE and -oX FILE", argv[i]);
+    /* nmap's other -o and -i forms (-oS, -oM, -iR) are not there: say which are */
+    static const char *const known[] = { "-iL", "-oX", "-oN", "-oG", "-oA" };
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--") == 0)
+            break;
+        if (strncmp(argv[i], "-o", 2) != 0 && strncmp(argv[i], "-i", 2) != 0)
+            continue;
+        bool ok = false;
+        for (size_t k = 0; k < sizeof known / sizeof known[0]; k++)
+            ok |= strcmp(argv[i], known[k]) == 0;
+        if (!ok)
+            return cli_usage_error("scan", "%s: only -iL FILE and -oX, -oN, -oG FILE, -oA BASE", argv[i]);
+        i++;   /* the file name that follows may start with -o or -i */
+    }
     int rc = CLI_EXIT_OK;
     int c;
     uint64_t n;
@@ -527,6 +712,14 @@ int cmd_scan(int argc, char **argv, struct cli_context *ctx)
         case OPT_UDP: rc = add_scan_types(&s, "U"); break;
         case OPT_INPUT: rc = add_target(&s, optarg, false, true); break;
         case OPT_XML: s.xml_path = optarg; break;
+        case OPT_NORMAL: s.normal_path = optarg; break;
+        case OPT_GREPABLE: s.grepable_path = optarg; break;
+        case OPT_ALL_FORMATS: rc = set_all_formats(&s, optarg); break;
+        case OPT_OPEN: s.only_open = true; break;
+        case OPT_REASON: s.reason = true; break;
+        case 'v': s.verbose++; break;
+        case 'F': s.fast = true; break;
+        case 'T': rc = parse_template(optarg, &s.template_level); break;
         case 'P':
             if (strcmp(optarg, "n") != 0)
                 rc = cli_usage_error("scan", "-P%s: only -Pn (portreg never pings first)", optarg);
@@ -548,8 +741,12 @@ int cmd_scan(int argc, char **argv, struct cli_context *ctx)
         case OPT_INFLIGHT:
             rc = parse_count("--max-inflight", optarg, 1000000, &n);
             s.job.max_inflight = (uint32_t)n;
+            s.inflight_given = true;
             break;
-        case OPT_TIMEOUT: rc = parse_duration_ms("--timeout", optarg, &s.job.timeout_ms); break;
+        case OPT_TIMEOUT:
+            rc = parse_duration_ms("--timeout", optarg, &s.job.timeout_ms);
+            s.timeout_given = true;
+            break;
         case OPT_RETRIES:
             rc = parse_count("--retries", optarg, 20, &n);
             s.job.retries = n == 0 ? SCAN_RETRIES_NONE : (uint32_t)n;
@@ -557,6 +754,7 @@ int cmd_scan(int argc, char **argv, struct cli_context *ctx)
         case OPT_THREADS:
             rc = parse_count("--threads", optarg, 256, &n);
             s.job.threads = (uint32_t)n;
+            s.threads_given = n != 0;
             break;
         case OPT_SHARD: rc = parse_shard(optarg, &s.job); break;
         case OPT_SEED: rc = parse_count("--seed", optarg, UINT64_MAX, &s.job.seed); break;
@@ -579,10 +777,27 @@ int cmd_scan(int argc, char **argv, struct cli_context *ctx)
         rc = cli_usage_error("scan", "--json and --ndjson exclude each other");
         goto out;
     }
-    if (s.xml_path && strcmp(s.xml_path, "-") == 0 && (s.json || s.ndjson)) {
-        rc = cli_usage_error("scan", "-oX - and --%s both write to stdout", s.json ? "json" : "ndjson");
+    {
+        const char *names[3] = { "-oX", "-oN", "-oG" };
+        const char *paths[3] = { s.xml_path, s.normal_path, s.grepable_path };
+        const char *on_stdout = NULL;
+        for (size_t i = 0; i < 3 && rc == CLI_EXIT_OK; i++) {
+            if (!paths[i] || strcmp(paths[i], "-") != 0)
+                continue;
+            if (on_stdout)
+                rc = cli_usage_error("scan", "%s - and %s - both write to stdout", on_stdout, names[i]);
+            else if (s.json || s.ndjson)
+                rc = cli_usage_error("scan", "%s - and --%s both write to stdout", names[i], s.json ? "json" : "ndjson");
+            on_stdout = names[i];
+        }
+        if (rc != CLI_EXIT_OK)
+            goto out;
+    }
+    if (s.fast && (s.spec_given || s.top_ports)) {   /* as nmap: -F is a port list of its own */
+        rc = cli_usage_error("scan", "-F (the top 100 ports) and %s exclude each other", s.spec_given ? "-p" : "--top-ports");
         goto out;
     }
+    apply_template(&s);
     if (s.targets.count == 0) {
         rc = cli_usage_error("scan", "no targets (an address, CIDR block, range or host name; "
                              "or -iL FILE)");
@@ -616,6 +831,8 @@ out:
     portspec_free(&s.spec);
     for (size_t i = 0; i < s.pass_count; i++)
         free(s.passes[i].ports);
+    for (size_t i = 0; i < 3; i++)
+        free(s.all_formats_paths[i]);
     registry_index_close(s.ix);
     return rc;
 }

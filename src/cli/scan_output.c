@@ -1,6 +1,8 @@
-/* scan_output.c — the scan's table, JSON, NDJSON and the --local comparison (scan_output.h).
- * Closed ports are counted, not listed ("not shown: 65532 closed", as nmap); --ndjson lists
- * every probe. */
+/* scan_output.c — the scan's table, JSON, NDJSON and the --local comparison (scan_output.h),
+ * and what every format shares: the walk over hosts (--open), names as typed, nmap's names of
+ * services and reasons. Closed ports are counted, not listed ("not shown: 65532 closed", as
+ * nmap); --ndjson lists every probe. Piped, the table is plain tab-separated rows, one per
+ * port shown, as `portreg ls` piped. */
 #include "scan_output.h"
 
 #include <errno.h>
@@ -65,6 +67,109 @@ static const char *address_of(const struct scan_cli_view *v, uint64_t target, ch
     return scan_address_format(&a, buf, size);
 }
 
+const char *scan_host_address(const struct scan_cli_view *v, uint64_t target, char *buf, size_t size)
+{
+    return address_of(v, target, buf, size);
+}
+
+const char *scan_host_name(const struct scan_cli_view *v, uint64_t target)
+{
+    struct scan_address a;
+    target_set_get(v->collect->targets, target, &a);
+    return target_set_name(v->collect->targets, &a);
+}
+
+bool scan_port_shown(const struct scan_cli_view *v, const struct scan_kept *k)
+{
+    return !v->only_open || k->state == SCAN_STATE_OPEN || k->state == SCAN_STATE_OPEN_FILTERED;
+}
+
+bool scan_next_host(const struct scan_cli_view *v, struct scan_host_cursor *cursor, bool every_target,
+                    uint64_t *target_out, size_t *from, size_t *to)
+{
+    const struct scan_collect *c = v->collect;
+    uint64_t limit = c->hosts ? c->targets->total : 0;
+    while (cursor->next_target < limit || cursor->next_kept < c->kept_count) {
+        size_t i = cursor->next_kept;
+        uint64_t target = i < c->kept_count ? c->kept[i].target : UINT64_MAX;
+        bool listed = true;
+        if (cursor->next_target < limit && cursor->next_target < target) {
+            target = cursor->next_target;
+            if (!every_target) {   /* a host without results is another shard's */
+                listed = false;
+                for (int st = 0; st < SCAN_STATE_COUNT; st++)
+                    listed |= c->hosts[target].state[st] != 0;
+            }
+        }
+        size_t end = i;
+        while (end < c->kept_count && c->kept[end].target == target)
+            end++;
+        cursor->next_kept = end;
+        cursor->next_target = target + 1;
+        if (listed && v->only_open) {
+            listed = false;
+            for (size_t k = i; k < end && !listed; k++)
+                listed = scan_port_shown(v, &c->kept[k]);
+        }
+        if (listed) {
+            *target_out = target;
+            *from = i;
+            *to = end;
+            return true;
+        }
+    }
+    return false;
+}
+
+const char *scan_cli_nmap_service(const struct scan_cli_view *v, uint16_t port, uint8_t proto)
+{
+    if (!v->view || !v->view->registry)
+        return NULL;
+    const char *name = "";
+    registry_index_frequency(v->view->registry, port, proto, &name, NULL);
+    return name && name[0] ? name : "unknown";
+}
+
+const char *scan_cli_nmap_reason(uint8_t reason, uint8_t icmp_type, uint8_t icmp_code, char *buf, size_t size)
+{
+    switch (reason) {
+    case SCAN_REASON_SYN_ACK:
+    case SCAN_REASON_CONNECTED: return "syn-ack";
+    case SCAN_REASON_RST: return "reset";
+    case SCAN_REASON_CONN_REFUSED: return "conn-refused";
+    case SCAN_REASON_TIMEOUT: return "no-response";
+    case SCAN_REASON_UDP_RESPONSE: return "udp-response";
+    case SCAN_REASON_ICMP:
+        if ((icmp_type == 3 && icmp_code == 3) || (icmp_type == 1 && icmp_code == 4))
+            return "port-unreach";
+        if ((icmp_type == 3 && (icmp_code == 9 || icmp_code == 10 || icmp_code == 13)) ||
+            (icmp_type == 1 && icmp_code == 1))
+            return "admin-prohibited";
+        if ((icmp_type == 3 && icmp_code == 1) || (icmp_type == 1 && icmp_code == 3))
+            return "host-unreach";
+        if (icmp_type == 3 && icmp_code == 0)
+            return "net-unreach";
+        if (icmp_type == 3 && icmp_code == 2)
+            return "proto-unreach";
+        snprintf(buf, size, "icmp-%u-%u", icmp_type, icmp_code);
+        return buf;
+    default: return scan_reason_name(reason);
+    }
+}
+
+const char *scan_cli_closed_reason(const struct scan_engine *engine)
+{
+    return engine->proto == REGISTRY_PROTO_UDP ? "port-unreach"
+           : strcmp(engine->name, "connect") == 0 ? "conn-refused" : "reset";
+}
+
+void scan_cli_time_text(time_t when, char *buf, size_t size)
+{
+    struct tm tm;
+    localtime_r(&when, &tm);
+    strftime(buf, size, "%a %b %e %H:%M:%S %Y", &tm);
+}
+
 /* "1-3,7,9-10" from the ascending port list (nmap's scaninfo services attribute). */
 char *scan_ports_text(const uint16_t *ports, size_t count)
 {
@@ -100,33 +205,49 @@ static void print_counts(const uint32_t *state)
         }
 }
 
+/* "localhost (127.0.0.1)" as nmap's report, or the address alone. */
+static const char *host_label(const struct scan_cli_view *v, uint64_t target, char *buf, size_t size)
+{
+    char addr[64];
+    const char *name = scan_host_name(v, target);
+    address_of(v, target, addr, sizeof addr);
+    if (name)
+        snprintf(buf, size, "%s (%s)", name, addr);
+    else
+        snprintf(buf, size, "%s", addr);
+    return buf;
+}
+
 /* One host: its counts, then its ports other than closed; a host with every port closed is
  * its line of counts alone ("::1  100 closed"). */
 static void print_host(const struct cli_context *ctx, const struct scan_cli_view *v, uint64_t target,
                        size_t from, size_t to)
 {
     const struct scan_collect *c = v->collect;
-    char addr[64], reason[48], rtt[32], banner[64];
-    printf("\n%s%s%s", cli_bold(ctx), address_of(v, target, addr, sizeof addr), cli_reset(ctx));
+    char label[320], reason[48], rtt[32], banner[64];
+    printf("\n%s%s%s", cli_bold(ctx), host_label(v, target, label, sizeof label), cli_reset(ctx));
     if (c->hosts) {
         printf("  ");
         print_counts(c->hosts[target].state);
     }
     printf("\n");
-    if (from == to)
-        return;
-    uint32_t filtered = 0, open_filtered = 0;
+    uint32_t filtered = 0, open_filtered = 0, shown = 0;
     bool has_banner = false;
     for (size_t i = from; i < to; i++) {
+        if (!scan_port_shown(v, &c->kept[i]))
+            continue;
+        shown++;
         filtered += c->kept[i].state == SCAN_STATE_FILTERED;
         open_filtered += c->kept[i].state == SCAN_STATE_OPEN_FILTERED;
         has_banner |= c->kept[i].banner_len > 0;
     }
+    if (shown == 0)
+        return;
     printf("  %-11s %-14s %-16s %-18s %-9s%s\n", "PORT", "STATE", "SERVICE", "REASON", "RTT",
            has_banner ? " BANNER" : "");
     for (size_t i = from; i < to; i++) {
         const struct scan_kept *k = &c->kept[i];
-        if ((k->state == SCAN_STATE_FILTERED && filtered > LIST_LIMIT) ||
+        if (!scan_port_shown(v, k) || (k->state == SCAN_STATE_FILTERED && filtered > LIST_LIMIT) ||
             (k->state == SCAN_STATE_OPEN_FILTERED && open_filtered > LIST_LIMIT))
             continue;
         char port[16];
@@ -154,6 +275,58 @@ static void print_host(const struct cli_context *ctx, const struct scan_cli_view
     }
 }
 
+/* Piped: one row per port shown, no header, no counts, as `portreg ls` piped:
+ * ADDRESS NAME PORT PROTO STATE SERVICE REASON RTT_MS [BANNER], "-" for an empty cell; the
+ * whole banner (escaped: no tab or newline in it). */
+static void print_plain_rows(const struct scan_cli_view *v)
+{
+    const struct scan_collect *c = v->collect;
+    struct scan_host_cursor cursor = { 0 };
+    uint64_t target;
+    size_t from, to;
+    while (scan_next_host(v, &cursor, false, &target, &from, &to)) {
+        char addr[64], reason[48];
+        address_of(v, target, addr, sizeof addr);
+        const char *name = scan_host_name(v, target);
+        for (size_t i = from; i < to; i++) {
+            const struct scan_kept *k = &c->kept[i];
+            if (!scan_port_shown(v, k))
+                continue;
+            const char *service = scan_cli_service(v, k->port, k->proto);
+            printf("%s\t%s\t%u\t%s\t%s\t%s\t%s\t", addr, name ? name : "-", k->port,
+                   registry_proto_name(k->proto), scan_state_name(k->state), service ? service : "-",
+                   scan_cli_reason(k->reason, k->icmp_type, k->icmp_code, k->error, reason, sizeof reason));
+            if (k->rtt_us)
+                printf("%.3f", k->rtt_us / 1000.0);
+            else
+                fputs("-", stdout);
+            if (v->banners) {
+                putchar('\t');
+                if (k->banner_len)
+                    fwrite(c->banners + k->banner_offset, 1, k->banner_len, stdout);
+                else
+                    putchar('-');
+            }
+            putchar('\n');
+        }
+    }
+}
+
+static const char *const local_diff_kinds[] = { "open-without-listener", "listener-not-reached",
+                                                 "bound-elsewhere" };
+
+/* Piped, after the port rows: KIND ADDRESS PORT PROTO STATE EXPLANATION per difference (the
+ * first column is never an address). */
+static void print_plain_diffs(const struct scan_cli_view *v, const struct local_diffs *diffs)
+{
+    for (size_t i = 0; i < diffs->count; i++) {
+        const struct local_diff *d = &diffs->items[i];
+        char addr[64];
+        printf("%s\t%s\t%u\t%s\t%s\t%s\n", local_diff_kinds[d->kind], address_of(v, d->target, addr, sizeof addr),
+               d->port, registry_proto_name(d->proto), scan_state_name(d->state), d->explanation);
+    }
+}
+
 static void print_diffs(const struct scan_cli_view *v, const struct local_diffs *diffs)
 {
     printf("\ncompared with this host's sockets (%" PRIu64 " address:port pair%s): ", diffs->compared,
@@ -175,6 +348,12 @@ void scan_output_table(const struct cli_context *ctx, const struct scan_cli_view
                        const struct scan_run_info *info, const struct local_diffs *diffs)
 {
     const struct scan_collect *c = v->collect;
+    if (!ctx->stdout_is_tty) {   /* the contract: plain columns when piped */
+        print_plain_rows(v);
+        if (diffs)
+            print_plain_diffs(v, diffs);
+        return;
+    }
     uint64_t hosts = c->targets->total;
     /* "3 tcp ports, connect engine"; -sS -sU: "3 tcp + 2 udp ports, syn and udp engines" */
     char ports[96] = "", engines[64] = "";
@@ -198,35 +377,23 @@ void scan_output_table(const struct cli_context *ctx, const struct scan_cli_view
     /* every host with a result, in target order (as the JSON): those with ports to list and
      * those with every port closed; without per-host counts (huge scans) only the former */
     uint64_t shown_hosts = 0;
-    uint64_t limit = c->hosts ? c->targets->total : 0;
-    size_t i = 0;
-    for (uint64_t t = 0; t < limit || i < c->kept_count;) {
-        uint64_t target = i < c->kept_count ? c->kept[i].target : UINT64_MAX;
-        if (t < limit && t < target) {
-            target = t;
-            bool any = false;
-            for (int st = 0; st < SCAN_STATE_COUNT; st++)
-                any |= c->hosts[t].state[st] != 0;
-            if (!any) {   /* another shard's host */
-                t++;
-                continue;
-            }
-        }
-        size_t end = i;
-        while (end < c->kept_count && c->kept[end].target == target)
-            end++;
-        print_host(ctx, v, target, i, end);
+    struct scan_host_cursor cursor = { 0 };
+    uint64_t target;
+    size_t from, to;
+    while (scan_next_host(v, &cursor, false, &target, &from, &to)) {
+        print_host(ctx, v, target, from, to);
         shown_hosts++;
-        i = end;
-        t = target + 1;
     }
     printf("\n");
     print_counts((const uint32_t[SCAN_STATE_COUNT]){
         (uint32_t)c->totals[0], (uint32_t)c->totals[1], (uint32_t)c->totals[2],
         (uint32_t)c->totals[3], (uint32_t)c->totals[4] });
-    if (hosts > shown_hosts && !c->hosts)
+    if (hosts > shown_hosts && !c->hosts && !v->only_open)
         printf("%s%" PRIu64 " host%s with every port closed", c->results ? "; " : "",
                hosts - shown_hosts, hosts - shown_hosts == 1 ? "" : "s");
+    if (v->only_open)
+        printf("; --open: %" PRIu64 " host%s with a port open or open|filtered shown", shown_hosts,
+               shown_hosts == 1 ? "" : "s");
     printf("\n");
     if (info->queue_full_corrected)
         printf("%" PRIu64 " port%s open with a full accept queue: the kernel dropped the probe, the "
@@ -278,14 +445,12 @@ static json_t *counts_json(const uint32_t *state)
 
 static json_t *diffs_json(const struct scan_cli_view *v, const struct local_diffs *diffs)
 {
-    static const char *const kinds[] = { "open-without-listener", "listener-not-reached",
-                                         "bound-elsewhere" };
     json_t *a = json_array();
     for (size_t i = 0; i < diffs->count; i++) {
         const struct local_diff *d = &diffs->items[i];
         char addr[64];
         json_t *o = json_object();
-        json_object_set_new(o, "kind", json_string(kinds[d->kind]));
+        json_object_set_new(o, "kind", json_string(local_diff_kinds[d->kind]));
         json_object_set_new(o, "address", json_string(address_of(v, d->target, addr, sizeof addr)));
         json_object_set_new(o, "port", json_integer(d->port));
         json_object_set_new(o, "proto", json_string(registry_proto_name(d->proto)));
@@ -296,6 +461,21 @@ static json_t *diffs_json(const struct scan_cli_view *v, const struct local_diff
         json_array_append_new(a, o);
     }
     return a;
+}
+
+static json_t *timing_json(const struct scan_timing_info *t)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "template", t->template_name ? json_string(t->template_name) : json_null());
+    json_object_set_new(o, "level", t->template_level >= 0 ? json_integer(t->template_level) : json_null());
+    json_object_set_new(o, "rate", json_real(t->rate_pps));
+    json_object_set_new(o, "max_inflight", t->max_inflight ? json_integer(t->max_inflight) : json_null());
+    json_object_set_new(o, "threads", t->threads ? json_integer(t->threads) : json_null());
+    json_object_set_new(o, "timeout_ms", json_integer(t->timeout_ms));
+    json_object_set_new(o, "initial_timeout_ms", json_integer(t->initial_timeout_ms));
+    json_object_set_new(o, "min_timeout_ms", json_integer(t->min_timeout_ms));
+    json_object_set_new(o, "retries", json_integer(t->retries));
+    return o;
 }
 
 /* Streamed: one host object at a time is built and written, so a /16 does not hold 65,536
@@ -348,27 +528,28 @@ void scan_output_json(const struct cli_context *ctx, const struct scan_cli_view 
         free(list);
     }
     json_object_set_new(scan, "passes", passes);
+    json_object_set_new(scan, "open_only", json_boolean(v->only_open));
+    json_object_set_new(scan, "timing", timing_json(&info->timing));
     fputs("{\"scan\":", stdout);
     json_dumpf(scan, stdout, flags);
     json_decref(scan);
     fputs(",\"hosts\":[", stdout);
-    uint64_t limit = c->hosts ? c->targets->total : 0;
-    size_t i = 0;
+    struct scan_host_cursor cursor = { 0 };
+    uint64_t target;
+    size_t from, to;
     bool first = true;
-    for (uint64_t t = 0; t < limit || i < c->kept_count;) {
-        uint64_t target = i < c->kept_count ? c->kept[i].target : UINT64_MAX;
-        if (t < limit && t < target)
-            target = t;
-        size_t end = i;
-        while (end < c->kept_count && c->kept[end].target == target)
-            end++;
+    while (scan_next_host(v, &cursor, true, &target, &from, &to)) {
         char addr[64];
         json_t *h = json_object();
         json_object_set_new(h, "address", json_string(address_of(v, target, addr, sizeof addr)));
+        const char *name = scan_host_name(v, target);
+        json_object_set_new(h, "name", name ? json_text(name) : json_null());
         json_object_set_new(h, "counts", c->hosts ? counts_json(c->hosts[target].state) : json_null());
         json_t *ports = json_array();
-        for (size_t k = i; k < end; k++) {
+        for (size_t k = from; k < to; k++) {
             const struct scan_kept *e = &c->kept[k];
+            if (!scan_port_shown(v, e))
+                continue;
             json_array_append_new(ports, result_json(v, e->port, e->proto, e->state, e->reason, e->icmp_type,
                                                      e->icmp_code, e->reply_ttl, e->rtt_us, e->error,
                                                      c->banners + e->banner_offset, e->banner_len));
@@ -379,8 +560,6 @@ void scan_output_json(const struct cli_context *ctx, const struct scan_cli_view 
         first = false;
         json_dumpf(h, stdout, flags);
         json_decref(h);
-        i = end;
-        t = target + 1;
     }
     uint32_t totals[SCAN_STATE_COUNT];
     for (int st = 0; st < SCAN_STATE_COUNT; st++)
@@ -407,6 +586,8 @@ void scan_output_ndjson_line(const struct scan_cli_view *v, const struct scan_re
     json_t *o = result_json(v, r->port, r->proto, r->state, r->reason, r->icmp_type, r->icmp_code,
                             r->reply_ttl, r->rtt_us, r->error, banner, banner_len);
     json_object_set_new(o, "address", json_string(scan_address_format(&r->target, addr, sizeof addr)));
+    const char *name = target_set_name(v->collect->targets, &r->target);
+    json_object_set_new(o, "name", name ? json_text(name) : json_null());
     json_dumpf(o, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER);
     fputc('\n', stdout);
     fflush(stdout);

@@ -47,32 +47,6 @@ static void xw_attr(struct xw *w, const char *name, const char *fmt, ...)
     w->api->write_attribute(w->writer, BAD_CAST name, BAD_CAST value);
 }
 
-/* nmap's reason names for the states we report */
-static const char *nmap_reason(uint8_t reason, uint8_t icmp_type, uint8_t icmp_code, char *buf, size_t size)
-{
-    switch (reason) {
-    case SCAN_REASON_SYN_ACK:
-    case SCAN_REASON_CONNECTED: return "syn-ack";
-    case SCAN_REASON_RST: return "reset";
-    case SCAN_REASON_CONN_REFUSED: return "conn-refused";
-    case SCAN_REASON_TIMEOUT: return "no-response";
-    case SCAN_REASON_UDP_RESPONSE: return "udp-response";
-    case SCAN_REASON_ICMP:
-        if ((icmp_type == 3 && icmp_code == 3) || (icmp_type == 1 && icmp_code == 4))
-            return "port-unreach";
-        if ((icmp_type == 3 && (icmp_code == 9 || icmp_code == 10 || icmp_code == 13)) ||
-            (icmp_type == 1 && icmp_code == 1))
-            return "admin-prohibited";
-        if (icmp_type == 3 && icmp_code == 1)
-            return "host-unreach";
-        snprintf(buf, size, "icmp-%u-%u", icmp_type, icmp_code);
-        return buf;
-    default: return scan_reason_name(reason);
-    }
-}
-
-
-
 static void write_port(struct xw *w, const struct scan_cli_view *v, const struct scan_kept *k)
 {
     char buf[32];
@@ -82,18 +56,16 @@ static void write_port(struct xw *w, const struct scan_cli_view *v, const struct
     xw_attr(w, "portid", "%u", k->port);
     xw_start(w, "state");
     xw_attr(w, "state", "%s", k->state == SCAN_STATE_ERROR ? "unknown" : scan_state_name(k->state));
-    xw_attr(w, "reason", "%s", nmap_reason(k->reason, k->icmp_type, k->icmp_code, buf, sizeof buf));
+    xw_attr(w, "reason", "%s", scan_cli_nmap_reason(k->reason, k->icmp_type, k->icmp_code, buf, sizeof buf));
     xw_attr(w, "reason_ttl", "%u", k->reply_ttl);
     xw_end(w);
     /* method="table" is nmap's lookup in nmap-services: the name nmap writes is that file's
      * ("wms" on 1755, not IANA's "ms-streaming"), "unknown" for a port it does not list, so
      * ndiff of nmap's and portreg's XML shows no false change; the table and JSON keep IANA's */
-    const char *nmap_name = "";
-    if (v->view && v->view->registry)
-        registry_index_frequency(v->view->registry, k->port, k->proto, &nmap_name, NULL);
-    if (v->view && v->view->registry) {
+    const char *nmap_name = scan_cli_nmap_service(v, k->port, k->proto);
+    if (nmap_name) {
         xw_start(w, "service");
-        xw_attr(w, "name", "%s", nmap_name[0] ? nmap_name : "unknown");
+        xw_attr(w, "name", "%s", nmap_name);
         xw_attr(w, "method", "%s", "table");
         xw_attr(w, "conf", "%s", "3");
         xw_end(w);
@@ -133,6 +105,13 @@ static void write_host(struct xw *w, const struct scan_cli_view *v, const struct
     xw_attr(w, "addrtype", "%s", a.family == AF_INET ? "ipv4" : "ipv6");
     xw_end(w);
     xw_start(w, "hostnames");
+    const char *name = scan_host_name(v, target);
+    if (name) {   /* the name as typed, as nmap writes it */
+        xw_start(w, "hostname");
+        xw_attr(w, "name", "%s", name);
+        xw_attr(w, "type", "%s", "user");
+        xw_end(w);
+    }
     xw_end(w);
     xw_start(w, "ports");
     uint32_t closed = c->hosts ? c->hosts[target].state[SCAN_STATE_CLOSED] : 0;
@@ -148,8 +127,7 @@ static void write_host(struct xw *w, const struct scan_cli_view *v, const struct
             if (!count)
                 continue;
             xw_start(w, "extrareasons");
-            xw_attr(w, "reason", "%s", e->proto == REGISTRY_PROTO_UDP ? "port-unreach"
-                                  : strcmp(e->name, "connect") == 0 ? "conn-refused" : "reset");
+            xw_attr(w, "reason", "%s", scan_cli_closed_reason(e));
             xw_attr(w, "count", "%u", count);
             xw_attr(w, "proto", "%s", registry_proto_name(e->proto));
             xw_end(w);
@@ -157,7 +135,8 @@ static void write_host(struct xw *w, const struct scan_cli_view *v, const struct
         xw_end(w);
     }
     for (size_t i = from; i < to; i++)
-        write_port(w, v, &c->kept[i]);
+        if (scan_port_shown(v, &c->kept[i]))
+            write_port(w, v, &c->kept[i]);
     xw_end(w);   /* ports */
     xw_end(w);   /* host */
 }
@@ -191,9 +170,7 @@ int scan_output_xml(const struct scan_cli_view *v, const struct scan_run_info *i
     api.start_dtd(xw.writer, BAD_CAST "nmaprun", NULL, NULL);
     api.end_dtd(xw.writer);
     char timestr[64];
-    struct tm tm;
-    localtime_r(&info->started, &tm);
-    strftime(timestr, sizeof timestr, "%a %b %e %H:%M:%S %Y", &tm);
+    scan_cli_time_text(info->started, timestr, sizeof timestr);
     xw_start(w, "nmaprun");
     xw_attr(w, "scanner", "%s", "nmap");
     xw_attr(w, "args", "%s", info->args ? info->args : "portreg scan");
@@ -214,40 +191,29 @@ int scan_output_xml(const struct scan_cli_view *v, const struct scan_run_info *i
         free(services);
     }
     xw_start(w, "verbose");
-    xw_attr(w, "level", "%s", "0");
+    xw_attr(w, "level", "%d", info->verbose);
     xw_end(w);
     xw_start(w, "debugging");
     xw_attr(w, "level", "%s", "0");
     xw_end(w);
-    /* every host with a result, in target order: those with something kept, and the others */
-    size_t k = 0;
-    uint64_t hosts = 0;
-    uint64_t limit = c->hosts ? c->targets->total : 0;
-    for (uint64_t t = 0; t < limit || k < c->kept_count;) {
-        uint64_t next = k < c->kept_count ? c->kept[k].target : UINT64_MAX;
-        if (t < limit && t < next) {
-            if (c->hosts[t].state[SCAN_STATE_CLOSED]) {
-                write_host(w, v, info, t, k, k);
-                hosts++;
-            }
-            t++;
-            continue;
-        }
-        size_t end = k;
-        while (end < c->kept_count && c->kept[end].target == next)
-            end++;
-        write_host(w, v, info, next, k, end);
+    /* every host with a result, in target order: those with something kept, and the others
+     * (--open: only those with a port open or open|filtered, as nmap) */
+    uint64_t hosts = 0, target;
+    size_t from, to;
+    struct scan_host_cursor cursor = { 0 };
+    while (scan_next_host(v, &cursor, false, &target, &from, &to))
+        write_host(w, v, info, target, from, to);
+    struct scan_cli_view every = *v;   /* hosts up: those --open did not show too */
+    every.only_open = false;
+    cursor = (struct scan_host_cursor){ 0 };
+    while (scan_next_host(&every, &cursor, false, &target, &from, &to))
         hosts++;
-        k = end;
-        t = next + 1;
-    }
     char summary[128];
     snprintf(summary, sizeof summary, "portreg scan done: %" PRIu64 " IP address%s (%" PRIu64
              " host%s up) scanned in %.2f seconds", c->targets->total, c->targets->total == 1 ? "" : "es",
              hosts, hosts == 1 ? "" : "s", info->elapsed);
     time_t finished = info->started + (time_t)info->elapsed;
-    localtime_r(&finished, &tm);
-    strftime(timestr, sizeof timestr, "%a %b %e %H:%M:%S %Y", &tm);
+    scan_cli_time_text(finished, timestr, sizeof timestr);
     xw_start(w, "runstats");
     xw_start(w, "finished");
     xw_attr(w, "time", "%lld", (long long)finished);

@@ -163,8 +163,8 @@ man_options() {
 @test "scan keeps nmap's single-dash options: -sS -sT -sU -Pn -iL -oX -p-" {
   run --separate-stderr -2 "$PORTREG" scan -sX 127.0.0.1
   [[ "$stderr" == *"-sX: only -sS, -sT and -sU"* ]]
-  run --separate-stderr -2 "$PORTREG" scan -oN out 127.0.0.1
-  [[ "$stderr" == *"-oN: only -iL FILE and -oX FILE"* ]]
+  run --separate-stderr -2 "$PORTREG" scan -oS out 127.0.0.1
+  [[ "$stderr" == *"-oS: only -iL FILE and -oX, -oN, -oG FILE, -oA BASE"* ]]
   echo 10.0.0.300 >"$BATS_TEST_TMPDIR/bad-targets"
   run --separate-stderr -2 "$PORTREG" scan -sT -Pn -n -p- -iL "$BATS_TEST_TMPDIR/bad-targets" -oX "$BATS_TEST_TMPDIR/x.xml"
   [[ "$stderr" == *"bad-targets:1:"* ]]   # reached the target file: every option before it parsed

@@ -41,6 +41,17 @@ serve() {
 # open ports of a --json scan, one "address port" per line, sorted
 open_set() { jq -r '.hosts[] | .address as $a | .ports[] | select(.state == "open") | "\($a) \(.port)"' | sort; }
 
+# scan_on_tty ARGS...: `portreg scan ARGS` in this test's namespace with stdout on a terminal
+# (script's pty), colour and progress off; $output is what it printed (no carriage returns),
+# $status its exit status.
+scan_on_tty() {
+  command -v script >/dev/null || skip "needs script (bsdutils)"
+  local cmd
+  printf -v cmd '%q ' "${IN[@]}" "$PORTREG" --color never scan --no-progress "$@"
+  output=$(script -qec "$cmd" /dev/null </dev/null | tr -d '\r'; exit "${PIPESTATUS[0]}") && status=0 || status=$?
+  mapfile -t lines <<<"$output"
+}
+
 need_syn() {
   need_root
   "${IN[@]}" "$PORTREG" scan -sS -p 1 127.0.0.1 --no-progress >/dev/null 2>&1 || [ $? -eq 1 ] || skip "the syn engine cannot run here"
@@ -201,14 +212,35 @@ EOF
 @test "the table: open ports with service names, closed ones counted" {
   serve "$ECHOSERVE" tcp4:127.0.0.1:0
   port=${PORTS[0]}
-  run -0 --separate-stderr "${IN[@]}" "$PORTREG" scan -sT -p "22,$port,3306" 127.0.0.1
+  scan_on_tty -sT -p "22,$port,3306" 127.0.0.1
   echo "$output"
+  [ "$status" -eq 0 ]
   [[ "${lines[0]}" == "portreg scan: 1 host x 3 tcp ports, connect engine, "* ]]
   [[ "$output" == *"$port/tcp"*"open"*"syn-ack"* ]]
   # nothing listens on 3306 here unless the host runs MySQL
   if ! "${IN[@]}" ss -Htln "sport = :3306" | grep -q .; then [[ "$output" == *"not shown: "*" closed"* ]]; fi
-  run -1 --separate-stderr "${IN[@]}" "$PORTREG" scan -sT -p 9 127.0.0.1 --no-progress
+  scan_on_tty -sT -p 9 127.0.0.1
+  [ "$status" -eq 1 ]
   [[ "$output" == *"0 open"* || "$output" == *"1 closed"* ]]
+}
+
+@test "piped, the scan prints plain tab-separated rows, one per port shown, no header or counts" {
+  serve "$ECHOSERVE" tcp4:127.0.0.1:0
+  port=${PORTS[0]}
+  run -0 --separate-stderr "${IN[@]}" "$PORTREG" scan -sT -p "9,$port" 127.0.0.1
+  echo "$output"
+  [ "${#lines[@]}" -eq 1 ]
+  IFS=$'\t' read -r addr name p proto state service reason rtt extra <<<"${lines[0]}"
+  [ "$addr" = 127.0.0.1 ] && [ "$name" = - ] && [ "$p" = "$port" ] && [ "$proto" = tcp ]
+  [ "$state" = open ] && [ "$reason" = syn-ack ] && [ -z "$extra" ]
+  [[ "$rtt" =~ ^[0-9]+\.[0-9]{3}$ ]]
+  [[ "$output" != *"portreg scan:"* && "$output" != *"not shown"* && "$output" != *PORT* ]]
+  # with --banners a ninth column, the escaped banner
+  run -0 --separate-stderr "${IN[@]}" "$PORTREG" scan -sT --banners -p "$port" 127.0.0.1
+  [ "$(cut -f9 <<<"$output")" = 'SSH-2.0-portreg-test\r\n' ]
+  # every port closed: nothing on stdout, exit 1
+  run -1 --separate-stderr "${IN[@]}" "$PORTREG" scan -sT -p 9 127.0.0.1
+  [ -z "$output" ]
 }
 
 @test "--banners reads what the service sends first" {
@@ -369,11 +401,18 @@ EOF
   echo "$output" | jq -e '[.local[] | {key: (.port|tostring), value: .kind}] | from_entries
     | .["8101"] == "bound-elsewhere" and .["8102"] == "listener-not-reached" and (has("8103") | not)'
   echo "$output" | jq -e '.local[] | select(.port == 8102) | .listener | contains("held by sockhold")'
-  run -0 --separate-stderr ip netns exec "$L" "$PORTREG" scan -sT -p 8101-8103 --timeout 300ms --local 10.78.0.1
+  scan_on_tty -sT -p 8101-8103 --timeout 300ms --local 10.78.0.1
+  [ "$status" -eq 0 ]
   [[ "$output" == *"compared with this host's sockets (3 address:port pairs): 2 differences"* ]]
   # one pair is a pair
-  run -0 ip netns exec "$L" "$PORTREG" scan -sT -p 8103 --timeout 300ms --local 10.78.0.1
+  scan_on_tty -sT -p 8103 --timeout 300ms --local 10.78.0.1
+  [ "$status" -eq 0 ]
   [[ "$output" == *"compared with this host's sockets (1 address:port pair): no differences"* ]]
+  # piped: a row per difference after the port rows, its kind first
+  run -0 --separate-stderr ip netns exec "$L" "$PORTREG" scan -sT -p 8101-8103 --timeout 300ms --local 10.78.0.1
+  echo "$output"
+  [ "$(grep -c $'^bound-elsewhere\t10.78.0.1\t8101\ttcp\tclosed\t' <<<"$output")" -eq 1 ]
+  [ "$(grep -c $'^listener-not-reached\t10.78.0.1\t8102\ttcp\tfiltered\t' <<<"$output")" -eq 1 ]
 }
 
 @test "on a terminal a progress line with rate and ETA goes to stderr; never into a pipe" {
@@ -393,7 +432,8 @@ EOF
     and ([.scan.passes[].proto] == ["tcp", "udp"])
     and ([.hosts[0].ports[] | select(.port == $p and .proto == "tcp")][0].state == "open")
     and (.hosts[0].counts.closed + .hosts[0].counts["open|filtered"] + .hosts[0].counts.open == 4)'
-  run -0 --separate-stderr "${IN[@]}" "$PORTREG" scan -sT -sU -p "T:$tport,U:9" --timeout 300ms 127.0.0.1
+  scan_on_tty -sT -sU -p "T:$tport,U:9" --timeout 300ms 127.0.0.1
+  [ "$status" -eq 0 ]
   [[ "${lines[0]}" == "portreg scan: 1 host x 1 tcp + 1 udp ports, connect and udp engines, "* ]]
   [[ "$output" == *"$tport/tcp"*"open"* ]]
   run -0 --separate-stderr "${IN[@]}" "$PORTREG" scan -sT -sU -p "T:$tport,U:9" -oX - --timeout 300ms 127.0.0.1
@@ -424,8 +464,8 @@ EOF
   serve "$SOCKHOLD" tcp4:127.0.0.1:6000 tcp4:127.0.0.1:7001
   run -0 --separate-stderr "${IN[@]}" "$PORTREG" scan -sT -p 6000,7001 -oX "$BATS_TEST_TMPDIR/a.xml" 127.0.0.1
   echo "$output"
-  [[ "$output" == *"6000/tcp"*"open"*"x11"* ]]
-  [[ "$output" == *"7001/tcp"*"open"*"quotesvc"* ]]
+  [[ "$output" == *$'\t6000\ttcp\topen\tx11\t'* ]]
+  [[ "$output" == *$'\t7001\ttcp\topen\tquotesvc\t'* ]]
   grep -A3 'portid="6000"' "$BATS_TEST_TMPDIR/a.xml" | grep -q '<service name="nmap-x11" method="table"'
   grep -A3 'portid="7001"' "$BATS_TEST_TMPDIR/a.xml" | grep -q '<service name="unknown" method="table"'
   run -0 --separate-stderr "${IN[@]}" "$PORTREG" scan -sT -p 6000 --json 127.0.0.1
@@ -441,8 +481,198 @@ EOF
 }
 
 @test "the table shows a host whose ports are all closed" {
-  run -1 --separate-stderr "${IN[@]}" "$PORTREG" scan -sT -p 1-5 127.0.0.1 ::1
+  scan_on_tty -sT -p 1-5 127.0.0.1 ::1
+  [ "$status" -eq 1 ]
   echo "$output"
   [[ "$output" == *$'\n127.0.0.1  5 closed\n'* ]]
   [[ "$output" == *$'\n::1  5 closed\n'* ]]
+}
+
+@test "-T0..-T5 are nmap's timing templates: -T4, -Taggressive and -T insane; explicit options override" {
+  for t in -T4 -Taggressive "-T Aggressive"; do
+    run -1 --separate-stderr "${IN[@]}" "$PORTREG" scan -sT $t -p 9 --json 127.0.0.1
+    echo "$output" | jq -e '.scan.timing | .template == "aggressive" and .level == 4 and .timeout_ms == 1250
+      and .initial_timeout_ms == 500 and .min_timeout_ms == 100 and .retries == 1'
+  done
+  run -1 --separate-stderr "${IN[@]}" "$PORTREG" scan -sT -T5 -p 9 --json 127.0.0.1
+  echo "$output" | jq -e '.scan.timing | .template == "insane" and .timeout_ms == 300 and .initial_timeout_ms == 250
+    and .min_timeout_ms == 50'
+  # -T3 is the default; without -T no template
+  run -1 --separate-stderr "${IN[@]}" "$PORTREG" scan -sT -T3 -p 9 --json 127.0.0.1
+  echo "$output" | jq -e '.scan.timing | .template == "normal" and .timeout_ms == 1000 and .rate == 0'
+  run -1 --separate-stderr "${IN[@]}" "$PORTREG" scan -sT -p 9 --json 127.0.0.1
+  echo "$output" | jq -e '.scan.timing | .template == null and .timeout_ms == 1000 and .initial_timeout_ms == 1000'
+  # explicit options win over the template
+  run -1 --separate-stderr "${IN[@]}" "$PORTREG" scan -sT -T4 --timeout 2s --max-inflight 7 -p 9 --json 127.0.0.1
+  echo "$output" | jq -e '.scan.timing | .timeout_ms == 2000 and .initial_timeout_ms == 500 and .max_inflight == 7'
+  # -T2 (polite): one probe at a time, 400 ms apart
+  run -1 --separate-stderr "${IN[@]}" "$PORTREG" scan -sT -T2 -p 1-3 --json 127.0.0.1
+  echo "$output" | jq -e '.scan.timing | .rate == 2.5 and .max_inflight == 1 and .threads == 1 and .timeout_ms == 10000'
+  echo "$output" | jq -e '.scan.elapsed_s >= 0.7'
+  run -1 --separate-stderr "${IN[@]}" "$PORTREG" scan -sT -T2 --rate 0 -p 1-3 --json 127.0.0.1
+  echo "$output" | jq -e '.scan.timing.rate == 0 and .scan.elapsed_s < 0.7'
+  for bad in -T6 -Tfast -T; do
+    run -2 --separate-stderr "$PORTREG" scan -sT $bad -p 9 127.0.0.1
+  done
+  run -2 --separate-stderr "$PORTREG" scan -sT -T9 -p 9 127.0.0.1
+  [[ "$stderr" == *"-T9: a timing template is 0-5 or paranoid, sneaky, polite, normal, aggressive or insane"* ]]
+}
+
+@test "-T5 waits for a dropped probe as nmap's insane: 250 ms first, not the default second" {
+  need_root
+  command -v nft >/dev/null || skip "needs nftables"
+  [ "${#IN[@]}" -gt 0 ] || skip "needs a network namespace"
+  "${IN[@]}" nft add table inet t
+  "${IN[@]}" nft add chain inet t input '{ type filter hook input priority 0; }'
+  "${IN[@]}" nft add rule inet t input tcp dport 8202 drop
+  run -1 --separate-stderr "${IN[@]}" "$PORTREG" scan -sT -T5 -p 8202 --json 127.0.0.1
+  echo "$output" | jq -e '.hosts[0].ports[0].state == "filtered" and .scan.elapsed_s < 0.9'
+  run -1 --separate-stderr "${IN[@]}" "$PORTREG" scan -sT -p 8202 --json 127.0.0.1
+  echo "$output" | jq -e '.hosts[0].ports[0].state == "filtered" and .scan.elapsed_s >= 1.5'
+}
+
+@test "--open shows only open (and open|filtered) ports and their hosts: table, rows, JSON, -oX" {
+  serve "$SOCKHOLD" tcp4:127.0.0.1:0
+  port=${PORTS[0]}
+  if [ "${#IN[@]}" -gt 0 ] && command -v nft >/dev/null; then
+    "${IN[@]}" nft add table inet t
+    "${IN[@]}" nft add chain inet t input '{ type filter hook input priority 0; }'
+    "${IN[@]}" nft add rule inet t input tcp dport 8203 drop
+  fi
+  args=(-sT -p "9,8203,$port" --timeout 300ms --open)
+  run -0 --separate-stderr "${IN[@]}" "$PORTREG" scan "${args[@]}" --json -oX "$BATS_TEST_TMPDIR/o.xml" 127.0.0.1 ::1
+  echo "$output" | jq -e --argjson p "$port" '.scan.open_only and ([.hosts[].address] == ["127.0.0.1"])
+    and ([.hosts[0].ports[] | [.port, .state]] == [[$p, "open"]]) and .hosts[0].counts.closed >= 1
+    and .summary.closed >= 2'
+  run -0 --separate-stderr "${IN[@]}" "$PORTREG" scan "${args[@]}" 127.0.0.1 ::1
+  [ "$output" = "$(printf '127.0.0.1\t-\t%s\ttcp\topen\t' "$port")$(cut -f6- <<<"$output")" ]
+  [ "${#lines[@]}" -eq 1 ]
+  [ "$(grep -c '<host ' "$BATS_TEST_TMPDIR/o.xml")" -eq 1 ]
+  [ "$(grep -c '<port ' "$BATS_TEST_TMPDIR/o.xml")" -eq 1 ]
+  grep -q "portid=\"$port\"" "$BATS_TEST_TMPDIR/o.xml"
+  scan_on_tty "${args[@]}" 127.0.0.1 ::1
+  echo "$output"
+  [[ "$output" == *"$port/tcp"*"open"* && "$output" != *"::1"* && "$output" != *"8203/tcp"* ]]
+  # without --open the dropped port is listed
+  if [ "${#IN[@]}" -gt 0 ] && command -v nft >/dev/null; then
+    run -0 --separate-stderr "${IN[@]}" "$PORTREG" scan -sT -p "9,8203,$port" --timeout 300ms 127.0.0.1
+    [[ "$output" == *$'\t8203\ttcp\tfiltered\t'* ]]
+  fi
+}
+
+@test "-F scans the 100 ports most often open, as --top-ports 100; not with -p" {
+  for i in $(seq 1 150); do printf 'svc%d\t%d/tcp\t0.%06d\n' "$i" $((20000 + i)) $((1000 - i)); done \
+    >"$BATS_TEST_TMPDIR/nmap-services"
+  export PORTREG_NMAP_SERVICES="$BATS_TEST_TMPDIR/nmap-services"
+  run -1 --separate-stderr "${IN[@]}" "$PORTREG" scan -sT -F --json 127.0.0.1
+  echo "$output" | jq -e '.scan.ports == 100 and .scan.port_list == "20001-20100"'
+  run -2 --separate-stderr "$PORTREG" scan -sT -F -p 22 127.0.0.1
+  [[ "$stderr" == *"-F (the top 100 ports) and -p exclude each other"* ]]
+}
+
+@test "-v says each open port as it is found and the timing at the end; -vv the timing first" {
+  serve "$SOCKHOLD" tcp4:127.0.0.1:0
+  port=${PORTS[0]}
+  run -0 --separate-stderr "${IN[@]}" "$PORTREG" scan -sT -v -p "9,$port" 127.0.0.1
+  echo "$stderr"
+  [[ "$stderr" == *"Discovered open port $port/tcp on 127.0.0.1"* ]]
+  [[ "$stderr" == *"portreg: scan: 2 probes in "*", 0 resent after silence"* ]]
+  [[ "$stderr" == *"portreg: scan: its timing: timeout 1000 ms (first 1000 ms, at least 100 ms), 1 retry"* ]]
+  [[ "$stderr" != *"the timing"* && "$stderr" != *"Discovered open port 9/"* ]]
+  run -0 --separate-stderr "${IN[@]}" "$PORTREG" scan -sT -vv -T4 -p "$port" -oX "$BATS_TEST_TMPDIR/v.xml" 127.0.0.1
+  [[ "${stderr_lines[0]}" == "portreg: scan: the timing -T4 (aggressive): timeout 1250 ms (first 500 ms, at least 100 ms)"* ]]
+  [[ "$stderr" == *"Discovered open port $port/tcp on 127.0.0.1 (syn-ack, "* ]]
+  grep -q '<verbose level="2"/>' "$BATS_TEST_TMPDIR/v.xml"
+  # without -v stderr stays quiet
+  run -0 --separate-stderr "${IN[@]}" "$PORTREG" scan -sT -p "$port" 127.0.0.1
+  [ -z "$stderr" ]
+}
+
+@test "--reason: nmap's REASON column in -oN; the table, rows and JSON always carry the reason; -oX reason attributes" {
+  serve "$SOCKHOLD" tcp4:127.0.0.1:0
+  port=${PORTS[0]}
+  run -0 --separate-stderr "${IN[@]}" "$PORTREG" scan -sT --reason -p "9,$port" -oN - 127.0.0.1
+  echo "$output"
+  grep -Eq "^PORT +STATE +SERVICE +REASON$" <<<"$output"
+  grep -Eq "^$port/tcp +open +[^ ]+ +syn-ack$" <<<"$output"
+  grep -q "^Not shown: 1 closed tcp port (conn-refused)$" <<<"$output"
+  run -0 --separate-stderr "${IN[@]}" "$PORTREG" scan -sT -p "9,$port" -oN - 127.0.0.1
+  grep -Eq "^PORT +STATE +SERVICE$" <<<"$output"
+  run -0 --separate-stderr "${IN[@]}" "$PORTREG" scan -sT --reason -p "9,$port" --json -oX "$BATS_TEST_TMPDIR/r.xml" 127.0.0.1
+  echo "$output" | jq -e '.hosts[0].ports[0].reason == "syn-ack"'
+  grep -q '<state state="open" reason="syn-ack"' "$BATS_TEST_TMPDIR/r.xml"
+  grep -q '<extrareasons reason="conn-refused" count="1" proto="tcp"/>' "$BATS_TEST_TMPDIR/r.xml"
+}
+
+@test "-oN, -oG and -oA write nmap's normal and grepable formats (and XML) through the safe writer" {
+  serve "$SOCKHOLD" tcp4:127.0.0.1:22 tcp4:127.0.0.1:0
+  port=${PORTS[1]}
+  printf 'ssh\t22/tcp\t0.182286\n' >"$BATS_TEST_TMPDIR/nmap-services"
+  export PORTREG_NMAP_SERVICES="$BATS_TEST_TMPDIR/nmap-services"
+  base="$BATS_TEST_TMPDIR/out/run"
+  mkdir "$BATS_TEST_TMPDIR/out"
+  run -0 --separate-stderr "${IN[@]}" "$PORTREG" scan -sT -p "22,9,$port" -oA "$base" -4 localhost
+  [ -s "$base.nmap" ] && [ -s "$base.gnmap" ] && [ -s "$base.xml" ]
+  cat "$base.gnmap"
+  grep -qx "$(printf 'Host: 127.0.0.1 (localhost)\tStatus: Up')" "$base.gnmap"
+  grep -qx "$(printf 'Host: 127.0.0.1 (localhost)\tPorts: 22/open/tcp//ssh///, %s/open/tcp//unknown///\tIgnored State: closed (1)' "$port")" "$base.gnmap"
+  grep -q "^# portreg .* scan initiated .* as: portreg scan -sT" "$base.gnmap"
+  grep -q "^# portreg done at .* -- 1 IP address (1 host up) scanned in " "$base.gnmap"
+  cat "$base.nmap"
+  grep -qx "portreg scan report for localhost (127.0.0.1)" "$base.nmap"
+  grep -Eqx "22/tcp +open +ssh" "$base.nmap"
+  grep -qx "Not shown: 1 closed tcp port (conn-refused)" "$base.nmap"
+  if command -v xmllint >/dev/null && [ -f /usr/share/nmap/nmap.dtd ]; then
+    xmllint --noout --dtdvalid /usr/share/nmap/nmap.dtd "$base.xml"
+  fi
+  # the file keeps its mode when replaced, as -oX
+  chmod 600 "$base.gnmap"
+  run -0 --separate-stderr "${IN[@]}" "$PORTREG" scan -sT -p 22 -oG "$base.gnmap" 127.0.0.1
+  [ "$(stat -c %a "$base.gnmap")" = 600 ]
+  grep -q $'Host: 127.0.0.1 ()\tPorts: 22/open/tcp//ssh///' "$base.gnmap"
+  # "-" is stdout, alone
+  run -0 --separate-stderr "${IN[@]}" "$PORTREG" scan -sT -p 22 -oG - 127.0.0.1
+  [ "${#lines[@]}" -eq 4 ] && [[ "${lines[0]}" == "# portreg "* ]] && [[ "${lines[3]}" == "# portreg done at "* ]]
+  run -0 --separate-stderr "${IN[@]}" "$PORTREG" scan -sT -p 22 -oN - 127.0.0.1
+  [[ "${lines[1]}" == "portreg scan report for 127.0.0.1" ]]
+  # usage errors: two formats on stdout, -oA -, a missing directory, nmap's forms portreg lacks
+  run -2 --separate-stderr "$PORTREG" scan -sT -p 22 -oN - -oG - 127.0.0.1
+  [[ "$stderr" == *"-oN - and -oG - both write to stdout"* ]]
+  run -2 --separate-stderr "$PORTREG" scan -sT -p 22 -oN - --json 127.0.0.1
+  run -2 --separate-stderr "$PORTREG" scan -sT -p 22 -oA - 127.0.0.1
+  run -2 --separate-stderr "${IN[@]}" "$PORTREG" scan -sT -p 22 -oN "$BATS_TEST_TMPDIR/nodir/x.nmap" 127.0.0.1
+  [[ "$stderr" == *"nodir"* ]]
+  run -2 --separate-stderr "$PORTREG" scan -sT -p 22 -oS x 127.0.0.1
+  [[ "$stderr" == *"-oS: only -iL FILE and -oX, -oN, -oG FILE, -oA BASE"* ]]
+}
+
+@test "the name as typed: localhost (127.0.0.1) in the table, rows, JSON, NDJSON and -oX" {
+  serve "$SOCKHOLD" tcp4:127.0.0.1:0
+  port=${PORTS[0]}
+  run -0 --separate-stderr "${IN[@]}" "$PORTREG" scan -sT -p "$port" --json -oX "$BATS_TEST_TMPDIR/n.xml" -4 localhost 127.0.0.2
+  echo "$output" | jq -e '[.hosts[] | [.address, .name]] == [["127.0.0.1", "localhost"], ["127.0.0.2", null]]'
+  grep -q '<hostname name="localhost" type="user"/>' "$BATS_TEST_TMPDIR/n.xml"
+  [ "$(grep -c '<hostname ' "$BATS_TEST_TMPDIR/n.xml")" -eq 1 ]
+  run -0 --separate-stderr "${IN[@]}" "$PORTREG" scan -sT -p "$port" --ndjson -4 localhost
+  echo "$output" | jq -e '.name == "localhost" and .address == "127.0.0.1"'
+  run -0 --separate-stderr "${IN[@]}" "$PORTREG" scan -sT -p "$port" -4 localhost
+  [[ "$output" == "$(printf '127.0.0.1\tlocalhost\t%s\ttcp\topen' "$port")"* ]]
+  scan_on_tty -sT -p "$port" -4 localhost
+  [[ "$output" == *$'\nlocalhost (127.0.0.1)  1 open\n'* ]]
+}
+
+@test "--max-inflight 1 (as -T0..-T2) holds one probe at a time with the syn engine too" {
+  need_syn
+  command -v nft >/dev/null || skip "needs nftables"
+  [ "${#IN[@]}" -gt 0 ] || skip "needs a network namespace"
+  "${IN[@]}" nft add table inet t
+  "${IN[@]}" nft add chain inet t input '{ type filter hook input priority 0; }'
+  "${IN[@]}" nft add rule inet t input tcp dport 8301-8303 drop
+  for engine in syn connect; do
+    # three silent ports, 300 ms each, one after another
+    run -1 --separate-stderr "${IN[@]}" "$PORTREG" scan -e "$engine" --max-inflight 1 --retries 0 --timeout 300ms \
+      -p 8301-8303 --json 127.0.0.1
+    echo "$engine: $output" | cut -c1-300
+    echo "$output" | jq -e '.summary.filtered == 3 and .scan.elapsed_s >= 0.85'
+  done
 }

@@ -648,6 +648,30 @@ static void test_localhost_resolves_to_loopback(void **state)
     target_set_free(&set);
 }
 
+/* The name as typed is kept for the report ("localhost (127.0.0.1)"): numeric targets have
+ * none, the first name typed wins, and a failed add leaves no name behind. */
+static void test_names_as_typed(void **state)
+{
+    (void)state;
+    struct target_set set;
+    target_set_init(&set);
+    set.family_filter = AF_INET;
+    add_or_fail(&set, "127.0.0.2 localhost");
+    add_or_fail(&set, "LocalHost");
+    struct pr_error err = { 0 };
+    assert_int_equal(target_set_add(&set, "localhost 10.0.0.300", &err), -EINVAL);
+    assert_int_equal(set.name_count, 2);
+    finish_or_fail(&set);
+    struct scan_address a = { .family = AF_INET, .bytes = { 127, 0, 0, 1 } };
+    assert_non_null(target_set_name(&set, &a));
+    assert_string_equal(target_set_name(&set, &a), "localhost");
+    a.bytes[3] = 2;
+    assert_null(target_set_name(&set, &a));
+    struct scan_address v6 = { .family = AF_INET6, .bytes = { [15] = 1 } };
+    assert_null(target_set_name(&set, &v6));
+    target_set_free(&set);
+}
+
 static void test_unresolvable_name(void **state)
 {
     (void)state;
@@ -702,6 +726,7 @@ int main(void)
         cmocka_unit_test(test_file_from_stdin),
         cmocka_unit_test(test_add_text_buffer),
         cmocka_unit_test(test_localhost_resolves_to_loopback),
+        cmocka_unit_test(test_names_as_typed),
         cmocka_unit_test(test_unresolvable_name),
         cmocka_unit_test(test_numeric_only_refuses_names),
     };

@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "scan/engine.h"
 #include "scan/timing.h"
 
 #define MS 1000u                      /* microseconds */
@@ -252,9 +253,40 @@ static void now_is_monotonic(void **state)
     assert_true(b - a < 2 * NS_PER_S);
 }
 
+/* -T4's initial 500 ms, floor 100 ms and cap 1250 ms reach the RTT table; without them the
+ * first timeout is the cap and the floor the engine's; neither passes the cap. */
+static void test_job_rtt_bounds(void **state)
+{
+    (void)state;
+    uint32_t min_us, initial_us, max_us;
+    struct scan_job job = { 0 };
+    scan_job_rtt_bounds(&job, 1000, 100000, &min_us, &initial_us, &max_us);
+    assert_int_equal(min_us, 100000);
+    assert_int_equal(initial_us, 1000000);
+    assert_int_equal(max_us, 1000000);
+    job.timeout_ms = 1250;
+    job.initial_timeout_ms = 500;
+    job.min_timeout_ms = 100;
+    scan_job_rtt_bounds(&job, 1000, 100000, &min_us, &initial_us, &max_us);
+    assert_int_equal(min_us, 100000);
+    assert_int_equal(initial_us, 500000);
+    assert_int_equal(max_us, 1250000);
+    job.timeout_ms = 50;   /* --timeout below the template's floor and first timeout */
+    scan_job_rtt_bounds(&job, 1000, 100000, &min_us, &initial_us, &max_us);
+    assert_int_equal(min_us, 50000);
+    assert_int_equal(initial_us, 50000);
+    assert_int_equal(max_us, 50000);
+    job.timeout_ms = 3600000;   /* the largest --timeout fits */
+    job.initial_timeout_ms = 0;
+    scan_job_rtt_bounds(&job, 1000, 100000, &min_us, &initial_us, &max_us);
+    assert_int_equal(max_us, 3600000000u);
+    assert_int_equal(initial_us, 3600000000u);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_job_rtt_bounds),
         cmocka_unit_test(rtt_before_any_sample_uses_initial),
         cmocka_unit_test(rtt_first_sample_follows_rfc6298),
         cmocka_unit_test(rtt_converges_to_a_steady_rtt),

@@ -5,6 +5,19 @@
 #include <string.h>
 #include <unistd.h>
 
+void scan_job_rtt_bounds(const struct scan_job *job, uint32_t default_timeout_ms, uint32_t default_min_us,
+                         uint32_t *min_us, uint32_t *initial_us, uint32_t *max_us)
+{
+    uint64_t cap = (uint64_t)(job->timeout_ms ? job->timeout_ms : default_timeout_ms) * 1000u;
+    if (cap > UINT32_MAX)
+        cap = UINT32_MAX;
+    uint64_t initial = job->initial_timeout_ms ? (uint64_t)job->initial_timeout_ms * 1000u : cap;
+    uint64_t floor = job->min_timeout_ms ? (uint64_t)job->min_timeout_ms * 1000u : default_min_us;
+    *max_us = (uint32_t)cap;
+    *initial_us = (uint32_t)(initial < cap ? initial : cap);
+    *min_us = (uint32_t)(floor < cap ? floor : cap);
+}
+
 int scan_job_prepare(struct scan_job *job, struct pr_error *err)
 {
     if (!job->targets || !job->targets->finished || job->targets->total == 0)

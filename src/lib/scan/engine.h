@@ -53,7 +53,11 @@ struct scan_job {
     /* timing; 0 means "the engine's default" */
     double rate_pps;                   /* 0 = unlimited */
     uint32_t max_inflight;
-    uint32_t timeout_ms;               /* cap on one probe's timeout */
+    uint32_t timeout_ms;               /* cap on one probe's timeout (nmap's max-rtt-timeout) */
+    uint32_t initial_timeout_ms;       /* before any round trip is measured (nmap's
+                                          initial-rtt-timeout); 0 = the cap */
+    uint32_t min_timeout_ms;           /* floor of the adaptive timeout (min-rtt-timeout);
+                                          0 = the engine's (100 ms) */
     uint32_t retries;                  /* extra attempts after silence: 0 = the default (1),
                                           SCAN_RETRIES_NONE = none (--retries 0) */
     uint32_t threads;                  /* 0 = one per online core */
@@ -64,6 +68,12 @@ struct scan_job {
     struct scan_permutation order;
     uint64_t probe_count;              /* probes in this shard */
 };
+
+/* The RTT table's bounds for a job (scan_rtt_init's arguments, microseconds): the cap is
+ * job->timeout_ms or default_timeout_ms, the first timeout job->initial_timeout_ms (at most the
+ * cap) or the cap, the floor job->min_timeout_ms or default_min_us (at most the cap). */
+void scan_job_rtt_bounds(const struct scan_job *job, uint32_t default_timeout_ms, uint32_t default_min_us,
+                         uint32_t *min_us, uint32_t *initial_us, uint32_t *max_us);
 
 /* Check the job and compute the order: -EINVAL for a bad shard or an empty port list. */
 int scan_job_prepare(struct scan_job *job, struct pr_error *err);

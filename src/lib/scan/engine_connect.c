@@ -891,9 +891,10 @@ static int worker_init(struct connect_worker *w, struct connect_shared *shared, 
         w->free_slots[i] = cap - 1 - i;
     }
     w->free_count = cap;
-    uint32_t min_timeout = MIN_TIMEOUT_US < shared->timeout_us ? MIN_TIMEOUT_US
-                                                               : shared->timeout_us;
-    scan_rtt_init(w->rtt, min_timeout, shared->timeout_us, shared->timeout_us);
+    uint32_t min_timeout, initial_timeout, max_timeout;
+    scan_job_rtt_bounds(shared->job, DEFAULT_TIMEOUT_MS, MIN_TIMEOUT_US, &min_timeout, &initial_timeout,
+                        &max_timeout);
+    scan_rtt_init(w->rtt, min_timeout, initial_timeout, max_timeout);
     scan_rate_init(&w->rate, shared->rate_per_thread, scan_now_ns());
     return 0;
 }

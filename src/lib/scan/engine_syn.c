@@ -1047,8 +1047,9 @@ static int thread_create(struct syn_scan *scan, uint32_t index, const bool famil
             return pr_error_set(err, error, "syn scan: cannot open a raw %s socket: %s",
                                 family == AF_INET ? "IPv4" : "IPv6", strerror(-error));
     }
-    uint32_t initial = timeout_us;
-    scan_rtt_init(&t->rtt, SYN_MIN_TIMEOUT_US, initial, timeout_us);
+    uint32_t min_us, initial_us, max_us;
+    scan_job_rtt_bounds(scan->job, timeout_us / 1000, SYN_MIN_TIMEOUT_US, &min_us, &initial_us, &max_us);
+    scan_rtt_init(&t->rtt, min_us, initial_us, max_us);
     scan_rate_init(&t->rate, rate, scan_now_ns());
     return 0;
 }
@@ -1094,9 +1095,15 @@ static int syn_run(const struct scan_job *job, struct scan_sink *sink, struct pr
         threads = (uint32_t)job->probe_count;
     if (threads == 0)
         threads = 1;
+    /* an explicit --max-inflight (-T0..-T2: 1) is kept, below a batch too: no more threads
+     * than probes allowed in flight, and each thread's share of them */
+    if (job->max_inflight && threads > job->max_inflight)
+        threads = job->max_inflight;
     uint32_t inflight = (job->max_inflight ? job->max_inflight : SYN_DEFAULT_INFLIGHT) / threads;
-    if (inflight < SYN_SEND_BATCH)
+    if (inflight < SYN_SEND_BATCH && !job->max_inflight)
         inflight = SYN_SEND_BATCH;
+    if (inflight == 0)
+        inflight = 1;
     uint32_t timeout_ms = job->timeout_ms ? job->timeout_ms : SYN_DEFAULT_TIMEOUT_MS;
 
     struct syn_scan scan = {

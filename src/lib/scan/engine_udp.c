@@ -473,7 +473,7 @@ struct udp_scan {
     const struct scan_job *job;
     struct scan_sink *sink;
     _Atomic uint64_t next_probe;
-    uint32_t retries, timeout_us, min_timeout_us, inflight_per_thread;
+    uint32_t retries, timeout_us, initial_timeout_us, min_timeout_us, inflight_per_thread;
     double rate_per_thread;
     struct udp_pace_table *pace;
     struct udp_local_icmp_watch watch;
@@ -1054,7 +1054,7 @@ static struct udp_worker *udp_worker_new(struct udp_scan *scan, uint64_t now)
         w->free_slots[i] = w->capacity - 1 - i;
     }
     w->free_count = w->capacity;
-    scan_rtt_init(&w->rtt, scan->min_timeout_us, scan->timeout_us, scan->timeout_us);
+    scan_rtt_init(&w->rtt, scan->min_timeout_us, scan->initial_timeout_us, scan->timeout_us);
     scan_rate_init(&w->rate, scan->rate_per_thread, now);
     return w;
 }
@@ -1101,10 +1101,8 @@ static int udp_run(const struct scan_job *job, struct scan_sink *sink, struct pr
     scan.retries = SCAN_JOB_RETRIES(job);
     if (scan.retries > 100)
         scan.retries = 100;
-    uint32_t timeout_ms = job->timeout_ms ? job->timeout_ms : UDP_DEFAULT_TIMEOUT_MS;
-    scan.timeout_us = timeout_ms > UINT32_MAX / 1000 ? UINT32_MAX : timeout_ms * 1000;
-    scan.min_timeout_us = UDP_MIN_TIMEOUT_US < scan.timeout_us ? UDP_MIN_TIMEOUT_US
-                                                                : scan.timeout_us;
+    scan_job_rtt_bounds(job, UDP_DEFAULT_TIMEOUT_MS, UDP_MIN_TIMEOUT_US, &scan.min_timeout_us,
+                        &scan.initial_timeout_us, &scan.timeout_us);
 
     uint64_t threads = job->threads ? job->threads : scan_cpu_count();
     if (threads > UDP_MAX_THREADS)

@@ -401,6 +401,31 @@ static int parser_store(const struct spec_parser *parser, uint8_t family, u128 f
     return set_push_range(parser->set, parser->exclude, family, first, last);
 }
 
+/* Remember that address was typed as name (the report shows "name (address)"). */
+static int names_push(struct target_set *set, const struct scan_address *address, const char *name)
+{
+    if (set->name_count == set->name_capacity) {
+        size_t capacity = set->name_capacity ? set->name_capacity * 2 : 8;
+        struct target_name *names = realloc(set->names, capacity * sizeof *names);
+        if (!names)
+            return -ENOMEM;
+        set->names = names;
+        set->name_capacity = capacity;
+    }
+    char *copy = strdup(name);
+    if (!copy)
+        return -ENOMEM;
+    set->names[set->name_count] = (struct target_name){ *address, (uint32_t)set->name_count, copy };
+    set->name_count++;
+    return 0;
+}
+
+static void names_truncate(struct target_set *set, size_t count)
+{
+    while (set->name_count > count)
+        free(set->names[--set->name_count].name);
+}
+
 /* A host name, optionally "/N": every address getaddrinfo gives for the family filter. */
 static int parse_name_item(const struct spec_parser *parser, const char *start, const char *end)
 {
@@ -466,6 +491,8 @@ static int parse_name_item(const struct spec_parser *parser, const char *start, 
         cidr_block(address.family, address_value(&address), has_prefix ? bits : width, &first,
                    &last);
         r = parser_store(parser, address.family, first, last);
+        if (r == 0 && !parser->exclude)
+            r = names_push(parser->set, &address, host);
     }
     freeaddrinfo(found);
     return r;
@@ -538,6 +565,7 @@ static int set_add_spec(struct target_set *set, const char *spec, bool exclude,
                         struct pr_error *err)
 {
     size_t saved = exclude ? set->excluded_count : set->count, items = 0;
+    size_t saved_names = set->name_count;
     struct spec_parser parser = { .set = set, .exclude = exclude, .err = err, .line = 1,
                                   .line_start = spec };
     int r = parse_list(&parser, spec, spec + strlen(spec), &items);
@@ -546,6 +574,7 @@ static int set_add_spec(struct target_set *set, const char *spec, bool exclude,
                             exclude ? "exclusion" : "target");
     if (r < 0) {
         set_truncate(set, exclude, saved);
+        names_truncate(set, saved_names);
         return r;
     }
     set->finished = false;
@@ -565,7 +594,7 @@ int target_set_exclude(struct target_set *set, const char *spec, struct pr_error
 int target_set_add_text(struct target_set *set, const char *text, size_t len,
                         struct pr_error *err)
 {
-    size_t saved = set->count, items = 0;
+    size_t saved = set->count, items = 0, saved_names = set->name_count;
     struct text_line_reader reader;
     int r = text_line_reader_open_text(&reader, text, len, err);
     if (r < 0)
@@ -581,6 +610,7 @@ int target_set_add_text(struct target_set *set, const char *text, size_t len,
     }
     if (r < 0) {
         set_truncate(set, false, saved);
+        names_truncate(set, saved_names);
         return r;
     }
     set->finished = false;
@@ -677,6 +707,13 @@ out_of_memory:
     return -ENOMEM;
 }
 
+static int name_compare(const void *a, const void *b)
+{
+    const struct target_name *x = a, *y = b;
+    int c = address_compare(&x->address, &y->address);
+    return c ? c : x->sequence < y->sequence ? -1 : x->sequence > y->sequence;
+}
+
 int target_set_finish(struct target_set *set, struct pr_error *err)
 {
     set->finished = false;
@@ -717,8 +754,24 @@ int target_set_finish(struct target_set *set, struct pr_error *err)
         return pr_error_set(err, -ENOENT, "no targets left after exclusions");
     }
     set->total = (uint64_t)total;
+    if (set->name_count)
+        qsort(set->names, set->name_count, sizeof *set->names, name_compare);
     set->finished = true;
     return 0;
+}
+
+const char *target_set_name(const struct target_set *set, const struct scan_address *address)
+{
+    size_t lo = 0, hi = set->name_count;
+    while (lo < hi) {   /* the first entry of address: its earliest name */
+        size_t mid = lo + (hi - lo) / 2;
+        if (address_compare(&set->names[mid].address, address) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < set->name_count && address_compare(&set->names[lo].address, address) == 0
+           ? set->names[lo].name : NULL;
 }
 
 void target_set_get(const struct target_set *set, uint64_t index, struct scan_address *out)
@@ -776,5 +829,7 @@ void target_set_free(struct target_set *set)
 {
     free(set->ranges);
     free(set->excluded);
+    names_truncate(set, 0);
+    free(set->names);
     target_set_init(set);
 }

@@ -23,6 +23,14 @@ struct target_range {
     uint64_t before;                   /* addresses in the ranges before this one */
 };
 
+/* An address a host name resolved to, and the name as the user typed it ("localhost"), so the
+ * report says "localhost (127.0.0.1)" as nmap does. */
+struct target_name {
+    struct scan_address address;
+    uint32_t sequence;                 /* the order given: the first name of an address wins */
+    char *name;
+};
+
 struct target_set {
     struct target_range *ranges;       /* sorted by (family, first), merged, after finish */
     size_t count, capacity;
@@ -33,6 +41,8 @@ struct target_set {
                                         * adding names: they are resolved for it alone */
     bool numeric_only;                 /* refuse host names (-EINVAL) instead of resolving
                                         * them: no DNS (the fuzzer, a --no-resolve option) */
+    struct target_name *names;         /* sorted by address after finish */
+    size_t name_count, name_capacity;
     bool finished;
 };
 
@@ -67,6 +77,8 @@ void target_set_get(const struct target_set *set, uint64_t index, struct scan_ad
  * An IPv4-mapped address is looked up as its IPv4 address. */
 bool target_set_find(const struct target_set *set, const struct scan_address *address,
                      uint64_t *index);
+/* The host name address was given as (the first one typed), or NULL for a numeric target. */
+const char *target_set_name(const struct target_set *set, const struct scan_address *address);
 void target_set_free(struct target_set *set);
 
 #endif
