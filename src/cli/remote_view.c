@@ -408,7 +408,10 @@ int remote_view_answer_error(const char *command, const char *method, const char
         return CLI_EXIT_OK;
     case REMOTE_NO:
         cli_error(CLI_EXIT_NO, command, "%s (%s)", message, status);
-        if (resp->error.conflict) {
+        /* the holder of a port; a wrong-state or not-active conflict is the object itself */
+        if (resp->error.conflict && strcmp(resp->error.code, "wrong-state") != 0 &&
+            strcmp(resp->error.code, "not-active") != 0 && strcmp(resp->error.code, "exists") != 0 &&
+            (json_object_get(resp->error.conflict, "port_lo") || json_object_get(resp->error.conflict, "port"))) {
             char holder[1400];
             describe_conflict(resp->error.conflict, holder, sizeof holder);
             cli_error(CLI_EXIT_NO, command, "held by %s", holder);
