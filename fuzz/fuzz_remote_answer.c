@@ -4,6 +4,7 @@
  * (the input cut at its first NUL). Checks: the decoder never crashes or leaks, the raw body is
  * kept byte for byte, an error document's texts are NUL-terminated, an accepted URL starts with
  * http:// or https:// and has no space, control byte, '@', '?' or '#'. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 

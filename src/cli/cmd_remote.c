@@ -184,6 +184,10 @@ static int build_query(struct remote_session *s, char *path, size_t size, const 
 
 static int show_object(struct remote_session *s, enum remote_kind kind, struct remote_response *resp)
 {
+    if (!resp->json) {
+        remote_response_free(resp);
+        return cli_error(CLI_EXIT_FAILURE, s->command, "the server's answer is not JSON");
+    }
     if (s->json) {
         cli_print_json(s->ctx, json_incref(resp->json));
     } else if (json_is_object(resp->json) && json_is_array(json_object_get(resp->json, "items"))) {
