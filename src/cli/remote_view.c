@@ -283,7 +283,7 @@ static void print_summary(const struct cli_context *ctx, enum remote_kind kind, 
             snprintf(port, sizeof port, "%s", ports ? ports : "-");
             free(ports);
             json_t *until = json_object_get(o, "quarantine_until");
-            if (json_is_integer(until)) {
+            if (json_is_integer(until) && strcmp(state, "quarantined") == 0) {
                 remote_view_time((long long)json_integer_value(until), when, sizeof when);
                 snprintf(extra, sizeof extra, " until %s", when);
             }
