@@ -43,6 +43,8 @@ const struct cli_command cli_commands[] = {
       cli_audit_options, NULL },
     { "serve", cmd_serve, "the organisation's port registry over HTTP: requests, assignments, leases",
       cli_serve_options, cli_serve_subcommands },
+    { "remote", cmd_remote, "a portreg server's client: request, approve, assign, lease, events, import, export",
+      cli_remote_options, cli_remote_subcommands },
     { "help", cmd_help, "show help for portreg or one of its commands",
       NULL, NULL },
     { NULL, NULL, NULL, NULL, NULL },

@@ -74,7 +74,10 @@ teardown() { remove_nobody_dirs; }
 
 # Every command and subcommand with options of its own, as words ("" = the global options).
 COMMANDS=("" lookup registry ls who check suggest audit scan "plan check" "plan diff" "plan export"
-          "firewall generate" "firewall apply" "firewall audit" serve "serve token create")
+          "firewall generate" "firewall apply" "firewall audit" serve "serve token create"
+          remote "remote request" "remote requests" "remote reject" "remote assign" "remote assignments"
+          "remote deassign" "remote lease" "remote renew" "remote leases" "remote events" "remote hosts"
+          "remote host add" "remote import" "remote export")
 
 # The options that `portreg CMD --help` lists, one per line as "NAME value|flag": the names
 # column of the lines of the options sections ("  -p, --proto PROTO  only ..."); a value named
@@ -145,6 +148,7 @@ man_options() {
     case "$cmd" in
       "") page="$man/portreg.1.scd"; section="GLOBAL OPTIONS" ;;
       serve) page="$man/portreg-serve.1.scd"; section="OPTIONS (serve)" ;;
+      remote) page="$man/portreg-remote.1.scd"; section="OPTIONS (remote)" ;;
       *" "*) page="$man/portreg-${cmd%% *}.1.scd"; section="$cmd" ;;
       *) page="$man/portreg-$cmd.1.scd"; section="" ;;
     esac

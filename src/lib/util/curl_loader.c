@@ -22,6 +22,9 @@ int curl_api_load(struct curl_api *api, struct pr_error *err)
         DL_SYMBOL(&api->easy_perform, curl_easy_perform),
         DL_SYMBOL(&api->easy_cleanup, curl_easy_cleanup),
         DL_SYMBOL(&api->easy_strerror, curl_easy_strerror),
+        DL_SYMBOL(&api->easy_getinfo, curl_easy_getinfo),
+        DL_SYMBOL(&api->slist_append, curl_slist_append),
+        DL_SYMBOL(&api->slist_free_all, curl_slist_free_all),
     };
     return dl_symbols_load(&curl_library, symbols, sizeof symbols / sizeof symbols[0], 0,
                            &api->handle, err);

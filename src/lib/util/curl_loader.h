@@ -19,6 +19,10 @@ struct curl_api {
     __typeof__(&curl_easy_perform) easy_perform;
     __typeof__(&curl_easy_cleanup) easy_cleanup;
     __typeof__(&curl_easy_strerror) easy_strerror;
+    /* portreg remote: the status, response headers and request headers */
+    __typeof__(&curl_easy_getinfo) easy_getinfo;
+    __typeof__(&curl_slist_append) slist_append;
+    __typeof__(&curl_slist_free_all) slist_free_all;
 };
 
 /* Load libcurl (Debian's libcurl3-gnutls, else libcurl4). -ENOPKG with a message that names the
