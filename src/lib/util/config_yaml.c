@@ -216,14 +216,18 @@ int config_yaml_parse(const char *text, size_t len, const struct config_key *key
     size_t valid_len = nul ? (size_t)(nul - text) : len;
     if (nul || !text_utf8_valid(text, valid_len)) {
         unsigned line = 1, column = 1;
-        size_t bad = nul ? valid_len : text_utf8_cut(text, len);
-        for (size_t i = 0; i < bad && i < len; i++) {
+        size_t i = 0;
+        while (i < valid_len) {
+            size_t n = text_utf8_sequence(text + i, valid_len - i, NULL);
+            if (n == 0)
+                break;
             if (text[i] == '\n') {
                 line++;
                 column = 1;
-            } else if (((unsigned char)text[i] & 0xc0) != 0x80) {
+            } else {
                 column++;
             }
+            i += n;
         }
         return pr_error_set_at(err, -EINVAL, line, column, nul ? "a NUL byte in the text" : "not UTF-8 text");
     }
