@@ -211,7 +211,7 @@ static int serve_parse_settings(int argc, char **argv, struct serve_settings *se
             cli_options_print_help(stdout, cli_serve_usage, cli_serve_options, cli_serve_usage_tail);
             return SERVE_HELP_SHOWN;
         }
-        if (opt <= 0 || opt >= OPT_SERVE_LAST)
+        if (opt < OPT_LISTEN || opt >= OPT_SERVE_LAST)
             return cli_options_error(&parser);
         char why[256];
         if (serve_setting_apply(settings, opt, optarg, why, sizeof why) < 0)
