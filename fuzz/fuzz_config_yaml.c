@@ -2,6 +2,7 @@
  * (util/config_yaml.c, `portreg serve --config`) with serve's kinds of keys. Checks the
  * contract: success gives entries of known keys with a value and a place (booleans are true or
  * false); failure gives no entries, a negative code and a message. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
