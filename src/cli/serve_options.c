@@ -16,8 +16,8 @@ const char cli_serve_usage[] =
     "the long options); the command line overrides it.\n\n";
 
 const char cli_serve_usage_tail[] =
-    "\nExit status: 0 stopped by a signal, 2 usage, 3 the address is taken (who holds it is said) or\n"
-    "another runtime failure.\n";
+    "\nExit status: 0 stopped by a signal, 2 usage or a bad --config, --tls-cert or --tls-key file,\n"
+    "3 the address is taken (who holds it is said) or another runtime failure.\n";
 
 const struct cli_option cli_serve_options[] = {
     { "listen", 'l', CLI_OPTION_REQUIRED_VALUE, "ADDR:PORT", "listen here (repeatable; default 127.0.0.1:7678,\n"
