@@ -219,7 +219,13 @@ api() {
   export REQUESTER URL OUT="$BATS_TEST_TMPDIR"
   (seq 32 | xargs -P 32 -I{} bash -c 'client {}' || true) &
   loader=$!
-  sleep 1.5
+  # kill once leases are being answered (on a loaded machine the 32 clients' first requests,
+  # each recording its token's first use, may take longer than a fixed pause)
+  for i in $(seq 300); do
+    grep -q 'POST /api/v1/leases 201' "$BATS_TEST_TMPDIR/server.log" && break
+    sleep 0.1
+  done
+  sleep 0.5
   kill -9 "$SERVER_PID"
   SERVER_PID=""
   wait "$loader" || true
