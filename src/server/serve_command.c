@@ -16,7 +16,9 @@
 #include "doctor/bindsim.h"
 #include "ledger/ledger.h"
 #include "net/inspect.h"
+#include "server/serve_settings.h"
 #include "server/server.h"
+#include "server/server_tls.h"
 #include "util/file_io.h"
 
 /* The state directory (created 0700 when missing), the server secret and the default URL. */
@@ -154,8 +156,22 @@ static void say_ready(void *ctx)
 {
     const struct server_options *opt = ctx;
     for (size_t i = 0; i < opt->listen_count; i++)
-        fprintf(stderr, "portreg: serve: listening on http://%s/\n", opt->listen[i]);
+        fprintf(stderr, "portreg: serve: listening on %s://%s/\n", opt->tls_cert_pem ? "https" : "http",
+                opt->listen[i]);
 }
+
+#define SERVE_HELP_SHOWN (-100)
+
+static const char *serve_option_name(int id)
+{
+    for (const struct cli_option *o = cli_serve_options; o->long_name; o++)
+        if (o->id == id)
+            return o->long_name;
+    return "?";
+}
+
+static int serve_parse_settings(int argc, char **argv, struct serve_settings *settings);
+static int serve_with_settings(const struct cli_context *ctx, struct serve_settings *settings);
 
 int serve_command_run(int argc, char **argv, struct cli_context *ctx)
 {
@@ -164,56 +180,62 @@ int serve_command_run(int argc, char **argv, struct cli_context *ctx)
             return cli_usage_error("serve", "'serve token' has one subcommand: create");
         return run_token_create(argc - 2, argv + 2, ctx);
     }
-    struct server_options sopt = { .log_format = SERVER_LOG_TEXT };
-    const char *db = NULL;
-    int64_t clock_offset = 0;
+    struct serve_settings settings = { .server.log_format = SERVER_LOG_TEXT };
+    int rc = serve_parse_settings(argc, argv, &settings);
+    if (rc == CLI_EXIT_OK && settings.server.listen_count == 0)
+        settings.server.listen[settings.server.listen_count++] = "127.0.0.1:7678";
+    struct server_tls tls = { 0 };
+    if (rc == CLI_EXIT_OK && settings.tls_cert) {
+        struct pr_error tls_err;
+        pr_error_clear(&tls_err);
+        if (server_tls_load(settings.tls_cert, settings.tls_key, &tls, &tls_err) < 0)
+            rc = cli_error(cli_exit_for_input_error(tls_err.code), "serve", "%s", tls_err.message);
+        settings.server.tls_cert_pem = tls.cert_pem;
+        settings.server.tls_key_pem = tls.key_pem;
+    }
+    if (rc == CLI_EXIT_OK)
+        rc = serve_with_settings(ctx, &settings);
+    server_tls_free(&tls);
+    serve_settings_free(&settings);
+    return rc == SERVE_HELP_SHOWN ? CLI_EXIT_OK : rc;
+}
+
+/* The command line, then the --config file for what the command line did not say. */
+static int serve_parse_settings(int argc, char **argv, struct serve_settings *settings)
+{
     int opt;
     struct cli_option_parser parser;
     cli_options_begin(&parser, "serve", cli_serve_options, argc, argv, 0);
     while ((opt = cli_options_next(&parser)) != CLI_OPTIONS_DONE) {
-        switch (opt) {
-        case OPT_LISTEN:
-            if (sopt.listen_count == SERVER_LISTEN_MAX)
-                return cli_usage_error("serve", "--listen: at most %d addresses", SERVER_LISTEN_MAX);
-            sopt.listen[sopt.listen_count++] = optarg;
-            break;
-        case OPT_DB: db = optarg; break;
-        case OPT_LOG_FORMAT:
-            if (strcmp(optarg, "text") == 0)
-                sopt.log_format = SERVER_LOG_TEXT;
-            else if (strcmp(optarg, "json") == 0)
-                sopt.log_format = SERVER_LOG_JSON;
-            else
-                return cli_usage_error("serve", "--log-format: \"%s\" is not text or json", optarg);
-            break;
-        case OPT_THREADS: {
-            char *end;
-            unsigned long n = strtoul(optarg, &end, 10);
-            if (optarg[0] < '1' || optarg[0] > '9' || *end || n > 1024)
-                return cli_usage_error("serve", "--threads: \"%s\" is not 1-1024", optarg);
-            sopt.threads = (unsigned)n;
-            break;
-        }
-        case OPT_CLOCK_OFFSET: {
-            char *end;
-            long long v = strtoll(optarg, &end, 10);
-            if (!optarg[0] || *end)
-                return cli_usage_error("serve", "--clock-offset: \"%s\" is not a number of seconds", optarg);
-            clock_offset = v;
-            break;
-        }
-        case 'h':
+        if (opt == 'h') {
             cli_options_print_help(stdout, cli_serve_usage, cli_serve_options, cli_serve_usage_tail);
-            return CLI_EXIT_OK;
-        default:
-            return cli_options_error(&parser);
+            return SERVE_HELP_SHOWN;
         }
+        if (opt < OPT_LISTEN || opt >= OPT_SERVE_LAST)
+            return cli_options_error(&parser);
+        char why[256];
+        if (serve_setting_apply(settings, opt, optarg, why, sizeof why) < 0)
+            return cli_usage_error("serve", "--%s: %s", serve_option_name(opt), why);
+        settings->given[opt] = true;
     }
     if (optind < argc)
         return cli_usage_error("serve", "unexpected argument '%s'", argv[optind]);
-    if (sopt.listen_count == 0)
-        sopt.listen[sopt.listen_count++] = "127.0.0.1:7678";
+    char message[1400];
+    if (settings->config) {
+        int code = CLI_EXIT_USAGE;
+        if (serve_settings_load_config(settings, message, sizeof message, &code) < 0)
+            return cli_error(code, "serve", "%s", message);
+    }
+    if (serve_settings_check(settings, message, sizeof message) < 0)
+        return cli_usage_error("serve", "%s", message);
+    return CLI_EXIT_OK;
+}
 
+static int serve_with_settings(const struct cli_context *ctx, struct serve_settings *settings)
+{
+    struct server_options sopt = settings->server;
+    const char *db = settings->db;
+    int64_t clock_offset = settings->clock_offset;
     char state_dir[PATH_MAX], db_url[PATH_MAX + 16];
     uint8_t secret[32];
     int rc = serve_state(ctx, state_dir, sizeof state_dir, secret, db_url, sizeof db_url, db);

@@ -21,6 +21,8 @@
 #include "registry/registry_json.h"
 #include "util/text_escape.h"
 #include "server/server_http.h"
+#include "server/server_metrics.h"
+#include "server/server_rate_limit.h"
 
 #define SERVER_DRAIN_SECONDS 10
 
@@ -34,6 +36,8 @@ struct request_ctx {
     char method[16];
     char path[256];
     unsigned status;
+    const struct server_route *route;        /* NULL: none matched (metrics) */
+    unsigned retry_after;                    /* seconds, with a 429 */
 };
 
 struct server_state {
@@ -42,6 +46,8 @@ struct server_state {
     atomic_int in_flight;
     int64_t started;
     pthread_mutex_t log_lock;
+    struct server_metrics *metrics;
+    struct server_rate_limit *rate_limit;    /* NULL: no --rate-limit */
 };
 
 int server_parse_listen(const char *listen, int *family, unsigned char address[16], unsigned *port)
@@ -114,6 +120,46 @@ int server_listen_socket(const char *listen_text, int *fd_out, struct pr_error *
     return 0;
 }
 
+/* The client's address as text ("-" when unknown). */
+static void client_address(struct MHD_Connection *c, char remote[INET6_ADDRSTRLEN])
+{
+    snprintf(remote, INET6_ADDRSTRLEN, "-");
+    const union MHD_ConnectionInfo *info = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (info && info->client_addr) {
+        const struct sockaddr *sa = info->client_addr;
+        if (sa->sa_family == AF_INET)
+            inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, remote, INET6_ADDRSTRLEN);
+        else if (sa->sa_family == AF_INET6)
+            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, remote, INET6_ADDRSTRLEN);
+    }
+}
+
+/* --rate-limit: take a request from the client's bucket (its token id, else its address);
+ * false with a 429 when it is empty. */
+static bool rate_allowed(struct server_state *state, struct MHD_Connection *c, struct request_ctx *ctx,
+                         int64_t token_id, struct server_response *resp)
+{
+    if (!state->rate_limit)
+        return true;
+    char key[64];
+    if (token_id > 0) {
+        snprintf(key, sizeof key, "token:%lld", (long long)token_id);
+    } else {
+        char remote[INET6_ADDRSTRLEN];
+        client_address(c, remote);
+        snprintf(key, sizeof key, "address:%s", remote);
+    }
+    unsigned retry_after = 0;
+    if (server_rate_limit_take(state->rate_limit, key, &retry_after))
+        return true;
+    ctx->retry_after = retry_after;
+    char message[160];
+    snprintf(message, sizeof message, "more than %g requests a second from this %s; retry after %u s",
+             state->opt->rate_limit, token_id > 0 ? "token" : "address", retry_after);
+    respond_error(resp, 429, "rate-limited", "", message);
+    return false;
+}
+
 static bool request_id_sane(const char *id)
 {
     size_t len = id ? strlen(id) : 0;
@@ -154,27 +200,45 @@ static int64_t parse_if_match(const char *text)
 static void dispatch(struct server_state *state, struct MHD_Connection *c, struct request_ctx *ctx, const char *url,
                      const char *method, struct server_response *resp)
 {
-    struct server_request req = { .opt = state->opt, .method = method, .path = url, .if_match = -1 };
+    struct server_request req = { .opt = state->opt, .method = method, .path = url, .if_match = -1,
+                                  .metrics = state->metrics };
     req.actor.request_id = ctx->request_id;
     bool path_known;
     const struct server_route *route = server_route_find(method, url, &req, &path_known);
+    ctx->route = route;
     if (!route) {
         respond_error(resp, path_known ? 405 : 404, path_known ? "method-not-allowed" : "not-found", "",
                       path_known ? "this path does not take that method" : "no such route (see docs/API.md)");
         return;
     }
-    if (route->role != LEDGER_ROLE_NONE) {
-        const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+    const char *auth = route->role != LEDGER_ROLE_NONE
+                       ? MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION) : NULL;
+    if (route->role == LEDGER_ROLE_READER && !auth && state->opt->anonymous_read) {
+        /* --anonymous-read: a reader's route without a token (a token, if sent, is checked) */
+        snprintf(req.actor.name, sizeof req.actor.name, "anonymous");
+        snprintf(ctx->actor, sizeof ctx->actor, "anonymous");
+        if (!rate_allowed(state, c, ctx, 0, resp))
+            return;
+    } else if (route->role != LEDGER_ROLE_NONE) {
         if (!auth || strncasecmp(auth, "Bearer ", 7) != 0) {
-            respond_error(resp, 401, "unauthorized", "", "send Authorization: Bearer TOKEN (portreg serve token create)");
+            if (rate_allowed(state, c, ctx, 0, resp))
+                respond_error(resp, 401, "unauthorized", "",
+                              route->role == LEDGER_ROLE_READER || !state->opt->anonymous_read
+                              ? "send Authorization: Bearer TOKEN (portreg serve token create)"
+                              : "this route changes the registry: send Authorization: Bearer TOKEN");
             return;
         }
         struct ledger_error lerr = { 0 };
         if (ledger_token_authenticate(state->opt->ledger, auth + 7, &req.actor, &lerr) < 0) {
-            respond_result(resp, -1, 0, NULL, &lerr);
+            if (rate_allowed(state, c, ctx, 0, resp))
+                respond_result(resp, -1, 0, NULL, &lerr);
+            else
+                ledger_error_clear(&lerr);
             return;
         }
         snprintf(ctx->actor, sizeof ctx->actor, "%s", req.actor.name);
+        if (!rate_allowed(state, c, ctx, req.actor.token_id, resp))
+            return;
         if (req.actor.role < route->role) {
             char message[160];
             snprintf(message, sizeof message, "this needs the %s role; the token has %s", ledger_role_name(route->role),
@@ -265,9 +329,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     struct server_response resp = { 0 };
     dispatch(state, c, ctx, url, method, &resp);
     /* the precision `--json` uses (cli/output.c), so the API's documents equal the CLI's */
-    char *text = resp.body ? json_dumps(resp.body, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(6)) : NULL;
+    char *text = resp.text ? resp.text
+                 : resp.body ? json_dumps(resp.body, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(6)) : NULL;
     size_t len = text ? strlen(text) : 0;
-    if (text) {
+    if (text && !resp.text) {
         char *with_newline = realloc(text, len + 2);
         if (with_newline) {
             text = with_newline;
@@ -283,7 +348,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return MHD_NO;
     }
     if (text)
-        MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+        MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE,
+                                resp.content_type ? resp.content_type : "application/json");
+    if (resp.status == 429 && ctx->retry_after) {
+        char seconds[16];
+        snprintf(seconds, sizeof seconds, "%u", ctx->retry_after);
+        MHD_add_response_header(response, MHD_HTTP_HEADER_RETRY_AFTER, seconds);
+    }
     MHD_add_response_header(response, "X-Request-ID", ctx->request_id);
     if (resp.version > 0) {
         char etag[32];
@@ -298,20 +369,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     return result;
 }
 
-static void log_request(struct server_state *state, struct MHD_Connection *c, struct request_ctx *ctx)
+static void log_request(struct server_state *state, struct MHD_Connection *c, struct request_ctx *ctx, double ms)
 {
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    double ms = (double)(now.tv_sec - ctx->start.tv_sec) * 1e3 + (double)(now.tv_nsec - ctx->start.tv_nsec) / 1e6;
-    char remote[INET6_ADDRSTRLEN] = "-";
-    const union MHD_ConnectionInfo *info = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    if (info && info->client_addr) {
-        const struct sockaddr *sa = info->client_addr;
-        if (sa->sa_family == AF_INET)
-            inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, remote, sizeof remote);
-        else if (sa->sa_family == AF_INET6)
-            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, remote, sizeof remote);
-    }
+    char remote[INET6_ADDRSTRLEN];
+    client_address(c, remote);
     char when[32];
     registry_format_time((int64_t)time(NULL), when, sizeof when);
     pthread_mutex_lock(&state->log_lock);
@@ -340,7 +401,12 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
     struct request_ctx *ctx = *con_cls;
     if (!ctx)
         return;
-    log_request(state, c, ctx);
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    double ms = (double)(now.tv_sec - ctx->start.tv_sec) * 1e3 + (double)(now.tv_nsec - ctx->start.tv_nsec) / 1e6;
+    if (ctx->status)
+        server_metrics_record(state->metrics, ctx->route, ctx->method, ctx->status, ms / 1e3);
+    log_request(state, c, ctx, ms);
     free(ctx->body);
     free(ctx);
     *con_cls = NULL;
@@ -358,12 +424,29 @@ int server_run(const struct server_options *opt_in, const int *fds, size_t count
         opt.threads = cores > 0 ? (unsigned)cores : 1;
     }
     struct server_state state = { .opt = &opt, .started = (int64_t)time(NULL) };
+    state.metrics = server_metrics_create(state.started);
+    if (!state.metrics)
+        return pr_error_set(err, -ENOMEM, "out of memory");
+    if (opt.rate_limit > 0 && !(state.rate_limit = server_rate_limit_create(opt.rate_limit, opt.rate_burst))) {
+        server_metrics_free(state.metrics);
+        return pr_error_set(err, -ENOMEM, "out of memory");
+    }
     pthread_mutex_init(&state.log_lock, NULL);
+    bool tls = opt.tls_cert_pem && opt.tls_key_pem;
     struct MHD_Daemon *daemons[SERVER_LISTEN_MAX] = { 0 };
     int r = 0;
     for (size_t i = 0; i < count && r == 0; i++) {
-        daemons[i] = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC, 0, NULL, NULL,
-                                      on_request, &state, MHD_OPTION_LISTEN_SOCKET, fds[i],
+        /* HTTPS: the certificate and key as PEM text (server_tls.c checked them); without
+         * TLS the array is empty */
+        struct MHD_OptionItem tls_options[] = {
+            { tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, (void *)(uintptr_t)opt.tls_cert_pem },
+            { MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)(uintptr_t)opt.tls_key_pem },
+            { MHD_OPTION_END, 0, NULL },
+        };
+        daemons[i] = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
+                                      (tls ? MHD_USE_TLS : 0), 0, NULL, NULL,
+                                      on_request, &state, MHD_OPTION_ARRAY, tls_options,
+                                      MHD_OPTION_LISTEN_SOCKET, fds[i],
                                       MHD_OPTION_THREAD_POOL_SIZE, opt.threads, MHD_OPTION_NOTIFY_COMPLETED,
                                       on_completed, &state, MHD_OPTION_CONNECTION_TIMEOUT, 30u,
                                       MHD_OPTION_CONNECTION_LIMIT, 4096u, MHD_OPTION_END);
@@ -393,5 +476,7 @@ int server_run(const struct server_options *opt_in, const int *fds, size_t count
         if (daemons[i])
             MHD_stop_daemon(daemons[i]);
     pthread_mutex_destroy(&state.log_lock);
+    server_rate_limit_free(state.rate_limit);
+    server_metrics_free(state.metrics);
     return r;
 }

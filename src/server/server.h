@@ -23,6 +23,10 @@ struct server_options {
     enum server_log_format log_format;
     unsigned threads;                        /* 0: one per core */
     size_t body_limit;                       /* bytes; 0: SERVER_BODY_LIMIT */
+    const char *tls_cert_pem, *tls_key_pem;  /* both: HTTPS (server_tls.c); NULL: HTTP */
+    bool anonymous_read;                     /* reader routes answer without a token */
+    double rate_limit;                       /* requests/s per client (server_rate_limit.c); 0: off */
+    unsigned rate_burst;                     /* the bucket's size; 0: 2 x rate_limit */
     struct ledger *ledger;
     const struct registry_index *registry;   /* NULL: registry routes answer 503 */
     const struct local_ports *host_ports;    /* for lookup answers; NULL = unknown */

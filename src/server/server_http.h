@@ -26,12 +26,15 @@ struct server_request {
     struct ledger_actor actor;
     int64_t if_match;                        /* If-Match version, -1 when absent */
     const char *idempotency_key;             /* NULL when absent */
+    struct server_metrics *metrics;          /* the server's counters (server_metrics.c) */
 };
 
 struct server_response {
     unsigned status;
     json_t *body;                            /* owned; NULL: no body */
     int64_t version;                         /* > 0: sent as ETag */
+    char *text;                              /* owned; a body that is not JSON (/metrics) */
+    const char *content_type;                /* of text */
 };
 
 typedef void (*route_handler)(struct server_request *req, struct server_response *resp);
@@ -52,10 +55,16 @@ extern const struct server_route route_requests[];
 extern const struct server_route route_assignments[];
 extern const struct server_route route_leases[];
 extern const struct server_route route_events[];
+extern const struct server_route route_metrics[];
 
 /* The route for method and path: NULL when none; *path_known tells 405 from 404. */
 const struct server_route *server_route_find(const char *method, const char *path, struct server_request *req,
                                              bool *path_known);
+
+/* Every route numbered in table order (the metrics' rows): the route's index, or the number
+ * of routes for NULL; the route at index, or NULL past the last. */
+size_t server_route_index(const struct server_route *route);
+const struct server_route *server_route_at(size_t index);
 
 /* Responses. */
 void respond_json(struct server_response *resp, unsigned status, json_t *body);

@@ -7,7 +7,8 @@
 #include "server/server_http.h"
 
 static const struct server_route *const route_tables[] = {
-    route_health, route_registry, route_hosts, route_requests, route_assignments, route_leases, route_events, NULL,
+    route_health, route_registry, route_hosts, route_requests, route_assignments, route_leases, route_events,
+    route_metrics, NULL,
 };
 
 /* Does path match pattern? Parameters are copied into req (one segment each, no '/'). */
@@ -49,6 +50,25 @@ const struct server_route *server_route_find(const char *method, const char *pat
             if (strcmp(r->method, method) == 0)
                 return r;
         }
+    return NULL;
+}
+
+size_t server_route_index(const struct server_route *route)
+{
+    size_t index = 0;
+    for (size_t t = 0; route_tables[t]; t++)
+        for (const struct server_route *r = route_tables[t]; r->method; r++, index++)
+            if (r == route)
+                return index;
+    return index;
+}
+
+const struct server_route *server_route_at(size_t index)
+{
+    for (size_t t = 0; route_tables[t]; t++)
+        for (const struct server_route *r = route_tables[t]; r->method; r++)
+            if (index-- == 0)
+                return r;
     return NULL;
 }
 

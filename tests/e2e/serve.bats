@@ -19,6 +19,7 @@ setup() {
 
 teardown() {
   if [ -n "$SERVER_PID" ]; then kill -9 "$SERVER_PID" 2>/dev/null || true; fi
+  if [ -n "${HOLDER:-}" ]; then exec 7>&- || true; kill "$HOLDER" 2>/dev/null || true; fi
 }
 
 # Start the server on a free loopback port (retried when the port is taken); extra args follow.
@@ -218,7 +219,13 @@ api() {
   export REQUESTER URL OUT="$BATS_TEST_TMPDIR"
   (seq 32 | xargs -P 32 -I{} bash -c 'client {}' || true) &
   loader=$!
-  sleep 1.5
+  # kill once leases are being answered (on a loaded machine the 32 clients' first requests,
+  # each recording its token's first use, may take longer than a fixed pause)
+  for i in $(seq 300); do
+    grep -q 'POST /api/v1/leases 201' "$BATS_TEST_TMPDIR/server.log" && break
+    sleep 0.1
+  done
+  sleep 0.5
   kill -9 "$SERVER_PID"
   SERVER_PID=""
   wait "$loader" || true
@@ -272,4 +279,303 @@ api() {
   [[ "$output" != *libmicrohttpd* && "$output" != *libsqlite3* ]]
   run --separate-stderr -3 env PORTREG_SERVE_MODULE=/nonexistent/portreg-serve.so "$PORTREG" serve --help
   [[ "$stderr" == "portreg: serve: cannot load the server module /nonexistent/portreg-serve.so: "* ]]
+}
+
+# A test CA and a certificate for 127.0.0.1 signed by it, in $BATS_TEST_TMPDIR/tls.
+make_test_ca() {
+  local d="$BATS_TEST_TMPDIR/tls"
+  mkdir -p "$d"
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj "/CN=portreg test CA" \
+    -keyout "$d/ca.key" -out "$d/ca.pem" 2>/dev/null
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=127.0.0.1" \
+    -keyout "$d/server.key" -out "$d/server.csr" 2>/dev/null
+  printf 'subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' >"$d/ext"
+  openssl x509 -req -in "$d/server.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" -CAcreateserial -days 2 \
+    -extfile "$d/ext" -out "$d/server.pem" 2>/dev/null
+  TLS="$d"
+}
+
+# Start a server whose health is checked over HTTPS with the test CA.
+start_tls_server() {
+  local try
+  for try in 1 2 3 4 5 6 7 8; do
+    PORT=$((20000 + RANDOM % 10000))
+    "$PORTREG" serve --listen "127.0.0.1:$PORT" --db "sqlite:$DB" "$@" 2>>"$BATS_TEST_TMPDIR/server.log" &
+    SERVER_PID=$!
+    local i
+    for i in $(seq 100); do
+      if curl -sf --cacert "$TLS/ca.pem" "https://127.0.0.1:$PORT/healthz" >/dev/null 2>&1; then
+        URL="https://127.0.0.1:$PORT"
+        return 0
+      fi
+      kill -0 "$SERVER_PID" 2>/dev/null || break
+      sleep 0.05
+    done
+    kill -9 "$SERVER_PID" 2>/dev/null || true
+    SERVER_PID=""
+  done
+  echo "the server did not start:"; cat "$BATS_TEST_TMPDIR/server.log"
+  return 1
+}
+
+@test "serve --tls-cert --tls-key: a client with the test CA verifies the server; plain HTTP and clients without the CA fail" {
+  make_test_ca
+  start_tls_server --tls-cert "$TLS/server.pem" --tls-key "$TLS/server.key"
+  grep -q "listening on https://127.0.0.1:$PORT/" "$BATS_TEST_TMPDIR/server.log"
+  api GET /api/v1/hosts "$READER" "" --cacert "$TLS/ca.pem"
+  [ "$STATUS" = 200 ]
+  [ "$(jq -r '.items | length' <<<"$BODY")" = 0 ]
+  # no CA: the certificate cannot be verified (curl 60)
+  run curl -s -o /dev/null "$URL/healthz"
+  [ "$status" -eq 60 ]
+  # plain HTTP to the TLS port gets no HTTP answer
+  run curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/healthz"
+  [ "$status" -ne 0 ]
+  [ "$output" = 000 ]
+  stop_server
+}
+
+@test "serve TLS options: both or neither, unreadable files named (exit 2), a bad pair said clearly, nothing started" {
+  make_test_ca
+  run --separate-stderr -2 "$PORTREG" serve --db "sqlite:$DB" --tls-cert "$TLS/server.pem"
+  [[ "$stderr" == *"--tls-cert needs --tls-key"* ]]
+  run --separate-stderr -2 "$PORTREG" serve --db "sqlite:$DB" --tls-key "$TLS/server.key"
+  [[ "$stderr" == *"--tls-key needs --tls-cert"* ]]
+  run --separate-stderr -2 "$PORTREG" serve --db "sqlite:$DB" --tls-cert "$TLS/nowhere.pem" --tls-key "$TLS/server.key"
+  [[ "$stderr" == *"--tls-cert $TLS/nowhere.pem: cannot read: No such file or directory"* ]]
+  run --separate-stderr -2 "$PORTREG" serve --db "sqlite:$DB" --tls-cert "$TLS/server.pem" --tls-key "$TLS/ext"
+  [[ "$stderr" == *"--tls-key $TLS/ext: not a PEM file"* ]]
+  # the CA's key is not the certificate's
+  run --separate-stderr -2 "$PORTREG" serve --db "sqlite:$DB" --tls-cert "$TLS/server.pem" --tls-key "$TLS/ca.key"
+  [[ "$stderr" == *"the key does not belong to the certificate"* ]]
+  [[ "$stderr" != *"listening"* ]]
+}
+
+@test "serve --anonymous-read: reader routes without a token; writes still 401; off by default" {
+  start_server
+  api GET /api/v1/hosts ""
+  [ "$STATUS" = 401 ]
+  api GET /api/v1/registry/22 ""
+  [ "$STATUS" = 401 ]
+  stop_server
+  start_server --anonymous-read
+  api GET /api/v1/hosts ""
+  [ "$STATUS" = 200 ]
+  api GET /api/v1/registry/22 ""
+  [ "$STATUS" = 200 ]
+  api GET /api/v1/events ""
+  [ "$STATUS" = 200 ]
+  api POST /api/v1/hosts "" '{"name":"anon"}'
+  [ "$STATUS" = 401 ]
+  [ "$(jq -r .error.code <<<"$BODY")" = unauthorized ]
+  api POST /api/v1/leases "" '{"service":"s","host":"anon"}'
+  [ "$STATUS" = 401 ]
+  # a token that is sent is still checked
+  api GET /api/v1/hosts "portreg_notatoken"
+  [ "$STATUS" = 401 ]
+  # and the log names the anonymous reader
+  grep -q 'GET /api/v1/hosts 200 .* actor=anonymous' "$BATS_TEST_TMPDIR/server.log"
+}
+
+@test "serve --rate-limit: 429 with Retry-After and the JSON error past the burst, per token, per address without one" {
+  start_server --rate-limit 1 --rate-burst 3 --anonymous-read
+  # the bucket starts full (3); then one request a second: of 8 quick requests the first 3
+  # pass whatever the timing, and some of the rest do not
+  for i in $(seq 8); do
+    curl -s -i -H "Authorization: Bearer $READER" "$URL/api/v1/hosts" >"$BATS_TEST_TMPDIR/rl.$i"
+  done
+  for i in 1 2 3; do grep -q '^HTTP/1.1 200' "$BATS_TEST_TMPDIR/rl.$i"; done
+  limited="$(grep -l '^HTTP/1.1 429' "$BATS_TEST_TMPDIR"/rl.* | head -1)"
+  [ -n "$limited" ]
+  grep -q '^Retry-After: 1' "$limited"
+  tail -1 "$limited" | jq -e '.error.code == "rate-limited" and (.error.message | test("1 requests a second"))'
+  # another token has a bucket of its own; so have anonymous clients (by address)
+  api GET /api/v1/hosts "$ADMIN"
+  [ "$STATUS" = 200 ]
+  api GET /api/v1/hosts ""
+  [ "$STATUS" = 200 ]
+  # health checks and metrics are not limited
+  for i in 1 2 3 4 5; do
+    STATUS="$(curl -s -o /dev/null -w '%{http_code}' "$URL/healthz")"
+    [ "$STATUS" = 200 ]
+  done
+  # the bucket refills: one request a second
+  sleep 1.1
+  api GET /api/v1/hosts "$READER"
+  [ "$STATUS" = 200 ]
+}
+
+@test "serve without --rate-limit answers a burst of 100 requests from one token" {
+  start_server
+  local args=() i
+  for i in $(seq 100); do
+    args+=(--next -s -o /dev/null -w '%{http_code}\n' -H "Authorization: Bearer $READER" "$URL/api/v1/hosts")
+  done
+  codes="$(curl "${args[@]:1}")"
+  [ "$(grep -cx 200 <<<"$codes")" -eq 100 ]
+}
+
+# The value of one sample of /metrics ("0" when absent).
+metric() {
+  awk -v name="$1" '$1 == name { print $2; found = 1 } END { if (!found) print 0 }' <<<"$METRICS"
+}
+
+@test "serve /metrics: Prometheus text; request counts, the histogram and the gauges follow the requests" {
+  start_server
+  METRICS="$(curl -sf "$URL/metrics")"
+  [ "$(metric 'portreg_http_requests_total{method="POST",route="/api/v1/hosts",status="201"}')" = 0 ]
+  start="$(metric process_start_time_seconds)"
+  [ "$start" -le "$(date +%s)" ] && [ "$start" -gt $(( $(date +%s) - 600 )) ]
+  [ "$(metric 'portreg_database_up')" = 1 ]
+  [ "$(metric 'portreg_leases{state="active"}')" = 0 ]
+  for h in m1 m2 m3; do api POST /api/v1/hosts "$ADMIN" "{\"name\":\"$h\"}"; [ "$STATUS" = 201 ]; done
+  api POST /api/v1/hosts "$ADMIN" '{"name":"m1"}'
+  [ "$STATUS" = 409 ]
+  api GET /api/v1/hosts/1 "$READER"
+  api GET /api/v1/hosts/2 "$READER"
+  api GET /nowhere ""
+  api POST /api/v1/leases "$REQUESTER" '{"service":"web","host":"m1","ttl":600}'
+  [ "$STATUS" = 201 ]
+  api POST /api/v1/requests "$REQUESTER" '{"service":"db","host":"m2","port":7300}'
+  [ "$STATUS" = 201 ]
+  METRICS="$(curl -sf -D "$BATS_TEST_TMPDIR/headers" "$URL/metrics")"
+  grep -qi '^Content-Type: text/plain; version=0.0.4' "$BATS_TEST_TMPDIR/headers"
+  [ "$(metric 'portreg_http_requests_total{method="POST",route="/api/v1/hosts",status="201"}')" = 3 ]
+  [ "$(metric 'portreg_http_requests_total{method="POST",route="/api/v1/hosts",status="409"}')" = 1 ]
+  [ "$(metric 'portreg_http_requests_total{method="GET",route="/api/v1/hosts/{id}",status="200"}')" = 2 ]
+  [ "$(metric 'portreg_http_requests_total{method="GET",route="unmatched",status="404"}')" = 1 ]
+  [ "$(metric 'portreg_http_request_duration_seconds_count{method="POST",route="/api/v1/hosts"}')" = 4 ]
+  [ "$(metric 'portreg_http_request_duration_seconds_bucket{method="POST",route="/api/v1/hosts",le="+Inf"}')" = 4 ]
+  [ "$(metric 'portreg_leases{state="active"}')" = 1 ]
+  [ "$(metric 'portreg_requests{state="submitted"}')" = 1 ]
+  [ "$(metric 'portreg_requests_submitted')" = 1 ]
+  [ "$(metric 'portreg_assignments{state="active"}')" = 0 ]
+  # every sample line is NAME{LABELS} VALUE or NAME VALUE, and every metric has its TYPE
+  run -0 awk '!/^#/ && !/^[a-z_]+(\{[a-z_]+="[^"]*"(,[a-z_]+="[^"]*")*\})? [0-9.e+-]+$/ { print "bad: " $0; bad = 1 } END { exit bad }' <<<"$METRICS"
+  for name in portreg_http_requests_total portreg_http_request_duration_seconds portreg_assignments portreg_leases \
+              portreg_requests process_start_time_seconds; do
+    grep -q "^# TYPE $name " <<<"$METRICS"
+  done
+  # the histogram's buckets are cumulative
+  run -0 awk -F' ' '/^portreg_http_request_duration_seconds_bucket\{method="POST",route="\/api\/v1\/hosts"/ {
+           if ($2 < last) exit 1; last = $2 }' <<<"$METRICS"
+}
+
+@test "serve --config: options from a YAML file, the command line overrides them" {
+  PORT=$((20000 + RANDOM % 10000))
+  FILE_PORT=$PORT
+  cat >"$BATS_TEST_TMPDIR/serve.yaml" <<YAML
+# portreg serve's options; keys are the long options
+listen:
+  - 127.0.0.1:$PORT
+db: sqlite:$DB
+log-format: json
+anonymous-read: true
+threads: 2
+YAML
+  "$PORTREG" serve --config "$BATS_TEST_TMPDIR/serve.yaml" 2>>"$BATS_TEST_TMPDIR/server.log" &
+  SERVER_PID=$!
+  URL="http://127.0.0.1:$PORT"
+  for i in $(seq 100); do curl -sf "$URL/healthz" >/dev/null 2>&1 && break; sleep 0.05; done
+  api GET /api/v1/hosts ""                      # anonymous-read from the file
+  [ "$STATUS" = 200 ]
+  stop_server
+  # a JSON line per request (log-format from the file)
+  grep '"path":"/api/v1/hosts"' "$BATS_TEST_TMPDIR/server.log" | jq -e '.status == 200 and .actor == "anonymous"'
+  # the command line wins: another address, text lines
+  : >"$BATS_TEST_TMPDIR/server.log"
+  start_server --config "$BATS_TEST_TMPDIR/serve.yaml" --log-format text
+  [ "$PORT" != "$FILE_PORT" ]
+  api GET /api/v1/hosts ""
+  [ "$STATUS" = 200 ]
+  stop_server
+  grep -q "GET /api/v1/hosts 200 .* actor=anonymous" "$BATS_TEST_TMPDIR/server.log"
+}
+
+@test "serve --config errors name file:line:column and the key, exit 2, nothing started" {
+  conf="$BATS_TEST_TMPDIR/bad.yaml"
+  printf 'listen: [127.0.0.1:7999]\nthreds: 4\n' >"$conf"
+  run --separate-stderr -2 "$PORTREG" serve --config "$conf"
+  [ "$stderr" = "portreg: serve: --config $conf:2:1: \"threds\": unknown key (did you mean threads?)" ]
+  printf 'listen: 127.0.0.1:7999\nlog-format: xml\n' >"$conf"
+  run --separate-stderr -2 "$PORTREG" serve --config "$conf"
+  [ "$stderr" = "portreg: serve: --config $conf:2:13: log-format: \"xml\" is not text or json" ]
+  printf 'anonymous-read: yes\n' >"$conf"
+  run --separate-stderr -2 "$PORTREG" serve --config "$conf"
+  [[ "$stderr" == *"$conf:1:17: anonymous-read: true or false"* ]]
+  printf 'threads: [1, 2]\n' >"$conf"
+  run --separate-stderr -2 "$PORTREG" serve --config "$conf"
+  [[ "$stderr" == *"$conf:1:10: threads: one value, not a list"* ]]
+  printf 'listen: [127.0.0.1:7999\n' >"$conf"
+  run --separate-stderr -2 "$PORTREG" serve --config "$conf"
+  [[ "$stderr" == *"$conf:"*": YAML: "* ]]
+  run --separate-stderr -2 "$PORTREG" serve --config "$BATS_TEST_TMPDIR/none.yaml"
+  [[ "$stderr" == *"--config $BATS_TEST_TMPDIR/none.yaml: cannot read: No such file or directory"* ]]
+  # a bad value on the command line is still the command line's error
+  printf 'threads: 2\n' >"$conf"
+  run --separate-stderr -2 "$PORTREG" serve --config "$conf" --threads 0
+  [[ "$stderr" == *'--threads: "0" is not 1-1024'* ]]
+  [[ "$stderr" != *"listening"* ]]
+}
+
+@test "serve: SIGTERM lets a request in flight finish (its answer arrives), then exits 0" {
+  start_server
+  # a 40 KB body sent at 16 KB/s: about 2.5 s in flight
+  { printf '{"name":"slow"'; head -c 40000 /dev/zero | tr '\0' ' '; printf '}'; } >"$BATS_TEST_TMPDIR/slow.json"
+  curl -s -o "$BATS_TEST_TMPDIR/slow.out" -w '%{http_code}' --limit-rate 16k -H "Authorization: Bearer $ADMIN" \
+    -H 'Content-Type: application/json' --data-binary "@$BATS_TEST_TMPDIR/slow.json" "$URL/api/v1/hosts" \
+    >"$BATS_TEST_TMPDIR/slow.code" &
+  client=$!
+  sleep 0.8
+  kill -TERM "$SERVER_PID"
+  sleep 0.3
+  # no new connections once draining
+  run curl -s -o /dev/null -m 2 "$URL/healthz"
+  [ "$status" -ne 0 ]
+  wait "$client"
+  [ "$(cat "$BATS_TEST_TMPDIR/slow.code")" = 201 ]
+  jq -e '.name == "slow"' "$BATS_TEST_TMPDIR/slow.out"
+  wait "$SERVER_PID"   # exit 0, else the test fails
+  SERVER_PID=""
+  grep -q 'serve: stopped' "$BATS_TEST_TMPDIR/server.log"
+}
+
+@test "serve --log-format json: one JSON object per request with time, remote, method, path, status, duration, request id, actor" {
+  start_server --log-format json
+  api GET /api/v1/hosts "$READER" "" -H 'X-Request-ID: log-1'
+  api GET /healthz ""
+  stop_server
+  line="$(grep '"request_id":"log-1"' "$BATS_TEST_TMPDIR/server.log")"
+  [ "$(wc -l <<<"$line")" -eq 1 ]
+  jq -e '.method == "GET" and .path == "/api/v1/hosts" and .status == 200 and .remote == "127.0.0.1"
+         and .actor == "reader" and (.duration_ms | type) == "number" and (.time | test("^[0-9-]+T"))' <<<"$line"
+  [ "$(grep -c '^{' "$BATS_TEST_TMPDIR/server.log")" -eq "$(grep -c '"path":' "$BATS_TEST_TMPDIR/server.log")" ]
+}
+
+@test "serve: 503 with the JSON error while the database cannot be written (another process holds its lock)" {
+  command -v sqlite3 >/dev/null || skip "needs sqlite3 (scripts/install-deps.sh test)"
+  start_server
+  # another process takes SQLite's write lock and keeps it until told (a token's first use
+  # records its time, a write of its own: done before the lock is taken)
+  api GET /api/v1/hosts "$ADMIN"
+  mkfifo "$BATS_TEST_TMPDIR/sql"
+  sqlite3 "$DB" <"$BATS_TEST_TMPDIR/sql" >"$BATS_TEST_TMPDIR/sqlite.out" 2>&1 &
+  HOLDER=$!
+  exec 7>"$BATS_TEST_TMPDIR/sql"
+  printf "BEGIN IMMEDIATE;\nINSERT INTO policy (key, value) VALUES ('held', '1');\n" >&7
+  sleep 0.5
+  # the write waits SQLite's busy timeout (10 s), then 503
+  api POST /api/v1/hosts "$ADMIN" '{"name":"blocked"}' -m 40
+  [ "$STATUS" = 503 ]
+  [ "$(jq -r .error.code <<<"$BODY")" = busy ]
+  [[ "$(jq -r .error.message <<<"$BODY")" == *"database is busy"* ]]
+  # readers are not blocked by a writer (WAL)
+  api GET /api/v1/hosts "$READER"
+  [ "$STATUS" = 200 ]
+  printf 'ROLLBACK;\n' >&7
+  exec 7>&-
+  wait "$HOLDER"
+  HOLDER=""
+  api POST /api/v1/hosts "$ADMIN" '{"name":"unblocked"}'
+  [ "$STATUS" = 201 ]
 }

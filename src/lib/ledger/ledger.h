@@ -69,6 +69,10 @@ int64_t ledger_now(const struct ledger *ledger);
 /* 0 when the database answers. */
 int ledger_ready(struct ledger *ledger, struct ledger_error *lerr);
 
+/* Rows by state: {"assignments": {"active": N, ...}, "leases": {...}, "requests": {...}},
+ * every state present (0 when none); for the server's /metrics. */
+int ledger_stats(struct ledger *ledger, json_t **out, struct ledger_error *lerr);
+
 /* Objects (hosts, requests, assignments, leases, events: by id and as lists filtered by
  * query, an object of column → string value; "after" and "limit" page). */
 int ledger_get(struct ledger *ledger, enum store_kind kind, int64_t id, json_t **out,

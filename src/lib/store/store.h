@@ -95,6 +95,10 @@ struct store_backend {
     int (*policy_set)(struct store_conn *conn, const json_t *policy, struct pr_error *err);
     /* 0 when the database answers (readiness). */
     int (*ping)(struct store *store, struct pr_error *err);
+    /* How many rows of kind there are for each value of column (a column of the schema):
+     * *counts an object value → count (the server's /metrics gauges). */
+    int (*count_by)(struct store_conn *conn, enum store_kind kind, const char *column, json_t **counts,
+                    struct pr_error *err);
 };
 
 /* The backend for url's scheme and, in *location, what follows "scheme:"; NULL when unknown. */

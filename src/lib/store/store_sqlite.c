@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <sqlite3.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -524,6 +525,32 @@ static int sqlite_ping(struct store *store, struct pr_error *err)
     return r;
 }
 
+static int sqlite_count_by(struct store_conn *conn, enum store_kind kind, const char *column, json_t **counts,
+                           struct pr_error *err)
+{
+    enum store_column_type type;
+    *counts = NULL;
+    if (!column_known(kind, column, &type))
+        return pr_error_set(err, -EINVAL, "%s has no column %s", store_tables[kind].name, column);
+    char sql[256];
+    snprintf(sql, sizeof sql, "SELECT \"%s\", COUNT(*) FROM %s GROUP BY 1", column, store_tables[kind].name);
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(conn->db, sql, -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return sqlite_fail(conn->db, rc, err, store_tables[kind].name);
+    *counts = json_object();
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *value = (const char *)sqlite3_column_text(st, 0);
+        json_object_set_new(*counts, value ? value : "", json_integer((json_int_t)sqlite3_column_int64(st, 1)));
+    }
+    sqlite3_finalize(st);
+    if (rc == SQLITE_DONE)
+        return 0;
+    json_decref(*counts);
+    *counts = NULL;
+    return sqlite_fail(conn->db, rc, err, store_tables[kind].name);
+}
+
 const struct store_backend store_backend_sqlite = {
     .scheme = "sqlite",
     .open = sqlite_open,
@@ -544,4 +571,5 @@ const struct store_backend store_backend_sqlite = {
     .policy_get = sqlite_policy_get,
     .policy_set = sqlite_policy_set,
     .ping = sqlite_ping,
+    .count_by = sqlite_count_by,
 };

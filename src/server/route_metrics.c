@@ -1,0 +1,23 @@
+/* route_metrics.c — GET /metrics: Prometheus' text format (server_metrics.c). No token: the
+ * figures are counts, no names or ports (as /healthz). */
+#include <stdlib.h>
+
+#include "server/server_http.h"
+#include "server/server_metrics.h"
+
+static void get_metrics(struct server_request *req, struct server_response *resp)
+{
+    char *text = req->metrics ? server_metrics_render(req->metrics, req->opt->ledger) : NULL;
+    if (!text) {
+        respond_error(resp, 500, "internal", "", "the metrics could not be rendered");
+        return;
+    }
+    resp->status = 200;
+    resp->text = text;
+    resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
+}
+
+const struct server_route route_metrics[] = {
+    { "GET", "/metrics", LEDGER_ROLE_NONE, ROUTE_NO_BODY, get_metrics },
+    { NULL, NULL, 0, 0, NULL },
+};
