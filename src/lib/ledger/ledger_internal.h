@@ -7,6 +7,7 @@
 #include <pthread.h>
 
 #include "ledger/ledger.h"
+#include "net/bind_overlap.h"
 #include "util/port_set.h"
 
 struct ledger_policy {
@@ -83,21 +84,12 @@ int ledger_port_maps_rebuild(struct ledger *ledger, struct ledger_txn *txn, stru
 int ledger_port_map_refresh(struct ledger *ledger, struct ledger_txn *txn, const char *host,
                             const char *proto, unsigned lo, unsigned hi, struct ledger_error *lerr);
 
-/* Bind scopes: "any", "loopback", an address name of the host, or an address literal. */
-#define LEDGER_ENDPOINTS_MAX 16u
-struct ledger_endpoint {
-    int family;          /* 0 with wildcard: every address of both families */
-    bool wildcard;
-    unsigned char bytes[16];
-};
+/* Bind scopes: "any", "loopback", an address name of the host, or an address literal, as
+ * endpoints of net/bind_overlap.h (the overlap rule plan check uses). */
+#define LEDGER_ENDPOINTS_MAX BIND_ENDPOINTS_MAX
 /* The addresses bind means on a host (addresses: the host's object); -1 when the name is not
  * one of the host's addresses. */
-int ledger_bind_endpoints(const char *bind, const json_t *addresses, struct ledger_endpoint *out);
-/* The kernel's rule with default sockets, as plan check (plan_check.c) uses: a wildcard takes
- * every address of its family, [::] also every IPv4 address; specific addresses clash only
- * when equal. */
-bool ledger_endpoints_overlap(const struct ledger_endpoint *a, size_t na, const struct ledger_endpoint *b,
-                              size_t nb);
+int ledger_bind_endpoints(const char *bind, const json_t *addresses, struct bind_endpoint *out);
 /* What holds any port of [lo, hi] on host/proto for service bound at bind: NULL when free,
  * else the first conflicting assignment or lease (owned), and its kind in *what. A
  * quarantined assignment of the same service is not in its own way. */

@@ -153,7 +153,7 @@ int ledger_request_submit(struct ledger *ledger, const struct ledger_actor *acto
     size_t i;
     json_t *host;
     json_array_foreach(host_rows, i, host) {
-        struct ledger_endpoint e[LEDGER_ENDPOINTS_MAX];
+        struct bind_endpoint e[LEDGER_ENDPOINTS_MAX];
         if (r == 0 && ledger_bind_endpoints(bind, json_object_get(host, "addresses"), e) < 0)
             r = ledger_fail(lerr, LEDGER_BAD_REQUEST, "unknown-address", "bind",
                             "bind %s is not any, loopback, an address, or an address name of host %s", bind,
