@@ -52,6 +52,8 @@ extern const struct server_route route_requests[];
 extern const struct server_route route_assignments[];
 extern const struct server_route route_leases[];
 extern const struct server_route route_events[];
+extern const struct server_route route_groups[];
+extern const struct server_route route_services[];
 
 /* The route for method and path: NULL when none; *path_known tells 405 from 404. */
 const struct server_route *server_route_find(const char *method, const char *path, struct server_request *req,

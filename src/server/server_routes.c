@@ -7,7 +7,8 @@
 #include "server/server_http.h"
 
 static const struct server_route *const route_tables[] = {
-    route_health, route_registry, route_hosts, route_requests, route_assignments, route_leases, route_events, NULL,
+    route_health, route_registry, route_hosts, route_requests, route_assignments, route_leases, route_events,
+    route_groups, route_services, NULL,
 };
 
 /* Does path match pattern? Parameters are copied into req (one segment each, no '/'). */

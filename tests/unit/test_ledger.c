@@ -299,6 +299,151 @@ static void unknown_host_is_a_bad_request(void **state)
     json_decref(b);
 }
 
+static json_t *create_with(struct ledger *l, int (*fn)(struct ledger *, const struct ledger_actor *, const json_t *,
+                                                       json_t **, struct ledger_error *),
+                           const char *text, struct ledger_error *lerr)
+{
+    json_t *b = body(text), *out = NULL;
+    int r = fn(l, &admin, b, &out, lerr);
+    json_decref(b);
+    return r == 0 ? out : NULL;
+}
+
+static void groups_expand_at_approval_and_guard_their_hosts(void **state)
+{
+    struct ledger *l = *state;
+    add_host(l, "{\"name\":\"w1\",\"addresses\":{\"internal\":\"10.0.0.1\"}}");
+    add_host(l, "{\"name\":\"w2\",\"addresses\":{\"internal\":\"10.0.0.2\"}}");
+    add_host(l, "{\"name\":\"w3\",\"addresses\":{\"internal\":\"10.0.0.3\"}}");
+    struct ledger_error lerr = { 0 };
+    json_t *group = create_with(l, ledger_group_create, "{\"name\":\"web\",\"hosts\":[\"w1\"]}", &lerr);
+    assert_non_null(group);
+    assert_int_equal(store_row_int(group, "version", 0), 1);
+    /* a group of an unknown host, a second group of one name */
+    assert_null(create_with(l, ledger_group_create, "{\"name\":\"x\",\"hosts\":[\"nope\"]}", &lerr));
+    assert_int_equal(lerr.kind, LEDGER_BAD_REQUEST);
+    assert_string_equal(lerr.field, "hosts");
+    ledger_error_clear(&lerr);
+    assert_null(create_with(l, ledger_group_create, "{\"name\":\"web\",\"hosts\":[\"w2\"]}", &lerr));
+    assert_int_equal(lerr.kind, LEDGER_CONFLICT);
+    ledger_error_clear(&lerr);
+    /* submitted while the group is w1; w2 joins before approval: approval takes both */
+    json_t *b = body("{\"service\":\"nginx\",\"group\":\"web\",\"port\":8443,\"bind\":\"internal\"}");
+    json_t *req = NULL, *approved = NULL, *patched = NULL;
+    assert_int_equal(ledger_request_submit(l, &admin, b, &req, &lerr), 0);
+    assert_string_equal(store_row_text(req, "group"), "web");
+    assert_int_equal(json_array_size(json_object_get(req, "hosts")), 1);
+    json_t *patch = body("{\"hosts\":[\"w1\",\"w2\"]}");
+    /* If-Match with another version: 412, nothing changed */
+    assert_int_equal(ledger_group_update(l, &admin, store_row_int(group, "id", 0), patch, 5, &patched, &lerr), -1);
+    assert_int_equal(lerr.kind, LEDGER_PRECONDITION_FAILED);
+    ledger_error_clear(&lerr);
+    assert_int_equal(ledger_group_update(l, &admin, store_row_int(group, "id", 0), patch, 1, &patched, &lerr), 0);
+    assert_int_equal(store_row_int(patched, "version", 0), 2);
+    assert_int_equal(ledger_request_action(l, &admin, store_row_int(req, "id", 0), "approve", -1, &approved, &lerr), 0);
+    assert_int_equal(json_array_size(json_object_get(approved, "assignments")), 2);
+    assert_int_equal(json_array_size(json_object_get(approved, "hosts")), 2);
+    /* the assignments record the group and are listed by it */
+    json_t *query = json_pack("{s:s}", "group", "web"), *list = NULL;
+    assert_int_equal(ledger_list(l, STORE_ASSIGNMENTS, query, &list, &lerr), 0);
+    assert_int_equal(json_array_size(json_object_get(list, "items")), 2);
+    /* a group in use, and a host in a group, cannot be deleted */
+    assert_int_equal(ledger_group_delete(l, &admin, store_row_int(group, "id", 0), -1, &lerr), -1);
+    assert_int_equal(lerr.kind, LEDGER_CONFLICT);
+    assert_string_equal(lerr.code, "group-in-use");
+    ledger_error_clear(&lerr);
+    json_t *w3 = NULL, *q3 = json_pack("{s:s}", "name", "w3");
+    assert_int_equal(ledger_list(l, STORE_HOSTS, q3, &w3, &lerr), 0);
+    json_t *g2 = create_with(l, ledger_group_create, "{\"name\":\"spare\",\"hosts\":[\"w3\"]}", &lerr);
+    assert_non_null(g2);
+    assert_int_equal(ledger_host_delete(l, &admin, store_row_int(json_array_get(json_object_get(w3, "items"), 0), "id", 0),
+                                        -1, &lerr), -1);
+    assert_string_equal(lerr.code, "host-in-use");
+    ledger_error_clear(&lerr);
+    assert_int_equal(ledger_group_delete(l, &admin, store_row_int(g2, "id", 0), -1, &lerr), 0);
+    json_decref(g2);
+    json_decref(q3);
+    json_decref(w3);
+    json_decref(query);
+    json_decref(list);
+    json_decref(patch);
+    json_decref(patched);
+    json_decref(b);
+    json_decref(req);
+    json_decref(approved);
+    json_decref(group);
+}
+
+static void services_are_named_objects(void **state)
+{
+    struct ledger *l = *state;
+    struct ledger_error lerr = { 0 };
+    json_t *svc = create_with(l, ledger_service_create, "{\"name\":\"orders\",\"owner\":\"team-a\"}", &lerr);
+    assert_non_null(svc);
+    assert_true(json_is_null(json_object_get(svc, "description")));
+    json_t *patch = body("{\"description\":\"the orders API\"}"), *out = NULL;
+    assert_int_equal(ledger_service_update(l, &admin, store_row_int(svc, "id", 0), patch, 1, &out, &lerr), 0);
+    assert_string_equal(store_row_text(out, "description"), "the orders API");
+    assert_string_equal(store_row_text(out, "owner"), "team-a");
+    json_decref(out);
+    /* unknown fields of a PATCH are named */
+    const char *bad = "{\"name\":\"renamed\"}";
+    assert_int_equal(ledger_body_parse(LEDGER_BODY_SERVICE_PATCH, bad, strlen(bad), &out, &lerr), -1);
+    assert_string_equal(lerr.field, "name");
+    ledger_error_clear(&lerr);
+    assert_int_equal(ledger_service_delete(l, &admin, store_row_int(svc, "id", 0), -1, &lerr), 0);
+    json_t *gone = NULL;
+    assert_int_equal(ledger_get(l, STORE_SERVICES, store_row_int(svc, "id", 0), &gone, &lerr), -1);
+    assert_int_equal(lerr.kind, LEDGER_NOT_FOUND);
+    ledger_error_clear(&lerr);
+    json_decref(patch);
+    json_decref(svc);
+}
+
+static void direct_assignment_checks_as_approval_does(void **state)
+{
+    struct ledger *l = *state;
+    add_host(l, "{\"name\":\"d1\"}");
+    add_host(l, "{\"name\":\"d2\"}");
+    struct ledger_error lerr = { 0 };
+    json_t *one = create_with(l, ledger_assignment_create, "{\"service\":\"api\",\"host\":\"d1\",\"port\":9100,"
+                              "\"reason\":\"direct\"}", &lerr);
+    assert_non_null(one);
+    assert_int_equal(store_row_int(one, "port_lo", 0), 9100);
+    assert_string_equal(store_row_text(one, "state"), "active");
+    /* recorded as a request approved by the admin */
+    json_t *req = NULL;
+    assert_int_equal(ledger_get(l, STORE_REQUESTS, store_row_int(one, "request", 0), &req, &lerr), 0);
+    assert_string_equal(store_row_text(req, "state"), "approved");
+    assert_string_equal(store_row_text(req, "decided_by"), "admin");
+    assert_string_equal(store_row_text(req, "reason"), "direct");
+    /* several hosts: {"items": [...]}; auto takes one port free on both */
+    json_t *many = create_with(l, ledger_assignment_create, "{\"service\":\"api2\",\"hosts\":[\"d1\",\"d2\"],"
+                               "\"port\":\"auto\"}", &lerr);
+    assert_non_null(many);
+    json_t *items = json_object_get(many, "items");
+    assert_int_equal(json_array_size(items), 2);
+    assert_int_equal(store_row_int(json_array_get(items, 0), "port_lo", 0),
+                     store_row_int(json_array_get(items, 1), "port_lo", -1));
+    /* the same conflict and policy checks: 409 with the holder, 422 in the ephemeral range */
+    assert_null(create_with(l, ledger_assignment_create, "{\"service\":\"x\",\"host\":\"d1\",\"port\":9100}", &lerr));
+    assert_int_equal(lerr.kind, LEDGER_CONFLICT);
+    assert_string_equal(store_row_text(lerr.conflict, "service"), "api");
+    ledger_error_clear(&lerr);
+    assert_null(create_with(l, ledger_assignment_create, "{\"service\":\"x\",\"host\":\"d1\",\"port\":40000}", &lerr));
+    assert_int_equal(lerr.kind, LEDGER_UNPROCESSABLE);
+    ledger_error_clear(&lerr);
+    /* nothing of a refused assignment stays: no request row for it */
+    json_t *query = json_pack("{s:s}", "service", "x"), *list = NULL;
+    assert_int_equal(ledger_list(l, STORE_REQUESTS, query, &list, &lerr), 0);
+    assert_int_equal(json_array_size(json_object_get(list, "items")), 0);
+    json_decref(query);
+    json_decref(list);
+    json_decref(req);
+    json_decref(one);
+    json_decref(many);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -311,6 +456,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(events_record_each_change_with_the_request_id, setup, teardown),
         cmocka_unit_test_setup_teardown(bodies_name_the_bad_field, setup, teardown),
         cmocka_unit_test_setup_teardown(unknown_host_is_a_bad_request, setup, teardown),
+        cmocka_unit_test_setup_teardown(groups_expand_at_approval_and_guard_their_hosts, setup, teardown),
+        cmocka_unit_test_setup_teardown(services_are_named_objects, setup, teardown),
+        cmocka_unit_test_setup_teardown(direct_assignment_checks_as_approval_does, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -412,6 +412,13 @@ int ledger_host_delete(struct ledger *ledger, const struct ledger_actor *actor, 
         r = ledger_txn_find(&txn, STORE_ASSIGNMENTS, "host", store_row_text(row, "name"), &holder, lerr);
     if (r == 0 && !holder)
         r = ledger_txn_find(&txn, STORE_LEASES, "host", store_row_text(row, "name"), &holder, lerr);
+    if (r == 0 && !holder && (r = ledger_host_in_group(&txn, store_row_text(row, "name"), &holder, lerr)) == 0 &&
+        holder) {
+        r = ledger_fail(lerr, LEDGER_CONFLICT, "host-in-use", "", "host %s is a member of group %s",
+                        store_row_text(row, "name"), store_row_text(holder, "name"));
+        lerr->conflict = holder;
+        holder = NULL;
+    }
     if (r == 0 && holder) {
         r = ledger_fail(lerr, LEDGER_CONFLICT, "host-in-use", "", "host %s has assignments or leases",
                         store_row_text(row, "name"));

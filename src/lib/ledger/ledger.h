@@ -84,12 +84,34 @@ int ledger_host_update(struct ledger *ledger, const struct ledger_actor *actor, 
 int ledger_host_delete(struct ledger *ledger, const struct ledger_actor *actor, int64_t id,
                        int64_t if_match, struct ledger_error *lerr);
 
+/* Groups {"name", "hosts": [host names]} and services {"name", "owner"?, "description"?}:
+ * create (409 exists), PATCH (groups: {"hosts"}; services: {"owner", "description"}), DELETE
+ * (409 while an active or quarantined assignment or a submitted request names it). */
+int ledger_group_create(struct ledger *ledger, const struct ledger_actor *actor, const json_t *body,
+                        json_t **out, struct ledger_error *lerr);
+int ledger_group_update(struct ledger *ledger, const struct ledger_actor *actor, int64_t id,
+                        const json_t *body, int64_t if_match, json_t **out, struct ledger_error *lerr);
+int ledger_group_delete(struct ledger *ledger, const struct ledger_actor *actor, int64_t id,
+                        int64_t if_match, struct ledger_error *lerr);
+int ledger_service_create(struct ledger *ledger, const struct ledger_actor *actor, const json_t *body,
+                          json_t **out, struct ledger_error *lerr);
+int ledger_service_update(struct ledger *ledger, const struct ledger_actor *actor, int64_t id,
+                          const json_t *body, int64_t if_match, json_t **out, struct ledger_error *lerr);
+int ledger_service_delete(struct ledger *ledger, const struct ledger_actor *actor, int64_t id,
+                          int64_t if_match, struct ledger_error *lerr);
+
 /* Requests: submit, then approve (creates the assignments in the same transaction) | reject |
  * withdraw. action is "approve", "reject" or "withdraw". */
 int ledger_request_submit(struct ledger *ledger, const struct ledger_actor *actor, const json_t *body,
                           json_t **out, struct ledger_error *lerr);
 int ledger_request_action(struct ledger *ledger, const struct ledger_actor *actor, int64_t id,
                           const char *action, int64_t if_match, json_t **out, struct ledger_error *lerr);
+
+/* A direct assignment (admin): the body of a request (host | hosts | group), checked as an
+ * approval is, recorded as a request approved by actor. *out: the assignment when the body
+ * named "host", else {"items": [assignments], "request": id}. */
+int ledger_assignment_create(struct ledger *ledger, const struct ledger_actor *actor, const json_t *body,
+                             json_t **out, struct ledger_error *lerr);
 
 /* Assignments: "deassign" (→ quarantined until now + policy days, or body's "days") and
  * "revoke". */

@@ -37,8 +37,8 @@ static const struct body_field host_patch_fields[] = {
 };
 static const struct body_field request_fields[] = {
     { "service", BODY_NAME, true, 0, 0 }, { "host", BODY_NAME, false, 0, 0 },
-    { "hosts", BODY_NAME_ARRAY, false, 0, 0 }, { "proto", BODY_PROTO, false, 0, 0 },
-    { "port", BODY_PORT, true, 0, 0 }, { "bind", BODY_STRING, false, 0, 64 },
+    { "hosts", BODY_NAME_ARRAY, false, 0, 0 }, { "group", BODY_NAME, false, 0, 0 },
+    { "proto", BODY_PROTO, false, 0, 0 }, { "port", BODY_PORT, true, 0, 0 }, { "bind", BODY_STRING, false, 0, 64 },
     { "exposure", BODY_STRING, false, 0, 32 }, { "owner", BODY_STRING, false, 0, 128 },
     { "reason", BODY_STRING, false, 0, 2000 }, BODY_END,
 };
@@ -62,6 +62,19 @@ static const struct body_field policy_fields[] = {
     { "lease_ttl_max", BODY_INTEGER, false, 1, 366LL * 86400 }, BODY_END,
 };
 static const struct body_field empty_fields[] = { BODY_END };
+static const struct body_field group_fields[] = {
+    { "name", BODY_NAME, true, 0, 0 }, { "hosts", BODY_NAME_ARRAY, true, 0, 0 }, BODY_END,
+};
+static const struct body_field group_patch_fields[] = {
+    { "hosts", BODY_NAME_ARRAY, true, 0, 0 }, BODY_END,
+};
+static const struct body_field service_fields[] = {
+    { "name", BODY_NAME, true, 0, 0 }, { "owner", BODY_STRING, false, 0, 128 },
+    { "description", BODY_STRING, false, 0, 2000 }, BODY_END,
+};
+static const struct body_field service_patch_fields[] = {
+    { "owner", BODY_STRING, false, 0, 128 }, { "description", BODY_STRING, false, 0, 2000 }, BODY_END,
+};
 
 static const struct body_field *const body_tables[LEDGER_BODY_KIND_COUNT] = {
     [LEDGER_BODY_HOST] = host_fields,
@@ -72,6 +85,10 @@ static const struct body_field *const body_tables[LEDGER_BODY_KIND_COUNT] = {
     [LEDGER_BODY_DEASSIGN] = deassign_fields,
     [LEDGER_BODY_POLICY] = policy_fields,
     [LEDGER_BODY_EMPTY] = empty_fields,
+    [LEDGER_BODY_GROUP] = group_fields,
+    [LEDGER_BODY_GROUP_PATCH] = group_patch_fields,
+    [LEDGER_BODY_SERVICE] = service_fields,
+    [LEDGER_BODY_SERVICE_PATCH] = service_patch_fields,
 };
 
 bool ledger_proto_valid(const char *proto)

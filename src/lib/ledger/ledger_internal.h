@@ -97,4 +97,11 @@ int ledger_find_conflict(struct ledger_txn *txn, const char *host, const json_t 
                          unsigned lo, unsigned hi, const char *service, const char *bind, json_t **conflict,
                          const char **what, struct ledger_error *lerr);
 
+/* Catalog (ledger_catalog.c): every name of names is a host (else 400 naming field); a
+ * group's hosts now (owned; unknown group 400, empty 422); the first group naming host. */
+int ledger_hosts_exist(struct ledger_txn *txn, const json_t *names, const char *field, struct ledger_error *lerr);
+int ledger_group_hosts(struct ledger_txn *txn, const char *group, const char *field, json_t **names,
+                       struct ledger_error *lerr);
+int ledger_host_in_group(struct ledger_txn *txn, const char *host, json_t **group, struct ledger_error *lerr);
+
 #endif
