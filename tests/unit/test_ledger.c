@@ -444,6 +444,83 @@ static void direct_assignment_checks_as_approval_does(void **state)
     json_decref(many);
 }
 
+static unsigned portmap_value(const uint8_t *map, unsigned port)
+{
+    return (map[port / 4] >> (2 * (port % 4))) & 3u;
+}
+
+static void ended_quarantine_frees_the_port_without_a_restart(void **state)
+{
+    struct ledger *l = *state;
+    add_host(l, "{\"name\":\"q1\"}");
+    struct ledger_error lerr = { 0 };
+    json_t *ids = NULL, *out = NULL, *empty = json_object();
+    assert_int_equal(request_and_approve(l, "{\"service\":\"old\",\"host\":\"q1\",\"port\":20001}", &ids, &lerr), 0);
+    static uint8_t map[LEDGER_PORTMAP_BYTES];
+    unsigned counts[4];
+    assert_int_equal(ledger_portmap(l, "q1", "tcp", map, counts, &lerr), 0);
+    assert_int_equal(portmap_value(map, 20001), 1);
+    assert_int_equal(portmap_value(map, 20002), 0);
+    assert_int_equal(portmap_value(map, 40000), 3);     /* the ephemeral range */
+    assert_int_equal(portmap_value(map, 0), 3);
+    assert_int_equal(counts[1], 1);
+    assert_int_equal(counts[0] + counts[1] + counts[2] + counts[3], 65536);
+    assert_int_equal(ledger_assignment_action(l, &admin, json_integer_value(json_array_get(ids, 0)), "deassign", empty, -1,
+                                              &out, &lerr), 0);
+    json_decref(out);
+    assert_int_equal(ledger_portmap(l, "q1", "tcp", map, counts, &lerr), 0);
+    assert_int_equal(portmap_value(map, 20001), 3);
+    /* a lease on exactly that port: refused while quarantined */
+    json_t *b = body("{\"service\":\"w\",\"host\":\"q1\",\"range\":\"20001-20001\"}"), *lease = NULL;
+    bool replayed;
+    assert_int_equal(ledger_lease_create(l, &admin, b, NULL, &lease, &replayed, &lerr), -1);
+    assert_string_equal(lerr.code, "range-exhausted");
+    ledger_error_clear(&lerr);
+    /* the quarantine ends (same process, the clock moved): free in the map, leased at once */
+    ledger_clock_advance(l, 31 * 86400);
+    assert_int_equal(ledger_portmap(l, "q1", "tcp", map, counts, &lerr), 0);
+    assert_int_equal(portmap_value(map, 20001), 0);
+    assert_int_equal(ledger_lease_create(l, &admin, b, NULL, &lease, &replayed, &lerr), 0);
+    assert_int_equal(store_row_int(lease, "port", 0), 20001);
+    assert_int_equal(ledger_portmap(l, "q1", "tcp", map, counts, &lerr), 0);
+    assert_int_equal(portmap_value(map, 20001), 2);
+    /* an unknown host is not found */
+    assert_int_equal(ledger_portmap(l, "nope", "tcp", map, counts, &lerr), -1);
+    assert_int_equal(lerr.kind, LEDGER_NOT_FOUND);
+    ledger_error_clear(&lerr);
+    json_decref(lease);
+    json_decref(b);
+    json_decref(ids);
+    json_decref(empty);
+}
+
+static void a_requester_renews_and_releases_only_its_own_leases(void **state)
+{
+    struct ledger *l = *state;
+    add_host(l, "{\"name\":\"r1\"}");
+    struct ledger_actor alice = { .name = "alice", .role = LEDGER_ROLE_REQUESTER, .request_id = "a" };
+    struct ledger_actor bob = { .name = "bob", .role = LEDGER_ROLE_REQUESTER, .request_id = "b" };
+    struct ledger_error lerr = { 0 };
+    json_t *b = body("{\"service\":\"job\",\"host\":\"r1\"}"), *lease = NULL, *out = NULL, *empty = json_object();
+    bool replayed;
+    assert_int_equal(ledger_lease_create(l, &alice, b, NULL, &lease, &replayed, &lerr), 0);
+    assert_string_equal(store_row_text(lease, "requested_by"), "alice");
+    int64_t id = store_row_int(lease, "id", 0);
+    assert_int_equal(ledger_lease_action(l, &bob, id, "renew", empty, &out, &lerr), -1);
+    assert_int_equal(lerr.kind, LEDGER_FORBIDDEN);
+    ledger_error_clear(&lerr);
+    assert_int_equal(ledger_lease_action(l, &bob, id, "release", empty, &out, &lerr), -1);
+    assert_int_equal(lerr.kind, LEDGER_FORBIDDEN);
+    ledger_error_clear(&lerr);
+    assert_int_equal(ledger_lease_action(l, &alice, id, "renew", empty, &out, &lerr), 0);
+    json_decref(out);
+    assert_int_equal(ledger_lease_action(l, &admin, id, "release", empty, &out, &lerr), 0);
+    json_decref(out);
+    json_decref(lease);
+    json_decref(empty);
+    json_decref(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -459,6 +536,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(groups_expand_at_approval_and_guard_their_hosts, setup, teardown),
         cmocka_unit_test_setup_teardown(services_are_named_objects, setup, teardown),
         cmocka_unit_test_setup_teardown(direct_assignment_checks_as_approval_does, setup, teardown),
+        cmocka_unit_test_setup_teardown(ended_quarantine_frees_the_port_without_a_restart, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_requester_renews_and_releases_only_its_own_leases, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

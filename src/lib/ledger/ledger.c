@@ -243,6 +243,7 @@ void ledger_close(struct ledger *ledger)
         ledger->backend->close(ledger->store);
     json_decref(ledger->policy_doc);
     free(ledger->maps);
+    free(ledger->quarantines);
     pthread_mutex_destroy(&ledger->write_lock);
     free(ledger);
 }

@@ -130,6 +130,16 @@ int ledger_lease_action(struct ledger *ledger, const struct ledger_actor *actor,
 /* Expired leases → state expired, at most limit of them; *count reclaimed. */
 int ledger_reclaim_leases(struct ledger *ledger, unsigned limit, unsigned *count, struct ledger_error *lerr);
 
+/* The state of every port of host/proto, 2 bits a port (ledger_portmap.c): port p in byte
+ * p / 4 at bits 2 * (p % 4); 0 free, 1 assigned, 2 leased, 3 quarantined or refused by the
+ * policy (ephemeral, excluded, port 0). counts[v]: how many ports have value v. Unknown host:
+ * LEDGER_NOT_FOUND. From memory: ended quarantines are freed first. */
+#define LEDGER_PORTMAP_BYTES 16384u
+int ledger_portmap(struct ledger *ledger, const char *host, const char *proto, uint8_t out[LEDGER_PORTMAP_BYTES],
+                   unsigned counts[4], struct ledger_error *lerr);
+/* Move the clock (tests: a quarantine's end without a restart). */
+void ledger_clock_advance(struct ledger *ledger, int64_t seconds);
+
 /* Policy: the whole document; set validates and replaces it (admin). */
 int ledger_policy_get(struct ledger *ledger, json_t **out, struct ledger_error *lerr);
 int ledger_policy_set(struct ledger *ledger, const struct ledger_actor *actor, const json_t *body,

@@ -20,11 +20,21 @@ struct ledger_policy {
 };
 
 /* Ports held on one host for one protocol, whatever the bind address (a lease binds every
- * address): the free-port search runs here, the store re-checks inside the transaction. */
+ * address): the free-port search runs here, the store re-checks inside the transaction.
+ * taken is the union of the three kinds the portmap route reports. */
 struct port_map {
     char host[254];
     char proto[8];
     struct port_set taken;
+    struct port_set assigned, leased, quarantined;
+};
+
+/* A quarantine the maps hold: freed in memory once until has passed (ledger_quarantines_expire). */
+struct map_quarantine {
+    char host[254];
+    char proto[8];
+    unsigned lo, hi;
+    int64_t until;
 };
 
 struct ledger {
@@ -40,6 +50,8 @@ struct ledger {
     struct ledger_policy policy;
     struct port_map *maps;
     size_t map_count, map_capacity;
+    struct map_quarantine *quarantines;
+    size_t quarantine_count, quarantine_capacity;
 };
 
 struct ledger_txn {
@@ -83,6 +95,10 @@ int ledger_port_maps_rebuild(struct ledger *ledger, struct ledger_txn *txn, stru
 /* Recompute ports [lo, hi] of host/proto from the store (after a claim was given up). */
 int ledger_port_map_refresh(struct ledger *ledger, struct ledger_txn *txn, const char *host,
                             const char *proto, unsigned lo, unsigned hi, struct ledger_error *lerr);
+
+/* Quarantines whose end has passed: their ports recomputed from the store (free unless
+ * something else holds them). Called under write_lock before every port search and portmap. */
+int ledger_quarantines_expire(struct ledger *ledger, struct ledger_txn *txn, struct ledger_error *lerr);
 
 /* Bind scopes: "any", "loopback", an address name of the host, or an address literal, as
  * endpoints of net/bind_overlap.h (the overlap rule plan check uses). */

@@ -88,26 +88,77 @@ struct port_map *ledger_port_map(struct ledger *ledger, const char *host, const 
     return map;
 }
 
+/* Remember a quarantine (once) so that its end frees its ports in memory. */
+static void quarantine_remember(struct ledger *ledger, const char *host, const char *proto, unsigned lo, unsigned hi,
+                                int64_t until)
+{
+    for (size_t i = 0; i < ledger->quarantine_count; i++) {
+        struct map_quarantine *q = &ledger->quarantines[i];
+        if (q->lo == lo && q->hi == hi && q->until == until && strcmp(q->host, host) == 0 && strcmp(q->proto, proto) == 0)
+            return;
+    }
+    if (ledger->quarantine_count == ledger->quarantine_capacity) {
+        size_t capacity = ledger->quarantine_capacity ? ledger->quarantine_capacity * 2 : 16;
+        struct map_quarantine *grown = realloc(ledger->quarantines, capacity * sizeof *grown);
+        if (!grown)
+            return;   /* not remembered: the port stays marked (never wrongly free) until restart */
+        ledger->quarantines = grown;
+        ledger->quarantine_capacity = capacity;
+    }
+    struct map_quarantine *q = &ledger->quarantines[ledger->quarantine_count++];
+    snprintf(q->host, sizeof q->host, "%s", host);
+    snprintf(q->proto, sizeof q->proto, "%s", proto);
+    q->lo = lo;
+    q->hi = hi;
+    q->until = until;
+}
+
 static void mark_claims(struct ledger *ledger, const json_t *assignments, const json_t *leases)
 {
     size_t i;
     json_t *row;
     json_array_foreach(assignments, i, row) {
-        struct port_map *map = ledger_port_map(ledger, store_row_text(row, "host"), store_row_text(row, "proto"));
-        if (map)
-            port_set_add_range(&map->taken, (uint16_t)store_row_int(row, "port_lo", 0),
-                               (uint16_t)store_row_int(row, "port_hi", 0));
+        const char *host = store_row_text(row, "host"), *proto = store_row_text(row, "proto");
+        struct port_map *map = ledger_port_map(ledger, host, proto);
+        if (!map)
+            continue;
+        uint16_t lo = (uint16_t)store_row_int(row, "port_lo", 0), hi = (uint16_t)store_row_int(row, "port_hi", 0);
+        bool quarantined = strcmp(store_row_text(row, "state") ? store_row_text(row, "state") : "", "quarantined") == 0;
+        port_set_add_range(&map->taken, lo, hi);
+        port_set_add_range(quarantined ? &map->quarantined : &map->assigned, lo, hi);
+        if (quarantined)
+            quarantine_remember(ledger, host, proto, lo, hi, store_row_int(row, "quarantine_until", 0));
     }
     json_array_foreach(leases, i, row) {
         struct port_map *map = ledger_port_map(ledger, store_row_text(row, "host"), store_row_text(row, "proto"));
-        if (map)
-            port_set_add(&map->taken, (uint16_t)store_row_int(row, "port", 0));
+        if (!map)
+            continue;
+        port_set_add(&map->taken, (uint16_t)store_row_int(row, "port", 0));
+        port_set_add(&map->leased, (uint16_t)store_row_int(row, "port", 0));
     }
+}
+
+int ledger_quarantines_expire(struct ledger *ledger, struct ledger_txn *txn, struct ledger_error *lerr)
+{
+    int64_t now = ledger_now(ledger);
+    size_t i = 0;
+    while (i < ledger->quarantine_count) {
+        struct map_quarantine q = ledger->quarantines[i];
+        if (q.until > now) {
+            i++;
+            continue;
+        }
+        ledger->quarantines[i] = ledger->quarantines[--ledger->quarantine_count];
+        if (ledger_port_map_refresh(ledger, txn, q.host, q.proto, q.lo, q.hi, lerr) < 0)
+            return -1;
+    }
+    return 0;
 }
 
 int ledger_port_maps_rebuild(struct ledger *ledger, struct ledger_txn *txn, struct ledger_error *lerr)
 {
     ledger->map_count = 0;
+    ledger->quarantine_count = 0;
     json_t *assignments = NULL, *leases = NULL;
     struct pr_error err;
     pr_error_clear(&err);
@@ -132,8 +183,13 @@ int ledger_port_map_refresh(struct ledger *ledger, struct ledger_txn *txn, const
     pr_error_clear(&err);
     if (ledger->backend->claims(txn->conn, host, proto, lo, hi, ledger_now(ledger), &assignments, &leases, &err) < 0)
         return ledger_store_fail(lerr, &err, "claims");
-    for (unsigned p = lo; p <= hi; p++)
-        map->taken.bits[p >> 6] &= ~(UINT64_C(1) << (p & 63));
+    for (unsigned p = lo; p <= hi; p++) {
+        uint64_t keep = ~(UINT64_C(1) << (p & 63));
+        map->taken.bits[p >> 6] &= keep;
+        map->assigned.bits[p >> 6] &= keep;
+        map->leased.bits[p >> 6] &= keep;
+        map->quarantined.bits[p >> 6] &= keep;
+    }
     /* claims of the range may reach outside it: they are marked already, marking again is harmless */
     mark_claims(ledger, assignments, leases);
     json_decref(assignments);

@@ -229,6 +229,8 @@ static int approve(struct ledger_txn *txn, const struct ledger_actor *actor, jso
     }
     if (r == 0)
         r = load_hosts(txn, json_object_get(request, "hosts"), "hosts", &host_rows, lerr);
+    if (r == 0)   /* ended quarantines free their ports before the search */
+        r = ledger_quarantines_expire(ledger, txn, lerr);
     if (r == 0 && lerr->kind == LEDGER_OK && is_auto) {
         r = pick_auto_port(txn, host_rows, proto, service, bind, &lo, lerr);
         hi = lo;
@@ -258,8 +260,10 @@ static int approve(struct ledger_txn *txn, const struct ledger_actor *actor, jso
             r = ledger_event(txn, actor, "assignment.created", "assignments", id, NULL, row, lerr);
         if (r == 0) {
             struct port_map *map = ledger_port_map(ledger, store_row_text(host, "name"), proto);
-            if (map)   /* marked before commit: a rollback leaves it marked, never wrongly free */
+            if (map) { /* marked before commit: a rollback leaves it marked, never wrongly free */
                 port_set_add_range(&map->taken, (uint16_t)lo, (uint16_t)hi);
+                port_set_add_range(&map->assigned, (uint16_t)lo, (uint16_t)hi);
+            }
         }
         json_array_append_new(ids, json_integer((json_int_t)id));
         if (created)
@@ -392,7 +396,8 @@ int ledger_assignment_action(struct ledger *ledger, const struct ledger_actor *a
     if (r == 0)
         r = ledger_event(&txn, actor, deassign ? "assignment.quarantined" : "assignment.revoked", "assignments", id,
                          before, row, lerr);
-    if (r == 0 && !deassign)
+    /* deassign: the ports move to quarantined in the map (and are freed when it ends) */
+    if (r == 0)
         r = ledger_port_map_refresh(ledger, &txn, store_row_text(row, "host"), store_row_text(row, "proto"),
                                     (unsigned)store_row_int(row, "port_lo", 1), (unsigned)store_row_int(row, "port_hi", 1), lerr);
     json_decref(before);
