@@ -29,6 +29,7 @@ struct request_ctx {
     char *body;
     size_t len, cap;
     bool too_large;
+    size_t limit;            /* the route's body limit (SERVER_RAW_BODY_LIMIT for raw bodies) */
     char request_id[72];
     char actor[128];
     char method[16];
@@ -185,11 +186,15 @@ static void dispatch(struct server_state *state, struct MHD_Connection *c, struc
     }
     if (ctx->too_large) {
         char message[96];
-        snprintf(message, sizeof message, "the body is larger than %zu bytes", state->opt->body_limit);
+        snprintf(message, sizeof message, "the body is larger than %zu bytes", ctx->limit);
         respond_error(resp, 413, "too-large", "", message);
         return;
     }
-    if (route->body != ROUTE_NO_BODY) {
+    req.content_type = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+    if (route->body == ROUTE_RAW_BODY) {
+        req.raw_body = ctx->body ? ctx->body : "";
+        req.raw_len = ctx->len;
+    } else if (route->body != ROUTE_NO_BODY) {
         const char *type = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
         size_t type_len = type ? strcspn(type, "; ") : 0;
         if (ctx->len > 0 && !(type && type_len == 16 && strncasecmp(type, "application/json", 16) == 0)) {
@@ -238,12 +243,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         /* the path is text from outside: logged escaped (util/text_escape.c) */
         snprintf(ctx->path, sizeof ctx->path, "%s", url);
         text_escape_in_place(ctx->path, sizeof ctx->path);
+        struct server_request probe = { 0 };
+        bool path_known;
+        const struct server_route *route = server_route_find(method, url, &probe, &path_known);
+        ctx->limit = route && route->body == ROUTE_RAW_BODY ? SERVER_RAW_BODY_LIMIT : state->opt->body_limit;
         atomic_fetch_add(&state->in_flight, 1);
         *con_cls = ctx;
         return MHD_YES;
     }
     if (*upload_size) {
-        if (!ctx->too_large && ctx->len + *upload_size <= state->opt->body_limit) {
+        if (!ctx->too_large && ctx->len + *upload_size <= ctx->limit) {
             if (ctx->len + *upload_size > ctx->cap) {
                 size_t cap = ctx->cap ? ctx->cap * 2 : 4096;
                 while (cap < ctx->len + *upload_size)
@@ -276,14 +285,22 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         }
     }
     json_decref(resp.body);
+    const char *content_type = text ? "application/json" : NULL;
+    if (!text && resp.raw) {   /* a route's own bytes: portmap, exports */
+        text = resp.raw;
+        len = resp.raw_len;
+        content_type = resp.content_type;
+    } else {
+        free(resp.raw);
+    }
     struct MHD_Response *response = MHD_create_response_from_buffer(len, text ? text : (char *)"",
                                                                     text ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
     if (!response) {
         free(text);
         return MHD_NO;
     }
-    if (text)
-        MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+    if (content_type)
+        MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
     MHD_add_response_header(response, "X-Request-ID", ctx->request_id);
     if (resp.version > 0) {
         char etag[32];

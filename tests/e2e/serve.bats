@@ -273,3 +273,134 @@ api() {
   run --separate-stderr -3 env PORTREG_SERVE_MODULE=/nonexistent/portreg-serve.so "$PORTREG" serve --help
   [[ "$stderr" == "portreg: serve: cannot load the server module /nonexistent/portreg-serve.so: "* ]]
 }
+
+@test "serve: groups and services: create, GET, PATCH with If-Match, DELETE; a request by group expands at approval" {
+  start_server
+  api POST /api/v1/hosts "$ADMIN" '{"name":"w1","addresses":{"internal":"10.0.0.1"}}'
+  api POST /api/v1/hosts "$ADMIN" '{"name":"w2","addresses":{"internal":"10.0.0.2"}}'
+  api POST /api/v1/groups "$ADMIN" '{"name":"web","hosts":["w1"]}'
+  [ "$STATUS" = 201 ]
+  group="$(jq -r .id <<<"$BODY")"
+  api POST /api/v1/groups "$ADMIN" '{"name":"bad","hosts":["nowhere"]}'
+  [ "$STATUS" = 400 ]
+  [ "$(jq -r .error.field <<<"$BODY")" = hosts ]
+  api POST /api/v1/groups "$REQUESTER" '{"name":"g2","hosts":["w1"]}'
+  [ "$STATUS" = 403 ]
+  api POST /api/v1/requests "$REQUESTER" '{"service":"nginx","group":"web","port":8443,"bind":"internal"}'
+  [ "$STATUS" = 201 ]
+  req="$(jq -r .id <<<"$BODY")"
+  [ "$(jq -r .group <<<"$BODY")" = web ]
+  api PATCH "/api/v1/groups/$group" "$ADMIN" '{"hosts":["w1","w2"]}' -H 'If-Match: "7"'
+  [ "$STATUS" = 412 ]
+  api PATCH "/api/v1/groups/$group" "$ADMIN" '{"hosts":["w1","w2"]}' -H 'If-Match: "1"'
+  [ "$STATUS" = 200 ]
+  [ "$(curl -s -o /dev/null -D - -H "Authorization: Bearer $READER" "$URL/api/v1/groups/$group" | tr -d '\r' | sed -n 's/^ETag: //Ip')" = '"2"' ]
+  api POST "/api/v1/requests/$req/approve" "$ADMIN"
+  [ "$STATUS" = 200 ]
+  [ "$(jq -r '.hosts | join(",")' <<<"$BODY")" = "w1,w2" ]
+  api GET "/api/v1/assignments?group=web" "$READER"
+  [ "$(jq -r '[.items[].host] | join(",")' <<<"$BODY")" = "w1,w2" ]
+  api DELETE "/api/v1/groups/$group" "$ADMIN"
+  [ "$STATUS" = 409 ]
+  [ "$(jq -r .error.code <<<"$BODY")" = group-in-use ]
+  # services
+  api POST /api/v1/services "$ADMIN" '{"name":"nginx","owner":"web-team","description":"front"}'
+  [ "$STATUS" = 201 ]
+  svc="$(jq -r .id <<<"$BODY")"
+  api PATCH "/api/v1/services/$svc" "$ADMIN" '{"colour":"red"}'
+  [ "$STATUS" = 400 ]
+  [ "$(jq -r .error.field <<<"$BODY")" = colour ]
+  api PATCH "/api/v1/services/$svc" "$ADMIN" '{"owner":"edge"}' -H 'If-Match: "1"'
+  [ "$STATUS" = 200 ]
+  [ "$(jq -r '.owner, .description, .version' <<<"$BODY" | tr '\n' ' ')" = "edge front 2 " ]
+  api GET "/api/v1/services?owner=edge" "$READER"
+  [ "$(jq -r '.items | length' <<<"$BODY")" = 1 ]
+  api DELETE "/api/v1/services/$svc" "$ADMIN"
+  [ "$STATUS" = 409 ]
+  api POST /api/v1/services "$ADMIN" '{"name":"spare"}'
+  api DELETE "/api/v1/services/$(jq -r .id <<<"$BODY")" "$ADMIN"
+  [ "$STATUS" = 200 ]
+  [ "$(jq -r .deleted <<<"$BODY")" = true ]
+}
+
+@test "serve: POST /assignments (admin): one host gives the object, hosts or a group {items}; 409 and 422 as requests" {
+  start_server
+  api POST /api/v1/hosts "$ADMIN" '{"name":"a1"}'
+  api POST /api/v1/hosts "$ADMIN" '{"name":"a2"}'
+  api POST /api/v1/groups "$ADMIN" '{"name":"pair","hosts":["a1","a2"]}'
+  api POST /api/v1/assignments "$REQUESTER" '{"service":"x","host":"a1","port":9100}'
+  [ "$STATUS" = 403 ]
+  api POST /api/v1/assignments "$ADMIN" '{"service":"api","host":"a1","port":9100,"reason":"direct"}'
+  [ "$STATUS" = 201 ]
+  [ "$(jq -r '.state, .port_lo, .host' <<<"$BODY" | tr '\n' ' ')" = "active 9100 a1 " ]
+  api GET "/api/v1/requests/$(jq -r .request <<<"$BODY")" "$READER"
+  [ "$(jq -r '.state, .decided_by, .reason' <<<"$BODY" | tr '\n' ' ')" = "approved admin direct " ]
+  api POST /api/v1/assignments "$ADMIN" '{"service":"metrics","group":"pair","port":"auto","exposure":"internal"}'
+  [ "$STATUS" = 201 ]
+  [ "$(jq -r '.items | length' <<<"$BODY")" = 2 ]
+  [ "$(jq -r '[.items[].port_lo] | unique | length' <<<"$BODY")" = 1 ]
+  [ "$(jq -r '.items[0].group, .items[0].exposure' <<<"$BODY" | tr '\n' ' ')" = "pair internal " ]
+  api POST /api/v1/assignments "$ADMIN" '{"service":"other","host":"a1","port":9100}'
+  [ "$STATUS" = 409 ]
+  [ "$(jq -r .error.conflict.service <<<"$BODY")" = api ]
+  api POST /api/v1/assignments "$ADMIN" '{"service":"other","host":"a1","port":40000}'
+  [ "$STATUS" = 422 ]
+  api POST /api/v1/assignments "$ADMIN" '{"service":"other","group":"none","port":9200}'
+  [ "$STATUS" = 400 ]
+  [ "$(jq -r .error.field <<<"$BODY")" = group ]
+}
+
+@test "serve: portmap: 16 KiB, 2 bits a port (free, assigned, leased, unavailable); JSON form; a quarantine frees when it ends" {
+  start_server
+  api POST /api/v1/hosts "$ADMIN" '{"name":"pm"}'
+  api POST /api/v1/assignments "$ADMIN" '{"service":"a","host":"pm","port":9100}'
+  assignment="$(jq -r .id <<<"$BODY")"
+  api POST /api/v1/leases "$REQUESTER" '{"service":"l","host":"pm","port":9101}'
+  [ "$STATUS" = 201 ]
+  curl -sf -H "Authorization: Bearer $READER" -o "$BATS_TEST_TMPDIR/map" -D "$BATS_TEST_TMPDIR/headers" "$URL/api/v1/portmap/pm/tcp"
+  [ "$(stat -c %s "$BATS_TEST_TMPDIR/map")" = 16384 ]
+  grep -qi '^content-type: application/octet-stream' "$BATS_TEST_TMPDIR/headers"
+  # port p: byte p/4, bits 2*(p%4): 9100 = byte 2275 bits 0-1, 9101 bits 2-3, 9102 free, 40000 ephemeral
+  byte="$(od -An -tu1 -j 2275 -N1 "$BATS_TEST_TMPDIR/map" | tr -d ' ')"
+  [ $((byte & 3)) = 1 ]
+  [ $(((byte >> 2) & 3)) = 2 ]
+  [ $(((byte >> 4) & 3)) = 0 ]
+  byte="$(od -An -tu1 -j 10000 -N1 "$BATS_TEST_TMPDIR/map" | tr -d ' ')"
+  [ $((byte & 3)) = 3 ]
+  api GET "/api/v1/portmap/pm/tcp?format=json" "$READER"
+  [ "$STATUS" = 200 ]
+  [ "$(jq -r '.counts.assigned, .counts.leased, .legend."2"' <<<"$BODY" | tr '\n' ' ')" = "1 1 leased " ]
+  jq -r .map <<<"$BODY" | base64 -d | cmp - "$BATS_TEST_TMPDIR/map"
+  api GET /api/v1/portmap/nowhere/tcp "$READER"
+  [ "$STATUS" = 404 ]
+  api GET /api/v1/portmap/pm/icmp "$READER"
+  [ "$STATUS" = 400 ]
+  api GET /api/v1/portmap/pm/tcp ""
+  [ "$STATUS" = 401 ]
+  # deassigned: unavailable (3) while quarantined
+  api POST "/api/v1/assignments/$assignment/deassign" "$ADMIN" '{"days":1}'
+  [ "$STATUS" = 200 ]
+  api GET "/api/v1/portmap/pm/tcp?format=json" "$READER"
+  [ "$(jq -r '.counts.assigned' <<<"$BODY")" = 0 ]
+  jq -r .map <<<"$BODY" | base64 -d > "$BATS_TEST_TMPDIR/map2"
+  byte="$(od -An -tu1 -j 2275 -N1 "$BATS_TEST_TMPDIR/map2" | tr -d ' ')"
+  [ $((byte & 3)) = 3 ]
+}
+
+@test "serve: a requester renews and releases only the leases it took (403), an admin any" {
+  start_server
+  other="$("$PORTREG" serve token create --role requester --name other --db "sqlite:$DB")"
+  api POST /api/v1/hosts "$ADMIN" '{"name":"lh"}'
+  api POST /api/v1/leases "$REQUESTER" '{"service":"job","host":"lh"}'
+  [ "$STATUS" = 201 ]
+  lease="$(jq -r .id <<<"$BODY")"
+  api POST "/api/v1/leases/$lease/release" "$other"
+  [ "$STATUS" = 403 ]
+  [ "$(jq -r .error.code <<<"$BODY")" = not-yours ]
+  api POST "/api/v1/leases/$lease/renew" "$other" '{"ttl":60}'
+  [ "$STATUS" = 403 ]
+  api POST "/api/v1/leases/$lease/renew" "$REQUESTER" '{"ttl":60}'
+  [ "$STATUS" = 200 ]
+  api POST "/api/v1/leases/$lease/release" "$ADMIN"
+  [ "$STATUS" = 200 ]
+}
