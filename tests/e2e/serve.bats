@@ -404,3 +404,39 @@ api() {
   api POST "/api/v1/leases/$lease/release" "$ADMIN"
   [ "$STATUS" = 200 ]
 }
+
+@test "serve: exports: plan (YAML plan check accepts), services, iana-csv, netbox-csv, nft for a host" {
+  start_server
+  api POST /api/v1/hosts "$ADMIN" '{"name":"db1","addresses":{"internal":"10.0.0.5"}}'
+  api POST /api/v1/hosts "$ADMIN" '{"name":"db2","addresses":{"internal":"10.0.0.6"}}'
+  api POST /api/v1/groups "$ADMIN" '{"name":"dbs","hosts":["db1","db2"]}'
+  api POST /api/v1/services "$ADMIN" '{"name":"pg","owner":"team-db","description":"orders \"db\""}'
+  api POST /api/v1/assignments "$ADMIN" '{"service":"pg","group":"dbs","port":5432,"bind":"internal","exposure":"internal"}'
+  [ "$STATUS" = 201 ]
+  api POST /api/v1/assignments "$ADMIN" '{"service":"web","host":"db1","port":"8080-8081","exposure":"public"}'
+  [ "$STATUS" = 201 ]
+  curl -sf -D "$BATS_TEST_TMPDIR/h" -H "Authorization: Bearer $READER" -o "$BATS_TEST_TMPDIR/plan.yaml" "$URL/api/v1/exports/plan"
+  grep -qi '^content-type: application/yaml' "$BATS_TEST_TMPDIR/h"
+  run "$PORTREG" plan check "$BATS_TEST_TMPDIR/plan.yaml"
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"2 hosts, 2 services: 0 errors"* ]]
+  # the same plan's services(5) lines as plan export writes them
+  curl -sf -H "Authorization: Bearer $READER" -o "$BATS_TEST_TMPDIR/services" "$URL/api/v1/exports/services"
+  "$PORTREG" plan export "$BATS_TEST_TMPDIR/plan.yaml" --format services -o "$BATS_TEST_TMPDIR/services.cli"
+  diff <(grep -v '^#' "$BATS_TEST_TMPDIR/services") <(grep -v '^#' "$BATS_TEST_TMPDIR/services.cli")
+  grep -q '^pg  *5432/tcp  *# team-db; orders "db"$' "$BATS_TEST_TMPDIR/services"
+  curl -sf -D "$BATS_TEST_TMPDIR/h" -H "Authorization: Bearer $READER" -o "$BATS_TEST_TMPDIR/netbox" "$URL/api/v1/exports/netbox-csv"
+  grep -qi '^content-type: text/csv' "$BATS_TEST_TMPDIR/h"
+  tr -d '\r' <"$BATS_TEST_TMPDIR/netbox" | grep -qx 'db2,pg,tcp,5432,"team-db; orders ""db"""'
+  curl -sf -H "Authorization: Bearer $READER" -o "$BATS_TEST_TMPDIR/iana" "$URL/api/v1/exports/iana-csv"
+  grep -q '^web,8081,tcp,' "$BATS_TEST_TMPDIR/iana"
+  curl -sf -H "Authorization: Bearer $READER" -o "$BATS_TEST_TMPDIR/nft" "$URL/api/v1/exports/nft?host=db1"
+  grep -q 'elements = { 8080, 8081 }' "$BATS_TEST_TMPDIR/nft"
+  api GET /api/v1/exports/nft "$READER"
+  [ "$STATUS" = 400 ]
+  [ "$(jq -r .error.field <<<"$BODY")" = host ]
+  api GET "/api/v1/exports/nft?host=nowhere" "$READER"
+  [ "$STATUS" = 404 ]
+  api GET /api/v1/exports/bogus "$READER"
+  [ "$STATUS" = 404 ]
+}

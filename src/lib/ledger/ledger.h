@@ -137,6 +137,14 @@ int ledger_reclaim_leases(struct ledger *ledger, unsigned limit, unsigned *count
 #define LEDGER_PORTMAP_BYTES 16384u
 int ledger_portmap(struct ledger *ledger, const char *host, const char *proto, uint8_t out[LEDGER_PORTMAP_BYTES],
                    unsigned counts[4], struct ledger_error *lerr);
+/* The registry as a port plan in the YAML `plan check` reads (ledger_plan.c): hosts with
+ * their groups, the policy, the active assignments as services. *text malloc'd. */
+int ledger_plan_yaml(struct ledger *ledger, char **text, size_t *len, struct ledger_error *lerr);
+/* An export by format: "plan" (that YAML), "services", "iana-csv", "netbox-csv" (plan export's
+ * modules), "nft" (firewall generate's nft ruleset of host, required). *text malloc'd;
+ * *content_type static. Unknown format: LEDGER_NOT_FOUND. */
+int ledger_export(struct ledger *ledger, const char *format, const char *host, char **text, size_t *len,
+                  const char **content_type, struct ledger_error *lerr);
 /* Move the clock (tests: a quarantine's end without a restart). */
 void ledger_clock_advance(struct ledger *ledger, int64_t seconds);
 

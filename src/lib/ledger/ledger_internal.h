@@ -113,6 +113,10 @@ int ledger_find_conflict(struct ledger_txn *txn, const char *host, const json_t 
                          unsigned lo, unsigned hi, const char *service, const char *bind, json_t **conflict,
                          const char **what, struct ledger_error *lerr);
 
+/* Every row of kind, all pages (column = value when column is not NULL). *rows owned. */
+int ledger_txn_list_all(struct ledger_txn *txn, enum store_kind kind, const char *column, const char *value,
+                        json_t **rows, struct ledger_error *lerr);
+
 /* Catalog (ledger_catalog.c): every name of names is a host (else 400 naming field); a
  * group's hosts now (owned; unknown group 400, empty 422); the first group naming host. */
 int ledger_hosts_exist(struct ledger_txn *txn, const json_t *names, const char *field, struct ledger_error *lerr);
