@@ -440,3 +440,60 @@ api() {
   api GET /api/v1/exports/bogus "$READER"
   [ "$STATUS" = 404 ]
 }
+
+# api_yaml PATH TOKEN FILE [curl args]: POST a YAML body; sets STATUS and BODY.
+api_yaml() {
+  local path="$1" token="$2" file="$3"
+  shift 3
+  STATUS="$(curl -s -o "$BATS_TEST_TMPDIR/response" -w '%{http_code}' -H "Authorization: Bearer $token" \
+    -H 'Content-Type: application/yaml' --data-binary "@$file" "$@" "$URL$path")"
+  BODY="$(cat "$BATS_TEST_TMPDIR/response")"
+}
+
+@test "serve: import: a plan in one transaction (dry run changes nothing, twice changes nothing), 422 with diagnostics, 409, 415, 413" {
+  start_server
+  plan="$BATS_TEST_DIRNAME/../../examples/plan.yaml"
+  api_yaml "/api/v1/import?dry_run=1" "$ADMIN" "$plan"
+  [ "$STATUS" = 200 ]
+  [ "$(jq -c .created <<<"$BODY")" = '{"hosts":3,"groups":2,"services":5,"assignments":13}' ]
+  [ "$(jq -r .dry_run <<<"$BODY")" = true ]
+  api GET /api/v1/hosts "$READER"
+  [ "$(jq -r '.items | length' <<<"$BODY")" = 0 ]
+  api_yaml /api/v1/import "$REQUESTER" "$plan"
+  [ "$STATUS" = 403 ]
+  api_yaml /api/v1/import "$ADMIN" "$plan"
+  [ "$STATUS" = 200 ]
+  [ "$(jq -c .created <<<"$BODY")" = '{"hosts":3,"groups":2,"services":5,"assignments":13}' ]
+  # every diagnostic has its place
+  jq -e '.diagnostics | all(has("file") and has("line") and has("column") and has("path") and has("severity") and has("message"))' <<<"$BODY"
+  api_yaml /api/v1/import "$ADMIN" "$plan"
+  [ "$(jq -c .created <<<"$BODY")" = '{"hosts":0,"groups":0,"services":0,"assignments":0}' ]
+  # auto ports come from the registry's allocator: one port for the service on both hosts of web
+  api GET "/api/v1/assignments?service=app" "$READER"
+  [ "$(jq -r '[.items[].port_lo] | unique | length' <<<"$BODY")" = 1 ]
+  [ "$(jq -r '[.items[].group] | unique | join(",")' <<<"$BODY")" = web ]
+  # a plan with errors: 422, the diagnostics with file:line:column, nothing imported
+  printf 'hosts:\n  - name: new1\nservices:\n  - name: x\n    hosts: [nowhere]\n    port: 70000\n    exposure: public\n' >"$BATS_TEST_TMPDIR/bad.yaml"
+  api_yaml "/api/v1/import?file=bad.yaml" "$ADMIN" "$BATS_TEST_TMPDIR/bad.yaml"
+  [ "$STATUS" = 422 ]
+  [ "$(jq -r .error.code <<<"$BODY")" = plan-errors ]
+  [ "$(jq -r '.diagnostics[] | select(.path == "services[0].port") | "\(.file):\(.line):\(.column) \(.severity)"' <<<"$BODY")" = "bad.yaml:6:11 error" ]
+  api GET "/api/v1/hosts?name=new1" "$READER"
+  [ "$(jq -r '.items | length' <<<"$BODY")" = 0 ]
+  # a port the registry holds for another service: 409 with the assignment, and nothing else stays
+  printf 'hosts:\n  - name: new2\n  - name: web1\n    addresses: {public: 203.0.113.10, internal: 10.0.0.10}\nservices:\n  - name: other\n    hosts: [web1]\n    port: 443/tcp\n    exposure: public\n' >"$BATS_TEST_TMPDIR/clash.yaml"
+  api_yaml /api/v1/import "$ADMIN" "$BATS_TEST_TMPDIR/clash.yaml"
+  [ "$STATUS" = 409 ]
+  [ "$(jq -r .error.conflict.service <<<"$BODY")" = nginx ]
+  api GET "/api/v1/hosts?name=new2" "$READER"
+  [ "$(jq -r '.items | length' <<<"$BODY")" = 0 ]
+  # JSON is not a plan: 415; a body over 8 MiB: 413 (64 KiB bodies are fine here)
+  api POST /api/v1/import "$ADMIN" '{}'
+  [ "$STATUS" = 415 ]
+  { echo "services: []"; head -c 200000 /dev/zero | tr '\0' '#'; echo; } >"$BATS_TEST_TMPDIR/big.yaml"
+  api_yaml "/api/v1/import?dry_run=1" "$ADMIN" "$BATS_TEST_TMPDIR/big.yaml"
+  [ "$STATUS" = 200 ]
+  head -c $((8 * 1024 * 1024 + 1)) /dev/zero | tr '\0' '#' >"$BATS_TEST_TMPDIR/huge.yaml"
+  api_yaml /api/v1/import "$ADMIN" "$BATS_TEST_TMPDIR/huge.yaml"
+  [ "$STATUS" = 413 ]
+}

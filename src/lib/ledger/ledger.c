@@ -68,6 +68,23 @@ int64_t ledger_now(const struct ledger *ledger)
     return (int64_t)time(NULL) + ledger->clock_offset;
 }
 
+void ledger_clock_advance(struct ledger *ledger, int64_t seconds)
+{
+    pthread_mutex_lock(&ledger->write_lock);
+    ledger->clock_offset += seconds;
+    pthread_mutex_unlock(&ledger->write_lock);
+}
+
+void ledger_set_iana_lookup(struct ledger *ledger,
+                            size_t (*lookup)(void *user, uint16_t port, uint8_t proto, const char **names, size_t max),
+                            void *user)
+{
+    pthread_mutex_lock(&ledger->write_lock);
+    ledger->iana_lookup = lookup;
+    ledger->iana_user = user;
+    pthread_mutex_unlock(&ledger->write_lock);
+}
+
 int ledger_txn_begin(struct ledger *ledger, bool write, struct ledger_txn *txn, struct ledger_error *lerr)
 {
     txn->ledger = ledger;

@@ -145,6 +145,18 @@ int ledger_plan_yaml(struct ledger *ledger, char **text, size_t *len, struct led
  * *content_type static. Unknown format: LEDGER_NOT_FOUND. */
 int ledger_export(struct ledger *ledger, const char *format, const char *host, char **text, size_t *len,
                   const char **content_type, struct ledger_error *lerr);
+/* Import a port plan (YAML text, file names it in diagnostics) in one write transaction
+ * (ledger_import.c): *out {"created": {"hosts","groups","services","assignments"}, "dry_run"};
+ * *diagnostics (always, owned) the plan code's findings [{"file","line","column","path",
+ * "severity","code","message","fix"}]. A plan with errors: LEDGER_UNPROCESSABLE, nothing
+ * changed; a conflict with the registry: LEDGER_CONFLICT; dry_run: checked, nothing kept. */
+int ledger_import(struct ledger *ledger, const struct ledger_actor *actor, const char *file, const char *text,
+                  size_t len, bool dry_run, json_t **out, json_t **diagnostics, struct ledger_error *lerr);
+/* IANA's assignments for the policy's iana_assigned_allowed and for imports' plan check
+ * (lookup: plan_check.h's plan_iana_lookup_fn, e.g. plan_iana_lookup_registry over an index). */
+void ledger_set_iana_lookup(struct ledger *ledger,
+                            size_t (*lookup)(void *user, uint16_t port, uint8_t proto, const char **names, size_t max),
+                            void *user);
 /* Move the clock (tests: a quarantine's end without a restart). */
 void ledger_clock_advance(struct ledger *ledger, int64_t seconds);
 

@@ -8,6 +8,7 @@
 
 #include "ledger/ledger.h"
 #include "net/bind_overlap.h"
+#include "plan/plan_check.h"
 #include "util/port_set.h"
 
 struct ledger_policy {
@@ -52,6 +53,9 @@ struct ledger {
     size_t map_count, map_capacity;
     struct map_quarantine *quarantines;
     size_t quarantine_count, quarantine_capacity;
+    /* IANA's assignments (the server's registry index), NULL when unknown */
+    plan_iana_lookup_fn iana_lookup;
+    void *iana_user;
 };
 
 struct ledger_txn {
@@ -112,6 +116,14 @@ int ledger_bind_endpoints(const char *bind, const json_t *addresses, struct bind
 int ledger_find_conflict(struct ledger_txn *txn, const char *host, const json_t *host_row, const char *proto,
                          unsigned lo, unsigned hi, const char *service, const char *bind, json_t **conflict,
                          const char **what, struct ledger_error *lerr);
+
+/* Ports (ledger_requests.c): is [lo, hi] free on every host row for service at bind, and
+ * allowed by the policy (0; else -1 with a 409 holding the conflict or a 422)? An automatic
+ * port free on every host (the walk of suggest over the auto range), or 409 range-exhausted. */
+int ledger_check_ports(struct ledger_txn *txn, const json_t *host_rows, const char *proto, unsigned lo,
+                       unsigned hi, const char *service, const char *bind, struct ledger_error *lerr);
+int ledger_pick_auto_port(struct ledger_txn *txn, const json_t *host_rows, const char *proto,
+                          const char *service, const char *bind, unsigned *port, struct ledger_error *lerr);
 
 /* Every row of kind, all pages (column = value when column is not NULL). *rows owned. */
 int ledger_txn_list_all(struct ledger_txn *txn, enum store_kind kind, const char *column, const char *value,

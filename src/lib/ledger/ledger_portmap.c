@@ -49,10 +49,3 @@ int ledger_portmap(struct ledger *ledger, const char *host, const char *proto, u
     pthread_mutex_unlock(&ledger->write_lock);
     return r;
 }
-
-void ledger_clock_advance(struct ledger *ledger, int64_t seconds)
-{
-    pthread_mutex_lock(&ledger->write_lock);
-    ledger->clock_offset += seconds;
-    pthread_mutex_unlock(&ledger->write_lock);
-}

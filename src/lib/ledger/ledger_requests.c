@@ -82,7 +82,7 @@ static int load_hosts(struct ledger_txn *txn, const json_t *names, const char *f
 
 /* Is [lo, hi] free on every host for service at bind (policy and claims)? 0 free, -1 with
  * lerr (conflict, policy) otherwise. */
-static int check_ports(struct ledger_txn *txn, const json_t *host_rows, const char *proto, unsigned lo,
+int ledger_check_ports(struct ledger_txn *txn, const json_t *host_rows, const char *proto, unsigned lo,
                        unsigned hi, const char *service, const char *bind, struct ledger_error *lerr)
 {
     if (policy_error(txn->ledger, lo, hi, lerr) < 0)
@@ -104,7 +104,7 @@ static int check_ports(struct ledger_txn *txn, const json_t *host_rows, const ch
 
 /* An automatic port: the walk of suggest (start by the service name's hash, skip the ephemeral
  * range) over the policy's auto range, free in every host's map, re-checked in the store. */
-static int pick_auto_port(struct ledger_txn *txn, const json_t *host_rows, const char *proto,
+int ledger_pick_auto_port(struct ledger_txn *txn, const json_t *host_rows, const char *proto,
                           const char *service, const char *bind, unsigned *port, struct ledger_error *lerr)
 {
     struct ledger *ledger = txn->ledger;
@@ -125,7 +125,7 @@ static int pick_auto_port(struct ledger_txn *txn, const json_t *host_rows, const
         if (taken)
             continue;
         struct ledger_error probe = { 0 };
-        if (check_ports(txn, host_rows, proto, p, p, service, bind, &probe) == 0) {
+        if (ledger_check_ports(txn, host_rows, proto, p, p, service, bind, &probe) == 0) {
             *port = p;
             return 0;
         }
@@ -167,7 +167,7 @@ static int request_row(struct ledger_txn *txn, const struct ledger_actor *actor,
     }
     /* a fixed port already taken is said now rather than at approval (approval checks again) */
     if (r == 0 && !is_auto)
-        r = check_ports(txn, host_rows, proto, lo, hi, service, bind, lerr);
+        r = ledger_check_ports(txn, host_rows, proto, lo, hi, service, bind, lerr);
     int64_t now = ledger_now(txn->ledger);
     if (r == 0)
         *out = json_pack("{s:s, s:O, s:s?, s:s, s:O, s:s, s:O?, s:O?, s:O?, s:s, s:s, s:n, s:n, s:i, s:I, s:I}",
@@ -232,10 +232,10 @@ static int approve(struct ledger_txn *txn, const struct ledger_actor *actor, jso
     if (r == 0)   /* ended quarantines free their ports before the search */
         r = ledger_quarantines_expire(ledger, txn, lerr);
     if (r == 0 && lerr->kind == LEDGER_OK && is_auto) {
-        r = pick_auto_port(txn, host_rows, proto, service, bind, &lo, lerr);
+        r = ledger_pick_auto_port(txn, host_rows, proto, service, bind, &lo, lerr);
         hi = lo;
     } else if (r == 0) {
-        r = check_ports(txn, host_rows, proto, lo, hi, service, bind, lerr);
+        r = ledger_check_ports(txn, host_rows, proto, lo, hi, service, bind, lerr);
     }
     json_t *ids = json_array();
     size_t i;
