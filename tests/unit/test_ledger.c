@@ -521,6 +521,177 @@ static void a_requester_renews_and_releases_only_its_own_leases(void **state)
     json_decref(b);
 }
 
+/* IANA as the tests see it: 5432/tcp is postgresql's, 20000-20099/tcp are "busy"'s. */
+static size_t fake_iana(void *user, uint16_t port, uint8_t proto, const char **names, size_t max)
+{
+    (void)user;
+    (void)proto;
+    if (max && port == 5432) {
+        names[0] = "postgresql";
+        return 1;
+    }
+    if (max && port >= 20000 && port < 20100) {
+        names[0] = "busy";
+        return 1;
+    }
+    return 0;
+}
+
+static void policy_may_keep_iana_ports_free(void **state)
+{
+    struct ledger *l = *state;
+    ledger_set_iana_lookup(l, fake_iana, NULL);
+    add_host(l, "{\"name\":\"i1\"}");
+    struct ledger_error lerr = { 0 };
+    /* allowed by default (the policy document says so) */
+    json_t *policy = NULL;
+    assert_int_equal(ledger_policy_get(l, &policy, &lerr), 0);
+    assert_true(json_is_true(json_object_get(policy, "iana_assigned_allowed")));
+    json_decref(policy);
+    assert_int_equal(request_and_approve(l, "{\"service\":\"a\",\"host\":\"i1\",\"port\":20001}", NULL, &lerr), 0);
+    json_t *b = body("{\"iana_assigned_allowed\":false}"), *out = NULL;
+    assert_int_equal(ledger_policy_set(l, &admin, b, &out, &lerr), 0);
+    json_decref(out);
+    json_decref(b);
+    const char *bad = "{\"iana_assigned_allowed\":\"no\"}";
+    assert_int_equal(ledger_body_parse(LEDGER_BODY_POLICY, bad, strlen(bad), &out, &lerr), -1);
+    assert_string_equal(lerr.field, "iana_assigned_allowed");
+    ledger_error_clear(&lerr);
+    /* another service on postgresql's port: 422; postgresql itself: fine */
+    assert_int_equal(request_and_approve(l, "{\"service\":\"orders\",\"host\":\"i1\",\"port\":5432}", NULL, &lerr), -1);
+    assert_int_equal(lerr.kind, LEDGER_UNPROCESSABLE);
+    assert_string_equal(lerr.code, "iana-assigned");
+    ledger_error_clear(&lerr);
+    assert_int_equal(request_and_approve(l, "{\"service\":\"postgresql\",\"host\":\"i1\",\"port\":5432}", NULL, &lerr), 0);
+    /* leases and auto ports walk past IANA's ports */
+    b = body("{\"service\":\"w\",\"host\":\"i1\",\"range\":\"20050-20100\"}");
+    json_t *lease = NULL;
+    bool replayed;
+    assert_int_equal(ledger_lease_create(l, &admin, b, NULL, &lease, &replayed, &lerr), 0);
+    assert_int_equal(store_row_int(lease, "port", 0), 20100);
+    json_decref(lease);
+    json_decref(b);
+    static uint8_t map[LEDGER_PORTMAP_BYTES];
+    unsigned counts[4];
+    assert_int_equal(ledger_portmap(l, "i1", "tcp", map, counts, &lerr), 0);
+    assert_int_equal((map[20002 / 4] >> (2 * (20002 % 4))) & 3u, 3);
+}
+
+static const char import_plan[] =
+    "hosts:\n"
+    "  - name: p1\n"
+    "    addresses: {internal: 10.1.0.1}\n"
+    "    groups: [pg]\n"
+    "  - name: p2\n"
+    "    addresses: {internal: 10.1.0.2}\n"
+    "    groups: [pg]\n"
+    "services:\n"
+    "  - name: db\n"
+    "    hosts: [pg]\n"
+    "    port: 5433/tcp\n"
+    "    bind: internal\n"
+    "    exposure: internal\n"
+    "    owner: dba\n"
+    "  - name: app\n"
+    "    hosts: [p1]\n"
+    "    ports: [auto, 7000/udp]\n"
+    "    exposure: loopback\n";
+
+static void import_is_one_transaction(void **state)
+{
+    struct ledger *l = *state;
+    struct ledger_error lerr = { 0 };
+    json_t *out = NULL, *diag = NULL, *list = NULL;
+    /* dry run: counted, nothing kept */
+    assert_int_equal(ledger_import(l, &admin, "p.yaml", import_plan, strlen(import_plan), true, &out, &diag, &lerr), 0);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(out, "created"), "assignments")), 4);
+    json_decref(out);
+    json_decref(diag);
+    json_t *none = json_object();
+    assert_int_equal(ledger_list(l, STORE_HOSTS, none, &list, &lerr), 0);
+    assert_int_equal(json_array_size(json_object_get(list, "items")), 0);
+    json_decref(list);
+    assert_int_equal(ledger_import(l, &admin, "p.yaml", import_plan, strlen(import_plan), false, &out, &diag, &lerr), 0);
+    json_t *created = json_object_get(out, "created");
+    assert_int_equal(json_integer_value(json_object_get(created, "hosts")), 2);
+    assert_int_equal(json_integer_value(json_object_get(created, "groups")), 1);
+    assert_int_equal(json_integer_value(json_object_get(created, "services")), 2);
+    assert_int_equal(json_integer_value(json_object_get(created, "assignments")), 4);
+    json_decref(out);
+    json_decref(diag);
+    /* the group's assignments record it; the auto port is in the policy's auto range */
+    json_t *q = json_pack("{s:s}", "group", "pg");
+    assert_int_equal(ledger_list(l, STORE_ASSIGNMENTS, q, &list, &lerr), 0);
+    assert_int_equal(json_array_size(json_object_get(list, "items")), 2);
+    json_decref(list);
+    json_decref(q);
+    q = json_pack("{s:s, s:s}", "service", "app", "proto", "tcp");
+    assert_int_equal(ledger_list(l, STORE_ASSIGNMENTS, q, &list, &lerr), 0);
+    json_int_t port = store_row_int(json_array_get(json_object_get(list, "items"), 0), "port_lo", 0);
+    assert_true(port >= 10000 && port <= 32767);
+    json_decref(list);
+    json_decref(q);
+    /* again: nothing new */
+    assert_int_equal(ledger_import(l, &admin, "p.yaml", import_plan, strlen(import_plan), false, &out, &diag, &lerr), 0);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(out, "created"), "assignments")), 0);
+    json_decref(out);
+    json_decref(diag);
+    /* a port another service holds: 409, and the new host of that plan is not kept */
+    const char *clash = "hosts:\n  - name: p3\n  - name: p1\n    addresses: {internal: 10.1.0.1}\n"
+                        "services:\n  - name: other\n    hosts: [p1]\n    port: 5433\n"
+                        "    exposure: public\n";
+    assert_int_equal(ledger_import(l, &admin, "c.yaml", clash, strlen(clash), false, &out, &diag, &lerr), -1);
+    assert_int_equal(lerr.kind, LEDGER_CONFLICT);
+    assert_string_equal(store_row_text(lerr.conflict, "service"), "db");
+    ledger_error_clear(&lerr);
+    json_decref(diag);
+    q = json_pack("{s:s}", "name", "p3");
+    assert_int_equal(ledger_list(l, STORE_HOSTS, q, &list, &lerr), 0);
+    assert_int_equal(json_array_size(json_object_get(list, "items")), 0);
+    json_decref(list);
+    json_decref(q);
+    /* a plan with errors: 422 and the diagnostics with their places */
+    const char *broken = "services:\n  - name: x\n    hosts: [nowhere]\n    port: 1\n    exposure: public\n";
+    assert_int_equal(ledger_import(l, &admin, "b.yaml", broken, strlen(broken), false, &out, &diag, &lerr), -1);
+    assert_int_equal(lerr.kind, LEDGER_UNPROCESSABLE);
+    ledger_error_clear(&lerr);
+    json_t *d = json_array_get(diag, 0);
+    assert_string_equal(store_row_text(d, "file"), "b.yaml");
+    assert_int_equal(store_row_int(d, "line", 0), 3);
+    assert_string_equal(store_row_text(d, "severity"), "error");
+    json_decref(diag);
+    json_decref(none);
+}
+
+static void the_plan_export_loads_as_a_plan(void **state)
+{
+    struct ledger *l = *state;
+    struct ledger_error lerr = { 0 };
+    json_t *out = NULL, *diag = NULL;
+    assert_int_equal(ledger_import(l, &admin, "p.yaml", import_plan, strlen(import_plan), false, &out, &diag, &lerr), 0);
+    json_decref(out);
+    json_decref(diag);
+    char *text = NULL;
+    size_t len = 0;
+    const char *type = NULL;
+    assert_int_equal(ledger_export(l, "plan", NULL, &text, &len, &type, &lerr), 0);
+    assert_string_equal(type, "application/yaml");
+    /* importing the export into the same registry changes nothing: the round trip holds */
+    assert_int_equal(ledger_import(l, &admin, "export.yaml", text, len, false, &out, &diag, &lerr), 0);
+    json_t *created = json_object_get(out, "created");
+    assert_int_equal(json_integer_value(json_object_get(created, "assignments")), 0);
+    assert_int_equal(json_integer_value(json_object_get(created, "hosts")), 0);
+    json_decref(out);
+    json_decref(diag);
+    free(text);
+    assert_int_equal(ledger_export(l, "services", NULL, &text, &len, &type, &lerr), 0);
+    assert_non_null(strstr(text, "db              5433/tcp"));
+    free(text);
+    assert_int_equal(ledger_export(l, "nft", NULL, &text, &len, &type, &lerr), -1);
+    assert_int_equal(lerr.kind, LEDGER_BAD_REQUEST);
+    ledger_error_clear(&lerr);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -538,6 +709,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(direct_assignment_checks_as_approval_does, setup, teardown),
         cmocka_unit_test_setup_teardown(ended_quarantine_frees_the_port_without_a_restart, setup, teardown),
         cmocka_unit_test_setup_teardown(a_requester_renews_and_releases_only_its_own_leases, setup, teardown),
+        cmocka_unit_test_setup_teardown(policy_may_keep_iana_ports_free, setup, teardown),
+        cmocka_unit_test_setup_teardown(import_is_one_transaction, setup, teardown),
+        cmocka_unit_test_setup_teardown(the_plan_export_loads_as_a_plan, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

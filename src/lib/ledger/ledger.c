@@ -6,10 +6,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "ledger/ledger_body.h"
 #include "ledger/ledger_internal.h"
+#include "util/proto.h"
 
 void ledger_error_clear(struct ledger_error *lerr)
 {
@@ -460,9 +462,9 @@ json_t *ledger_policy_default(void)
 {
     /* the kernel's default ip_local_port_range; the IANA user range below it for automatic
      * assignments and leases; 30 days of quarantine (IANA's and Kea's probation idea) */
-    return json_pack("{s:s, s:s, s:s, s:[], s:i, s:i, s:i}", "ephemeral", "32768-60999", "auto_range",
+    return json_pack("{s:s, s:s, s:s, s:[], s:i, s:i, s:i, s:b}", "ephemeral", "32768-60999", "auto_range",
                      "10000-32767", "lease_range", "10000-32767", "excluded", "quarantine_days", 30,
-                     "lease_ttl_default", 3600, "lease_ttl_max", 86400);
+                     "lease_ttl_default", 3600, "lease_ttl_max", 86400, "iana_assigned_allowed", 1);
 }
 
 void ledger_policy_apply(struct ledger_policy *policy, const json_t *doc)
@@ -482,6 +484,23 @@ void ledger_policy_apply(struct ledger_policy *policy, const json_t *doc)
     policy->quarantine_days = store_row_int(doc, "quarantine_days", 30);
     policy->lease_ttl_default = store_row_int(doc, "lease_ttl_default", 3600);
     policy->lease_ttl_max = store_row_int(doc, "lease_ttl_max", 86400);
+    policy->iana_assigned_allowed = !json_is_false(json_object_get(doc, "iana_assigned_allowed"));
+}
+
+const char *ledger_iana_refuses(const struct ledger *ledger, unsigned port, const char *proto, const char *service)
+{
+    if (ledger->policy.iana_assigned_allowed || !ledger->iana_lookup || !proto)
+        return NULL;
+    uint8_t registry_proto = strcmp(proto, "tcp") == 0 ? REGISTRY_PROTO_TCP
+                           : strcmp(proto, "udp") == 0 ? REGISTRY_PROTO_UDP : 0;
+    if (!registry_proto)
+        return NULL;   /* IANA's table has tcp, udp, sctp and dccp; the index keeps tcp and udp */
+    const char *names[8];
+    size_t n = ledger->iana_lookup(ledger->iana_user, (uint16_t)port, registry_proto, names, 8);
+    for (size_t i = 0; i < n && service; i++)
+        if (strcasecmp(names[i], service) == 0)
+            return NULL;   /* the service's own IANA port */
+    return n ? names[0] : NULL;
 }
 
 const char *ledger_policy_refuses(const struct ledger_policy *policy, unsigned port)

@@ -18,6 +18,7 @@ enum body_type {
     BODY_ADDRESSES,       /* {"name": "address literal"} */
     BODY_NAME_ARRAY,      /* ["host", ...] */
     BODY_RANGE_ARRAY,     /* ["LO-HI", ...] */
+    BODY_BOOL,
 };
 
 struct body_field {
@@ -59,7 +60,8 @@ static const struct body_field policy_fields[] = {
     { "lease_range", BODY_RANGE, false, 0, 0 }, { "excluded", BODY_RANGE_ARRAY, false, 0, 0 },
     { "quarantine_days", BODY_INTEGER, false, 0, 3650 },
     { "lease_ttl_default", BODY_INTEGER, false, 1, 366LL * 86400 },
-    { "lease_ttl_max", BODY_INTEGER, false, 1, 366LL * 86400 }, BODY_END,
+    { "lease_ttl_max", BODY_INTEGER, false, 1, 366LL * 86400 },
+    { "iana_assigned_allowed", BODY_BOOL, false, 0, 0 }, BODY_END,
 };
 static const struct body_field empty_fields[] = { BODY_END };
 static const struct body_field group_fields[] = {
@@ -224,6 +226,10 @@ static int check_field(const struct body_field *f, const json_t *v, struct ledge
         }
         return 0;
     }
+    case BODY_BOOL:
+        if (!json_is_boolean(v))
+            return ledger_fail(lerr, LEDGER_BAD_REQUEST, "wrong-type", f->name, "%s must be true or false", f->name);
+        return 0;
     case BODY_NAME_ARRAY:
     case BODY_RANGE_ARRAY: {
         if (!json_is_array(v) || json_array_size(v) > 256 || (f->type == BODY_NAME_ARRAY && json_array_size(v) == 0))

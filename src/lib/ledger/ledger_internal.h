@@ -18,6 +18,7 @@ struct ledger_policy {
     struct port_set excluded;
     int64_t quarantine_days;
     int64_t lease_ttl_default, lease_ttl_max;
+    bool iana_assigned_allowed;      /* false: ports IANA assigns to other services are refused */
 };
 
 /* Ports held on one host for one protocol, whatever the bind address (a lease binds every
@@ -92,6 +93,10 @@ json_t *ledger_policy_default(void);
 void ledger_policy_apply(struct ledger_policy *policy, const json_t *doc);
 /* Why port p cannot be handed out by policy: "ephemeral", "excluded" or NULL. */
 const char *ledger_policy_refuses(const struct ledger_policy *policy, unsigned port);
+
+/* When the policy keeps IANA's ports free (iana_assigned_allowed false) and port/proto is
+ * assigned by IANA to another service than service (NULL: any): the IANA name; else NULL. */
+const char *ledger_iana_refuses(const struct ledger *ledger, unsigned port, const char *proto, const char *service);
 
 /* Port maps (under write_lock). */
 struct port_map *ledger_port_map(struct ledger *ledger, const char *host, const char *proto);

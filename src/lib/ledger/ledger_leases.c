@@ -80,7 +80,8 @@ static int pick_lease_port(struct ledger_txn *txn, const json_t *host_row, const
     unsigned start = suggest_start_port(service, (uint16_t)lo, (uint16_t)hi, ledger->policy.ephemeral_lo ? &avoid : NULL);
     for (unsigned k = 0; k < size; k++) {
         unsigned p = lo + (start - lo + k) % size;
-        if (port_set_has(&map->taken, (uint16_t)p) || ledger_policy_refuses(&ledger->policy, p))
+        if (port_set_has(&map->taken, (uint16_t)p) || ledger_policy_refuses(&ledger->policy, p) ||
+            ledger_iana_refuses(ledger, p, proto, service))
             continue;
         json_t *conflict = NULL;
         const char *what;
@@ -148,11 +149,14 @@ int ledger_lease_create(struct ledger *ledger, const struct ledger_actor *actor,
     if (r == 0 && json_object_get(body, "port")) {
         port = (unsigned)store_row_int(body, "port", 0);
         const char *why = ledger_policy_refuses(&ledger->policy, port);
+        if (!why && ledger_iana_refuses(ledger, port, proto, service))
+            why = "iana-assigned";
         json_t *conflict = NULL;
         const char *what = NULL;
         if (why)
-            r = ledger_fail(lerr, LEDGER_UNPROCESSABLE, why, "port", "port %u is in the %s range of the policy", port,
-                            strcmp(why, "ephemeral") == 0 ? "ephemeral" : "excluded");
+            r = ledger_fail(lerr, LEDGER_UNPROCESSABLE, why, "port", "port %u is %s (policy)", port,
+                            strcmp(why, "ephemeral") == 0 ? "in the ephemeral range"
+                            : strcmp(why, "excluded") == 0 ? "in an excluded band" : "assigned by IANA to another service");
         else if ((r = ledger_find_conflict(&txn, host, host_row, proto, port, port, NULL, "any", &conflict, &what, lerr)) == 0 &&
                  conflict) {
             r = ledger_fail(lerr, LEDGER_CONFLICT, strcmp(what, "quarantined") == 0 ? "quarantined" : "port-taken", "port",

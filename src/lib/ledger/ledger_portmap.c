@@ -2,7 +2,7 @@
  * in-memory port maps (no SQL beyond the host's existence): 2 bits a port, port p in byte
  * p / 4 at bits 2 * (p % 4) (least significant first). 0 free, 1 assigned, 2 leased,
  * 3 unavailable: quarantined, or refused by the policy (the ephemeral range, an excluded
- * band; port 0 too). A port held twice shows the first of assigned, leased, unavailable. */
+ * band, IANA's ports when iana_assigned_allowed is false; port 0 too). A port held twice shows the first of assigned, leased, unavailable. */
 #include <string.h>
 
 #include "ledger/ledger_body.h"
@@ -39,7 +39,8 @@ int ledger_portmap(struct ledger *ledger, const char *host, const char *proto, u
             unsigned v = port_set_has(&map->assigned, port) ? 1u
                        : port_set_has(&map->leased, port) ? 2u
                        : p == 0 || port_set_has(&map->quarantined, port) || port_set_has(&map->taken, port) ||
-                         ledger_policy_refuses(&ledger->policy, p) ? 3u : 0u;
+                         ledger_policy_refuses(&ledger->policy, p) || ledger_iana_refuses(ledger, p, proto, NULL)
+                         ? 3u : 0u;
             out[p >> 2] = (uint8_t)(out[p >> 2] | (v << ((p & 3) * 2)));
             counts[v]++;
         }

@@ -47,9 +47,15 @@ static int conflict_error(struct ledger_error *lerr, json_t *conflict, const cha
     return -1;
 }
 
-static int policy_error(struct ledger *ledger, unsigned lo, unsigned hi, struct ledger_error *lerr)
+static int policy_error(struct ledger *ledger, unsigned lo, unsigned hi, const char *proto, const char *service,
+                        struct ledger_error *lerr)
 {
     for (unsigned p = lo; p <= hi; p++) {
+        const char *iana = ledger_iana_refuses(ledger, p, proto, service);
+        if (iana)
+            return ledger_fail(lerr, LEDGER_UNPROCESSABLE, "iana-assigned", "port", "port %u/%s is assigned by IANA "
+                               "to %s and the policy keeps IANA's ports free (iana_assigned_allowed: false)", p,
+                               proto, iana);
         const char *why = ledger_policy_refuses(&ledger->policy, p);
         if (why && strcmp(why, "ephemeral") == 0)
             return ledger_fail(lerr, LEDGER_UNPROCESSABLE, why, "port", "port %u is in the ephemeral range %u-%u "
@@ -85,7 +91,7 @@ static int load_hosts(struct ledger_txn *txn, const json_t *names, const char *f
 int ledger_check_ports(struct ledger_txn *txn, const json_t *host_rows, const char *proto, unsigned lo,
                        unsigned hi, const char *service, const char *bind, struct ledger_error *lerr)
 {
-    if (policy_error(txn->ledger, lo, hi, lerr) < 0)
+    if (policy_error(txn->ledger, lo, hi, proto, service, lerr) < 0)
         return -1;
     size_t i;
     json_t *host;
@@ -113,7 +119,7 @@ int ledger_pick_auto_port(struct ledger_txn *txn, const json_t *host_rows, const
     unsigned start = suggest_start_port(service, (uint16_t)lo, (uint16_t)hi, ledger->policy.ephemeral_lo ? &avoid : NULL);
     for (unsigned k = 0; k < size; k++) {
         unsigned p = lo + (start - lo + k) % size;
-        if (ledger_policy_refuses(&ledger->policy, p))
+        if (ledger_policy_refuses(&ledger->policy, p) || ledger_iana_refuses(ledger, p, proto, service))
             continue;
         bool taken = false;
         size_t i;
