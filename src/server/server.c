@@ -243,10 +243,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         /* the path is text from outside: logged escaped (util/text_escape.c) */
         snprintf(ctx->path, sizeof ctx->path, "%s", url);
         text_escape_in_place(ctx->path, sizeof ctx->path);
-        struct server_request probe = { 0 };
-        bool path_known;
-        const struct server_route *route = server_route_find(method, url, &probe, &path_known);
-        ctx->limit = route && route->body == ROUTE_RAW_BODY ? SERVER_RAW_BODY_LIMIT : state->opt->body_limit;
+        /* raw bodies (POST /import) have a limit of their own: find the route before the body */
+        ctx->limit = state->opt->body_limit;
+        if (strcmp(method, "POST") == 0) {
+            struct server_request probe = { 0 };
+            bool path_known;
+            const struct server_route *route = server_route_find(method, url, &probe, &path_known);
+            if (route && route->body == ROUTE_RAW_BODY)
+                ctx->limit = SERVER_RAW_BODY_LIMIT;
+        }
         atomic_fetch_add(&state->in_flight, 1);
         *con_cls = ctx;
         return MHD_YES;

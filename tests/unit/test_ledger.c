@@ -636,6 +636,13 @@ static void import_is_one_transaction(void **state)
     assert_int_equal(json_integer_value(json_object_get(json_object_get(out, "created"), "assignments")), 0);
     json_decref(out);
     json_decref(diag);
+    /* the group's hosts in another order are the same group */
+    const char *reordered = "hosts:\n  - name: p2\n    addresses: {internal: 10.1.0.2}\n    groups: [pg]\n"
+                            "  - name: p1\n    addresses: {internal: 10.1.0.1}\n    groups: [pg]\n";
+    assert_int_equal(ledger_import(l, &admin, "r.yaml", reordered, strlen(reordered), false, &out, &diag, &lerr), 0);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(out, "created"), "groups")), 0);
+    json_decref(out);
+    json_decref(diag);
     /* a port another service holds: 409, and the new host of that plan is not kept */
     const char *clash = "hosts:\n  - name: p3\n  - name: p1\n    addresses: {internal: 10.1.0.1}\n"
                         "services:\n  - name: other\n    hosts: [p1]\n    port: 5433\n"

@@ -71,6 +71,35 @@ static int insert_row(struct importer *im, enum store_kind kind, json_t *row, co
     return ledger_event(im->txn, im->actor, event, store_tables[kind].name, id, NULL, row, lerr);
 }
 
+static int text_compare(const void *a, const void *b)
+{
+    return strcmp(json_string_value(*(json_t *const *)a), json_string_value(*(json_t *const *)b));
+}
+
+/* Equal objects, or arrays of names equal as sets (a group's hosts in any order). */
+static bool values_equal(const json_t *a, const json_t *b)
+{
+    if (!json_is_array(a) || !json_is_array(b) || json_array_size(a) != json_array_size(b))
+        return json_equal(a, b);
+    size_t n = json_array_size(a);
+    json_t **x = calloc(n ? n : 1, sizeof *x), **y = calloc(n ? n : 1, sizeof *y);
+    bool same = x && y;
+    for (size_t i = 0; same && i < n; i++) {
+        x[i] = json_array_get(a, i);
+        y[i] = json_array_get(b, i);
+        same = json_is_string(x[i]) && json_is_string(y[i]);
+    }
+    if (same) {
+        qsort(x, n, sizeof *x, text_compare);
+        qsort(y, n, sizeof *y, text_compare);
+        for (size_t i = 0; same && i < n; i++)
+            same = strcmp(json_string_value(x[i]), json_string_value(y[i])) == 0;
+    }
+    free(x);
+    free(y);
+    return same;
+}
+
 /* Create row unless one of its name exists: equal in the compared column → kept; else 409. */
 static int create_named(struct importer *im, enum store_kind kind, json_t *row, const char *compare,
                         const char *event, unsigned *count, struct ledger_error *lerr)
@@ -80,7 +109,7 @@ static int create_named(struct importer *im, enum store_kind kind, json_t *row, 
     if (ledger_txn_find(im->txn, kind, "name", name, &existing, lerr) < 0)
         return -1;
     if (existing) {
-        bool same = !compare || json_equal(json_object_get(existing, compare), json_object_get(row, compare));
+        bool same = !compare || values_equal(json_object_get(existing, compare), json_object_get(row, compare));
         if (same) {
             json_decref(existing);
             return 0;
