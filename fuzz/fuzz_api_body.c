@@ -1,8 +1,10 @@
 /* fuzz_api_body.c — libFuzzer harness for the registry server's request bodies
  * (ledger_body_parse, src/lib/ledger/ledger_body.c): the first byte picks the body kind, the
- * rest is the body as the HTTP layer hands it over. Checks the contract: success gives an
- * object that validates again; failure gives no object, a kind, a code and a message, and a
- * 400 names its field (or none for JSON that does not parse). */
+ * rest is the body as the HTTP layer hands it over (every kind: hosts, groups, services,
+ * requests and direct assignments, leases, actions, policy). Checks the contract: success
+ * gives an object that validates again, whose names (a group's hosts, a request's group) are
+ * names; failure gives no object, a kind, a code and a message, and a 400 names its field
+ * (or none for JSON that does not parse). The import's YAML body is fuzz_plan_yaml's. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,6 +35,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (port && ledger_port_value(port, kind == LEDGER_BODY_REQUEST, &lo, &hi, &is_auto) != 0)
             abort();
         if (port && !is_auto && (lo < 1 || hi > 65535 || lo > hi))
+            abort();
+        size_t i;
+        json_t *name;
+        json_array_foreach(json_object_get(body, "hosts"), i, name)
+            if (!ledger_name_valid(json_string_value(name)))
+                abort();
+        json_t *group = json_object_get(body, "group");
+        if (group && !ledger_name_valid(json_string_value(group)))
+            abort();
+        json_t *flag = json_object_get(body, "iana_assigned_allowed");
+        if (flag && !json_is_boolean(flag))
             abort();
         json_decref(body);
     } else {

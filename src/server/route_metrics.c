@@ -1,6 +1,7 @@
 /* route_metrics.c — GET /metrics: Prometheus' text format (server_metrics.c). No token: the
  * figures are counts, no names or ports (as /healthz). */
 #include <stdlib.h>
+#include <string.h>
 
 #include "server/server_http.h"
 #include "server/server_metrics.h"
@@ -12,9 +13,7 @@ static void get_metrics(struct server_request *req, struct server_response *resp
         respond_error(resp, 500, "internal", "", "the metrics could not be rendered");
         return;
     }
-    resp->status = 200;
-    resp->text = text;
-    resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
+    respond_raw(resp, text, strlen(text), "text/plain; version=0.0.4; charset=utf-8");
 }
 
 const struct server_route route_metrics[] = {

@@ -15,6 +15,7 @@
 #include "serve_options.h"
 #include "doctor/bindsim.h"
 #include "ledger/ledger.h"
+#include "plan/plan_check.h"
 #include "net/inspect.h"
 #include "server/serve_settings.h"
 #include "server/server.h"
@@ -294,6 +295,8 @@ static int serve_with_settings(const struct cli_context *ctx, struct serve_setti
         registry_index_close(ix);
         return cli_error_from(err.code == -EINVAL ? CLI_EXIT_USAGE : CLI_EXIT_FAILURE, "serve", &err);
     }
+    if (ix)   /* IANA's assignments: the policy's iana_assigned_allowed, plan checks of imports */
+        ledger_set_iana_lookup(ledger, plan_iana_lookup_registry, ix);
     sopt.ledger = ledger;
     sopt.registry = ix;
     sopt.host_ports = have_host_ports ? &host_ports : NULL;

@@ -31,6 +31,7 @@ struct request_ctx {
     char *body;
     size_t len, cap;
     bool too_large;
+    size_t limit;            /* the route's body limit (SERVER_RAW_BODY_LIMIT for raw bodies) */
     char request_id[72];
     char actor[128];
     char method[16];
@@ -249,11 +250,15 @@ static void dispatch(struct server_state *state, struct MHD_Connection *c, struc
     }
     if (ctx->too_large) {
         char message[96];
-        snprintf(message, sizeof message, "the body is larger than %zu bytes", state->opt->body_limit);
+        snprintf(message, sizeof message, "the body is larger than %zu bytes", ctx->limit);
         respond_error(resp, 413, "too-large", "", message);
         return;
     }
-    if (route->body != ROUTE_NO_BODY) {
+    req.content_type = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+    if (route->body == ROUTE_RAW_BODY) {
+        req.raw_body = ctx->body ? ctx->body : "";
+        req.raw_len = ctx->len;
+    } else if (route->body != ROUTE_NO_BODY) {
         const char *type = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
         size_t type_len = type ? strcspn(type, "; ") : 0;
         if (ctx->len > 0 && !(type && type_len == 16 && strncasecmp(type, "application/json", 16) == 0)) {
@@ -302,12 +307,21 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         /* the path is text from outside: logged escaped (util/text_escape.c) */
         snprintf(ctx->path, sizeof ctx->path, "%s", url);
         text_escape_in_place(ctx->path, sizeof ctx->path);
+        /* raw bodies (POST /import) have a limit of their own: find the route before the body */
+        ctx->limit = state->opt->body_limit;
+        if (strcmp(method, "POST") == 0) {
+            struct server_request probe = { 0 };
+            bool path_known;
+            const struct server_route *route = server_route_find(method, url, &probe, &path_known);
+            if (route && route->body == ROUTE_RAW_BODY)
+                ctx->limit = SERVER_RAW_BODY_LIMIT;
+        }
         atomic_fetch_add(&state->in_flight, 1);
         *con_cls = ctx;
         return MHD_YES;
     }
     if (*upload_size) {
-        if (!ctx->too_large && ctx->len + *upload_size <= state->opt->body_limit) {
+        if (!ctx->too_large && ctx->len + *upload_size <= ctx->limit) {
             if (ctx->len + *upload_size > ctx->cap) {
                 size_t cap = ctx->cap ? ctx->cap * 2 : 4096;
                 while (cap < ctx->len + *upload_size)
@@ -329,10 +343,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     struct server_response resp = { 0 };
     dispatch(state, c, ctx, url, method, &resp);
     /* the precision `--json` uses (cli/output.c), so the API's documents equal the CLI's */
-    char *text = resp.text ? resp.text
-                 : resp.body ? json_dumps(resp.body, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(6)) : NULL;
+    char *text = resp.body ? json_dumps(resp.body, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(6)) : NULL;
     size_t len = text ? strlen(text) : 0;
-    if (text && !resp.text) {
+    if (text) {
         char *with_newline = realloc(text, len + 2);
         if (with_newline) {
             text = with_newline;
@@ -341,15 +354,22 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         }
     }
     json_decref(resp.body);
+    const char *content_type = text ? "application/json" : NULL;
+    if (!text && resp.raw) {   /* a route's own bytes: portmap, exports, metrics */
+        text = resp.raw;
+        len = resp.raw_len;
+        content_type = resp.content_type;
+    } else {
+        free(resp.raw);
+    }
     struct MHD_Response *response = MHD_create_response_from_buffer(len, text ? text : (char *)"",
                                                                     text ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
     if (!response) {
         free(text);
         return MHD_NO;
     }
-    if (text)
-        MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE,
-                                resp.content_type ? resp.content_type : "application/json");
+    if (content_type)
+        MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
     if (resp.status == 429 && ctx->retry_after) {
         char seconds[16];
         snprintf(seconds, sizeof seconds, "%u", ctx->retry_after);

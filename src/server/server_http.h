@@ -14,6 +14,10 @@
 
 #define ROUTE_PARAMS_MAX 4
 #define ROUTE_NO_BODY LEDGER_BODY_KIND_COUNT
+/* The body is handed over as bytes (req->raw_body), up to SERVER_RAW_BODY_LIMIT; the handler
+ * checks its Content-Type (POST /import: a YAML plan). */
+#define ROUTE_RAW_BODY (LEDGER_BODY_KIND_COUNT + 1)
+#define SERVER_RAW_BODY_LIMIT (8u * 1024 * 1024)
 
 struct server_request {
     const struct server_options *opt;
@@ -27,14 +31,18 @@ struct server_request {
     int64_t if_match;                        /* If-Match version, -1 when absent */
     const char *idempotency_key;             /* NULL when absent */
     struct server_metrics *metrics;          /* the server's counters (server_metrics.c) */
+    const char *raw_body;                    /* ROUTE_RAW_BODY routes: the bytes, raw_len of them */
+    size_t raw_len;
+    const char *content_type;                /* the request's Content-Type, NULL when absent */
 };
 
 struct server_response {
     unsigned status;
     json_t *body;                            /* owned; NULL: no body */
     int64_t version;                         /* > 0: sent as ETag */
-    char *text;                              /* owned; a body that is not JSON (/metrics) */
-    const char *content_type;                /* of text */
+    char *raw;                               /* instead of body: these bytes (malloc'd, owned) */
+    size_t raw_len;
+    const char *content_type;                /* of raw: "application/octet-stream", "text/csv" */
 };
 
 typedef void (*route_handler)(struct server_request *req, struct server_response *resp);
@@ -56,6 +64,11 @@ extern const struct server_route route_assignments[];
 extern const struct server_route route_leases[];
 extern const struct server_route route_events[];
 extern const struct server_route route_metrics[];
+extern const struct server_route route_groups[];
+extern const struct server_route route_services[];
+extern const struct server_route route_portmap[];
+extern const struct server_route route_import[];
+extern const struct server_route route_exports[];
 
 /* The route for method and path: NULL when none; *path_known tells 405 from 404. */
 const struct server_route *server_route_find(const char *method, const char *path, struct server_request *req,
@@ -74,6 +87,8 @@ void respond_ledger_error(struct server_response *resp, struct ledger_error *ler
 /* r == 0: status with out (an object: its version becomes the ETag); else the error. */
 void respond_result(struct server_response *resp, int r, unsigned status, json_t *out, struct ledger_error *lerr);
 unsigned ledger_error_status(enum ledger_error_kind kind);
+/* Answer 200 with bytes of a content type (raw is taken over). */
+void respond_raw(struct server_response *resp, char *raw, size_t len, const char *content_type);
 /* The {id} parameter i as an id; false (and a 404 response) when it is not one. */
 bool request_id_param(struct server_request *req, size_t i, struct server_response *resp, int64_t *id);
 

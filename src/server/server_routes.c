@@ -8,7 +8,7 @@
 
 static const struct server_route *const route_tables[] = {
     route_health, route_registry, route_hosts, route_requests, route_assignments, route_leases, route_events,
-    route_metrics, NULL,
+    route_metrics, route_groups, route_services, route_portmap, route_import, route_exports, NULL,
 };
 
 /* Does path match pattern? Parameters are copied into req (one segment each, no '/'). */
@@ -75,9 +75,23 @@ const struct server_route *server_route_at(size_t index)
 void respond_json(struct server_response *resp, unsigned status, json_t *body)
 {
     json_decref(resp->body);
+    free(resp->raw);
+    resp->raw = NULL;
     resp->status = status;
     resp->body = body;
     resp->version = json_is_object(body) ? (int64_t)json_integer_value(json_object_get(body, "version")) : 0;
+}
+
+void respond_raw(struct server_response *resp, char *raw, size_t len, const char *content_type)
+{
+    json_decref(resp->body);
+    resp->body = NULL;
+    free(resp->raw);
+    resp->status = 200;
+    resp->raw = raw;
+    resp->raw_len = len;
+    resp->content_type = content_type;
+    resp->version = 0;
 }
 
 void respond_error(struct server_response *resp, unsigned status, const char *code, const char *field,

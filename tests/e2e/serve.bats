@@ -579,3 +579,227 @@ YAML
   api POST /api/v1/hosts "$ADMIN" '{"name":"unblocked"}'
   [ "$STATUS" = 201 ]
 }
+
+@test "serve: groups and services: create, GET, PATCH with If-Match, DELETE; a request by group expands at approval" {
+  start_server
+  api POST /api/v1/hosts "$ADMIN" '{"name":"w1","addresses":{"internal":"10.0.0.1"}}'
+  api POST /api/v1/hosts "$ADMIN" '{"name":"w2","addresses":{"internal":"10.0.0.2"}}'
+  api POST /api/v1/groups "$ADMIN" '{"name":"web","hosts":["w1"]}'
+  [ "$STATUS" = 201 ]
+  group="$(jq -r .id <<<"$BODY")"
+  api POST /api/v1/groups "$ADMIN" '{"name":"bad","hosts":["nowhere"]}'
+  [ "$STATUS" = 400 ]
+  [ "$(jq -r .error.field <<<"$BODY")" = hosts ]
+  api POST /api/v1/groups "$REQUESTER" '{"name":"g2","hosts":["w1"]}'
+  [ "$STATUS" = 403 ]
+  api POST /api/v1/requests "$REQUESTER" '{"service":"nginx","group":"web","port":8443,"bind":"internal"}'
+  [ "$STATUS" = 201 ]
+  req="$(jq -r .id <<<"$BODY")"
+  [ "$(jq -r .group <<<"$BODY")" = web ]
+  api PATCH "/api/v1/groups/$group" "$ADMIN" '{"hosts":["w1","w2"]}' -H 'If-Match: "7"'
+  [ "$STATUS" = 412 ]
+  api PATCH "/api/v1/groups/$group" "$ADMIN" '{"hosts":["w1","w2"]}' -H 'If-Match: "1"'
+  [ "$STATUS" = 200 ]
+  [ "$(curl -s -o /dev/null -D - -H "Authorization: Bearer $READER" "$URL/api/v1/groups/$group" | tr -d '\r' | sed -n 's/^ETag: //Ip')" = '"2"' ]
+  api POST "/api/v1/requests/$req/approve" "$ADMIN"
+  [ "$STATUS" = 200 ]
+  [ "$(jq -r '.hosts | join(",")' <<<"$BODY")" = "w1,w2" ]
+  api GET "/api/v1/assignments?group=web" "$READER"
+  [ "$(jq -r '[.items[].host] | join(",")' <<<"$BODY")" = "w1,w2" ]
+  api DELETE "/api/v1/groups/$group" "$ADMIN"
+  [ "$STATUS" = 409 ]
+  [ "$(jq -r .error.code <<<"$BODY")" = group-in-use ]
+  # services
+  api POST /api/v1/services "$ADMIN" '{"name":"nginx","owner":"web-team","description":"front"}'
+  [ "$STATUS" = 201 ]
+  svc="$(jq -r .id <<<"$BODY")"
+  api PATCH "/api/v1/services/$svc" "$ADMIN" '{"colour":"red"}'
+  [ "$STATUS" = 400 ]
+  [ "$(jq -r .error.field <<<"$BODY")" = colour ]
+  api PATCH "/api/v1/services/$svc" "$ADMIN" '{"owner":"edge"}' -H 'If-Match: "1"'
+  [ "$STATUS" = 200 ]
+  [ "$(jq -r '.owner, .description, .version' <<<"$BODY" | tr '\n' ' ')" = "edge front 2 " ]
+  api GET "/api/v1/services?owner=edge" "$READER"
+  [ "$(jq -r '.items | length' <<<"$BODY")" = 1 ]
+  api DELETE "/api/v1/services/$svc" "$ADMIN"
+  [ "$STATUS" = 409 ]
+  api POST /api/v1/services "$ADMIN" '{"name":"spare"}'
+  api DELETE "/api/v1/services/$(jq -r .id <<<"$BODY")" "$ADMIN"
+  [ "$STATUS" = 200 ]
+  [ "$(jq -r .deleted <<<"$BODY")" = true ]
+}
+
+@test "serve: POST /assignments (admin): one host gives the object, hosts or a group {items}; 409 and 422 as requests" {
+  start_server
+  api POST /api/v1/hosts "$ADMIN" '{"name":"a1"}'
+  api POST /api/v1/hosts "$ADMIN" '{"name":"a2"}'
+  api POST /api/v1/groups "$ADMIN" '{"name":"pair","hosts":["a1","a2"]}'
+  api POST /api/v1/assignments "$REQUESTER" '{"service":"x","host":"a1","port":9100}'
+  [ "$STATUS" = 403 ]
+  api POST /api/v1/assignments "$ADMIN" '{"service":"api","host":"a1","port":9100,"reason":"direct"}'
+  [ "$STATUS" = 201 ]
+  [ "$(jq -r '.state, .port_lo, .host' <<<"$BODY" | tr '\n' ' ')" = "active 9100 a1 " ]
+  api GET "/api/v1/requests/$(jq -r .request <<<"$BODY")" "$READER"
+  [ "$(jq -r '.state, .decided_by, .reason' <<<"$BODY" | tr '\n' ' ')" = "approved admin direct " ]
+  api POST /api/v1/assignments "$ADMIN" '{"service":"metrics","group":"pair","port":"auto","exposure":"internal"}'
+  [ "$STATUS" = 201 ]
+  [ "$(jq -r '.items | length' <<<"$BODY")" = 2 ]
+  [ "$(jq -r '[.items[].port_lo] | unique | length' <<<"$BODY")" = 1 ]
+  [ "$(jq -r '.items[0].group, .items[0].exposure' <<<"$BODY" | tr '\n' ' ')" = "pair internal " ]
+  api POST /api/v1/assignments "$ADMIN" '{"service":"other","host":"a1","port":9100}'
+  [ "$STATUS" = 409 ]
+  [ "$(jq -r .error.conflict.service <<<"$BODY")" = api ]
+  api POST /api/v1/assignments "$ADMIN" '{"service":"other","host":"a1","port":40000}'
+  [ "$STATUS" = 422 ]
+  api POST /api/v1/assignments "$ADMIN" '{"service":"other","group":"none","port":9200}'
+  [ "$STATUS" = 400 ]
+  [ "$(jq -r .error.field <<<"$BODY")" = group ]
+}
+
+@test "serve: portmap: 16 KiB, 2 bits a port (free, assigned, leased, unavailable); JSON form; a quarantine frees when it ends" {
+  start_server
+  api POST /api/v1/hosts "$ADMIN" '{"name":"pm"}'
+  api POST /api/v1/assignments "$ADMIN" '{"service":"a","host":"pm","port":9100}'
+  assignment="$(jq -r .id <<<"$BODY")"
+  api POST /api/v1/leases "$REQUESTER" '{"service":"l","host":"pm","port":9101}'
+  [ "$STATUS" = 201 ]
+  curl -sf -H "Authorization: Bearer $READER" -o "$BATS_TEST_TMPDIR/map" -D "$BATS_TEST_TMPDIR/headers" "$URL/api/v1/portmap/pm/tcp"
+  [ "$(stat -c %s "$BATS_TEST_TMPDIR/map")" = 16384 ]
+  grep -qi '^content-type: application/octet-stream' "$BATS_TEST_TMPDIR/headers"
+  # port p: byte p/4, bits 2*(p%4): 9100 = byte 2275 bits 0-1, 9101 bits 2-3, 9102 free, 40000 ephemeral
+  byte="$(od -An -tu1 -j 2275 -N1 "$BATS_TEST_TMPDIR/map" | tr -d ' ')"
+  [ $((byte & 3)) = 1 ]
+  [ $(((byte >> 2) & 3)) = 2 ]
+  [ $(((byte >> 4) & 3)) = 0 ]
+  byte="$(od -An -tu1 -j 10000 -N1 "$BATS_TEST_TMPDIR/map" | tr -d ' ')"
+  [ $((byte & 3)) = 3 ]
+  api GET "/api/v1/portmap/pm/tcp?format=json" "$READER"
+  [ "$STATUS" = 200 ]
+  [ "$(jq -r '.counts.assigned, .counts.leased, .legend."2"' <<<"$BODY" | tr '\n' ' ')" = "1 1 leased " ]
+  jq -r .map <<<"$BODY" | base64 -d | cmp - "$BATS_TEST_TMPDIR/map"
+  api GET /api/v1/portmap/nowhere/tcp "$READER"
+  [ "$STATUS" = 404 ]
+  api GET /api/v1/portmap/pm/icmp "$READER"
+  [ "$STATUS" = 400 ]
+  api GET /api/v1/portmap/pm/tcp ""
+  [ "$STATUS" = 401 ]
+  # deassigned: unavailable (3) while quarantined
+  api POST "/api/v1/assignments/$assignment/deassign" "$ADMIN" '{"days":1}'
+  [ "$STATUS" = 200 ]
+  api GET "/api/v1/portmap/pm/tcp?format=json" "$READER"
+  [ "$(jq -r '.counts.assigned' <<<"$BODY")" = 0 ]
+  jq -r .map <<<"$BODY" | base64 -d > "$BATS_TEST_TMPDIR/map2"
+  byte="$(od -An -tu1 -j 2275 -N1 "$BATS_TEST_TMPDIR/map2" | tr -d ' ')"
+  [ $((byte & 3)) = 3 ]
+}
+
+@test "serve: a requester renews and releases only the leases it took (403), an admin any" {
+  start_server
+  other="$("$PORTREG" serve token create --role requester --name other --db "sqlite:$DB")"
+  api POST /api/v1/hosts "$ADMIN" '{"name":"lh"}'
+  api POST /api/v1/leases "$REQUESTER" '{"service":"job","host":"lh"}'
+  [ "$STATUS" = 201 ]
+  lease="$(jq -r .id <<<"$BODY")"
+  api POST "/api/v1/leases/$lease/release" "$other"
+  [ "$STATUS" = 403 ]
+  [ "$(jq -r .error.code <<<"$BODY")" = not-yours ]
+  api POST "/api/v1/leases/$lease/renew" "$other" '{"ttl":60}'
+  [ "$STATUS" = 403 ]
+  api POST "/api/v1/leases/$lease/renew" "$REQUESTER" '{"ttl":60}'
+  [ "$STATUS" = 200 ]
+  api POST "/api/v1/leases/$lease/release" "$ADMIN"
+  [ "$STATUS" = 200 ]
+}
+
+@test "serve: exports: plan (YAML plan check accepts), services, iana-csv, netbox-csv, nft for a host" {
+  start_server
+  api POST /api/v1/hosts "$ADMIN" '{"name":"db1","addresses":{"internal":"10.0.0.5"}}'
+  api POST /api/v1/hosts "$ADMIN" '{"name":"db2","addresses":{"internal":"10.0.0.6"}}'
+  api POST /api/v1/groups "$ADMIN" '{"name":"dbs","hosts":["db1","db2"]}'
+  api POST /api/v1/services "$ADMIN" '{"name":"pg","owner":"team-db","description":"orders \"db\""}'
+  api POST /api/v1/assignments "$ADMIN" '{"service":"pg","group":"dbs","port":5432,"bind":"internal","exposure":"internal"}'
+  [ "$STATUS" = 201 ]
+  api POST /api/v1/assignments "$ADMIN" '{"service":"web","host":"db1","port":"8080-8081","exposure":"public"}'
+  [ "$STATUS" = 201 ]
+  curl -sf -D "$BATS_TEST_TMPDIR/h" -H "Authorization: Bearer $READER" -o "$BATS_TEST_TMPDIR/plan.yaml" "$URL/api/v1/exports/plan"
+  grep -qi '^content-type: application/yaml' "$BATS_TEST_TMPDIR/h"
+  run "$PORTREG" plan check "$BATS_TEST_TMPDIR/plan.yaml"
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"2 hosts, 2 services: 0 errors"* ]]
+  # the same plan's services(5) lines as plan export writes them
+  curl -sf -H "Authorization: Bearer $READER" -o "$BATS_TEST_TMPDIR/services" "$URL/api/v1/exports/services"
+  "$PORTREG" plan export "$BATS_TEST_TMPDIR/plan.yaml" --format services -o "$BATS_TEST_TMPDIR/services.cli"
+  diff <(grep -v '^#' "$BATS_TEST_TMPDIR/services") <(grep -v '^#' "$BATS_TEST_TMPDIR/services.cli")
+  grep -q '^pg  *5432/tcp  *# team-db; orders "db"$' "$BATS_TEST_TMPDIR/services"
+  curl -sf -D "$BATS_TEST_TMPDIR/h" -H "Authorization: Bearer $READER" -o "$BATS_TEST_TMPDIR/netbox" "$URL/api/v1/exports/netbox-csv"
+  grep -qi '^content-type: text/csv' "$BATS_TEST_TMPDIR/h"
+  tr -d '\r' <"$BATS_TEST_TMPDIR/netbox" | grep -qx 'db2,pg,tcp,5432,"team-db; orders ""db"""'
+  curl -sf -H "Authorization: Bearer $READER" -o "$BATS_TEST_TMPDIR/iana" "$URL/api/v1/exports/iana-csv"
+  grep -q '^web,8081,tcp,' "$BATS_TEST_TMPDIR/iana"
+  curl -sf -H "Authorization: Bearer $READER" -o "$BATS_TEST_TMPDIR/nft" "$URL/api/v1/exports/nft?host=db1"
+  grep -q 'elements = { 8080, 8081 }' "$BATS_TEST_TMPDIR/nft"
+  api GET /api/v1/exports/nft "$READER"
+  [ "$STATUS" = 400 ]
+  [ "$(jq -r .error.field <<<"$BODY")" = host ]
+  api GET "/api/v1/exports/nft?host=nowhere" "$READER"
+  [ "$STATUS" = 404 ]
+  api GET /api/v1/exports/bogus "$READER"
+  [ "$STATUS" = 404 ]
+}
+
+# api_yaml PATH TOKEN FILE [curl args]: POST a YAML body; sets STATUS and BODY.
+api_yaml() {
+  local path="$1" token="$2" file="$3"
+  shift 3
+  STATUS="$(curl -s -o "$BATS_TEST_TMPDIR/response" -w '%{http_code}' -H "Authorization: Bearer $token" \
+    -H 'Content-Type: application/yaml' --data-binary "@$file" "$@" "$URL$path")"
+  BODY="$(cat "$BATS_TEST_TMPDIR/response")"
+}
+
+@test "serve: import: a plan in one transaction (dry run changes nothing, twice changes nothing), 422 with diagnostics, 409, 415, 413" {
+  start_server
+  plan="$BATS_TEST_DIRNAME/../../examples/plan.yaml"
+  api_yaml "/api/v1/import?dry_run=1" "$ADMIN" "$plan"
+  [ "$STATUS" = 200 ]
+  [ "$(jq -c .created <<<"$BODY")" = '{"hosts":3,"groups":2,"services":5,"assignments":13}' ]
+  [ "$(jq -r .dry_run <<<"$BODY")" = true ]
+  api GET /api/v1/hosts "$READER"
+  [ "$(jq -r '.items | length' <<<"$BODY")" = 0 ]
+  api_yaml /api/v1/import "$REQUESTER" "$plan"
+  [ "$STATUS" = 403 ]
+  api_yaml /api/v1/import "$ADMIN" "$plan"
+  [ "$STATUS" = 200 ]
+  [ "$(jq -c .created <<<"$BODY")" = '{"hosts":3,"groups":2,"services":5,"assignments":13}' ]
+  # every diagnostic has its place
+  jq -e '.diagnostics | all(has("file") and has("line") and has("column") and has("path") and has("severity") and has("message"))' <<<"$BODY"
+  api_yaml /api/v1/import "$ADMIN" "$plan"
+  [ "$(jq -c .created <<<"$BODY")" = '{"hosts":0,"groups":0,"services":0,"assignments":0}' ]
+  # auto ports come from the registry's allocator: one port for the service on both hosts of web
+  api GET "/api/v1/assignments?service=app" "$READER"
+  [ "$(jq -r '[.items[].port_lo] | unique | length' <<<"$BODY")" = 1 ]
+  [ "$(jq -r '[.items[].group] | unique | join(",")' <<<"$BODY")" = web ]
+  # a plan with errors: 422, the diagnostics with file:line:column, nothing imported
+  printf 'hosts:\n  - name: new1\nservices:\n  - name: x\n    hosts: [nowhere]\n    port: 70000\n    exposure: public\n' >"$BATS_TEST_TMPDIR/bad.yaml"
+  api_yaml "/api/v1/import?file=bad.yaml" "$ADMIN" "$BATS_TEST_TMPDIR/bad.yaml"
+  [ "$STATUS" = 422 ]
+  [ "$(jq -r .error.code <<<"$BODY")" = plan-errors ]
+  [ "$(jq -r '.diagnostics[] | select(.path == "services[0].port") | "\(.file):\(.line):\(.column) \(.severity)"' <<<"$BODY")" = "bad.yaml:6:11 error" ]
+  api GET "/api/v1/hosts?name=new1" "$READER"
+  [ "$(jq -r '.items | length' <<<"$BODY")" = 0 ]
+  # a port the registry holds for another service: 409 with the assignment, and nothing else stays
+  printf 'hosts:\n  - name: new2\n  - name: web1\n    addresses: {public: 203.0.113.10, internal: 10.0.0.10}\nservices:\n  - name: other\n    hosts: [web1]\n    port: 443/tcp\n    exposure: public\n' >"$BATS_TEST_TMPDIR/clash.yaml"
+  api_yaml /api/v1/import "$ADMIN" "$BATS_TEST_TMPDIR/clash.yaml"
+  [ "$STATUS" = 409 ]
+  [ "$(jq -r .error.conflict.service <<<"$BODY")" = nginx ]
+  api GET "/api/v1/hosts?name=new2" "$READER"
+  [ "$(jq -r '.items | length' <<<"$BODY")" = 0 ]
+  # JSON is not a plan: 415; a body over 8 MiB: 413 (64 KiB bodies are fine here)
+  api POST /api/v1/import "$ADMIN" '{}'
+  [ "$STATUS" = 415 ]
+  { echo "services: []"; head -c 200000 /dev/zero | tr '\0' '#'; echo; } >"$BATS_TEST_TMPDIR/big.yaml"
+  api_yaml "/api/v1/import?dry_run=1" "$ADMIN" "$BATS_TEST_TMPDIR/big.yaml"
+  [ "$STATUS" = 200 ]
+  head -c $((8 * 1024 * 1024 + 1)) /dev/zero | tr '\0' '#' >"$BATS_TEST_TMPDIR/huge.yaml"
+  api_yaml /api/v1/import "$ADMIN" "$BATS_TEST_TMPDIR/huge.yaml"
+  [ "$STATUS" = 413 ]
+}

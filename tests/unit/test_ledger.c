@@ -299,6 +299,406 @@ static void unknown_host_is_a_bad_request(void **state)
     json_decref(b);
 }
 
+static json_t *create_with(struct ledger *l, int (*fn)(struct ledger *, const struct ledger_actor *, const json_t *,
+                                                       json_t **, struct ledger_error *),
+                           const char *text, struct ledger_error *lerr)
+{
+    json_t *b = body(text), *out = NULL;
+    int r = fn(l, &admin, b, &out, lerr);
+    json_decref(b);
+    return r == 0 ? out : NULL;
+}
+
+static void groups_expand_at_approval_and_guard_their_hosts(void **state)
+{
+    struct ledger *l = *state;
+    add_host(l, "{\"name\":\"w1\",\"addresses\":{\"internal\":\"10.0.0.1\"}}");
+    add_host(l, "{\"name\":\"w2\",\"addresses\":{\"internal\":\"10.0.0.2\"}}");
+    add_host(l, "{\"name\":\"w3\",\"addresses\":{\"internal\":\"10.0.0.3\"}}");
+    struct ledger_error lerr = { 0 };
+    json_t *group = create_with(l, ledger_group_create, "{\"name\":\"web\",\"hosts\":[\"w1\"]}", &lerr);
+    assert_non_null(group);
+    assert_int_equal(store_row_int(group, "version", 0), 1);
+    /* a group of an unknown host, a second group of one name */
+    assert_null(create_with(l, ledger_group_create, "{\"name\":\"x\",\"hosts\":[\"nope\"]}", &lerr));
+    assert_int_equal(lerr.kind, LEDGER_BAD_REQUEST);
+    assert_string_equal(lerr.field, "hosts");
+    ledger_error_clear(&lerr);
+    assert_null(create_with(l, ledger_group_create, "{\"name\":\"web\",\"hosts\":[\"w2\"]}", &lerr));
+    assert_int_equal(lerr.kind, LEDGER_CONFLICT);
+    ledger_error_clear(&lerr);
+    /* submitted while the group is w1; w2 joins before approval: approval takes both */
+    json_t *b = body("{\"service\":\"nginx\",\"group\":\"web\",\"port\":8443,\"bind\":\"internal\"}");
+    json_t *req = NULL, *approved = NULL, *patched = NULL;
+    assert_int_equal(ledger_request_submit(l, &admin, b, &req, &lerr), 0);
+    assert_string_equal(store_row_text(req, "group"), "web");
+    assert_int_equal(json_array_size(json_object_get(req, "hosts")), 1);
+    json_t *patch = body("{\"hosts\":[\"w1\",\"w2\"]}");
+    /* If-Match with another version: 412, nothing changed */
+    assert_int_equal(ledger_group_update(l, &admin, store_row_int(group, "id", 0), patch, 5, &patched, &lerr), -1);
+    assert_int_equal(lerr.kind, LEDGER_PRECONDITION_FAILED);
+    ledger_error_clear(&lerr);
+    assert_int_equal(ledger_group_update(l, &admin, store_row_int(group, "id", 0), patch, 1, &patched, &lerr), 0);
+    assert_int_equal(store_row_int(patched, "version", 0), 2);
+    assert_int_equal(ledger_request_action(l, &admin, store_row_int(req, "id", 0), "approve", -1, &approved, &lerr), 0);
+    assert_int_equal(json_array_size(json_object_get(approved, "assignments")), 2);
+    assert_int_equal(json_array_size(json_object_get(approved, "hosts")), 2);
+    /* the assignments record the group and are listed by it */
+    json_t *query = json_pack("{s:s}", "group", "web"), *list = NULL;
+    assert_int_equal(ledger_list(l, STORE_ASSIGNMENTS, query, &list, &lerr), 0);
+    assert_int_equal(json_array_size(json_object_get(list, "items")), 2);
+    /* a group in use, and a host in a group, cannot be deleted */
+    assert_int_equal(ledger_group_delete(l, &admin, store_row_int(group, "id", 0), -1, &lerr), -1);
+    assert_int_equal(lerr.kind, LEDGER_CONFLICT);
+    assert_string_equal(lerr.code, "group-in-use");
+    ledger_error_clear(&lerr);
+    json_t *w3 = NULL, *q3 = json_pack("{s:s}", "name", "w3");
+    assert_int_equal(ledger_list(l, STORE_HOSTS, q3, &w3, &lerr), 0);
+    json_t *g2 = create_with(l, ledger_group_create, "{\"name\":\"spare\",\"hosts\":[\"w3\"]}", &lerr);
+    assert_non_null(g2);
+    assert_int_equal(ledger_host_delete(l, &admin, store_row_int(json_array_get(json_object_get(w3, "items"), 0), "id", 0),
+                                        -1, &lerr), -1);
+    assert_string_equal(lerr.code, "host-in-use");
+    ledger_error_clear(&lerr);
+    assert_int_equal(ledger_group_delete(l, &admin, store_row_int(g2, "id", 0), -1, &lerr), 0);
+    json_decref(g2);
+    json_decref(q3);
+    json_decref(w3);
+    json_decref(query);
+    json_decref(list);
+    json_decref(patch);
+    json_decref(patched);
+    json_decref(b);
+    json_decref(req);
+    json_decref(approved);
+    json_decref(group);
+}
+
+static void services_are_named_objects(void **state)
+{
+    struct ledger *l = *state;
+    struct ledger_error lerr = { 0 };
+    json_t *svc = create_with(l, ledger_service_create, "{\"name\":\"orders\",\"owner\":\"team-a\"}", &lerr);
+    assert_non_null(svc);
+    assert_true(json_is_null(json_object_get(svc, "description")));
+    json_t *patch = body("{\"description\":\"the orders API\"}"), *out = NULL;
+    assert_int_equal(ledger_service_update(l, &admin, store_row_int(svc, "id", 0), patch, 1, &out, &lerr), 0);
+    assert_string_equal(store_row_text(out, "description"), "the orders API");
+    assert_string_equal(store_row_text(out, "owner"), "team-a");
+    json_decref(out);
+    /* unknown fields of a PATCH are named */
+    const char *bad = "{\"name\":\"renamed\"}";
+    assert_int_equal(ledger_body_parse(LEDGER_BODY_SERVICE_PATCH, bad, strlen(bad), &out, &lerr), -1);
+    assert_string_equal(lerr.field, "name");
+    ledger_error_clear(&lerr);
+    assert_int_equal(ledger_service_delete(l, &admin, store_row_int(svc, "id", 0), -1, &lerr), 0);
+    json_t *gone = NULL;
+    assert_int_equal(ledger_get(l, STORE_SERVICES, store_row_int(svc, "id", 0), &gone, &lerr), -1);
+    assert_int_equal(lerr.kind, LEDGER_NOT_FOUND);
+    ledger_error_clear(&lerr);
+    json_decref(patch);
+    json_decref(svc);
+}
+
+static void direct_assignment_checks_as_approval_does(void **state)
+{
+    struct ledger *l = *state;
+    add_host(l, "{\"name\":\"d1\"}");
+    add_host(l, "{\"name\":\"d2\"}");
+    struct ledger_error lerr = { 0 };
+    json_t *one = create_with(l, ledger_assignment_create, "{\"service\":\"api\",\"host\":\"d1\",\"port\":9100,"
+                              "\"reason\":\"direct\"}", &lerr);
+    assert_non_null(one);
+    assert_int_equal(store_row_int(one, "port_lo", 0), 9100);
+    assert_string_equal(store_row_text(one, "state"), "active");
+    /* recorded as a request approved by the admin */
+    json_t *req = NULL;
+    assert_int_equal(ledger_get(l, STORE_REQUESTS, store_row_int(one, "request", 0), &req, &lerr), 0);
+    assert_string_equal(store_row_text(req, "state"), "approved");
+    assert_string_equal(store_row_text(req, "decided_by"), "admin");
+    assert_string_equal(store_row_text(req, "reason"), "direct");
+    /* several hosts: {"items": [...]}; auto takes one port free on both */
+    json_t *many = create_with(l, ledger_assignment_create, "{\"service\":\"api2\",\"hosts\":[\"d1\",\"d2\"],"
+                               "\"port\":\"auto\"}", &lerr);
+    assert_non_null(many);
+    json_t *items = json_object_get(many, "items");
+    assert_int_equal(json_array_size(items), 2);
+    assert_int_equal(store_row_int(json_array_get(items, 0), "port_lo", 0),
+                     store_row_int(json_array_get(items, 1), "port_lo", -1));
+    /* the same conflict and policy checks: 409 with the holder, 422 in the ephemeral range */
+    assert_null(create_with(l, ledger_assignment_create, "{\"service\":\"x\",\"host\":\"d1\",\"port\":9100}", &lerr));
+    assert_int_equal(lerr.kind, LEDGER_CONFLICT);
+    assert_string_equal(store_row_text(lerr.conflict, "service"), "api");
+    ledger_error_clear(&lerr);
+    assert_null(create_with(l, ledger_assignment_create, "{\"service\":\"x\",\"host\":\"d1\",\"port\":40000}", &lerr));
+    assert_int_equal(lerr.kind, LEDGER_UNPROCESSABLE);
+    ledger_error_clear(&lerr);
+    /* nothing of a refused assignment stays: no request row for it */
+    json_t *query = json_pack("{s:s}", "service", "x"), *list = NULL;
+    assert_int_equal(ledger_list(l, STORE_REQUESTS, query, &list, &lerr), 0);
+    assert_int_equal(json_array_size(json_object_get(list, "items")), 0);
+    json_decref(query);
+    json_decref(list);
+    json_decref(req);
+    json_decref(one);
+    json_decref(many);
+}
+
+static unsigned portmap_value(const uint8_t *map, unsigned port)
+{
+    return (map[port / 4] >> (2 * (port % 4))) & 3u;
+}
+
+static void ended_quarantine_frees_the_port_without_a_restart(void **state)
+{
+    struct ledger *l = *state;
+    add_host(l, "{\"name\":\"q1\"}");
+    struct ledger_error lerr = { 0 };
+    json_t *ids = NULL, *out = NULL, *empty = json_object();
+    assert_int_equal(request_and_approve(l, "{\"service\":\"old\",\"host\":\"q1\",\"port\":20001}", &ids, &lerr), 0);
+    static uint8_t map[LEDGER_PORTMAP_BYTES];
+    unsigned counts[4];
+    assert_int_equal(ledger_portmap(l, "q1", "tcp", map, counts, &lerr), 0);
+    assert_int_equal(portmap_value(map, 20001), 1);
+    assert_int_equal(portmap_value(map, 20002), 0);
+    assert_int_equal(portmap_value(map, 40000), 3);     /* the ephemeral range */
+    assert_int_equal(portmap_value(map, 0), 3);
+    assert_int_equal(counts[1], 1);
+    assert_int_equal(counts[0] + counts[1] + counts[2] + counts[3], 65536);
+    assert_int_equal(ledger_assignment_action(l, &admin, json_integer_value(json_array_get(ids, 0)), "deassign", empty, -1,
+                                              &out, &lerr), 0);
+    json_decref(out);
+    assert_int_equal(ledger_portmap(l, "q1", "tcp", map, counts, &lerr), 0);
+    assert_int_equal(portmap_value(map, 20001), 3);
+    /* a lease on exactly that port: refused while quarantined */
+    json_t *b = body("{\"service\":\"w\",\"host\":\"q1\",\"range\":\"20001-20001\"}"), *lease = NULL;
+    bool replayed;
+    assert_int_equal(ledger_lease_create(l, &admin, b, NULL, &lease, &replayed, &lerr), -1);
+    assert_string_equal(lerr.code, "range-exhausted");
+    ledger_error_clear(&lerr);
+    /* the quarantine ends (same process, the clock moved): free in the map, leased at once */
+    ledger_clock_advance(l, 31 * 86400);
+    assert_int_equal(ledger_portmap(l, "q1", "tcp", map, counts, &lerr), 0);
+    assert_int_equal(portmap_value(map, 20001), 0);
+    assert_int_equal(ledger_lease_create(l, &admin, b, NULL, &lease, &replayed, &lerr), 0);
+    assert_int_equal(store_row_int(lease, "port", 0), 20001);
+    assert_int_equal(ledger_portmap(l, "q1", "tcp", map, counts, &lerr), 0);
+    assert_int_equal(portmap_value(map, 20001), 2);
+    /* an unknown host is not found */
+    assert_int_equal(ledger_portmap(l, "nope", "tcp", map, counts, &lerr), -1);
+    assert_int_equal(lerr.kind, LEDGER_NOT_FOUND);
+    ledger_error_clear(&lerr);
+    json_decref(lease);
+    json_decref(b);
+    json_decref(ids);
+    json_decref(empty);
+}
+
+static void a_requester_renews_and_releases_only_its_own_leases(void **state)
+{
+    struct ledger *l = *state;
+    add_host(l, "{\"name\":\"r1\"}");
+    struct ledger_actor alice = { .name = "alice", .role = LEDGER_ROLE_REQUESTER, .request_id = "a" };
+    struct ledger_actor bob = { .name = "bob", .role = LEDGER_ROLE_REQUESTER, .request_id = "b" };
+    struct ledger_error lerr = { 0 };
+    json_t *b = body("{\"service\":\"job\",\"host\":\"r1\"}"), *lease = NULL, *out = NULL, *empty = json_object();
+    bool replayed;
+    assert_int_equal(ledger_lease_create(l, &alice, b, NULL, &lease, &replayed, &lerr), 0);
+    assert_string_equal(store_row_text(lease, "requested_by"), "alice");
+    int64_t id = store_row_int(lease, "id", 0);
+    assert_int_equal(ledger_lease_action(l, &bob, id, "renew", empty, &out, &lerr), -1);
+    assert_int_equal(lerr.kind, LEDGER_FORBIDDEN);
+    ledger_error_clear(&lerr);
+    assert_int_equal(ledger_lease_action(l, &bob, id, "release", empty, &out, &lerr), -1);
+    assert_int_equal(lerr.kind, LEDGER_FORBIDDEN);
+    ledger_error_clear(&lerr);
+    assert_int_equal(ledger_lease_action(l, &alice, id, "renew", empty, &out, &lerr), 0);
+    json_decref(out);
+    assert_int_equal(ledger_lease_action(l, &admin, id, "release", empty, &out, &lerr), 0);
+    json_decref(out);
+    json_decref(lease);
+    json_decref(empty);
+    json_decref(b);
+}
+
+/* IANA as the tests see it: 5432/tcp is postgresql's, 20000-20099/tcp are "busy"'s. */
+static size_t fake_iana(void *user, uint16_t port, uint8_t proto, const char **names, size_t max)
+{
+    (void)user;
+    (void)proto;
+    if (max && port == 5432) {
+        names[0] = "postgresql";
+        return 1;
+    }
+    if (max && port >= 20000 && port < 20100) {
+        names[0] = "busy";
+        return 1;
+    }
+    return 0;
+}
+
+static void policy_may_keep_iana_ports_free(void **state)
+{
+    struct ledger *l = *state;
+    ledger_set_iana_lookup(l, fake_iana, NULL);
+    add_host(l, "{\"name\":\"i1\"}");
+    struct ledger_error lerr = { 0 };
+    /* allowed by default (the policy document says so) */
+    json_t *policy = NULL;
+    assert_int_equal(ledger_policy_get(l, &policy, &lerr), 0);
+    assert_true(json_is_true(json_object_get(policy, "iana_assigned_allowed")));
+    json_decref(policy);
+    assert_int_equal(request_and_approve(l, "{\"service\":\"a\",\"host\":\"i1\",\"port\":20001}", NULL, &lerr), 0);
+    json_t *b = body("{\"iana_assigned_allowed\":false}"), *out = NULL;
+    assert_int_equal(ledger_policy_set(l, &admin, b, &out, &lerr), 0);
+    json_decref(out);
+    json_decref(b);
+    const char *bad = "{\"iana_assigned_allowed\":\"no\"}";
+    assert_int_equal(ledger_body_parse(LEDGER_BODY_POLICY, bad, strlen(bad), &out, &lerr), -1);
+    assert_string_equal(lerr.field, "iana_assigned_allowed");
+    ledger_error_clear(&lerr);
+    /* another service on postgresql's port: 422; postgresql itself: fine */
+    assert_int_equal(request_and_approve(l, "{\"service\":\"orders\",\"host\":\"i1\",\"port\":5432}", NULL, &lerr), -1);
+    assert_int_equal(lerr.kind, LEDGER_UNPROCESSABLE);
+    assert_string_equal(lerr.code, "iana-assigned");
+    ledger_error_clear(&lerr);
+    assert_int_equal(request_and_approve(l, "{\"service\":\"postgresql\",\"host\":\"i1\",\"port\":5432}", NULL, &lerr), 0);
+    /* leases and auto ports walk past IANA's ports */
+    b = body("{\"service\":\"w\",\"host\":\"i1\",\"range\":\"20050-20100\"}");
+    json_t *lease = NULL;
+    bool replayed;
+    assert_int_equal(ledger_lease_create(l, &admin, b, NULL, &lease, &replayed, &lerr), 0);
+    assert_int_equal(store_row_int(lease, "port", 0), 20100);
+    json_decref(lease);
+    json_decref(b);
+    static uint8_t map[LEDGER_PORTMAP_BYTES];
+    unsigned counts[4];
+    assert_int_equal(ledger_portmap(l, "i1", "tcp", map, counts, &lerr), 0);
+    assert_int_equal((map[20002 / 4] >> (2 * (20002 % 4))) & 3u, 3);
+}
+
+static const char import_plan[] =
+    "hosts:\n"
+    "  - name: p1\n"
+    "    addresses: {internal: 10.1.0.1}\n"
+    "    groups: [pg]\n"
+    "  - name: p2\n"
+    "    addresses: {internal: 10.1.0.2}\n"
+    "    groups: [pg]\n"
+    "services:\n"
+    "  - name: db\n"
+    "    hosts: [pg]\n"
+    "    port: 5433/tcp\n"
+    "    bind: internal\n"
+    "    exposure: internal\n"
+    "    owner: dba\n"
+    "  - name: app\n"
+    "    hosts: [p1]\n"
+    "    ports: [auto, 7000/udp]\n"
+    "    exposure: loopback\n";
+
+static void import_is_one_transaction(void **state)
+{
+    struct ledger *l = *state;
+    struct ledger_error lerr = { 0 };
+    json_t *out = NULL, *diag = NULL, *list = NULL;
+    /* dry run: counted, nothing kept */
+    assert_int_equal(ledger_import(l, &admin, "p.yaml", import_plan, strlen(import_plan), true, &out, &diag, &lerr), 0);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(out, "created"), "assignments")), 4);
+    json_decref(out);
+    json_decref(diag);
+    json_t *none = json_object();
+    assert_int_equal(ledger_list(l, STORE_HOSTS, none, &list, &lerr), 0);
+    assert_int_equal(json_array_size(json_object_get(list, "items")), 0);
+    json_decref(list);
+    assert_int_equal(ledger_import(l, &admin, "p.yaml", import_plan, strlen(import_plan), false, &out, &diag, &lerr), 0);
+    json_t *created = json_object_get(out, "created");
+    assert_int_equal(json_integer_value(json_object_get(created, "hosts")), 2);
+    assert_int_equal(json_integer_value(json_object_get(created, "groups")), 1);
+    assert_int_equal(json_integer_value(json_object_get(created, "services")), 2);
+    assert_int_equal(json_integer_value(json_object_get(created, "assignments")), 4);
+    json_decref(out);
+    json_decref(diag);
+    /* the group's assignments record it; the auto port is in the policy's auto range */
+    json_t *q = json_pack("{s:s}", "group", "pg");
+    assert_int_equal(ledger_list(l, STORE_ASSIGNMENTS, q, &list, &lerr), 0);
+    assert_int_equal(json_array_size(json_object_get(list, "items")), 2);
+    json_decref(list);
+    json_decref(q);
+    q = json_pack("{s:s, s:s}", "service", "app", "proto", "tcp");
+    assert_int_equal(ledger_list(l, STORE_ASSIGNMENTS, q, &list, &lerr), 0);
+    json_int_t port = store_row_int(json_array_get(json_object_get(list, "items"), 0), "port_lo", 0);
+    assert_true(port >= 10000 && port <= 32767);
+    json_decref(list);
+    json_decref(q);
+    /* again: nothing new */
+    assert_int_equal(ledger_import(l, &admin, "p.yaml", import_plan, strlen(import_plan), false, &out, &diag, &lerr), 0);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(out, "created"), "assignments")), 0);
+    json_decref(out);
+    json_decref(diag);
+    /* the group's hosts in another order are the same group */
+    const char *reordered = "hosts:\n  - name: p2\n    addresses: {internal: 10.1.0.2}\n    groups: [pg]\n"
+                            "  - name: p1\n    addresses: {internal: 10.1.0.1}\n    groups: [pg]\n";
+    assert_int_equal(ledger_import(l, &admin, "r.yaml", reordered, strlen(reordered), false, &out, &diag, &lerr), 0);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(out, "created"), "groups")), 0);
+    json_decref(out);
+    json_decref(diag);
+    /* a port another service holds: 409, and the new host of that plan is not kept */
+    const char *clash = "hosts:\n  - name: p3\n  - name: p1\n    addresses: {internal: 10.1.0.1}\n"
+                        "services:\n  - name: other\n    hosts: [p1]\n    port: 5433\n"
+                        "    exposure: public\n";
+    assert_int_equal(ledger_import(l, &admin, "c.yaml", clash, strlen(clash), false, &out, &diag, &lerr), -1);
+    assert_int_equal(lerr.kind, LEDGER_CONFLICT);
+    assert_string_equal(store_row_text(lerr.conflict, "service"), "db");
+    ledger_error_clear(&lerr);
+    json_decref(diag);
+    q = json_pack("{s:s}", "name", "p3");
+    assert_int_equal(ledger_list(l, STORE_HOSTS, q, &list, &lerr), 0);
+    assert_int_equal(json_array_size(json_object_get(list, "items")), 0);
+    json_decref(list);
+    json_decref(q);
+    /* a plan with errors: 422 and the diagnostics with their places */
+    const char *broken = "services:\n  - name: x\n    hosts: [nowhere]\n    port: 1\n    exposure: public\n";
+    assert_int_equal(ledger_import(l, &admin, "b.yaml", broken, strlen(broken), false, &out, &diag, &lerr), -1);
+    assert_int_equal(lerr.kind, LEDGER_UNPROCESSABLE);
+    ledger_error_clear(&lerr);
+    json_t *d = json_array_get(diag, 0);
+    assert_string_equal(store_row_text(d, "file"), "b.yaml");
+    assert_int_equal(store_row_int(d, "line", 0), 3);
+    assert_string_equal(store_row_text(d, "severity"), "error");
+    json_decref(diag);
+    json_decref(none);
+}
+
+static void the_plan_export_loads_as_a_plan(void **state)
+{
+    struct ledger *l = *state;
+    struct ledger_error lerr = { 0 };
+    json_t *out = NULL, *diag = NULL;
+    assert_int_equal(ledger_import(l, &admin, "p.yaml", import_plan, strlen(import_plan), false, &out, &diag, &lerr), 0);
+    json_decref(out);
+    json_decref(diag);
+    char *text = NULL;
+    size_t len = 0;
+    const char *type = NULL;
+    assert_int_equal(ledger_export(l, "plan", NULL, &text, &len, &type, &lerr), 0);
+    assert_string_equal(type, "application/yaml");
+    /* importing the export into the same registry changes nothing: the round trip holds */
+    assert_int_equal(ledger_import(l, &admin, "export.yaml", text, len, false, &out, &diag, &lerr), 0);
+    json_t *created = json_object_get(out, "created");
+    assert_int_equal(json_integer_value(json_object_get(created, "assignments")), 0);
+    assert_int_equal(json_integer_value(json_object_get(created, "hosts")), 0);
+    json_decref(out);
+    json_decref(diag);
+    free(text);
+    assert_int_equal(ledger_export(l, "services", NULL, &text, &len, &type, &lerr), 0);
+    assert_non_null(strstr(text, "db              5433/tcp"));
+    free(text);
+    assert_int_equal(ledger_export(l, "nft", NULL, &text, &len, &type, &lerr), -1);
+    assert_int_equal(lerr.kind, LEDGER_BAD_REQUEST);
+    ledger_error_clear(&lerr);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -311,6 +711,14 @@ int main(void)
         cmocka_unit_test_setup_teardown(events_record_each_change_with_the_request_id, setup, teardown),
         cmocka_unit_test_setup_teardown(bodies_name_the_bad_field, setup, teardown),
         cmocka_unit_test_setup_teardown(unknown_host_is_a_bad_request, setup, teardown),
+        cmocka_unit_test_setup_teardown(groups_expand_at_approval_and_guard_their_hosts, setup, teardown),
+        cmocka_unit_test_setup_teardown(services_are_named_objects, setup, teardown),
+        cmocka_unit_test_setup_teardown(direct_assignment_checks_as_approval_does, setup, teardown),
+        cmocka_unit_test_setup_teardown(ended_quarantine_frees_the_port_without_a_restart, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_requester_renews_and_releases_only_its_own_leases, setup, teardown),
+        cmocka_unit_test_setup_teardown(policy_may_keep_iana_ports_free, setup, teardown),
+        cmocka_unit_test_setup_teardown(import_is_one_transaction, setup, teardown),
+        cmocka_unit_test_setup_teardown(the_plan_export_loads_as_a_plan, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -6,10 +6,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "ledger/ledger_body.h"
 #include "ledger/ledger_internal.h"
+#include "util/proto.h"
 
 void ledger_error_clear(struct ledger_error *lerr)
 {
@@ -66,6 +68,23 @@ enum ledger_role ledger_role_parse(const char *name)
 int64_t ledger_now(const struct ledger *ledger)
 {
     return (int64_t)time(NULL) + ledger->clock_offset;
+}
+
+void ledger_clock_advance(struct ledger *ledger, int64_t seconds)
+{
+    pthread_mutex_lock(&ledger->write_lock);
+    ledger->clock_offset += seconds;
+    pthread_mutex_unlock(&ledger->write_lock);
+}
+
+void ledger_set_iana_lookup(struct ledger *ledger,
+                            size_t (*lookup)(void *user, uint16_t port, uint8_t proto, const char **names, size_t max),
+                            void *user)
+{
+    pthread_mutex_lock(&ledger->write_lock);
+    ledger->iana_lookup = lookup;
+    ledger->iana_user = user;
+    pthread_mutex_unlock(&ledger->write_lock);
 }
 
 int ledger_txn_begin(struct ledger *ledger, bool write, struct ledger_txn *txn, struct ledger_error *lerr)
@@ -243,6 +262,7 @@ void ledger_close(struct ledger *ledger)
         ledger->backend->close(ledger->store);
     json_decref(ledger->policy_doc);
     free(ledger->maps);
+    free(ledger->quarantines);
     pthread_mutex_destroy(&ledger->write_lock);
     free(ledger);
 }
@@ -412,6 +432,13 @@ int ledger_host_delete(struct ledger *ledger, const struct ledger_actor *actor, 
         r = ledger_txn_find(&txn, STORE_ASSIGNMENTS, "host", store_row_text(row, "name"), &holder, lerr);
     if (r == 0 && !holder)
         r = ledger_txn_find(&txn, STORE_LEASES, "host", store_row_text(row, "name"), &holder, lerr);
+    if (r == 0 && !holder && (r = ledger_host_in_group(&txn, store_row_text(row, "name"), &holder, lerr)) == 0 &&
+        holder) {
+        r = ledger_fail(lerr, LEDGER_CONFLICT, "host-in-use", "", "host %s is a member of group %s",
+                        store_row_text(row, "name"), store_row_text(holder, "name"));
+        lerr->conflict = holder;
+        holder = NULL;
+    }
     if (r == 0 && holder) {
         r = ledger_fail(lerr, LEDGER_CONFLICT, "host-in-use", "", "host %s has assignments or leases",
                         store_row_text(row, "name"));
@@ -435,9 +462,9 @@ json_t *ledger_policy_default(void)
 {
     /* the kernel's default ip_local_port_range; the IANA user range below it for automatic
      * assignments and leases; 30 days of quarantine (IANA's and Kea's probation idea) */
-    return json_pack("{s:s, s:s, s:s, s:[], s:i, s:i, s:i}", "ephemeral", "32768-60999", "auto_range",
+    return json_pack("{s:s, s:s, s:s, s:[], s:i, s:i, s:i, s:b}", "ephemeral", "32768-60999", "auto_range",
                      "10000-32767", "lease_range", "10000-32767", "excluded", "quarantine_days", 30,
-                     "lease_ttl_default", 3600, "lease_ttl_max", 86400);
+                     "lease_ttl_default", 3600, "lease_ttl_max", 86400, "iana_assigned_allowed", 1);
 }
 
 void ledger_policy_apply(struct ledger_policy *policy, const json_t *doc)
@@ -457,6 +484,23 @@ void ledger_policy_apply(struct ledger_policy *policy, const json_t *doc)
     policy->quarantine_days = store_row_int(doc, "quarantine_days", 30);
     policy->lease_ttl_default = store_row_int(doc, "lease_ttl_default", 3600);
     policy->lease_ttl_max = store_row_int(doc, "lease_ttl_max", 86400);
+    policy->iana_assigned_allowed = !json_is_false(json_object_get(doc, "iana_assigned_allowed"));
+}
+
+const char *ledger_iana_refuses(const struct ledger *ledger, unsigned port, const char *proto, const char *service)
+{
+    if (ledger->policy.iana_assigned_allowed || !ledger->iana_lookup || !proto)
+        return NULL;
+    uint8_t registry_proto = strcmp(proto, "tcp") == 0 ? REGISTRY_PROTO_TCP
+                           : strcmp(proto, "udp") == 0 ? REGISTRY_PROTO_UDP : 0;
+    if (!registry_proto)
+        return NULL;   /* IANA's table has tcp, udp, sctp and dccp; the index keeps tcp and udp */
+    const char *names[8];
+    size_t n = ledger->iana_lookup(ledger->iana_user, (uint16_t)port, registry_proto, names, 8);
+    for (size_t i = 0; i < n && service; i++)
+        if (strcasecmp(names[i], service) == 0)
+            return NULL;   /* the service's own IANA port */
+    return n ? names[0] : NULL;
 }
 
 const char *ledger_policy_refuses(const struct ledger_policy *policy, unsigned port)

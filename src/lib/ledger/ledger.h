@@ -88,12 +88,34 @@ int ledger_host_update(struct ledger *ledger, const struct ledger_actor *actor, 
 int ledger_host_delete(struct ledger *ledger, const struct ledger_actor *actor, int64_t id,
                        int64_t if_match, struct ledger_error *lerr);
 
+/* Groups {"name", "hosts": [host names]} and services {"name", "owner"?, "description"?}:
+ * create (409 exists), PATCH (groups: {"hosts"}; services: {"owner", "description"}), DELETE
+ * (409 while an active or quarantined assignment or a submitted request names it). */
+int ledger_group_create(struct ledger *ledger, const struct ledger_actor *actor, const json_t *body,
+                        json_t **out, struct ledger_error *lerr);
+int ledger_group_update(struct ledger *ledger, const struct ledger_actor *actor, int64_t id,
+                        const json_t *body, int64_t if_match, json_t **out, struct ledger_error *lerr);
+int ledger_group_delete(struct ledger *ledger, const struct ledger_actor *actor, int64_t id,
+                        int64_t if_match, struct ledger_error *lerr);
+int ledger_service_create(struct ledger *ledger, const struct ledger_actor *actor, const json_t *body,
+                          json_t **out, struct ledger_error *lerr);
+int ledger_service_update(struct ledger *ledger, const struct ledger_actor *actor, int64_t id,
+                          const json_t *body, int64_t if_match, json_t **out, struct ledger_error *lerr);
+int ledger_service_delete(struct ledger *ledger, const struct ledger_actor *actor, int64_t id,
+                          int64_t if_match, struct ledger_error *lerr);
+
 /* Requests: submit, then approve (creates the assignments in the same transaction) | reject |
  * withdraw. action is "approve", "reject" or "withdraw". */
 int ledger_request_submit(struct ledger *ledger, const struct ledger_actor *actor, const json_t *body,
                           json_t **out, struct ledger_error *lerr);
 int ledger_request_action(struct ledger *ledger, const struct ledger_actor *actor, int64_t id,
                           const char *action, int64_t if_match, json_t **out, struct ledger_error *lerr);
+
+/* A direct assignment (admin): the body of a request (host | hosts | group), checked as an
+ * approval is, recorded as a request approved by actor. *out: the assignment when the body
+ * named "host", else {"items": [assignments], "request": id}. */
+int ledger_assignment_create(struct ledger *ledger, const struct ledger_actor *actor, const json_t *body,
+                             json_t **out, struct ledger_error *lerr);
 
 /* Assignments: "deassign" (→ quarantined until now + policy days, or body's "days") and
  * "revoke". */
@@ -111,6 +133,36 @@ int ledger_lease_action(struct ledger *ledger, const struct ledger_actor *actor,
                         const char *action, const json_t *body, json_t **out, struct ledger_error *lerr);
 /* Expired leases → state expired, at most limit of them; *count reclaimed. */
 int ledger_reclaim_leases(struct ledger *ledger, unsigned limit, unsigned *count, struct ledger_error *lerr);
+
+/* The state of every port of host/proto, 2 bits a port (ledger_portmap.c): port p in byte
+ * p / 4 at bits 2 * (p % 4); 0 free, 1 assigned, 2 leased, 3 quarantined or refused by the
+ * policy (ephemeral, excluded, port 0). counts[v]: how many ports have value v. Unknown host:
+ * LEDGER_NOT_FOUND. From memory: ended quarantines are freed first. */
+#define LEDGER_PORTMAP_BYTES 16384u
+int ledger_portmap(struct ledger *ledger, const char *host, const char *proto, uint8_t out[LEDGER_PORTMAP_BYTES],
+                   unsigned counts[4], struct ledger_error *lerr);
+/* The registry as a port plan in the YAML `plan check` reads (ledger_plan.c): hosts with
+ * their groups, the policy, the active assignments as services. *text malloc'd. */
+int ledger_plan_yaml(struct ledger *ledger, char **text, size_t *len, struct ledger_error *lerr);
+/* An export by format: "plan" (that YAML), "services", "iana-csv", "netbox-csv" (plan export's
+ * modules), "nft" (firewall generate's nft ruleset of host, required). *text malloc'd;
+ * *content_type static. Unknown format: LEDGER_NOT_FOUND. */
+int ledger_export(struct ledger *ledger, const char *format, const char *host, char **text, size_t *len,
+                  const char **content_type, struct ledger_error *lerr);
+/* Import a port plan (YAML text, file names it in diagnostics) in one write transaction
+ * (ledger_import.c): *out {"created": {"hosts","groups","services","assignments"}, "dry_run"};
+ * *diagnostics (always, owned) the plan code's findings [{"file","line","column","path",
+ * "severity","code","message","fix"}]. A plan with errors: LEDGER_UNPROCESSABLE, nothing
+ * changed; a conflict with the registry: LEDGER_CONFLICT; dry_run: checked, nothing kept. */
+int ledger_import(struct ledger *ledger, const struct ledger_actor *actor, const char *file, const char *text,
+                  size_t len, bool dry_run, json_t **out, json_t **diagnostics, struct ledger_error *lerr);
+/* IANA's assignments for the policy's iana_assigned_allowed and for imports' plan check
+ * (lookup: plan_check.h's plan_iana_lookup_fn, e.g. plan_iana_lookup_registry over an index). */
+void ledger_set_iana_lookup(struct ledger *ledger,
+                            size_t (*lookup)(void *user, uint16_t port, uint8_t proto, const char **names, size_t max),
+                            void *user);
+/* Move the clock (tests: a quarantine's end without a restart). */
+void ledger_clock_advance(struct ledger *ledger, int64_t seconds);
 
 /* Policy: the whole document; set validates and replaces it (admin). */
 int ledger_policy_get(struct ledger *ledger, json_t **out, struct ledger_error *lerr);

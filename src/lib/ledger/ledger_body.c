@@ -18,6 +18,7 @@ enum body_type {
     BODY_ADDRESSES,       /* {"name": "address literal"} */
     BODY_NAME_ARRAY,      /* ["host", ...] */
     BODY_RANGE_ARRAY,     /* ["LO-HI", ...] */
+    BODY_BOOL,
 };
 
 struct body_field {
@@ -37,8 +38,8 @@ static const struct body_field host_patch_fields[] = {
 };
 static const struct body_field request_fields[] = {
     { "service", BODY_NAME, true, 0, 0 }, { "host", BODY_NAME, false, 0, 0 },
-    { "hosts", BODY_NAME_ARRAY, false, 0, 0 }, { "proto", BODY_PROTO, false, 0, 0 },
-    { "port", BODY_PORT, true, 0, 0 }, { "bind", BODY_STRING, false, 0, 64 },
+    { "hosts", BODY_NAME_ARRAY, false, 0, 0 }, { "group", BODY_NAME, false, 0, 0 },
+    { "proto", BODY_PROTO, false, 0, 0 }, { "port", BODY_PORT, true, 0, 0 }, { "bind", BODY_STRING, false, 0, 64 },
     { "exposure", BODY_STRING, false, 0, 32 }, { "owner", BODY_STRING, false, 0, 128 },
     { "reason", BODY_STRING, false, 0, 2000 }, BODY_END,
 };
@@ -59,9 +60,23 @@ static const struct body_field policy_fields[] = {
     { "lease_range", BODY_RANGE, false, 0, 0 }, { "excluded", BODY_RANGE_ARRAY, false, 0, 0 },
     { "quarantine_days", BODY_INTEGER, false, 0, 3650 },
     { "lease_ttl_default", BODY_INTEGER, false, 1, 366LL * 86400 },
-    { "lease_ttl_max", BODY_INTEGER, false, 1, 366LL * 86400 }, BODY_END,
+    { "lease_ttl_max", BODY_INTEGER, false, 1, 366LL * 86400 },
+    { "iana_assigned_allowed", BODY_BOOL, false, 0, 0 }, BODY_END,
 };
 static const struct body_field empty_fields[] = { BODY_END };
+static const struct body_field group_fields[] = {
+    { "name", BODY_NAME, true, 0, 0 }, { "hosts", BODY_NAME_ARRAY, true, 0, 0 }, BODY_END,
+};
+static const struct body_field group_patch_fields[] = {
+    { "hosts", BODY_NAME_ARRAY, true, 0, 0 }, BODY_END,
+};
+static const struct body_field service_fields[] = {
+    { "name", BODY_NAME, true, 0, 0 }, { "owner", BODY_STRING, false, 0, 128 },
+    { "description", BODY_STRING, false, 0, 2000 }, BODY_END,
+};
+static const struct body_field service_patch_fields[] = {
+    { "owner", BODY_STRING, false, 0, 128 }, { "description", BODY_STRING, false, 0, 2000 }, BODY_END,
+};
 
 static const struct body_field *const body_tables[LEDGER_BODY_KIND_COUNT] = {
     [LEDGER_BODY_HOST] = host_fields,
@@ -72,6 +87,10 @@ static const struct body_field *const body_tables[LEDGER_BODY_KIND_COUNT] = {
     [LEDGER_BODY_DEASSIGN] = deassign_fields,
     [LEDGER_BODY_POLICY] = policy_fields,
     [LEDGER_BODY_EMPTY] = empty_fields,
+    [LEDGER_BODY_GROUP] = group_fields,
+    [LEDGER_BODY_GROUP_PATCH] = group_patch_fields,
+    [LEDGER_BODY_SERVICE] = service_fields,
+    [LEDGER_BODY_SERVICE_PATCH] = service_patch_fields,
 };
 
 bool ledger_proto_valid(const char *proto)
@@ -207,6 +226,10 @@ static int check_field(const struct body_field *f, const json_t *v, struct ledge
         }
         return 0;
     }
+    case BODY_BOOL:
+        if (!json_is_boolean(v))
+            return ledger_fail(lerr, LEDGER_BAD_REQUEST, "wrong-type", f->name, "%s must be true or false", f->name);
+        return 0;
     case BODY_NAME_ARRAY:
     case BODY_RANGE_ARRAY: {
         if (!json_is_array(v) || json_array_size(v) > 256 || (f->type == BODY_NAME_ARRAY && json_array_size(v) == 0))

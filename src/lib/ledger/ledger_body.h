@@ -19,6 +19,10 @@ enum ledger_body_kind {
     LEDGER_BODY_DEASSIGN,        /* POST /assignments/{id}/deassign */
     LEDGER_BODY_POLICY,          /* PUT /policy */
     LEDGER_BODY_EMPTY,           /* actions without fields: {} or no body */
+    LEDGER_BODY_GROUP,           /* POST /groups */
+    LEDGER_BODY_GROUP_PATCH,     /* PATCH /groups/{id} */
+    LEDGER_BODY_SERVICE,         /* POST /services */
+    LEDGER_BODY_SERVICE_PATCH,   /* PATCH /services/{id} */
     LEDGER_BODY_KIND_COUNT,
 };
 

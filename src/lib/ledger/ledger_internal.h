@@ -7,6 +7,8 @@
 #include <pthread.h>
 
 #include "ledger/ledger.h"
+#include "net/bind_overlap.h"
+#include "plan/plan_check.h"
 #include "util/port_set.h"
 
 struct ledger_policy {
@@ -16,14 +18,25 @@ struct ledger_policy {
     struct port_set excluded;
     int64_t quarantine_days;
     int64_t lease_ttl_default, lease_ttl_max;
+    bool iana_assigned_allowed;      /* false: ports IANA assigns to other services are refused */
 };
 
 /* Ports held on one host for one protocol, whatever the bind address (a lease binds every
- * address): the free-port search runs here, the store re-checks inside the transaction. */
+ * address): the free-port search runs here, the store re-checks inside the transaction.
+ * taken is the union of the three kinds the portmap route reports. */
 struct port_map {
     char host[254];
     char proto[8];
     struct port_set taken;
+    struct port_set assigned, leased, quarantined;
+};
+
+/* A quarantine the maps hold: freed in memory once until has passed (ledger_quarantines_expire). */
+struct map_quarantine {
+    char host[254];
+    char proto[8];
+    unsigned lo, hi;
+    int64_t until;
 };
 
 struct ledger {
@@ -39,6 +52,11 @@ struct ledger {
     struct ledger_policy policy;
     struct port_map *maps;
     size_t map_count, map_capacity;
+    struct map_quarantine *quarantines;
+    size_t quarantine_count, quarantine_capacity;
+    /* IANA's assignments (the server's registry index), NULL when unknown */
+    plan_iana_lookup_fn iana_lookup;
+    void *iana_user;
 };
 
 struct ledger_txn {
@@ -76,6 +94,10 @@ void ledger_policy_apply(struct ledger_policy *policy, const json_t *doc);
 /* Why port p cannot be handed out by policy: "ephemeral", "excluded" or NULL. */
 const char *ledger_policy_refuses(const struct ledger_policy *policy, unsigned port);
 
+/* When the policy keeps IANA's ports free (iana_assigned_allowed false) and port/proto is
+ * assigned by IANA to another service than service (NULL: any): the IANA name; else NULL. */
+const char *ledger_iana_refuses(const struct ledger *ledger, unsigned port, const char *proto, const char *service);
+
 /* Port maps (under write_lock). */
 struct port_map *ledger_port_map(struct ledger *ledger, const char *host, const char *proto);
 int ledger_port_maps_rebuild(struct ledger *ledger, struct ledger_txn *txn, struct ledger_error *lerr);
@@ -83,26 +105,40 @@ int ledger_port_maps_rebuild(struct ledger *ledger, struct ledger_txn *txn, stru
 int ledger_port_map_refresh(struct ledger *ledger, struct ledger_txn *txn, const char *host,
                             const char *proto, unsigned lo, unsigned hi, struct ledger_error *lerr);
 
-/* Bind scopes: "any", "loopback", an address name of the host, or an address literal. */
-#define LEDGER_ENDPOINTS_MAX 16u
-struct ledger_endpoint {
-    int family;          /* 0 with wildcard: every address of both families */
-    bool wildcard;
-    unsigned char bytes[16];
-};
+/* Quarantines whose end has passed: their ports recomputed from the store (free unless
+ * something else holds them). Called under write_lock before every port search and portmap. */
+int ledger_quarantines_expire(struct ledger *ledger, struct ledger_txn *txn, struct ledger_error *lerr);
+
+/* Bind scopes: "any", "loopback", an address name of the host, or an address literal, as
+ * endpoints of net/bind_overlap.h (the overlap rule plan check uses). */
+#define LEDGER_ENDPOINTS_MAX BIND_ENDPOINTS_MAX
 /* The addresses bind means on a host (addresses: the host's object); -1 when the name is not
  * one of the host's addresses. */
-int ledger_bind_endpoints(const char *bind, const json_t *addresses, struct ledger_endpoint *out);
-/* The kernel's rule with default sockets, as plan check (plan_check.c) uses: a wildcard takes
- * every address of its family, [::] also every IPv4 address; specific addresses clash only
- * when equal. */
-bool ledger_endpoints_overlap(const struct ledger_endpoint *a, size_t na, const struct ledger_endpoint *b,
-                              size_t nb);
+int ledger_bind_endpoints(const char *bind, const json_t *addresses, struct bind_endpoint *out);
 /* What holds any port of [lo, hi] on host/proto for service bound at bind: NULL when free,
  * else the first conflicting assignment or lease (owned), and its kind in *what. A
  * quarantined assignment of the same service is not in its own way. */
 int ledger_find_conflict(struct ledger_txn *txn, const char *host, const json_t *host_row, const char *proto,
                          unsigned lo, unsigned hi, const char *service, const char *bind, json_t **conflict,
                          const char **what, struct ledger_error *lerr);
+
+/* Ports (ledger_requests.c): is [lo, hi] free on every host row for service at bind, and
+ * allowed by the policy (0; else -1 with a 409 holding the conflict or a 422)? An automatic
+ * port free on every host (the walk of suggest over the auto range), or 409 range-exhausted. */
+int ledger_check_ports(struct ledger_txn *txn, const json_t *host_rows, const char *proto, unsigned lo,
+                       unsigned hi, const char *service, const char *bind, struct ledger_error *lerr);
+int ledger_pick_auto_port(struct ledger_txn *txn, const json_t *host_rows, const char *proto,
+                          const char *service, const char *bind, unsigned *port, struct ledger_error *lerr);
+
+/* Every row of kind, all pages (column = value when column is not NULL). *rows owned. */
+int ledger_txn_list_all(struct ledger_txn *txn, enum store_kind kind, const char *column, const char *value,
+                        json_t **rows, struct ledger_error *lerr);
+
+/* Catalog (ledger_catalog.c): every name of names is a host (else 400 naming field); a
+ * group's hosts now (owned; unknown group 400, empty 422); the first group naming host. */
+int ledger_hosts_exist(struct ledger_txn *txn, const json_t *names, const char *field, struct ledger_error *lerr);
+int ledger_group_hosts(struct ledger_txn *txn, const char *group, const char *field, json_t **names,
+                       struct ledger_error *lerr);
+int ledger_host_in_group(struct ledger_txn *txn, const char *host, json_t **group, struct ledger_error *lerr);
 
 #endif

@@ -18,6 +18,8 @@ static int reclaim(struct ledger_txn *txn, unsigned limit, unsigned *count, stru
     struct pr_error err;
     pr_error_clear(&err);
     *count = 0;
+    if (ledger_quarantines_expire(ledger, txn, lerr) < 0)
+        return -1;
     if (ledger->backend->expired_leases(txn->conn, ledger_now(ledger), limit, &rows, &err) < 0)
         return ledger_store_fail(lerr, &err, "leases");
     size_t i;
@@ -78,7 +80,8 @@ static int pick_lease_port(struct ledger_txn *txn, const json_t *host_row, const
     unsigned start = suggest_start_port(service, (uint16_t)lo, (uint16_t)hi, ledger->policy.ephemeral_lo ? &avoid : NULL);
     for (unsigned k = 0; k < size; k++) {
         unsigned p = lo + (start - lo + k) % size;
-        if (port_set_has(&map->taken, (uint16_t)p) || ledger_policy_refuses(&ledger->policy, p))
+        if (port_set_has(&map->taken, (uint16_t)p) || ledger_policy_refuses(&ledger->policy, p) ||
+            ledger_iana_refuses(ledger, p, proto, service))
             continue;
         json_t *conflict = NULL;
         const char *what;
@@ -146,11 +149,14 @@ int ledger_lease_create(struct ledger *ledger, const struct ledger_actor *actor,
     if (r == 0 && json_object_get(body, "port")) {
         port = (unsigned)store_row_int(body, "port", 0);
         const char *why = ledger_policy_refuses(&ledger->policy, port);
+        if (!why && ledger_iana_refuses(ledger, port, proto, service))
+            why = "iana-assigned";
         json_t *conflict = NULL;
         const char *what = NULL;
         if (why)
-            r = ledger_fail(lerr, LEDGER_UNPROCESSABLE, why, "port", "port %u is in the %s range of the policy", port,
-                            strcmp(why, "ephemeral") == 0 ? "ephemeral" : "excluded");
+            r = ledger_fail(lerr, LEDGER_UNPROCESSABLE, why, "port", "port %u is %s (policy)", port,
+                            strcmp(why, "ephemeral") == 0 ? "in the ephemeral range"
+                            : strcmp(why, "excluded") == 0 ? "in an excluded band" : "assigned by IANA to another service");
         else if ((r = ledger_find_conflict(&txn, host, host_row, proto, port, port, NULL, "any", &conflict, &what, lerr)) == 0 &&
                  conflict) {
             r = ledger_fail(lerr, LEDGER_CONFLICT, strcmp(what, "quarantined") == 0 ? "quarantined" : "port-taken", "port",
@@ -163,10 +169,11 @@ int ledger_lease_create(struct ledger *ledger, const struct ledger_actor *actor,
     }
     int64_t now = ledger_now(ledger), id = 0;
     if (r == 0) {
-        row = json_pack("{s:s, s:s, s:s, s:i, s:I, s:s?, s:s, s:O?, s:i, s:I, s:I}", "service", service, "host", host,
-                        "proto", proto, "port", (int)port, "expires_at", (json_int_t)(now + ttl), "idempotency_key",
-                        idempotency_key, "state", "active", "holder", json_object_get(body, "holder"), "version", 1,
-                        "created", (json_int_t)now, "updated", (json_int_t)now);
+        row = json_pack("{s:s, s:s, s:s, s:i, s:I, s:s?, s:s, s:O?, s:s, s:i, s:I, s:I}", "service", service, "host",
+                        host, "proto", proto, "port", (int)port, "expires_at", (json_int_t)(now + ttl),
+                        "idempotency_key", idempotency_key, "state", "active", "holder", json_object_get(body, "holder"),
+                        "requested_by", actor->name, "version", 1, "created", (json_int_t)now, "updated",
+                        (json_int_t)now);
         struct pr_error err;
         pr_error_clear(&err);
         if (ledger->backend->insert(txn.conn, STORE_LEASES, row, &id, &err) < 0)
@@ -176,8 +183,10 @@ int ledger_lease_create(struct ledger *ledger, const struct ledger_actor *actor,
         r = ledger_event(&txn, actor, "lease.created", "leases", id, NULL, row, lerr);
     if (r == 0) {
         struct port_map *map = ledger_port_map(ledger, host, proto);
-        if (map)
+        if (map) {
             port_set_add(&map->taken, (uint16_t)port);
+            port_set_add(&map->leased, (uint16_t)port);
+        }
     }
     json_decref(host_row);
     return ledger_txn_end_with_row(&txn, r, row, out, lerr);
@@ -198,6 +207,11 @@ int ledger_lease_action(struct ledger *ledger, const struct ledger_actor *actor,
     int r = ledger_txn_get(&txn, STORE_LEASES, id, &row, lerr);
     int64_t now = ledger_now(ledger);
     int64_t ttl = store_row_int(body, "ttl", ledger->policy.lease_ttl_default);
+    /* a requester renews and releases only the leases it took (requested_by); an admin any */
+    if (r == 0 && actor->role < LEDGER_ROLE_ADMIN &&
+        strcmp(store_row_text(row, "requested_by") ? store_row_text(row, "requested_by") : "", actor->name) != 0)
+        r = ledger_fail(lerr, LEDGER_FORBIDDEN, "not-yours", "", "lease %lld was taken by another token: only it or an "
+                        "admin may %s it", (long long)id, action);
     if (r == 0 && (strcmp(store_row_text(row, "state"), "active") != 0 || store_row_int(row, "expires_at", 0) <= now)) {
         r = ledger_fail(lerr, LEDGER_CONFLICT, "not-active", "", "lease %lld is %s", (long long)id,
                         strcmp(store_row_text(row, "state"), "active") == 0 ? "expired" : store_row_text(row, "state"));

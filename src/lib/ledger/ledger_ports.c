@@ -1,5 +1,5 @@
 /* ledger_ports.c — who holds a port: bind scopes as addresses of a host, the overlap rule of
- * plan check (the same rule as plan_check.c's endpoint_overlap, on the server's objects), the
+ * plan check (net/bind_overlap.c, the one function both use), the
  * conflict search inside a transaction, and the per-(host, proto) 65,536-bit maps the
  * free-port search walks (rebuilt from the store at start, kept in step after commits). */
 #include <arpa/inet.h>
@@ -8,66 +8,18 @@
 
 #include "ledger/ledger_internal.h"
 
-static bool bytes_zero(const unsigned char *bytes, size_t n)
+int ledger_bind_endpoints(const char *bind, const json_t *addresses, struct bind_endpoint *out)
 {
-    for (size_t i = 0; i < n; i++)
-        if (bytes[i])
-            return false;
-    return true;
-}
-
-static bool endpoint_from_literal(const char *text, struct ledger_endpoint *out)
-{
-    memset(out, 0, sizeof *out);
-    if (text && inet_pton(AF_INET, text, out->bytes) == 1)
-        out->family = AF_INET;
-    else if (text && inet_pton(AF_INET6, text, out->bytes) == 1)
-        out->family = AF_INET6;
-    else
-        return false;
-    out->wildcard = bytes_zero(out->bytes, 16);
-    return true;
-}
-
-int ledger_bind_endpoints(const char *bind, const json_t *addresses, struct ledger_endpoint *out)
-{
-    if (!bind || strcmp(bind, "any") == 0) {
-        out[0] = (struct ledger_endpoint){ .family = 0, .wildcard = true };
-        return 1;
-    }
-    if (strcmp(bind, "loopback") == 0) {
-        out[0] = (struct ledger_endpoint){ .family = AF_INET, .bytes = { 127, 0, 0, 1 } };
-        out[1] = (struct ledger_endpoint){ .family = AF_INET6 };
-        out[1].bytes[15] = 1;
-        return 2;
-    }
-    if (endpoint_from_literal(bind, &out[0]))
+    if (!bind || strcmp(bind, "any") == 0)
+        return (int)bind_endpoints_any(out);
+    if (strcmp(bind, "loopback") == 0)
+        return (int)bind_endpoints_loopback(out);
+    if (bind_endpoint_from_text(bind, &out[0]))
         return 1;
     const char *address = json_string_value(json_object_get(addresses, bind));
-    if (address && endpoint_from_literal(address, &out[0]))
+    if (address && bind_endpoint_from_text(address, &out[0]))
         return 1;
     return -1;
-}
-
-static bool endpoint_overlap(const struct ledger_endpoint *a, const struct ledger_endpoint *b)
-{
-    if (a->wildcard && b->wildcard)
-        return true;
-    if (a->wildcard || b->wildcard) {
-        const struct ledger_endpoint *w = a->wildcard ? a : b, *x = a->wildcard ? b : a;
-        return w->family == 0 || w->family == AF_INET6 || x->family == w->family;
-    }
-    return a->family == b->family && memcmp(a->bytes, b->bytes, 16) == 0;
-}
-
-bool ledger_endpoints_overlap(const struct ledger_endpoint *a, size_t na, const struct ledger_endpoint *b,
-                              size_t nb)
-{
-    for (size_t i = 0; i < na; i++)
-        for (size_t j = 0; j < nb; j++)
-            if (endpoint_overlap(&a[i], &b[j]))
-                return true;
-    return false;
 }
 
 int ledger_find_conflict(struct ledger_txn *txn, const char *host, const json_t *host_row, const char *proto,
@@ -85,7 +37,7 @@ int ledger_find_conflict(struct ledger_txn *txn, const char *host, const json_t 
         return ledger_store_fail(lerr, &err, "claims");
     }
     const json_t *addresses = json_object_get(host_row, "addresses");
-    struct ledger_endpoint mine[LEDGER_ENDPOINTS_MAX], theirs[LEDGER_ENDPOINTS_MAX];
+    struct bind_endpoint mine[LEDGER_ENDPOINTS_MAX], theirs[LEDGER_ENDPOINTS_MAX];
     int n_mine = ledger_bind_endpoints(bind, addresses, mine);
     size_t i;
     json_t *row;
@@ -98,7 +50,7 @@ int ledger_find_conflict(struct ledger_txn *txn, const char *host, const json_t 
         /* an address name the host no longer has: count it as every address (never too lax) */
         if (n_theirs < 0)
             n_theirs = ledger_bind_endpoints("any", NULL, theirs);
-        if (n_mine < 0 || ledger_endpoints_overlap(mine, (size_t)n_mine, theirs, (size_t)n_theirs)) {
+        if (n_mine < 0 || bind_endpoints_overlap(mine, (size_t)n_mine, theirs, (size_t)n_theirs)) {
             *conflict = json_incref(row);
             *what = state && strcmp(state, "quarantined") == 0 ? "quarantined" : "assignment";
             break;
@@ -136,26 +88,77 @@ struct port_map *ledger_port_map(struct ledger *ledger, const char *host, const 
     return map;
 }
 
+/* Remember a quarantine (once) so that its end frees its ports in memory. */
+static void quarantine_remember(struct ledger *ledger, const char *host, const char *proto, unsigned lo, unsigned hi,
+                                int64_t until)
+{
+    for (size_t i = 0; i < ledger->quarantine_count; i++) {
+        struct map_quarantine *q = &ledger->quarantines[i];
+        if (q->lo == lo && q->hi == hi && q->until == until && strcmp(q->host, host) == 0 && strcmp(q->proto, proto) == 0)
+            return;
+    }
+    if (ledger->quarantine_count == ledger->quarantine_capacity) {
+        size_t capacity = ledger->quarantine_capacity ? ledger->quarantine_capacity * 2 : 16;
+        struct map_quarantine *grown = realloc(ledger->quarantines, capacity * sizeof *grown);
+        if (!grown)
+            return;   /* not remembered: the port stays marked (never wrongly free) until restart */
+        ledger->quarantines = grown;
+        ledger->quarantine_capacity = capacity;
+    }
+    struct map_quarantine *q = &ledger->quarantines[ledger->quarantine_count++];
+    snprintf(q->host, sizeof q->host, "%s", host);
+    snprintf(q->proto, sizeof q->proto, "%s", proto);
+    q->lo = lo;
+    q->hi = hi;
+    q->until = until;
+}
+
 static void mark_claims(struct ledger *ledger, const json_t *assignments, const json_t *leases)
 {
     size_t i;
     json_t *row;
     json_array_foreach(assignments, i, row) {
-        struct port_map *map = ledger_port_map(ledger, store_row_text(row, "host"), store_row_text(row, "proto"));
-        if (map)
-            port_set_add_range(&map->taken, (uint16_t)store_row_int(row, "port_lo", 0),
-                               (uint16_t)store_row_int(row, "port_hi", 0));
+        const char *host = store_row_text(row, "host"), *proto = store_row_text(row, "proto");
+        struct port_map *map = ledger_port_map(ledger, host, proto);
+        if (!map)
+            continue;
+        uint16_t lo = (uint16_t)store_row_int(row, "port_lo", 0), hi = (uint16_t)store_row_int(row, "port_hi", 0);
+        bool quarantined = strcmp(store_row_text(row, "state") ? store_row_text(row, "state") : "", "quarantined") == 0;
+        port_set_add_range(&map->taken, lo, hi);
+        port_set_add_range(quarantined ? &map->quarantined : &map->assigned, lo, hi);
+        if (quarantined)
+            quarantine_remember(ledger, host, proto, lo, hi, store_row_int(row, "quarantine_until", 0));
     }
     json_array_foreach(leases, i, row) {
         struct port_map *map = ledger_port_map(ledger, store_row_text(row, "host"), store_row_text(row, "proto"));
-        if (map)
-            port_set_add(&map->taken, (uint16_t)store_row_int(row, "port", 0));
+        if (!map)
+            continue;
+        port_set_add(&map->taken, (uint16_t)store_row_int(row, "port", 0));
+        port_set_add(&map->leased, (uint16_t)store_row_int(row, "port", 0));
     }
+}
+
+int ledger_quarantines_expire(struct ledger *ledger, struct ledger_txn *txn, struct ledger_error *lerr)
+{
+    int64_t now = ledger_now(ledger);
+    size_t i = 0;
+    while (i < ledger->quarantine_count) {
+        struct map_quarantine q = ledger->quarantines[i];
+        if (q.until > now) {
+            i++;
+            continue;
+        }
+        ledger->quarantines[i] = ledger->quarantines[--ledger->quarantine_count];
+        if (ledger_port_map_refresh(ledger, txn, q.host, q.proto, q.lo, q.hi, lerr) < 0)
+            return -1;
+    }
+    return 0;
 }
 
 int ledger_port_maps_rebuild(struct ledger *ledger, struct ledger_txn *txn, struct ledger_error *lerr)
 {
     ledger->map_count = 0;
+    ledger->quarantine_count = 0;
     json_t *assignments = NULL, *leases = NULL;
     struct pr_error err;
     pr_error_clear(&err);
@@ -180,8 +183,13 @@ int ledger_port_map_refresh(struct ledger *ledger, struct ledger_txn *txn, const
     pr_error_clear(&err);
     if (ledger->backend->claims(txn->conn, host, proto, lo, hi, ledger_now(ledger), &assignments, &leases, &err) < 0)
         return ledger_store_fail(lerr, &err, "claims");
-    for (unsigned p = lo; p <= hi; p++)
-        map->taken.bits[p >> 6] &= ~(UINT64_C(1) << (p & 63));
+    for (unsigned p = lo; p <= hi; p++) {
+        uint64_t keep = ~(UINT64_C(1) << (p & 63));
+        map->taken.bits[p >> 6] &= keep;
+        map->assigned.bits[p >> 6] &= keep;
+        map->leased.bits[p >> 6] &= keep;
+        map->quarantined.bits[p >> 6] &= keep;
+    }
     /* claims of the range may reach outside it: they are marked already, marking again is harmless */
     mark_claims(ledger, assignments, leases);
     json_decref(assignments);

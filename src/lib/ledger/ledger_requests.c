@@ -9,15 +9,25 @@
 #include "ledger/ledger_body.h"
 #include "ledger/ledger_internal.h"
 
-/* The request's host names as an array (owned), from "hosts" or "host". */
-static json_t *request_hosts(const json_t *body, const char **field, struct ledger_error *lerr)
+/* The request's host names as an array (owned): "hosts", "host", or the hosts of "group" now
+ * (one of the three). *field is the one given. */
+static json_t *request_hosts(struct ledger_txn *txn, const json_t *body, const char **field, struct ledger_error *lerr)
 {
     json_t *hosts = json_object_get(body, "hosts"), *host = json_object_get(body, "host");
-    if ((hosts != NULL) == (host != NULL)) {
-        ledger_fail(lerr, LEDGER_BAD_REQUEST, "missing-field", "hosts", "give either host or hosts");
+    const char *group = store_row_text(body, "group");
+    if ((hosts != NULL) + (host != NULL) + (group != NULL) != 1) {
+        ledger_fail(lerr, LEDGER_BAD_REQUEST, "missing-field", "hosts", "give one of host, hosts or group");
         return NULL;
     }
-    *field = hosts ? "hosts" : "host";
+    *field = hosts ? "hosts" : host ? "host" : "group";
+    if (group) {
+        json_t *names = NULL;
+        if (ledger_group_hosts(txn, group, "group", &names, lerr) < 0) {
+            json_decref(names);
+            return NULL;
+        }
+        return names;
+    }
     return hosts ? json_incref(hosts) : json_pack("[O]", host);
 }
 
@@ -37,9 +47,15 @@ static int conflict_error(struct ledger_error *lerr, json_t *conflict, const cha
     return -1;
 }
 
-static int policy_error(struct ledger *ledger, unsigned lo, unsigned hi, struct ledger_error *lerr)
+static int policy_error(struct ledger *ledger, unsigned lo, unsigned hi, const char *proto, const char *service,
+                        struct ledger_error *lerr)
 {
     for (unsigned p = lo; p <= hi; p++) {
+        const char *iana = ledger_iana_refuses(ledger, p, proto, service);
+        if (iana)
+            return ledger_fail(lerr, LEDGER_UNPROCESSABLE, "iana-assigned", "port", "port %u/%s is assigned by IANA "
+                               "to %s and the policy keeps IANA's ports free (iana_assigned_allowed: false)", p,
+                               proto, iana);
         const char *why = ledger_policy_refuses(&ledger->policy, p);
         if (why && strcmp(why, "ephemeral") == 0)
             return ledger_fail(lerr, LEDGER_UNPROCESSABLE, why, "port", "port %u is in the ephemeral range %u-%u "
@@ -72,10 +88,10 @@ static int load_hosts(struct ledger_txn *txn, const json_t *names, const char *f
 
 /* Is [lo, hi] free on every host for service at bind (policy and claims)? 0 free, -1 with
  * lerr (conflict, policy) otherwise. */
-static int check_ports(struct ledger_txn *txn, const json_t *host_rows, const char *proto, unsigned lo,
+int ledger_check_ports(struct ledger_txn *txn, const json_t *host_rows, const char *proto, unsigned lo,
                        unsigned hi, const char *service, const char *bind, struct ledger_error *lerr)
 {
-    if (policy_error(txn->ledger, lo, hi, lerr) < 0)
+    if (policy_error(txn->ledger, lo, hi, proto, service, lerr) < 0)
         return -1;
     size_t i;
     json_t *host;
@@ -94,7 +110,7 @@ static int check_ports(struct ledger_txn *txn, const json_t *host_rows, const ch
 
 /* An automatic port: the walk of suggest (start by the service name's hash, skip the ephemeral
  * range) over the policy's auto range, free in every host's map, re-checked in the store. */
-static int pick_auto_port(struct ledger_txn *txn, const json_t *host_rows, const char *proto,
+int ledger_pick_auto_port(struct ledger_txn *txn, const json_t *host_rows, const char *proto,
                           const char *service, const char *bind, unsigned *port, struct ledger_error *lerr)
 {
     struct ledger *ledger = txn->ledger;
@@ -103,7 +119,7 @@ static int pick_auto_port(struct ledger_txn *txn, const json_t *host_rows, const
     unsigned start = suggest_start_port(service, (uint16_t)lo, (uint16_t)hi, ledger->policy.ephemeral_lo ? &avoid : NULL);
     for (unsigned k = 0; k < size; k++) {
         unsigned p = lo + (start - lo + k) % size;
-        if (ledger_policy_refuses(&ledger->policy, p))
+        if (ledger_policy_refuses(&ledger->policy, p) || ledger_iana_refuses(ledger, p, proto, service))
             continue;
         bool taken = false;
         size_t i;
@@ -115,7 +131,7 @@ static int pick_auto_port(struct ledger_txn *txn, const json_t *host_rows, const
         if (taken)
             continue;
         struct ledger_error probe = { 0 };
-        if (check_ports(txn, host_rows, proto, p, p, service, bind, &probe) == 0) {
+        if (ledger_check_ports(txn, host_rows, proto, p, p, service, bind, &probe) == 0) {
             *port = p;
             return 0;
         }
@@ -128,13 +144,14 @@ static int pick_auto_port(struct ledger_txn *txn, const json_t *host_rows, const
                        lo, hi);
 }
 
-int ledger_request_submit(struct ledger *ledger, const struct ledger_actor *actor, const json_t *body,
-                          json_t **out, struct ledger_error *lerr)
+/* A request row (state) for body inside txn: hosts known (a group expanded now), bind an
+ * address of each, a fixed port free and allowed now (approval checks again). */
+static int request_row(struct ledger_txn *txn, const struct ledger_actor *actor, const json_t *body,
+                       const char *state, json_t **out, struct ledger_error *lerr)
 {
-    if (ledger_body_validate(LEDGER_BODY_REQUEST, body, lerr) < 0)
-        return -1;
+    *out = NULL;
     const char *field = "hosts";
-    json_t *names = request_hosts(body, &field, lerr);
+    json_t *names = request_hosts(txn, body, &field, lerr);
     if (!names)
         return -1;
     const char *proto = store_row_text(body, "proto") ? store_row_text(body, "proto") : "tcp";
@@ -143,17 +160,12 @@ int ledger_request_submit(struct ledger *ledger, const struct ledger_actor *acto
     unsigned lo, hi;
     bool is_auto;
     ledger_port_value(json_object_get(body, "port"), true, &lo, &hi, &is_auto);
-    struct ledger_txn txn;
-    if (ledger_txn_begin(ledger, true, &txn, lerr) < 0) {
-        json_decref(names);
-        return -1;
-    }
-    json_t *host_rows = NULL, *row = NULL;
-    int r = load_hosts(&txn, names, field, &host_rows, lerr);
+    json_t *host_rows = NULL;
+    int r = load_hosts(txn, names, field, &host_rows, lerr);
     size_t i;
     json_t *host;
     json_array_foreach(host_rows, i, host) {
-        struct ledger_endpoint e[LEDGER_ENDPOINTS_MAX];
+        struct bind_endpoint e[LEDGER_ENDPOINTS_MAX];
         if (r == 0 && ledger_bind_endpoints(bind, json_object_get(host, "addresses"), e) < 0)
             r = ledger_fail(lerr, LEDGER_BAD_REQUEST, "unknown-address", "bind",
                             "bind %s is not any, loopback, an address, or an address name of host %s", bind,
@@ -161,15 +173,33 @@ int ledger_request_submit(struct ledger *ledger, const struct ledger_actor *acto
     }
     /* a fixed port already taken is said now rather than at approval (approval checks again) */
     if (r == 0 && !is_auto)
-        r = check_ports(&txn, host_rows, proto, lo, hi, service, bind, lerr);
-    int64_t now = ledger_now(ledger), id = 0;
+        r = ledger_check_ports(txn, host_rows, proto, lo, hi, service, bind, lerr);
+    int64_t now = ledger_now(txn->ledger);
+    if (r == 0)
+        *out = json_pack("{s:s, s:O, s:s?, s:s, s:O, s:s, s:O?, s:O?, s:O?, s:s, s:s, s:n, s:n, s:i, s:I, s:I}",
+                         "service", service, "hosts", names, "group", store_row_text(body, "group"), "proto", proto,
+                         "port", json_object_get(body, "port"), "bind", bind, "exposure",
+                         json_object_get(body, "exposure"), "owner", json_object_get(body, "owner"), "reason",
+                         json_object_get(body, "reason"), "state", state, "requested_by", actor->name,
+                         "decided_by", "assignments", "version", 1, "created", (json_int_t)now, "updated",
+                         (json_int_t)now);
+    json_decref(names);
+    json_decref(host_rows);
+    return r;
+}
+
+int ledger_request_submit(struct ledger *ledger, const struct ledger_actor *actor, const json_t *body,
+                          json_t **out, struct ledger_error *lerr)
+{
+    if (ledger_body_validate(LEDGER_BODY_REQUEST, body, lerr) < 0)
+        return -1;
+    struct ledger_txn txn;
+    if (ledger_txn_begin(ledger, true, &txn, lerr) < 0)
+        return -1;
+    json_t *row = NULL;
+    int64_t id = 0;
+    int r = request_row(&txn, actor, body, "submitted", &row, lerr);
     if (r == 0) {
-        row = json_pack("{s:s, s:O, s:s, s:O, s:s, s:O?, s:O?, s:O?, s:s, s:s, s:n, s:n, s:i, s:I, s:I}",
-                        "service", service, "hosts", names, "proto", proto, "port", json_object_get(body, "port"),
-                        "bind", bind, "exposure", json_object_get(body, "exposure"), "owner",
-                        json_object_get(body, "owner"), "reason", json_object_get(body, "reason"), "state",
-                        "submitted", "requested_by", actor->name, "decided_by", "assignments", "version", 1,
-                        "created", (json_int_t)now, "updated", (json_int_t)now);
         struct pr_error err;
         pr_error_clear(&err);
         if (ledger->backend->insert(txn.conn, STORE_REQUESTS, row, &id, &err) < 0)
@@ -177,13 +207,11 @@ int ledger_request_submit(struct ledger *ledger, const struct ledger_actor *acto
     }
     if (r == 0)
         r = ledger_event(&txn, actor, "request.submitted", "requests", id, NULL, row, lerr);
-    json_decref(names);
-    json_decref(host_rows);
     return ledger_txn_end_with_row(&txn, r, row, out, lerr);
 }
 
 /* Approve inside txn: ports decided and checked, one assignment per host. */
-static int approve(struct ledger_txn *txn, const struct ledger_actor *actor, json_t *request,
+static int approve(struct ledger_txn *txn, const struct ledger_actor *actor, json_t *request, json_t *created,
                    struct ledger_error *lerr)
 {
     struct ledger *ledger = txn->ledger;
@@ -195,12 +223,25 @@ static int approve(struct ledger_txn *txn, const struct ledger_actor *actor, jso
         return ledger_fail(lerr, LEDGER_INTERNAL, "bad-row", "", "request %lld has a bad port",
                            (long long)store_row_int(request, "id", 0));
     json_t *host_rows = NULL;
-    int r = load_hosts(txn, json_object_get(request, "hosts"), "hosts", &host_rows, lerr);
+    const char *group = store_row_text(request, "group");
+    int r = 0;
+    if (group) {
+        /* a group is expanded at approval: its hosts now, recorded on the request */
+        json_t *names = NULL;
+        r = ledger_group_hosts(txn, group, "group", &names, lerr);
+        if (r == 0)
+            json_object_set(request, "hosts", names);
+        json_decref(names);
+    }
+    if (r == 0)
+        r = load_hosts(txn, json_object_get(request, "hosts"), "hosts", &host_rows, lerr);
+    if (r == 0)   /* ended quarantines free their ports before the search */
+        r = ledger_quarantines_expire(ledger, txn, lerr);
     if (r == 0 && lerr->kind == LEDGER_OK && is_auto) {
-        r = pick_auto_port(txn, host_rows, proto, service, bind, &lo, lerr);
+        r = ledger_pick_auto_port(txn, host_rows, proto, service, bind, &lo, lerr);
         hi = lo;
     } else if (r == 0) {
-        r = check_ports(txn, host_rows, proto, lo, hi, service, bind, lerr);
+        r = ledger_check_ports(txn, host_rows, proto, lo, hi, service, bind, lerr);
     }
     json_t *ids = json_array();
     size_t i;
@@ -209,12 +250,13 @@ static int approve(struct ledger_txn *txn, const struct ledger_actor *actor, jso
     json_array_foreach(host_rows, i, host) {
         if (r < 0)
             break;
-        json_t *row = json_pack("{s:s, s:s, s:s, s:i, s:i, s:s, s:O?, s:s, s:n, s:I, s:i, s:I, s:I}", "service",
-                                service, "host", store_row_text(host, "name"), "proto", proto, "port_lo", (int)lo,
-                                "port_hi", (int)hi, "bind", bind, "owner", json_object_get(request, "owner"),
+        json_t *row = json_pack("{s:s, s:s, s:s, s:i, s:i, s:s, s:O?, s:s, s:n, s:I, s:s?, s:O?, s:i, s:I, s:I}",
+                                "service", service, "host", store_row_text(host, "name"), "proto", proto, "port_lo",
+                                (int)lo, "port_hi", (int)hi, "bind", bind, "owner", json_object_get(request, "owner"),
                                 "state", "active", "quarantine_until", "request",
-                                (json_int_t)store_row_int(request, "id", 0), "version", 1, "created",
-                                (json_int_t)now, "updated", (json_int_t)now);
+                                (json_int_t)store_row_int(request, "id", 0), "group", group, "exposure",
+                                json_object_get(request, "exposure"), "version", 1, "created", (json_int_t)now,
+                                "updated", (json_int_t)now);
         int64_t id = 0;
         struct pr_error err;
         pr_error_clear(&err);
@@ -224,10 +266,14 @@ static int approve(struct ledger_txn *txn, const struct ledger_actor *actor, jso
             r = ledger_event(txn, actor, "assignment.created", "assignments", id, NULL, row, lerr);
         if (r == 0) {
             struct port_map *map = ledger_port_map(ledger, store_row_text(host, "name"), proto);
-            if (map)   /* marked before commit: a rollback leaves it marked, never wrongly free */
+            if (map) { /* marked before commit: a rollback leaves it marked, never wrongly free */
                 port_set_add_range(&map->taken, (uint16_t)lo, (uint16_t)hi);
+                port_set_add_range(&map->assigned, (uint16_t)lo, (uint16_t)hi);
+            }
         }
         json_array_append_new(ids, json_integer((json_int_t)id));
+        if (created)
+            json_array_append(created, row);
         json_decref(row);
     }
     json_decref(host_rows);
@@ -266,7 +312,7 @@ int ledger_request_action(struct ledger *ledger, const struct ledger_actor *acto
     if (r == 0) {
         before = json_deep_copy(row);
         if (strcmp(action, "approve") == 0)
-            r = approve(&txn, actor, row, lerr);
+            r = approve(&txn, actor, row, NULL, lerr);
     }
     if (r == 0) {
         json_object_set_new(row, "state", json_string(new_state));
@@ -280,6 +326,44 @@ int ledger_request_action(struct ledger *ledger, const struct ledger_actor *acto
     }
     json_decref(before);
     return ledger_txn_end_with_row(&txn, r, row, out, lerr);
+}
+
+int ledger_assignment_create(struct ledger *ledger, const struct ledger_actor *actor, const json_t *body,
+                             json_t **out, struct ledger_error *lerr)
+{
+    /* a request approved at once by the admin who makes it: the same checks, the same
+     * history (the request row keeps the reason, decided_by the admin) */
+    if (ledger_body_validate(LEDGER_BODY_REQUEST, body, lerr) < 0)
+        return -1;
+    struct ledger_txn txn;
+    if (ledger_txn_begin(ledger, true, &txn, lerr) < 0)
+        return -1;
+    json_t *request = NULL, *created = json_array(), *result = NULL;
+    int64_t id = 0;
+    int r = request_row(&txn, actor, body, "approved", &request, lerr);
+    if (r == 0) {
+        json_object_set_new(request, "decided_by", json_string(actor->name));
+        struct pr_error err;
+        pr_error_clear(&err);
+        if (ledger->backend->insert(txn.conn, STORE_REQUESTS, request, &id, &err) < 0)
+            r = ledger_store_fail(lerr, &err, "requests");
+    }
+    if (r == 0)
+        r = approve(&txn, actor, request, created, lerr);
+    if (r == 0)
+        r = ledger_txn_update(&txn, STORE_REQUESTS, request, -1, lerr);
+    if (r == 0)
+        r = ledger_event(&txn, actor, "request.approved", "requests", id, NULL, request, lerr);
+    if (r == 0) {
+        /* one host named by "host": the assignment; "hosts" or "group": every one, as a list */
+        if (json_object_get(body, "host"))
+            result = json_incref(json_array_get(created, 0));
+        else
+            result = json_pack("{s:O, s:I}", "items", created, "request", (json_int_t)id);
+    }
+    json_decref(request);
+    json_decref(created);
+    return ledger_txn_end_with_row(&txn, r, result, out, lerr);
 }
 
 int ledger_assignment_action(struct ledger *ledger, const struct ledger_actor *actor, int64_t id,
@@ -318,7 +402,8 @@ int ledger_assignment_action(struct ledger *ledger, const struct ledger_actor *a
     if (r == 0)
         r = ledger_event(&txn, actor, deassign ? "assignment.quarantined" : "assignment.revoked", "assignments", id,
                          before, row, lerr);
-    if (r == 0 && !deassign)
+    /* deassign: the ports move to quarantined in the map (and are freed when it ends) */
+    if (r == 0)
         r = ledger_port_map_refresh(ledger, &txn, store_row_text(row, "host"), store_row_text(row, "proto"),
                                     (unsigned)store_row_int(row, "port_lo", 1), (unsigned)store_row_int(row, "port_hi", 1), lerr);
     json_decref(before);

@@ -18,6 +18,7 @@
 #include <sys/socket.h>
 
 #include "doctor/reserved_ports.h"
+#include "net/bind_overlap.h"
 #include "doctor/suggest.h"
 #include "registry/index.h"
 #include "registry/record.h"
@@ -563,13 +564,7 @@ static void ck_port_ephemeral(struct checker *ck, size_t s, size_t p, const char
 
 /* ---- bind conflicts ---- */
 
-struct endpoint {
-    uint8_t family;                      /* 0 with wildcard: every address of both families */
-    bool wildcard;
-    uint8_t bytes[16];
-};
-
-#define ENDPOINTS_MAX 16u
+#define ENDPOINTS_MAX BIND_ENDPOINTS_MAX
 
 static bool bytes_zero(const uint8_t *bytes, size_t n)
 {
@@ -580,35 +575,31 @@ static bool bytes_zero(const uint8_t *bytes, size_t n)
 }
 
 /* The addresses service s binds on host h. */
-static size_t ck_endpoints(const struct checker *ck, size_t s, size_t h, struct endpoint *out)
+static size_t ck_endpoints(const struct checker *ck, size_t s, size_t h, struct bind_endpoint *out)
 {
     const struct plan_bind *bind = &ck->plan->services[s].bind;
     const struct plan_host *host = &ck->plan->hosts[h];
     size_t n = 0;
     switch (bind->kind) {
     case PLAN_BIND_ANY:
-        out[n++] = (struct endpoint){ .family = 0, .wildcard = true };
+        n = bind_endpoints_any(out);
         break;
     case PLAN_BIND_LOOPBACK:
-        out[n] = (struct endpoint){ .family = AF_INET, .bytes = { 127, 0, 0, 1 } };
-        n++;
-        out[n] = (struct endpoint){ .family = AF_INET6 };
-        out[n].bytes[15] = 1;
-        n++;
+        n = bind_endpoints_loopback(out);
         break;
     case PLAN_BIND_NAMED:
         for (size_t a = 0; a < host->address_count && n < ENDPOINTS_MAX; a++) {
             const struct plan_named_address *addr = &host->addresses[a];
             if (!bind->name || strcmp(addr->name, bind->name) != 0)
                 continue;
-            out[n] = (struct endpoint){ .family = addr->family };
+            out[n] = (struct bind_endpoint){ .family = addr->family };
             memcpy(out[n].bytes, addr->bytes, 16);
             out[n].wildcard = bytes_zero(addr->bytes, 16);
             n++;
         }
         break;
     case PLAN_BIND_ADDRESS:
-        out[n] = (struct endpoint){ .family = bind->family };
+        out[n] = (struct bind_endpoint){ .family = bind->family };
         memcpy(out[n].bytes, bind->bytes, 16);
         out[n].wildcard = bytes_zero(bind->bytes, 16);
         n++;
@@ -617,28 +608,12 @@ static size_t ck_endpoints(const struct checker *ck, size_t s, size_t h, struct 
     return n;
 }
 
-/* The kernel's view with default sockets (IPV6_V6ONLY off): a wildcard takes every address of
- * its family, and [::] also every IPv4 address; two specific addresses clash only when equal. */
-static bool endpoint_overlap(const struct endpoint *a, const struct endpoint *b)
-{
-    if (a->wildcard && b->wildcard)
-        return true;
-    if (a->wildcard || b->wildcard) {
-        const struct endpoint *w = a->wildcard ? a : b, *x = a->wildcard ? b : a;
-        return w->family == 0 || w->family == AF_INET6 || x->family == w->family;
-    }
-    return a->family == b->family && memcmp(a->bytes, b->bytes, 16) == 0;
-}
-
 static bool ck_bind_overlap(const struct checker *ck, size_t s, size_t t, size_t h)
 {
-    struct endpoint a[ENDPOINTS_MAX], b[ENDPOINTS_MAX];
+    struct bind_endpoint a[ENDPOINTS_MAX], b[ENDPOINTS_MAX];
     size_t na = ck_endpoints(ck, s, h, a), nb = ck_endpoints(ck, t, h, b);
-    for (size_t i = 0; i < na; i++)
-        for (size_t j = 0; j < nb; j++)
-            if (endpoint_overlap(&a[i], &b[j]))
-                return true;
-    return false;
+    /* the rule shared with the registry server (net/bind_overlap.c) */
+    return bind_endpoints_overlap(a, na, b, nb);
 }
 
 struct port_ref {
@@ -884,7 +859,7 @@ static void ck_exposure(struct checker *ck, size_t s)
     for (size_t i = 0; i < ck->service_host_count[s] && !reported; i++) {
         size_t h = ck->service_hosts[s][i];
         const struct plan_host *host = &plan->hosts[h];
-        struct endpoint ep[ENDPOINTS_MAX];
+        struct bind_endpoint ep[ENDPOINTS_MAX];
         size_t n = ck_endpoints(ck, s, h, ep);
         for (size_t e = 0; e < n && !reported; e++) {
             bool lo = !ep[e].wildcard && address_is_loopback(ep[e].family, ep[e].bytes);

@@ -14,29 +14,32 @@ static const struct store_column host_columns[] = {
     { "created", STORE_INT }, { "updated", STORE_INT }, { NULL, 0 },
 };
 static const struct store_column group_columns[] = {
-    { "name", STORE_TEXT }, { "hosts", STORE_JSON }, { "version", STORE_INT }, { NULL, 0 },
+    { "name", STORE_TEXT }, { "hosts", STORE_JSON }, { "version", STORE_INT },
+    { "created", STORE_INT }, { "updated", STORE_INT }, { NULL, 0 },
 };
 static const struct store_column service_columns[] = {
-    { "name", STORE_TEXT }, { "owner", STORE_TEXT }, { "version", STORE_INT }, { NULL, 0 },
+    { "name", STORE_TEXT }, { "owner", STORE_TEXT }, { "description", STORE_TEXT },
+    { "version", STORE_INT }, { "created", STORE_INT }, { "updated", STORE_INT }, { NULL, 0 },
 };
 static const struct store_column request_columns[] = {
     { "service", STORE_TEXT }, { "hosts", STORE_JSON }, { "proto", STORE_TEXT },
     { "port", STORE_JSON }, { "bind", STORE_TEXT }, { "exposure", STORE_TEXT },
     { "owner", STORE_TEXT }, { "reason", STORE_TEXT }, { "state", STORE_TEXT },
-    { "requested_by", STORE_TEXT }, { "decided_by", STORE_TEXT }, { "assignments", STORE_JSON },
+    { "group", STORE_TEXT }, { "requested_by", STORE_TEXT }, { "decided_by", STORE_TEXT }, { "assignments", STORE_JSON },
     { "version", STORE_INT }, { "created", STORE_INT }, { "updated", STORE_INT }, { NULL, 0 },
 };
 static const struct store_column assignment_columns[] = {
     { "service", STORE_TEXT }, { "host", STORE_TEXT }, { "proto", STORE_TEXT },
     { "port_lo", STORE_INT }, { "port_hi", STORE_INT }, { "bind", STORE_TEXT },
     { "owner", STORE_TEXT }, { "state", STORE_TEXT }, { "quarantine_until", STORE_INT },
-    { "request", STORE_INT }, { "version", STORE_INT }, { "created", STORE_INT },
+    { "request", STORE_INT }, { "group", STORE_TEXT }, { "exposure", STORE_TEXT }, { "version", STORE_INT }, { "created", STORE_INT },
     { "updated", STORE_INT }, { NULL, 0 },
 };
 static const struct store_column lease_columns[] = {
     { "service", STORE_TEXT }, { "host", STORE_TEXT }, { "proto", STORE_TEXT },
     { "port", STORE_INT }, { "expires_at", STORE_INT }, { "idempotency_key", STORE_TEXT },
-    { "state", STORE_TEXT }, { "holder", STORE_TEXT }, { "version", STORE_INT },
+    { "state", STORE_TEXT }, { "holder", STORE_TEXT }, { "requested_by", STORE_TEXT },
+    { "version", STORE_INT },
     { "created", STORE_INT }, { "updated", STORE_INT }, { NULL, 0 },
 };
 static const struct store_column token_columns[] = {

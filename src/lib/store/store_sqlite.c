@@ -69,6 +69,15 @@ static const char *const sqlite_migrations[] = {
     "CREATE TRIGGER events_append_only_delete BEFORE DELETE ON events"
     "  BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;"
     "CREATE TABLE policy (key TEXT PRIMARY KEY, value TEXT NOT NULL);",
+    /* 2: groups and services as resources; the group a request or assignment was made for;
+     * an assignment's exposure (for exports); who took a lease (only they release it) */
+    "ALTER TABLE groups ADD COLUMN created INTEGER; ALTER TABLE groups ADD COLUMN updated INTEGER;"
+    "ALTER TABLE services ADD COLUMN description TEXT; ALTER TABLE services ADD COLUMN created INTEGER;"
+    "ALTER TABLE services ADD COLUMN updated INTEGER;"
+    "ALTER TABLE requests ADD COLUMN \"group\" TEXT;"
+    "ALTER TABLE assignments ADD COLUMN \"group\" TEXT; ALTER TABLE assignments ADD COLUMN exposure TEXT;"
+    "CREATE INDEX assignments_group ON assignments(\"group\");"
+    "ALTER TABLE leases ADD COLUMN requested_by TEXT;",
 };
 #define SQLITE_MIGRATION_COUNT (sizeof sqlite_migrations / sizeof sqlite_migrations[0])
 
