@@ -582,8 +582,15 @@ static int run_import(struct remote_session *s, struct remote_args *a)
         file_buffer_free(&plan);
         return rc;
     }
+    /* the server places its diagnostics in the file named here: the path as the user gave it */
+    char path[1024] = "/api/v1/import";
+    if ((a->dry_run && remote_query_append(path, sizeof path, "dry_run", "1", &err) < 0) ||
+        remote_query_append(path, sizeof path, "file", given, &err) < 0) {
+        file_buffer_free(&plan);
+        return cli_error_from(CLI_EXIT_USAGE, s->command, &err);
+    }
     struct remote_request request = {
-        .method = "POST", .path = a->dry_run ? "/api/v1/import?dry_run=1" : "/api/v1/import",
+        .method = "POST", .path = path,
         .content_type = "application/yaml", .body = plan.data, .body_len = plan.size,
     };
     struct remote_response resp;

@@ -4,8 +4,9 @@
 # quarantine → the same port refused (exit 1, the holder printed) until the end date (the
 # server restarted with --clock-offset) → events of each step; leases; --json documents that
 # parse; exit codes of 404, 409, 400 (field), 422, 401, 403, server down; PORTREG_SERVER and
-# PORTREG_TOKEN. Routes this tree's server lacks (import, exports) and answers it never gives
-# (500, escapes, redirects, TLS with a test CA) come from tests/e2e/remote_fake_server.py.
+# PORTREG_TOKEN; import and export. Answers the real server never gives on purpose (500,
+# escapes, redirects, TLS with a test CA, the API contract's import answers exactly) come from
+# tests/e2e/remote_fake_server.py.
 load helpers
 
 setup() {
@@ -291,7 +292,7 @@ start_fake() {
   [[ "$output" == *"lease 1 active: ci "*"/tcp on db1 until "*Z* ]]
 }
 
-@test "remote: import and export as the API contract says (a stand-in server: this tree's server lacks them)" {
+@test "remote: import and export as the API contract says (a stand-in server)" {
   start_fake
   export PORTREG_SERVER="http://127.0.0.1:$FAKE_PORT" PORTREG_TOKEN=portreg_fake
   printf 'hosts:\n  - name: web\nservices: []\n' >"$BATS_TEST_TMPDIR/plan.yaml"
@@ -299,11 +300,11 @@ start_fake() {
   [ "$output" = "$(printf 'hosts\t1\nservices\t2')" ]
   [ "$stderr" = "plan.yaml:5:3: warning: services[1]: IANA assigns 8080 to http-alt" ]
   jq -e --rawfile plan "$BATS_TEST_TMPDIR/plan.yaml" \
-    'select(.path == "/api/v1/import") | .method == "POST" and .content_type == "application/yaml" and .body == $plan and .authorization == "Bearer portreg_fake"' \
+    'select(.path | startswith("/api/v1/import?file=")) | .method == "POST" and .content_type == "application/yaml" and .body == $plan and .authorization == "Bearer portreg_fake"' \
     "$FAKE_LOG"
   # standard input, --dry-run
   run -0 "$PORTREG" remote import --dry-run - <"$BATS_TEST_TMPDIR/plan.yaml"
-  tail -1 "$FAKE_LOG" | jq -e '.path == "/api/v1/import?dry_run=1"'
+  tail -1 "$FAKE_LOG" | jq -e '.path == "/api/v1/import?dry_run=1&file=-"'
   run -0 "$PORTREG" remote --json import "$BATS_TEST_TMPDIR/plan.yaml"
   jq -e '.created.services == 2' <<<"$output"
   # a plan with errors: 422, its diagnostics as file:line:column with the file given, exit 2
@@ -318,13 +319,36 @@ start_fake() {
   [ -z "$output" ]
   [ "$(cat "$BATS_TEST_TMPDIR/services")" = "$(printf 'orders-db\t5432/tcp\nbilling\t7100/tcp')" ]
   run --separate-stderr -2 "$PORTREG" remote export services -o "$BATS_TEST_TMPDIR/no/such/dir/file"
-  # and what this tree's real server says to them: it has no such routes (3, said so)
+}
+
+@test "remote: import and export against the real server: created counts, a dry run, 422 diagnostics with the file, the exports" {
   make_tokens
   start_server
-  run --separate-stderr -3 remote "$ADMIN" import "$BATS_TEST_TMPDIR/plan.yaml"
-  [[ "$stderr" == *"the server has no POST /api/v1/import"* ]]
-  run --separate-stderr -3 remote "$ADMIN" export nft
-  [[ "$stderr" == *"the server has no GET /api/v1/exports/nft"* ]]
+  plan="$BATS_TEST_DIRNAME/../../examples/plan.yaml"
+  run --separate-stderr -0 remote "$ADMIN" import --dry-run "$plan"
+  echo "$output"
+  [[ "$output" == *$'hosts\t3'* && "$output" == *$'assignments\t13'* ]]
+  run -0 remote "$READER" --json hosts
+  [ "$(jq '.items | length' <<<"$output")" = 0 ]
+  run --separate-stderr -3 remote "$REQUESTER" import "$plan"
+  run --separate-stderr -0 remote "$ADMIN" --json import "$plan"
+  jq -e '.created == {"hosts":3,"groups":2,"services":5,"assignments":13}' <<<"$output"
+  run -0 remote "$READER" --json hosts
+  [ "$(jq '.items | length' <<<"$output")" = 3 ]
+  # a plan with errors: 422, the diagnostics placed in the file given, exit 2, nothing imported
+  printf 'hosts:\n  - name: new1\nservices:\n  - name: x\n    hosts: [new1]\n    port: 70000\n    exposure: public\n' >"$BATS_TEST_TMPDIR/bad.yaml"
+  run --separate-stderr -2 remote "$ADMIN" import "$BATS_TEST_TMPDIR/bad.yaml"
+  echo "$stderr"
+  [[ "$stderr" == *"bad.yaml:6:11: error: services[0].port"* ]]
+  run -0 remote "$READER" --json hosts
+  [ "$(jq '.items | length' <<<"$output")" = 3 ]
+  # exports: the plan the registry holds is one plan check accepts; services(5) lines
+  run -0 remote "$READER" export plan -o "$BATS_TEST_TMPDIR/exported.yaml"
+  run -0 "$PORTREG" plan check "$BATS_TEST_TMPDIR/exported.yaml"
+  run -0 remote "$READER" export services
+  [[ "$output" == *"/tcp"* ]]
+  run --separate-stderr -2 remote "$READER" export bogus
+  [[ "$stderr" == *bogus* ]]
 }
 
 @test "remote: 5xx is 3 with the request id, escapes in errors, redirects not followed" {

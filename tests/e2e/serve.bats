@@ -733,7 +733,7 @@ YAML
   grep -q '^pg  *5432/tcp  *# team-db; orders "db"$' "$BATS_TEST_TMPDIR/services"
   curl -sf -D "$BATS_TEST_TMPDIR/h" -H "Authorization: Bearer $READER" -o "$BATS_TEST_TMPDIR/netbox" "$URL/api/v1/exports/netbox-csv"
   grep -qi '^content-type: text/csv' "$BATS_TEST_TMPDIR/h"
-  tr -d '\r' <"$BATS_TEST_TMPDIR/netbox" | grep -qx 'db2,pg,tcp,5432,"team-db; orders ""db"""'
+  tr -d '\r' <"$BATS_TEST_TMPDIR/netbox" | grep -qx 'dcim.device,db2,pg,tcp,5432,"team-db; orders ""db"""'
   curl -sf -H "Authorization: Bearer $READER" -o "$BATS_TEST_TMPDIR/iana" "$URL/api/v1/exports/iana-csv"
   grep -q '^web,8081,tcp,' "$BATS_TEST_TMPDIR/iana"
   curl -sf -H "Authorization: Bearer $READER" -o "$BATS_TEST_TMPDIR/nft" "$URL/api/v1/exports/nft?host=db1"
