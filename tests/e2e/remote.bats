@@ -122,6 +122,15 @@ start_fake() {
   [ "$(cut -f4 <<<"$output" | tr '\n' ' ')" = "assignment.created assignment.quarantined " ]
   run -0 remote "$READER" --json events --kind assignment.quarantined
   jq -e '.items[0].before.state == "active" and .items[0].after.state == "quarantined"' <<<"$output"
+  # a rejection keeps its reason, in the request and its event
+  run -0 remote "$REQUESTER" request billing --host db1 --port 7200
+  rejected="$(cut -f1 <<<"$output")"
+  run -0 remote "$ADMIN" reject "$rejected" --reason "use the shared billing port"
+  [ "$(cut -f2 <<<"$output")" = rejected ]
+  run -0 remote "$READER" --json requests --state rejected
+  jq -e '.items[0].decision_reason == "use the shared billing port" and .items[0].decided_by == "alice"' <<<"$output"
+  run -0 remote "$READER" --json events --kind request.rejected
+  jq -e '.items[0].after.decision_reason == "use the shared billing port"' <<<"$output"
   # 31 days later (the same database, the clock moved) the port can be had again
   stop_server
   start_server --clock-offset $((31 * 86400))

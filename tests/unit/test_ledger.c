@@ -73,7 +73,7 @@ static int request_and_approve(struct ledger *l, const char *text, json_t **assi
     json_decref(b);
     if (r < 0)
         return r;
-    r = ledger_request_action(l, &admin, store_row_int(req, "id", 0), "approve", -1, &approved, lerr);
+    r = ledger_request_action(l, &admin, store_row_int(req, "id", 0), "approve", NULL, -1, &approved, lerr);
     if (r == 0 && assignment_ids)
         *assignment_ids = json_incref(json_object_get(approved, "assignments"));
     json_decref(req);
@@ -118,13 +118,13 @@ static void two_approvals_of_one_port_one_wins(void **state)
     json_t *b = body("{\"service\":\"a\",\"host\":\"web\",\"port\":8080}"), *r1 = NULL, *r2 = NULL, *out = NULL;
     assert_int_equal(ledger_request_submit(l, &admin, b, &r1, &lerr), 0);
     assert_int_equal(ledger_request_submit(l, &admin, b, &r2, &lerr), 0);
-    assert_int_equal(ledger_request_action(l, &admin, store_row_int(r1, "id", 0), "approve", -1, &out, &lerr), 0);
+    assert_int_equal(ledger_request_action(l, &admin, store_row_int(r1, "id", 0), "approve", NULL, -1, &out, &lerr), 0);
     json_decref(out);
-    assert_int_equal(ledger_request_action(l, &admin, store_row_int(r2, "id", 0), "approve", -1, &out, &lerr), -1);
+    assert_int_equal(ledger_request_action(l, &admin, store_row_int(r2, "id", 0), "approve", NULL, -1, &out, &lerr), -1);
     assert_int_equal(lerr.kind, LEDGER_CONFLICT);
     ledger_error_clear(&lerr);
     /* If-Match with an old version */
-    assert_int_equal(ledger_request_action(l, &admin, store_row_int(r2, "id", 0), "reject", 7, &out, &lerr), -1);
+    assert_int_equal(ledger_request_action(l, &admin, store_row_int(r2, "id", 0), "reject", NULL, 7, &out, &lerr), -1);
     assert_int_equal(lerr.kind, LEDGER_PRECONDITION_FAILED);
     ledger_error_clear(&lerr);
     json_decref(b);
@@ -340,7 +340,7 @@ static void groups_expand_at_approval_and_guard_their_hosts(void **state)
     ledger_error_clear(&lerr);
     assert_int_equal(ledger_group_update(l, &admin, store_row_int(group, "id", 0), patch, 1, &patched, &lerr), 0);
     assert_int_equal(store_row_int(patched, "version", 0), 2);
-    assert_int_equal(ledger_request_action(l, &admin, store_row_int(req, "id", 0), "approve", -1, &approved, &lerr), 0);
+    assert_int_equal(ledger_request_action(l, &admin, store_row_int(req, "id", 0), "approve", NULL, -1, &approved, &lerr), 0);
     assert_int_equal(json_array_size(json_object_get(approved, "assignments")), 2);
     assert_int_equal(json_array_size(json_object_get(approved, "hosts")), 2);
     /* the assignments record the group and are listed by it */

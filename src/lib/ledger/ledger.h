@@ -105,11 +105,13 @@ int ledger_service_delete(struct ledger *ledger, const struct ledger_actor *acto
                           int64_t if_match, struct ledger_error *lerr);
 
 /* Requests: submit, then approve (creates the assignments in the same transaction) | reject |
- * withdraw. action is "approve", "reject" or "withdraw". */
+ * withdraw. action is "approve", "reject" or "withdraw"; body (NULL or {"reason"?}) gives the
+ * decision's reason, kept as decision_reason. */
 int ledger_request_submit(struct ledger *ledger, const struct ledger_actor *actor, const json_t *body,
                           json_t **out, struct ledger_error *lerr);
 int ledger_request_action(struct ledger *ledger, const struct ledger_actor *actor, int64_t id,
-                          const char *action, int64_t if_match, json_t **out, struct ledger_error *lerr);
+                          const char *action, const json_t *body, int64_t if_match, json_t **out,
+                          struct ledger_error *lerr);
 
 /* A direct assignment (admin): the body of a request (host | hosts | group), checked as an
  * approval is, recorded as a request approved by actor. *out: the assignment when the body

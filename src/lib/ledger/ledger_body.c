@@ -52,6 +52,9 @@ static const struct body_field lease_fields[] = {
 static const struct body_field renew_fields[] = {
     { "ttl", BODY_INTEGER, false, 1, 366LL * 86400 }, BODY_END,
 };
+static const struct body_field decision_fields[] = {
+    { "reason", BODY_STRING, false, 0, 2000 }, BODY_END,
+};
 static const struct body_field deassign_fields[] = {
     { "days", BODY_INTEGER, false, 0, 3650 }, { "reason", BODY_STRING, false, 0, 2000 }, BODY_END,
 };
@@ -85,6 +88,7 @@ static const struct body_field *const body_tables[LEDGER_BODY_KIND_COUNT] = {
     [LEDGER_BODY_LEASE] = lease_fields,
     [LEDGER_BODY_RENEW] = renew_fields,
     [LEDGER_BODY_DEASSIGN] = deassign_fields,
+    [LEDGER_BODY_DECISION] = decision_fields,
     [LEDGER_BODY_POLICY] = policy_fields,
     [LEDGER_BODY_EMPTY] = empty_fields,
     [LEDGER_BODY_GROUP] = group_fields,

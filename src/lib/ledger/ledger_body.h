@@ -23,6 +23,7 @@ enum ledger_body_kind {
     LEDGER_BODY_GROUP_PATCH,     /* PATCH /groups/{id} */
     LEDGER_BODY_SERVICE,         /* POST /services */
     LEDGER_BODY_SERVICE_PATCH,   /* PATCH /services/{id} */
+    LEDGER_BODY_DECISION,        /* approve, reject, withdraw: {"reason"?} */
     LEDGER_BODY_KIND_COUNT,
 };
 

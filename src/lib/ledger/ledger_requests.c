@@ -288,12 +288,15 @@ static int approve(struct ledger_txn *txn, const struct ledger_actor *actor, jso
 }
 
 int ledger_request_action(struct ledger *ledger, const struct ledger_actor *actor, int64_t id,
-                          const char *action, int64_t if_match, json_t **out, struct ledger_error *lerr)
+                          const char *action, const json_t *body, int64_t if_match, json_t **out,
+                          struct ledger_error *lerr)
 {
     const char *new_state = strcmp(action, "approve") == 0 ? "approved" : strcmp(action, "reject") == 0 ? "rejected"
                           : strcmp(action, "withdraw") == 0 ? "withdrawn" : NULL;
     if (!new_state)
         return ledger_fail(lerr, LEDGER_NOT_FOUND, "unknown-action", "", "requests have no action %s", action);
+    if (body && ledger_body_validate(LEDGER_BODY_DECISION, body, lerr) < 0)
+        return -1;
     struct ledger_txn txn;
     if (ledger_txn_begin(ledger, true, &txn, lerr) < 0)
         return -1;
@@ -317,6 +320,9 @@ int ledger_request_action(struct ledger *ledger, const struct ledger_actor *acto
     if (r == 0) {
         json_object_set_new(row, "state", json_string(new_state));
         json_object_set_new(row, "decided_by", json_string(actor->name));
+        const json_t *reason = body ? json_object_get(body, "reason") : NULL;
+        if (reason)
+            json_object_set(row, "decision_reason", (json_t *)reason);
         r = ledger_txn_update(&txn, STORE_REQUESTS, row, -1, lerr);
     }
     if (r == 0) {

@@ -25,7 +25,8 @@ static const struct store_column request_columns[] = {
     { "service", STORE_TEXT }, { "hosts", STORE_JSON }, { "proto", STORE_TEXT },
     { "port", STORE_JSON }, { "bind", STORE_TEXT }, { "exposure", STORE_TEXT },
     { "owner", STORE_TEXT }, { "reason", STORE_TEXT }, { "state", STORE_TEXT },
-    { "group", STORE_TEXT }, { "requested_by", STORE_TEXT }, { "decided_by", STORE_TEXT }, { "assignments", STORE_JSON },
+    { "group", STORE_TEXT }, { "requested_by", STORE_TEXT }, { "decided_by", STORE_TEXT },
+    { "decision_reason", STORE_TEXT }, { "assignments", STORE_JSON },
     { "version", STORE_INT }, { "created", STORE_INT }, { "updated", STORE_INT }, { NULL, 0 },
 };
 static const struct store_column assignment_columns[] = {

@@ -78,6 +78,8 @@ static const char *const sqlite_migrations[] = {
     "ALTER TABLE assignments ADD COLUMN \"group\" TEXT; ALTER TABLE assignments ADD COLUMN exposure TEXT;"
     "CREATE INDEX assignments_group ON assignments(\"group\");"
     "ALTER TABLE leases ADD COLUMN requested_by TEXT;",
+    /* 3: why a request was approved, rejected or withdrawn (the admin's or requester's words) */
+    "ALTER TABLE requests ADD COLUMN decision_reason TEXT;",
 };
 #define SQLITE_MIGRATION_COUNT (sizeof sqlite_migrations / sizeof sqlite_migrations[0])
 
