@@ -25,6 +25,9 @@
 #include "server/server_rate_limit.h"
 
 #define SERVER_DRAIN_SECONDS 10
+#define SERVER_RECLAIM_SECONDS 2     /* expired leases are reclaimed this often */
+#define SERVER_RECLAIM_BATCH 64u
+#define SERVER_RECLAIM_BATCHES 16u
 
 struct request_ctx {
     struct timespec start;
@@ -433,6 +436,21 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
     atomic_fetch_sub(&state->in_flight, 1);
 }
 
+/* Expired leases → expired: batches of SERVER_RECLAIM_BATCH, at most SERVER_RECLAIM_BATCHES
+ * of them a tick, so one tick never holds the write lock long. A failure (database busy or
+ * away) is left for the next tick. */
+static void reclaim_expired_leases(struct ledger *ledger)
+{
+    for (unsigned batch = 0; ledger && batch < SERVER_RECLAIM_BATCHES; batch++) {
+        struct ledger_error lerr = { 0 };
+        unsigned reclaimed = 0;
+        int r = ledger_reclaim_leases(ledger, SERVER_RECLAIM_BATCH, &reclaimed, &lerr);
+        ledger_error_clear(&lerr);
+        if (r < 0 || reclaimed < SERVER_RECLAIM_BATCH)
+            return;
+    }
+}
+
 int server_run(const struct server_options *opt_in, const int *fds, size_t count, void (*ready)(void *),
                void *ready_ctx, struct pr_error *err)
 {
@@ -480,8 +498,11 @@ int server_run(const struct server_options *opt_in, const int *fds, size_t count
         sigemptyset(&set);
         sigaddset(&set, SIGTERM);
         sigaddset(&set, SIGINT);
-        int sig;
-        sigwait(&set, &sig);
+        /* the main thread waits for the signal and meanwhile reclaims expired leases, a
+         * bounded batch at a time, so they end (and their ports free) with no lease request */
+        const struct timespec tick = { .tv_sec = SERVER_RECLAIM_SECONDS };
+        while (sigtimedwait(&set, NULL, &tick) < 0)
+            reclaim_expired_leases(opt.ledger);
         /* drain: no new connections, the requests in flight finish (SERVER_DRAIN_SECONDS at most) */
         for (size_t i = 0; i < count; i++)
             if (daemons[i]) {

@@ -803,3 +803,22 @@ api_yaml() {
   api_yaml /api/v1/import "$ADMIN" "$BATS_TEST_TMPDIR/huge.yaml"
   [ "$STATUS" = 413 ]
 }
+
+@test "serve: an expired lease is reclaimed by the server itself (no other request needed): expired, its event, its port free" {
+  start_server
+  api POST /api/v1/hosts "$ADMIN" '{"name":"rc"}'
+  api POST /api/v1/leases "$REQUESTER" '{"service":"short","host":"rc","port":9300,"ttl":1}'
+  [ "$STATUS" = 201 ]
+  lease="$(jq -r .id <<<"$BODY")"
+  # the server reclaims every 2 s; no lease request is made meanwhile
+  for i in $(seq 50); do
+    api GET "/api/v1/leases/$lease" "$READER"
+    [ "$(jq -r .state <<<"$BODY")" = expired ] && break
+    sleep 0.2
+  done
+  [ "$(jq -r .state <<<"$BODY")" = expired ]
+  api GET "/api/v1/events?kind=lease.expired" "$READER"
+  [ "$(jq -r '.items[0].actor' <<<"$BODY")" = portreg-serve ]
+  api GET "/api/v1/portmap/rc/tcp?format=json" "$READER"
+  [ "$(jq -r .counts.leased <<<"$BODY")" = 0 ]
+}
