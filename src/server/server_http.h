@@ -32,6 +32,9 @@ struct server_response {
     unsigned status;
     json_t *body;                            /* owned; NULL: no body */
     int64_t version;                         /* > 0: sent as ETag */
+    char *text;                              /* owned, malloc'd: a body already serialised
+                                                (a cached document); sent instead of body */
+    size_t text_len;
 };
 
 typedef void (*route_handler)(struct server_request *req, struct server_response *resp);
@@ -58,6 +61,9 @@ const struct server_route *server_route_find(const char *method, const char *pat
                                              bool *path_known);
 
 /* Responses. */
+/* body as the API sends it: compact, JSON_REAL_PRECISION(6) as the CLI's --json, a newline
+ * at the end; malloc'd (NULL when out of memory), its length in *len. */
+char *server_json_text(const json_t *body, size_t *len);
 void respond_json(struct server_response *resp, unsigned status, json_t *body);
 void respond_error(struct server_response *resp, unsigned status, const char *code, const char *field,
                    const char *message);

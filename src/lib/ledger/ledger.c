@@ -201,9 +201,11 @@ int ledger_open(const struct ledger_options *opt, struct ledger **out, struct pr
     if (opt->secret)
         memcpy(ledger->secret, opt->secret, ledger->secret_len);
     pthread_mutex_init(&ledger->write_lock, NULL);
+    pthread_mutex_init(&ledger->token_cache_lock, NULL);
     int r = backend->open(location, opt->connections ? opt->connections : 2, &ledger->store, err);
     if (r < 0) {
         pthread_mutex_destroy(&ledger->write_lock);
+        pthread_mutex_destroy(&ledger->token_cache_lock);
         free(ledger);
         return r;
     }
@@ -244,6 +246,7 @@ void ledger_close(struct ledger *ledger)
     json_decref(ledger->policy_doc);
     free(ledger->maps);
     pthread_mutex_destroy(&ledger->write_lock);
+    pthread_mutex_destroy(&ledger->token_cache_lock);
     free(ledger);
 }
 

@@ -26,6 +26,19 @@ struct port_map {
     struct port_set taken;
 };
 
+/* A token recently found in the store (ledger_tokens.c): trusted for
+ * LEDGER_TOKEN_CACHE_MS, so a busy client costs one store read a second, not one a request. */
+#define LEDGER_TOKEN_CACHE_SLOTS 64u
+#define LEDGER_TOKEN_CACHE_MS 1000
+struct token_cache_entry {
+    char hash[65];        /* "" when empty */
+    char name[128];
+    enum ledger_role role;
+    int64_t id, expires;  /* expires -1: never */
+    int64_t last_used;
+    int64_t read_ms;      /* CLOCK_MONOTONIC when read from the store */
+};
+
 struct ledger {
     const struct store_backend *backend;
     struct store *store;
@@ -39,6 +52,8 @@ struct ledger {
     struct ledger_policy policy;
     struct port_map *maps;
     size_t map_count, map_capacity;
+    pthread_mutex_t token_cache_lock;
+    struct token_cache_entry token_cache[LEDGER_TOKEN_CACHE_SLOTS];
 };
 
 struct ledger_txn {
