@@ -1,5 +1,5 @@
 /* store_sqlite.c — the SQLite backend of store.h: WAL, synchronous=FULL (a commit is on disk
- * when it returns), a busy timeout, a pool of connections (one per server thread), the schema
+ * when it returns; sqlite:PATH?synchronous=normal trades that for speed), a busy timeout, a pool of connections (one per server thread), the schema
  * versioned in schema_migrations and migrated at open inside one transaction.
  * Isolation relied on: SQLite has one writer at a time; BEGIN IMMEDIATE takes the write lock
  * when the transaction starts, so a write transaction's reads (the conflict checks) and its
@@ -123,7 +123,10 @@ static int sqlite_migrate(sqlite3 *db, struct pr_error *err)
     return sqlite_exec(db, "COMMIT", err);
 }
 
-static int sqlite_open_one(const char *path, sqlite3 **out, struct pr_error *err)
+/* synchronous=FULL unless the URL says ?synchronous=normal (WAL: a commit is then durable
+ * only at the next checkpoint or WAL sync; a power loss may lose the last commits, never
+ * corrupt the file). */
+static int sqlite_open_one(const char *path, bool sync_normal, sqlite3 **out, struct pr_error *err)
 {
     sqlite3 *db = NULL;
     int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
@@ -133,7 +136,9 @@ static int sqlite_open_one(const char *path, sqlite3 **out, struct pr_error *err
         return r;
     }
     sqlite3_busy_timeout(db, SQLITE_BUSY_TIMEOUT_MS);
-    int r = sqlite_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;", err);
+    int r = sqlite_exec(db, sync_normal ? "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"
+                                        : "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;",
+                        err);
     if (r < 0) {
         sqlite3_close(db);
         return r;
@@ -158,6 +163,23 @@ static int sqlite_open(const char *location, unsigned connections, struct store 
 {
     if (!location || !location[0])
         return pr_error_set(err, -EINVAL, "sqlite: give a path: sqlite:PATH");
+    /* sqlite:PATH?synchronous=full|normal: the one option of the URL */
+    char path[4096];
+    bool sync_normal = false;
+    const char *query = strchr(location, '?');
+    size_t path_len = query ? (size_t)(query - location) : strlen(location);
+    if (path_len == 0 || path_len >= sizeof path)
+        return pr_error_set(err, -EINVAL, "sqlite: give a path: sqlite:PATH");
+    memcpy(path, location, path_len);
+    path[path_len] = '\0';
+    if (query) {
+        if (strcmp(query, "?synchronous=normal") == 0)
+            sync_normal = true;
+        else if (strcmp(query, "?synchronous=full") != 0)
+            return pr_error_set(err, -EINVAL, "sqlite:%s: the URL's option is synchronous=full or synchronous=normal",
+                                location);
+    }
+    location = path;
     struct store *store = calloc(1, sizeof *store);
     if (!store || !(store->conns = calloc(connections ? connections : 1, sizeof *store->conns))) {
         free(store);
@@ -167,7 +189,7 @@ static int sqlite_open(const char *location, unsigned connections, struct store 
     pthread_cond_init(&store->freed, NULL);
     int r = 0;
     for (unsigned i = 0; i < (connections ? connections : 1) && r == 0; i++) {
-        r = sqlite_open_one(location, &store->conns[i].db, err);
+        r = sqlite_open_one(location, sync_normal, &store->conns[i].db, err);
         if (r == 0)
             store->count++;
         if (r == 0 && i == 0)
