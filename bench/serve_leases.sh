@@ -61,9 +61,15 @@ bench_mode() {
     "$build/sqlite_commit_rate" "$work/peer-$sync.db" "$duration" "$sync" >>"$work/commits.$sync"
     rm -f "$work/peer-$sync.db" "$work/peer-$sync.db-wal" "$work/peer-$sync.db-shm"
   }
+  cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$pid/stat"; }
   run_leases() {
-    "$build/lease_load" "$lease_url" "$requester" "$clients" "$per_client" "round$1" bench-host "$range" 3600 \
-      "$work/ports.$sync.round$1" >>"$work/leases.$sync"
+    local before after line
+    before=$(cpu_ticks)
+    line=$("$build/lease_load" "$lease_url" "$requester" "$clients" "$per_client" "round$1" bench-host "$range" 3600 \
+      "$work/ports.$sync.round$1")
+    after=$(cpu_ticks)
+    # the server's own CPU time per lease (user + system): steadier than rates on a busy machine
+    echo "$line cpu_us=$(( (after - before) * 1000000 / $(getconf CLK_TCK) / (clients * per_client) ))" >>"$work/leases.$sync"
   }
   local round
   for round in $(seq 1 "$rounds"); do
@@ -80,11 +86,12 @@ bench_mode() {
   local granted
   granted=$(cat "$work"/ports."$sync".* | wc -l)
   bench_serve_stop "$pid"
-  local rate p50 p99 peer
+  local rate p50 p99 peer cpu
   rate=$(while read -r l; do bench_field "$l" rate; done <"$work/leases.$sync" | bench_median)
   p50=$(while read -r l; do bench_field "$l" p50_ms; done <"$work/leases.$sync" | bench_median)
   p99=$(while read -r l; do bench_field "$l" p99_ms; done <"$work/leases.$sync" | bench_median)
   peer=$(while read -r l; do bench_field "$l" rate; done <"$work/commits.$sync" | bench_median)
+  cpu=$(while read -r l; do bench_field "$l" cpu_us; done <"$work/leases.$sync" | bench_median)
   echo "ok: $granted leases granted, every port once, none outside $range"
   printf 'leases via HTTP   median %7.0f leases/s   p50 %6.2f ms   p99 %6.2f ms   (%s rounds of %s x %s)\n' \
     "$rate" "$p50" "$p99" "$rounds" "$clients" "$per_client"
@@ -95,6 +102,7 @@ bench_mode() {
   else
     awk -v o="$rate" -v p="$peer" 'BEGIN { printf "ratio leases/commits: %.3f  (reported)\n", o / p }'
   fi
+  echo "server CPU per lease (user + system, median): $cpu us"
   echo "server peak RSS (VmHWM): $hwm"
 }
 
