@@ -86,20 +86,34 @@ int ledger_txn_begin(struct ledger *ledger, bool write, struct ledger_txn *txn, 
     return 0;
 }
 
+int ledger_txn_durable(struct ledger_txn *txn, bool committed, int r, struct ledger_error *lerr)
+{
+    /* after write_lock is let go: the next writer runs while this commit reaches the disk */
+    struct pr_error err;
+    pr_error_clear(&err);
+    if (committed && txn->ledger->backend->sync && txn->ledger->backend->sync(txn->conn, &err) < 0)
+        return ledger_store_fail(lerr, &err, "commit");
+    return r;
+}
+
 int ledger_txn_end(struct ledger_txn *txn, int r, struct ledger_error *lerr)
 {
     struct ledger *ledger = txn->ledger;
     struct pr_error err;
     pr_error_clear(&err);
+    bool committed = false;
     if (r == 0 && ledger->backend->commit(txn->conn, &err) < 0) {
         ledger->backend->rollback(txn->conn);
         r = ledger_store_fail(lerr, &err, "commit");
     } else if (r != 0) {
         ledger->backend->rollback(txn->conn);
+    } else {
+        committed = txn->write;
     }
-    ledger->backend->release(ledger->store, txn->conn);
     if (txn->write)
         pthread_mutex_unlock(&ledger->write_lock);
+    r = ledger_txn_durable(txn, committed, r, lerr);
+    ledger->backend->release(ledger->store, txn->conn);
     return r;
 }
 
@@ -509,7 +523,12 @@ int ledger_policy_set(struct ledger *ledger, const struct ledger_actor *actor, c
         ledger->backend->rollback(txn.conn);
         json_decref(doc);
     }
-    ledger->backend->release(ledger->store, txn.conn);
     pthread_mutex_unlock(&ledger->write_lock);
+    if (r == 0 && ledger_txn_durable(&txn, true, 0, lerr) < 0) {
+        json_decref(*out);
+        *out = NULL;
+        r = -1;
+    }
+    ledger->backend->release(ledger->store, txn.conn);
     return r;
 }

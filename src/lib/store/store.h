@@ -64,6 +64,10 @@ struct store_backend {
      * the busy timeout); the transaction sees every commit made before it began. */
     int (*begin)(struct store_conn *conn, bool write, struct pr_error *err);
     int (*commit)(struct store_conn *conn, struct pr_error *err);
+    /* After a successful commit, once the caller has let other writers go: wait until that
+     * commit is durable (a backend may sync several commits at once). NULL: commit itself is
+     * durable. An answer that reports the change is sent only after this returned 0. */
+    int (*sync)(struct store_conn *conn, struct pr_error *err);
     void (*rollback)(struct store_conn *conn);
     /* Rows. insert fills *id (also set as "id" in row); get: -ENOENT when absent; update
      * replaces every column of the row with id; list: rows with id > after_id in id order,

@@ -14,16 +14,46 @@
 
 #define SQLITE_BUSY_TIMEOUT_MS 10000
 
-struct store_conn {
-    sqlite3 *db;
-    bool in_use;
+/* Prepared statements kept per connection, by SQL text: a statement is parsed and planned
+ * once, then reset and rebound (a lease runs about ten statements; preparing them each time
+ * cost more than running them). Full, the least recently used one is finalised. */
+#define STATEMENT_CACHE_SIZE 64
+
+struct cached_statement {
+    uint64_t hash;            /* of sql; 0: empty slot */
+    char *sql;
+    sqlite3_stmt *st;
+    uint64_t last_used;
 };
 
+struct store_conn {
+    sqlite3 *db;
+    struct store *store;
+    bool in_use;
+    uint64_t commit_seq;      /* the number of this connection's last commit (group sync) */
+    uint64_t uses;
+    struct cached_statement statements[STATEMENT_CACHE_SIZE];
+};
+
+/* Group sync (synchronous=FULL, the default). SQLite's FULL is NORMAL plus a sync of the WAL
+ * after each commit, made while the writer still holds the write lock, so commits are as many
+ * as the disk does syncs. Here the connections run NORMAL and the store makes that sync
+ * itself (sqlite_sync) after the writer has let go of the locks: a commit takes a number, and
+ * one sync of the WAL file covers every commit numbered before it began; writers that arrive
+ * while a sync runs wait for it and share the next. An answer is sent only after its sync, so
+ * every acknowledged change is on disk, as with FULL. A reader may see a change whose writer
+ * is still waiting for the disk. */
 struct store {
     struct store_conn *conns;
     unsigned count;
     pthread_mutex_t lock;
     pthread_cond_t freed;
+    bool group_sync;
+    pthread_mutex_t sync_lock;
+    pthread_cond_t synced_cond;
+    uint64_t committed;       /* commits made (numbered in commit order, under SQLite's write lock) */
+    uint64_t synced;          /* commits known to be on disk */
+    bool syncing;
 };
 
 /* Migrations in order; migration i brings the schema to version i + 1. Never edit one that
@@ -84,6 +114,75 @@ static int sqlite_exec(sqlite3 *db, const char *sql, struct pr_error *err)
     return rc == SQLITE_OK ? 0 : sqlite_fail(db, rc, err, "sqlite");
 }
 
+static uint64_t sql_hash(const char *sql)
+{
+    uint64_t h = 1469598103934665603ull;   /* FNV-1a */
+    for (const unsigned char *p = (const unsigned char *)sql; *p; p++)
+        h = (h ^ *p) * 1099511628211ull;
+    return h ? h : 1;
+}
+
+/* The prepared statement for sql on conn (from the cache, reset, or prepared now); give it
+ * back with statement_put. SQLITE_OK or the prepare's error. */
+static int statement_get(struct store_conn *conn, const char *sql, sqlite3_stmt **out)
+{
+    uint64_t hash = sql_hash(sql);
+    struct cached_statement *victim = &conn->statements[0];
+    conn->uses++;
+    for (size_t i = 0; i < STATEMENT_CACHE_SIZE; i++) {
+        struct cached_statement *c = &conn->statements[i];
+        if (c->hash == hash && strcmp(c->sql, sql) == 0) {
+            c->last_used = conn->uses;
+            *out = c->st;
+            return SQLITE_OK;
+        }
+        if (c->last_used < victim->last_used)
+            victim = c;
+    }
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v3(conn->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL);
+    if (rc != SQLITE_OK)
+        return rc;
+    char *copy = strdup(sql);
+    if (!copy) {
+        sqlite3_finalize(st);
+        return SQLITE_NOMEM;
+    }
+    sqlite3_finalize(victim->st);
+    free(victim->sql);
+    *victim = (struct cached_statement){ hash, copy, st, conn->uses };
+    *out = st;
+    return SQLITE_OK;
+}
+
+/* Done with a statement of statement_get: reset, bindings cleared (JSON texts freed). */
+static void statement_put(sqlite3_stmt *st)
+{
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+}
+
+/* Run a statement without rows (BEGIN, COMMIT...) through the cache. */
+static int conn_exec(struct store_conn *conn, const char *sql, struct pr_error *err)
+{
+    sqlite3_stmt *st;
+    int rc = statement_get(conn, sql, &st);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step(st);
+        statement_put(st);
+    }
+    return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : sqlite_fail(conn->db, rc, err, "sqlite");
+}
+
+static void conn_close(struct store_conn *conn)
+{
+    for (size_t i = 0; i < STATEMENT_CACHE_SIZE; i++) {
+        sqlite3_finalize(conn->statements[i].st);
+        free(conn->statements[i].sql);
+    }
+    sqlite3_close(conn->db);
+}
+
 static int sqlite_user_version(sqlite3 *db, int64_t *version, struct pr_error *err)
 {
     sqlite3_stmt *st;
@@ -123,10 +222,10 @@ static int sqlite_migrate(sqlite3 *db, struct pr_error *err)
     return sqlite_exec(db, "COMMIT", err);
 }
 
-/* synchronous=FULL unless the URL says ?synchronous=normal (WAL: a commit is then durable
- * only at the next checkpoint or WAL sync; a power loss may lose the last commits, never
- * corrupt the file). */
-static int sqlite_open_one(const char *path, bool sync_normal, sqlite3 **out, struct pr_error *err)
+/* Every connection runs synchronous=NORMAL: with ?synchronous=normal a commit is durable only
+ * at the next checkpoint (a power loss may lose the last commits, never corrupt the file);
+ * by default sqlite_sync adds the commit's WAL sync, which makes it FULL (group sync). */
+static int sqlite_open_one(const char *path, sqlite3 **out, struct pr_error *err)
 {
     sqlite3 *db = NULL;
     int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
@@ -136,9 +235,7 @@ static int sqlite_open_one(const char *path, bool sync_normal, sqlite3 **out, st
         return r;
     }
     sqlite3_busy_timeout(db, SQLITE_BUSY_TIMEOUT_MS);
-    int r = sqlite_exec(db, sync_normal ? "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"
-                                        : "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;",
-                        err);
+    int r = sqlite_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;", err);
     if (r < 0) {
         sqlite3_close(db);
         return r;
@@ -152,9 +249,11 @@ static void sqlite_close(struct store *store)
     if (!store)
         return;
     for (unsigned i = 0; i < store->count; i++)
-        sqlite3_close(store->conns[i].db);
+        conn_close(&store->conns[i]);
     pthread_mutex_destroy(&store->lock);
     pthread_cond_destroy(&store->freed);
+    pthread_mutex_destroy(&store->sync_lock);
+    pthread_cond_destroy(&store->synced_cond);
     free(store->conns);
     free(store);
 }
@@ -187,9 +286,13 @@ static int sqlite_open(const char *location, unsigned connections, struct store 
     }
     pthread_mutex_init(&store->lock, NULL);
     pthread_cond_init(&store->freed, NULL);
+    pthread_mutex_init(&store->sync_lock, NULL);
+    pthread_cond_init(&store->synced_cond, NULL);
+    store->group_sync = !sync_normal;
     int r = 0;
     for (unsigned i = 0; i < (connections ? connections : 1) && r == 0; i++) {
-        r = sqlite_open_one(location, sync_normal, &store->conns[i].db, err);
+        store->conns[i].store = store;
+        r = sqlite_open_one(location, &store->conns[i].db, err);
         if (r == 0)
             store->count++;
         if (r == 0 && i == 0)
@@ -230,17 +333,60 @@ static int sqlite_begin(struct store_conn *conn, bool write, struct pr_error *er
 {
     /* IMMEDIATE: the write lock is taken now, before the transaction reads anything, so the
      * checks it makes hold until COMMIT (SQLite serialises writers). */
-    return sqlite_exec(conn->db, write ? "BEGIN IMMEDIATE" : "BEGIN DEFERRED", err);
+    return conn_exec(conn, write ? "BEGIN IMMEDIATE" : "BEGIN DEFERRED", err);
 }
 
 static int sqlite_commit(struct store_conn *conn, struct pr_error *err)
 {
-    return sqlite_exec(conn->db, "COMMIT", err);
+    bool was_write = sqlite3_txn_state(conn->db, "main") == SQLITE_TXN_WRITE;
+    int r = conn_exec(conn, "COMMIT", err);
+    if (r == 0 && was_write) {
+        /* still serialised by SQLite's write lock (and the ledger's): numbers follow commit order */
+        pthread_mutex_lock(&conn->store->sync_lock);
+        conn->commit_seq = ++conn->store->committed;
+        pthread_mutex_unlock(&conn->store->sync_lock);
+    }
+    return r;
+}
+
+/* Wait until conn's last commit is on disk: one thread syncs the WAL file for every commit
+ * numbered so far while the others wait for it (group sync; see struct store). */
+static int sqlite_sync(struct store_conn *conn, struct pr_error *err)
+{
+    struct store *store = conn->store;
+    if (!store->group_sync || conn->commit_seq == 0)
+        return 0;
+    int rc = SQLITE_OK;
+    pthread_mutex_lock(&store->sync_lock);
+    while (store->synced < conn->commit_seq && rc == SQLITE_OK) {
+        if (store->syncing) {
+            pthread_cond_wait(&store->synced_cond, &store->sync_lock);
+            continue;
+        }
+        store->syncing = true;
+        uint64_t covered = store->committed;   /* every commit numbered now has written its frames */
+        pthread_mutex_unlock(&store->sync_lock);
+        sqlite3_file *wal = NULL;
+        rc = sqlite3_file_control(conn->db, "main", SQLITE_FCNTL_JOURNAL_POINTER, &wal);
+        if (rc == SQLITE_OK && wal && wal->pMethods)
+            rc = wal->pMethods->xSync(wal, SQLITE_SYNC_NORMAL);
+        else if (rc == SQLITE_OK)
+            rc = SQLITE_IOERR;
+        pthread_mutex_lock(&store->sync_lock);
+        store->syncing = false;
+        if (rc == SQLITE_OK && covered > store->synced)
+            store->synced = covered;
+        pthread_cond_broadcast(&store->synced_cond);
+    }
+    pthread_mutex_unlock(&store->sync_lock);
+    conn->commit_seq = 0;
+    return rc == SQLITE_OK ? 0 : pr_error_set(err, -EIO, "sync of the write-ahead log: %s", sqlite3_errstr(rc));
 }
 
 static void sqlite_rollback(struct store_conn *conn)
 {
-    sqlite3_exec(conn->db, "ROLLBACK", NULL, NULL, NULL);
+    struct pr_error ignored;
+    conn_exec(conn, "ROLLBACK", &ignored);
 }
 
 static int bind_value(sqlite3_stmt *st, int index, enum store_column_type type, const json_t *v)
@@ -305,7 +451,7 @@ static int sqlite_insert(struct store_conn *conn, enum store_kind kind, json_t *
     }
     snprintf(sql + n, sizeof sql - n, ") VALUES (%s)", values);
     sqlite3_stmt *st;
-    int rc = sqlite3_prepare_v2(conn->db, sql, -1, &st, NULL);
+    int rc = statement_get(conn, sql, &st);
     if (rc != SQLITE_OK)
         return sqlite_fail(conn->db, rc, err, store_tables[kind].name);
     int i = 1;
@@ -313,7 +459,7 @@ static int sqlite_insert(struct store_conn *conn, enum store_kind kind, json_t *
         rc = bind_value(st, i, c->type, json_object_get(row, c->name));
     if (rc == SQLITE_OK)
         rc = sqlite3_step(st);
-    sqlite3_finalize(st);
+    statement_put(st);
     if (rc != SQLITE_DONE)
         return sqlite_fail(conn->db, rc, err, store_tables[kind].name);
     *id = (int64_t)sqlite3_last_insert_rowid(conn->db);
@@ -331,7 +477,7 @@ static int sqlite_update(struct store_conn *conn, enum store_kind kind, int64_t 
         n += (size_t)snprintf(sql + n, sizeof sql - n, "%s\"%s\" = ?", count ? ", " : "", c->name);
     snprintf(sql + n, sizeof sql - n, " WHERE id = ?");
     sqlite3_stmt *st;
-    int rc = sqlite3_prepare_v2(conn->db, sql, -1, &st, NULL);
+    int rc = statement_get(conn, sql, &st);
     if (rc != SQLITE_OK)
         return sqlite_fail(conn->db, rc, err, store_tables[kind].name);
     int i = 1;
@@ -341,7 +487,7 @@ static int sqlite_update(struct store_conn *conn, enum store_kind kind, int64_t 
         rc = sqlite3_bind_int64(st, i, (sqlite3_int64)id);
     if (rc == SQLITE_OK)
         rc = sqlite3_step(st);
-    sqlite3_finalize(st);
+    statement_put(st);
     if (rc != SQLITE_DONE)
         return sqlite_fail(conn->db, rc, err, store_tables[kind].name);
     return sqlite3_changes(conn->db) ? 0 : pr_error_set(err, -ENOENT, "no %s %lld", store_tables[kind].name, (long long)id);
@@ -352,11 +498,11 @@ static int sqlite_remove(struct store_conn *conn, enum store_kind kind, int64_t 
     char sql[128];
     snprintf(sql, sizeof sql, "DELETE FROM \"%s\" WHERE id = ?", store_tables[kind].name);
     sqlite3_stmt *st;
-    int rc = sqlite3_prepare_v2(conn->db, sql, -1, &st, NULL);
+    int rc = statement_get(conn, sql, &st);
     if (rc == SQLITE_OK) {
         sqlite3_bind_int64(st, 1, (sqlite3_int64)id);
         rc = sqlite3_step(st);
-        sqlite3_finalize(st);
+        statement_put(st);
     }
     if (rc != SQLITE_DONE)
         return sqlite_fail(conn->db, rc, err, store_tables[kind].name);
@@ -371,7 +517,7 @@ static int collect_rows(sqlite3 *db, sqlite3_stmt *st, enum store_kind kind, jso
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW)
         json_array_append_new(*rows, row_from_statement(st, kind));
-    sqlite3_finalize(st);
+    statement_put(st);
     return rc == SQLITE_DONE ? 0 : sqlite_fail(db, rc, err, store_tables[kind].name);
 }
 
@@ -406,7 +552,7 @@ static int sqlite_list(struct store_conn *conn, enum store_kind kind, const stru
     }
     snprintf(sql + n, sizeof sql - n, " ORDER BY id LIMIT ?");
     sqlite3_stmt *st;
-    int rc = sqlite3_prepare_v2(conn->db, sql, -1, &st, NULL);
+    int rc = statement_get(conn, sql, &st);
     if (rc != SQLITE_OK)
         return sqlite_fail(conn->db, rc, err, store_tables[kind].name);
     int i = 1;
@@ -420,7 +566,7 @@ static int sqlite_list(struct store_conn *conn, enum store_kind kind, const stru
     if (rc == SQLITE_OK)
         rc = sqlite3_bind_int(st, i, (int)(limit && limit <= STORE_LIST_MAX ? limit : STORE_LIST_MAX));
     if (rc != SQLITE_OK) {
-        sqlite3_finalize(st);
+        statement_put(st);
         return sqlite_fail(conn->db, rc, err, store_tables[kind].name);
     }
     *rows = NULL;
@@ -455,7 +601,7 @@ static int select_where(struct store_conn *conn, enum store_kind kind, const cha
     size_t n = strlen(sql);
     snprintf(sql + n, sizeof sql - n, " WHERE %s ORDER BY id", where);
     sqlite3_stmt *st;
-    int rc = sqlite3_prepare_v2(conn->db, sql, -1, &st, NULL);
+    int rc = statement_get(conn, sql, &st);
     if (rc != SQLITE_OK)
         return sqlite_fail(conn->db, rc, err, store_tables[kind].name);
     int count = sqlite3_bind_parameter_count(st);
@@ -513,27 +659,26 @@ static int sqlite_policy_get(struct store_conn *conn, json_t **policy, struct pr
 {
     sqlite3_stmt *st;
     *policy = NULL;
-    int rc = sqlite3_prepare_v2(conn->db, "SELECT value FROM policy WHERE key = 'policy'", -1, &st, NULL);
+    int rc = statement_get(conn, "SELECT value FROM policy WHERE key = 'policy'", &st);
     if (rc != SQLITE_OK)
         return sqlite_fail(conn->db, rc, err, "policy");
     rc = sqlite3_step(st);
     if (rc == SQLITE_ROW)
         *policy = json_loads((const char *)sqlite3_column_text(st, 0), 0, NULL);
-    sqlite3_finalize(st);
+    statement_put(st);
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : sqlite_fail(conn->db, rc, err, "policy");
 }
 
 static int sqlite_policy_set(struct store_conn *conn, const json_t *policy, struct pr_error *err)
 {
     sqlite3_stmt *st;
-    int rc = sqlite3_prepare_v2(conn->db, "INSERT OR REPLACE INTO policy (key, value) VALUES ('policy', ?)",
-                                -1, &st, NULL);
+    int rc = statement_get(conn, "INSERT OR REPLACE INTO policy (key, value) VALUES ('policy', ?)", &st);
     if (rc != SQLITE_OK)
         return sqlite_fail(conn->db, rc, err, "policy");
     rc = bind_value(st, 1, STORE_JSON, policy);
     if (rc == SQLITE_OK)
         rc = sqlite3_step(st);
-    sqlite3_finalize(st);
+    statement_put(st);
     return rc == SQLITE_DONE ? 0 : sqlite_fail(conn->db, rc, err, "policy");
 }
 
@@ -554,6 +699,7 @@ const struct store_backend store_backend_sqlite = {
     .release = sqlite_release,
     .begin = sqlite_begin,
     .commit = sqlite_commit,
+    .sync = sqlite_sync,
     .rollback = sqlite_rollback,
     .insert = sqlite_insert,
     .get = sqlite_get,
