@@ -203,6 +203,12 @@ int ledger_token_authenticate(struct ledger *ledger, const char *token, struct l
     actor->role = ledger_role_parse(store_row_text(row, "role"));
     actor->token_id = store_row_int(row, "id", 0);
     int64_t last_used = store_row_int(row, "last_used", 0);
+    /* many clients of one token start at once: the first records the use, the rest see it */
+    pthread_mutex_lock(&ledger->token_cache_lock);
+    const struct token_cache_entry *seen = token_cache_slot(ledger, hex);
+    if (strcmp(seen->hash, hex) == 0 && seen->last_used > last_used)
+        last_used = seen->last_used;
+    pthread_mutex_unlock(&ledger->token_cache_lock);
     if (last_used + TOKEN_LAST_USED_GRANULARITY <= now &&
         ledger_txn_begin(ledger, true, &txn, lerr) == 0) {
         json_object_set_new(row, "last_used", json_integer((json_int_t)now));
