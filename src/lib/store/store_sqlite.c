@@ -13,6 +13,7 @@
 #include "store/store.h"
 
 #define SQLITE_BUSY_TIMEOUT_MS 10000
+#define SQLITE_CHECKPOINT_PAGES 1000   /* SQLite's own default for its automatic checkpoint */
 
 /* Prepared statements kept per connection, by SQL text: a statement is parsed and planned
  * once, then reset and rebound (a lease runs about ten statements; preparing them each time
@@ -31,6 +32,7 @@ struct store_conn {
     struct store *store;
     bool in_use;
     uint64_t commit_seq;      /* the number of this connection's last commit (group sync) */
+    int wal_pages;            /* the WAL's size in pages after this connection's last commit */
     uint64_t uses;
     struct cached_statement statements[STATEMENT_CACHE_SIZE];
 };
@@ -225,7 +227,17 @@ static int sqlite_migrate(sqlite3 *db, struct pr_error *err)
 /* Every connection runs synchronous=NORMAL: with ?synchronous=normal a commit is durable only
  * at the next checkpoint (a power loss may lose the last commits, never corrupt the file);
  * by default sqlite_sync adds the commit's WAL sync, which makes it FULL (group sync). */
-static int sqlite_open_one(const char *path, sqlite3 **out, struct pr_error *err)
+/* The WAL hook (instead of SQLite's automatic checkpoint, which would run inside the commit,
+ * while every other writer waits): remember the size; sqlite_sync checkpoints. */
+static int wal_grew(void *arg, sqlite3 *db, const char *name, int pages)
+{
+    (void)db;
+    (void)name;
+    ((struct store_conn *)arg)->wal_pages = pages;
+    return SQLITE_OK;
+}
+
+static int sqlite_open_one(const char *path, struct store_conn *conn, struct pr_error *err)
 {
     sqlite3 *db = NULL;
     int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
@@ -240,7 +252,8 @@ static int sqlite_open_one(const char *path, sqlite3 **out, struct pr_error *err
         sqlite3_close(db);
         return r;
     }
-    *out = db;
+    sqlite3_wal_hook(db, wal_grew, conn);
+    conn->db = db;
     return 0;
 }
 
@@ -292,7 +305,7 @@ static int sqlite_open(const char *location, unsigned connections, struct store 
     int r = 0;
     for (unsigned i = 0; i < (connections ? connections : 1) && r == 0; i++) {
         store->conns[i].store = store;
-        r = sqlite_open_one(location, &store->conns[i].db, err);
+        r = sqlite_open_one(location, &store->conns[i], err);
         if (r == 0)
             store->count++;
         if (r == 0 && i == 0)
@@ -354,6 +367,12 @@ static int sqlite_commit(struct store_conn *conn, struct pr_error *err)
 static int sqlite_sync(struct store_conn *conn, struct pr_error *err)
 {
     struct store *store = conn->store;
+    if (conn->wal_pages >= SQLITE_CHECKPOINT_PAGES) {
+        /* as SQLite's automatic checkpoint (PASSIVE, at its default size), but after the
+         * writer has let go of the locks: the next writer is not held up by it */
+        conn->wal_pages = 0;
+        sqlite3_wal_checkpoint_v2(conn->db, "main", SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    }
     if (!store->group_sync || conn->commit_seq == 0)
         return 0;
     int rc = SQLITE_OK;
