@@ -74,7 +74,8 @@ int ledger_txn_begin(struct ledger *ledger, bool write, struct ledger_txn *txn, 
     txn->write = write;
     if (write)
         pthread_mutex_lock(&ledger->write_lock);
-    txn->conn = ledger->backend->acquire(ledger->store);
+    txn->conn = write && ledger->backend->acquire_writer ? ledger->backend->acquire_writer(ledger->store)
+                                                         : ledger->backend->acquire(ledger->store);
     struct pr_error err;
     pr_error_clear(&err);
     if (ledger->backend->begin(txn->conn, write, &err) < 0) {
@@ -91,7 +92,7 @@ int ledger_txn_durable(struct ledger_txn *txn, bool committed, int r, struct led
     /* after write_lock is let go: the next writer runs while this commit reaches the disk */
     struct pr_error err;
     pr_error_clear(&err);
-    if (committed && txn->ledger->backend->sync && txn->ledger->backend->sync(txn->conn, &err) < 0)
+    if (committed && txn->ledger->backend->sync && txn->ledger->backend->sync(txn->ledger->store, &err) < 0)
         return ledger_store_fail(lerr, &err, "commit");
     return r;
 }
@@ -110,11 +111,10 @@ int ledger_txn_end(struct ledger_txn *txn, int r, struct ledger_error *lerr)
     } else {
         committed = txn->write;
     }
+    ledger->backend->release(ledger->store, txn->conn);
     if (txn->write)
         pthread_mutex_unlock(&ledger->write_lock);
-    r = ledger_txn_durable(txn, committed, r, lerr);
-    ledger->backend->release(ledger->store, txn->conn);
-    return r;
+    return ledger_txn_durable(txn, committed, r, lerr);
 }
 
 int ledger_txn_end_with_row(struct ledger_txn *txn, int r, json_t *row, json_t **out, struct ledger_error *lerr)
@@ -523,12 +523,12 @@ int ledger_policy_set(struct ledger *ledger, const struct ledger_actor *actor, c
         ledger->backend->rollback(txn.conn);
         json_decref(doc);
     }
+    ledger->backend->release(ledger->store, txn.conn);
     pthread_mutex_unlock(&ledger->write_lock);
     if (r == 0 && ledger_txn_durable(&txn, true, 0, lerr) < 0) {
         json_decref(*out);
         *out = NULL;
         r = -1;
     }
-    ledger->backend->release(ledger->store, txn.conn);
     return r;
 }

@@ -65,8 +65,9 @@ struct ledger_txn {
 int ledger_txn_begin(struct ledger *ledger, bool write, struct ledger_txn *txn, struct ledger_error *lerr);
 /* Commit when r == 0, else roll back; returns r, or -1 when the commit failed. */
 int ledger_txn_end(struct ledger_txn *txn, int r, struct ledger_error *lerr);
-/* After a commit (committed: it was a write) and with write_lock let go: wait until the store
- * says the commit is durable (its group sync); returns r, or -1 when that failed. */
+/* After a commit (committed: it was a write), its connection given back and write_lock let
+ * go: wait until the store says the commit is durable (its group sync); returns r, or -1 when
+ * that failed. */
 int ledger_txn_durable(struct ledger_txn *txn, bool committed, int r, struct ledger_error *lerr);
 /* ledger_txn_end for an operation that answers with row: on success *out takes it, else it is
  * freed (every create, update and action ends this way). */

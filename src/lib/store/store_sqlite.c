@@ -5,10 +5,14 @@
  * when the transaction starts, so a write transaction's reads (the conflict checks) and its
  * writes see no other writer in between — two transactions can never both take one port. */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "store/store.h"
 
@@ -31,8 +35,6 @@ struct store_conn {
     sqlite3 *db;
     struct store *store;
     bool in_use;
-    uint64_t commit_seq;      /* the number of this connection's last commit (group sync) */
-    int wal_pages;            /* the WAL's size in pages after this connection's last commit */
     uint64_t uses;
     struct cached_statement statements[STATEMENT_CACHE_SIZE];
 };
@@ -40,23 +42,36 @@ struct store_conn {
 /* Group sync (synchronous=FULL, the default). SQLite's FULL is NORMAL plus a sync of the WAL
  * after each commit, made while the writer still holds the write lock, so commits are as many
  * as the disk does syncs. Here the connections run NORMAL and the store makes that sync
- * itself (sqlite_sync) after the writer has let go of the locks: a commit takes a number, and
- * one sync of the WAL file covers every commit numbered before it began; writers that arrive
- * while a sync runs wait for it and share the next. An answer is sent only after its sync, so
- * every acknowledged change is on disk, as with FULL. A reader may see a change whose writer
- * is still waiting for the disk. */
+ * itself (sqlite_sync: fdatasync of the -wal file, as SQLite's own sync) after the writer has
+ * let go of the locks and of its connection: a commit takes a number, and one sync covers
+ * every commit numbered before it began; writers that arrive while a sync runs wait for it
+ * and share the next. An answer is sent only after its sync, so every acknowledged change is
+ * on disk, as with FULL. A reader may see a change whose writer still waits for the disk.
+ * Writes go through one connection (conns[0], when there are two or more): SQLite empties a
+ * connection's page cache whenever another connection wrote, so a single writer keeps its
+ * cache; readers take the others. */
 struct store {
     struct store_conn *conns;
     unsigned count;
     pthread_mutex_t lock;
     pthread_cond_t freed;
+    char path[4096];
     bool group_sync;
     pthread_mutex_t sync_lock;
     pthread_cond_t synced_cond;
     uint64_t committed;       /* commits made (numbered in commit order, under SQLite's write lock) */
     uint64_t synced;          /* commits known to be on disk */
     bool syncing;
+    int wal_fd;               /* the -wal file, opened at the first sync; -1 */
+    _Atomic int wal_pages;    /* the WAL's size in pages after the last commit */
+    int checkpoint_tried_at;  /* wal_pages when a checkpoint was last tried (under sync_lock) */
 };
+
+/* The calling thread's last commit, which sqlite_sync waits for. */
+static _Thread_local struct {
+    const struct store *store;
+    uint64_t number;
+} thread_commit;
 
 /* Migrations in order; migration i brings the schema to version i + 1. Never edit one that
  * shipped: add the next. */
@@ -233,7 +248,7 @@ static int wal_grew(void *arg, sqlite3 *db, const char *name, int pages)
 {
     (void)db;
     (void)name;
-    ((struct store_conn *)arg)->wal_pages = pages;
+    atomic_store(&((struct store *)arg)->wal_pages, pages);
     return SQLITE_OK;
 }
 
@@ -252,7 +267,7 @@ static int sqlite_open_one(const char *path, struct store_conn *conn, struct pr_
         sqlite3_close(db);
         return r;
     }
-    sqlite3_wal_hook(db, wal_grew, conn);
+    sqlite3_wal_hook(db, wal_grew, conn->store);
     conn->db = db;
     return 0;
 }
@@ -267,6 +282,8 @@ static void sqlite_close(struct store *store)
     pthread_cond_destroy(&store->freed);
     pthread_mutex_destroy(&store->sync_lock);
     pthread_cond_destroy(&store->synced_cond);
+    if (store->wal_fd >= 0)
+        close(store->wal_fd);
     free(store->conns);
     free(store);
 }
@@ -302,6 +319,8 @@ static int sqlite_open(const char *location, unsigned connections, struct store 
     pthread_mutex_init(&store->sync_lock, NULL);
     pthread_cond_init(&store->synced_cond, NULL);
     store->group_sync = !sync_normal;
+    store->wal_fd = -1;
+    snprintf(store->path, sizeof store->path, "%s", location);
     int r = 0;
     for (unsigned i = 0; i < (connections ? connections : 1) && r == 0; i++) {
         store->conns[i].store = store;
@@ -320,11 +339,12 @@ static int sqlite_open(const char *location, unsigned connections, struct store 
     return 0;
 }
 
-static struct store_conn *sqlite_acquire(struct store *store)
+/* A connection from conns[first..], waiting until one is free. */
+static struct store_conn *acquire_from(struct store *store, unsigned first)
 {
     pthread_mutex_lock(&store->lock);
     for (;;) {
-        for (unsigned i = 0; i < store->count; i++)
+        for (unsigned i = first; i < store->count; i++)
             if (!store->conns[i].in_use) {
                 store->conns[i].in_use = true;
                 pthread_mutex_unlock(&store->lock);
@@ -334,11 +354,27 @@ static struct store_conn *sqlite_acquire(struct store *store)
     }
 }
 
+static struct store_conn *sqlite_acquire(struct store *store)
+{
+    return acquire_from(store, store->count > 1 ? 1 : 0);
+}
+
+static struct store_conn *sqlite_acquire_writer(struct store *store)
+{
+    /* conns[0] alone: writers are one at a time anyway, and its page cache stays valid */
+    pthread_mutex_lock(&store->lock);
+    while (store->conns[0].in_use)
+        pthread_cond_wait(&store->freed, &store->lock);
+    store->conns[0].in_use = true;
+    pthread_mutex_unlock(&store->lock);
+    return &store->conns[0];
+}
+
 static void sqlite_release(struct store *store, struct store_conn *conn)
 {
     pthread_mutex_lock(&store->lock);
     conn->in_use = false;
-    pthread_cond_signal(&store->freed);
+    pthread_cond_broadcast(&store->freed);   /* a writer waits for conns[0], readers for any */
     pthread_mutex_unlock(&store->lock);
 }
 
@@ -356,28 +392,73 @@ static int sqlite_commit(struct store_conn *conn, struct pr_error *err)
     if (r == 0 && was_write) {
         /* still serialised by SQLite's write lock (and the ledger's): numbers follow commit order */
         pthread_mutex_lock(&conn->store->sync_lock);
-        conn->commit_seq = ++conn->store->committed;
+        thread_commit.store = conn->store;
+        thread_commit.number = ++conn->store->committed;
         pthread_mutex_unlock(&conn->store->sync_lock);
     }
     return r;
 }
 
-/* Wait until conn's last commit is on disk: one thread syncs the WAL file for every commit
- * numbered so far while the others wait for it (group sync; see struct store). */
-static int sqlite_sync(struct store_conn *conn, struct pr_error *err)
+/* Sync the -wal file (as SQLite's own sync of it: fdatasync). The file is opened once, its
+ * directory synced then (a new WAL's name is durable, as SQLite does at its first sync), and
+ * opened again if another -wal file has taken its name. Under sync_lock with syncing set. */
+static int sync_wal_file(struct store *store)
 {
-    struct store *store = conn->store;
-    if (conn->wal_pages >= SQLITE_CHECKPOINT_PAGES) {
-        /* as SQLite's automatic checkpoint (PASSIVE, at its default size), but after the
-         * writer has let go of the locks: the next writer is not held up by it */
-        conn->wal_pages = 0;
-        sqlite3_wal_checkpoint_v2(conn->db, "main", SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    char wal[4096 + 8];
+    snprintf(wal, sizeof wal, "%s-wal", store->path);
+    struct stat named, opened;
+    if (stat(wal, &named) < 0)
+        return errno == ENOENT ? 0 : -errno;   /* no WAL: every commit was checkpointed at close */
+    if (store->wal_fd >= 0 && (fstat(store->wal_fd, &opened) < 0 || opened.st_ino != named.st_ino ||
+                               opened.st_dev != named.st_dev)) {
+        close(store->wal_fd);
+        store->wal_fd = -1;
     }
-    if (!store->group_sync || conn->commit_seq == 0)
-        return 0;
-    int rc = SQLITE_OK;
+    if (store->wal_fd < 0) {
+        store->wal_fd = open(wal, O_RDONLY | O_CLOEXEC);
+        if (store->wal_fd < 0)
+            return -errno;
+        char dir[4096];
+        snprintf(dir, sizeof dir, "%s", store->path);
+        char *slash = strrchr(dir, '/');
+        if (slash)
+            *(slash == dir ? slash + 1 : slash) = '\0';
+        int dir_fd = open(slash ? dir : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dir_fd >= 0) {
+            fsync(dir_fd);
+            close(dir_fd);
+        }
+    }
+    return fdatasync(store->wal_fd) < 0 ? -errno : 0;
+}
+
+/* After the writer let go of its locks and connection: checkpoint when the WAL has grown (as
+ * SQLite's automatic checkpoint, PASSIVE at 1000 pages, but not inside the commit; tried
+ * again only after 100 more pages when readers kept it from finishing), then wait until the
+ * calling thread's last commit is on disk: one thread syncs for every commit numbered so far,
+ * the others wait for it (group sync; see struct store). */
+static int sqlite_sync(struct store *store, struct pr_error *err)
+{
+    int pages = atomic_load(&store->wal_pages);
+    bool checkpoint = false;
     pthread_mutex_lock(&store->sync_lock);
-    while (store->synced < conn->commit_seq && rc == SQLITE_OK) {
+    if (pages < store->checkpoint_tried_at)
+        store->checkpoint_tried_at = 0;   /* the WAL started again */
+    if (pages >= SQLITE_CHECKPOINT_PAGES && pages >= store->checkpoint_tried_at + 100) {
+        store->checkpoint_tried_at = pages;
+        checkpoint = true;
+    }
+    pthread_mutex_unlock(&store->sync_lock);
+    if (checkpoint) {
+        struct store_conn *conn = sqlite_acquire(store);
+        sqlite3_wal_checkpoint_v2(conn->db, "main", SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        sqlite_release(store, conn);
+    }
+    if (!store->group_sync || thread_commit.store != store || thread_commit.number == 0)
+        return 0;
+    int r = 0;
+    pthread_mutex_lock(&store->sync_lock);
+    while (store->synced < thread_commit.number && r == 0) {
         if (store->syncing) {
             pthread_cond_wait(&store->synced_cond, &store->sync_lock);
             continue;
@@ -385,21 +466,16 @@ static int sqlite_sync(struct store_conn *conn, struct pr_error *err)
         store->syncing = true;
         uint64_t covered = store->committed;   /* every commit numbered now has written its frames */
         pthread_mutex_unlock(&store->sync_lock);
-        sqlite3_file *wal = NULL;
-        rc = sqlite3_file_control(conn->db, "main", SQLITE_FCNTL_JOURNAL_POINTER, &wal);
-        if (rc == SQLITE_OK && wal && wal->pMethods)
-            rc = wal->pMethods->xSync(wal, SQLITE_SYNC_NORMAL);
-        else if (rc == SQLITE_OK)
-            rc = SQLITE_IOERR;
+        r = sync_wal_file(store);
         pthread_mutex_lock(&store->sync_lock);
         store->syncing = false;
-        if (rc == SQLITE_OK && covered > store->synced)
+        if (r == 0 && covered > store->synced)
             store->synced = covered;
         pthread_cond_broadcast(&store->synced_cond);
     }
     pthread_mutex_unlock(&store->sync_lock);
-    conn->commit_seq = 0;
-    return rc == SQLITE_OK ? 0 : pr_error_set(err, -EIO, "sync of the write-ahead log: %s", sqlite3_errstr(rc));
+    thread_commit.number = 0;
+    return r == 0 ? 0 : pr_error_set(err, r, "sync of the write-ahead log: %s", strerror(-r));
 }
 
 static void sqlite_rollback(struct store_conn *conn)
@@ -715,6 +791,7 @@ const struct store_backend store_backend_sqlite = {
     .open = sqlite_open,
     .close = sqlite_close,
     .acquire = sqlite_acquire,
+    .acquire_writer = sqlite_acquire_writer,
     .release = sqlite_release,
     .begin = sqlite_begin,
     .commit = sqlite_commit,
