@@ -79,6 +79,8 @@ bench: deps-bench build
 	bench/inspector.sh $(BUILD)/portreg
 	bench/scan.sh $(BUILD)/portreg
 	bench/plan_check.sh $(BUILD)/portreg
+	bench/serve_registry.sh $(BUILD)/portreg
+	bench/serve_leases.sh $(BUILD)/portreg
 
 fuzz: build-fuzz
 	scripts/fuzz.sh $(BUILD_FUZZ) $(LONG_FUZZ_SECONDS)

@@ -80,6 +80,9 @@ size_t server_route_index(const struct server_route *route);
 const struct server_route *server_route_at(size_t index);
 
 /* Responses. */
+/* body as the API sends it: compact, JSON_REAL_PRECISION(6) as the CLI's --json, a newline
+ * at the end; malloc'd (NULL when out of memory), its length in *len. */
+char *server_json_text(const json_t *body, size_t *len);
 void respond_json(struct server_response *resp, unsigned status, json_t *body);
 void respond_error(struct server_response *resp, unsigned status, const char *code, const char *field,
                    const char *message);

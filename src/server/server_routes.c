@@ -72,6 +72,23 @@ const struct server_route *server_route_at(size_t index)
     return NULL;
 }
 
+char *server_json_text(const json_t *body, size_t *len)
+{
+    /* the precision `--json` uses (cli/output.c), so the API's documents equal the CLI's */
+    char *text = json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(6));
+    *len = text ? strlen(text) : 0;
+    if (!text)
+        return NULL;
+    char *with_newline = realloc(text, *len + 2);
+    if (!with_newline) {
+        free(text);
+        return NULL;
+    }
+    with_newline[(*len)++] = '\n';
+    with_newline[*len] = '\0';
+    return with_newline;
+}
+
 void respond_json(struct server_response *resp, unsigned status, json_t *body)
 {
     json_decref(resp->body);

@@ -257,6 +257,24 @@ api() {
   [ "$STATUS" = 400 ]
 }
 
+@test "serve: repeated registry answers (served from memory) stay what lookup --json prints, per query" {
+  start_server
+  local query
+  for query in 3306 53 3306 mysql 53 http; do
+    api GET "/api/v1/registry/$query" "$READER"
+    [ "$STATUS" = 200 ]
+    [ "$BODY" = "$("$PORTREG" lookup --json "$query")" ]
+  done
+  for _ in 1 2; do
+    api GET "/api/v1/registry?search=mysql" "$READER"
+    [ "$STATUS" = 200 ]
+    [ "$BODY" = "$("$PORTREG" lookup --json --search mysql)" ]
+  done
+  # a reader's token is still needed for an answer from memory
+  api GET /api/v1/registry/3306 ""
+  [ "$STATUS" = 401 ]
+}
+
 @test "serve: a taken address is explained (who holds it) with exit 3; SIGTERM exits 0" {
   start_server
   run --separate-stderr "$PORTREG" serve --listen "127.0.0.1:$PORT" --db "sqlite:$BATS_TEST_TMPDIR/second.db"

@@ -1,28 +1,34 @@
 /* test_ledger.c — the registry server's domain against real SQLite files in a temporary
  * directory: migrations, hosts, request → approve → assignment, conflicts by the bind-overlap
  * rule, deassign → quarantine (refused until its end, with the clock moved), leases (unique,
- * never in the ephemeral range, idempotent, released ports reused), tokens, events, reopen. */
+ * never in the ephemeral range, idempotent, released ports reused), tokens (and their cache),
+ * events, reopen; the store's statement cache and group sync under concurrent writers. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <errno.h>
+#include <pthread.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "ledger/ledger.h"
 #include "ledger/ledger_body.h"
+#include "ledger/ledger_internal.h"
 
 static char dir[256], url[300];
 static const uint8_t secret[32] = { 1, 2, 3 };
 static struct ledger_actor admin = { .name = "admin", .role = LEDGER_ROLE_ADMIN, .request_id = "req-test" };
 
-static struct ledger *open_ledger(int64_t clock_offset)
+static struct ledger *open_ledger_url(const char *db_url, unsigned connections, int64_t clock_offset)
 {
-    struct ledger_options opt = { url, 2, clock_offset, secret, sizeof secret };
+    struct ledger_options opt = { db_url, connections, clock_offset, secret, sizeof secret };
     struct ledger *l = NULL;
     struct pr_error err;
     pr_error_clear(&err);
@@ -30,6 +36,11 @@ static struct ledger *open_ledger(int64_t clock_offset)
     if (r < 0)
         fail_msg("ledger_open: %s", err.message);
     return l;
+}
+
+static struct ledger *open_ledger(int64_t clock_offset)
+{
+    return open_ledger_url(url, 2, clock_offset);
 }
 
 static int setup(void **state)
@@ -699,6 +710,161 @@ static void the_plan_export_loads_as_a_plan(void **state)
     ledger_error_clear(&lerr);
 }
 
+/* Another process removes a token: the server's memory trusts it for a second at most. */
+static void a_deleted_token_stops_working_within_a_second(void **state)
+{
+    struct ledger *l = *state;
+    char token[LEDGER_TOKEN_LENGTH + 1];
+    json_t *row = NULL;
+    struct pr_error err;
+    pr_error_clear(&err);
+    assert_int_equal(ledger_token_create(l, LEDGER_ROLE_READER, "gone", 0, token, &row, &err), 0);
+    json_decref(row);
+    struct ledger_actor actor = { 0 };
+    struct ledger_error lerr = { 0 };
+    assert_int_equal(ledger_token_authenticate(l, token, &actor, &lerr), 0);
+    char path[300];
+    snprintf(path, sizeof path, "%s/serve.db", dir);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_busy_timeout(db, 5000);
+    assert_int_equal(sqlite3_exec(db, "DELETE FROM tokens", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    usleep((LEDGER_TOKEN_CACHE_MS + 100) * 1000);
+    assert_int_equal(ledger_token_authenticate(l, token, &actor, &lerr), -1);
+    assert_int_equal(lerr.kind, LEDGER_UNAUTHORIZED);
+    assert_string_equal(lerr.code, "unknown-token");
+}
+
+/* The expiry is checked on every request, also when the token comes from memory. */
+static void an_expired_token_is_refused_from_memory_too(void **state)
+{
+    struct ledger *l = *state;
+    char token[LEDGER_TOKEN_LENGTH + 1];
+    json_t *row = NULL;
+    struct pr_error err;
+    pr_error_clear(&err);
+    assert_int_equal(ledger_token_create(l, LEDGER_ROLE_READER, "day", 1, token, &row, &err), 0);
+    json_decref(row);
+    struct ledger_actor actor = { 0 };
+    struct ledger_error lerr = { 0 };
+    assert_int_equal(ledger_token_authenticate(l, token, &actor, &lerr), 0);
+    assert_int_equal(ledger_token_authenticate(l, token, &actor, &lerr), 0);   /* from memory */
+    l->clock_offset = 2 * 86400;
+    assert_int_equal(ledger_token_authenticate(l, token, &actor, &lerr), -1);
+    assert_string_equal(lerr.code, "expired-token");
+}
+
+/* More distinct statements than a connection keeps prepared: evicted ones are prepared again. */
+static void lists_beyond_the_statement_cache_stay_right(void **state)
+{
+    struct ledger *l = *state;
+    add_host(l, "{\"name\":\"cached\"}");
+    struct ledger_error lerr = { 0 };
+    for (int round = 0; round < 2; round++) {
+        for (int kind = 0; kind < STORE_KIND_COUNT; kind++)
+            for (const struct store_column *c = store_tables[kind].columns; c->name; c++) {
+                if (c->type == STORE_JSON || strcmp(c->name, "hash") == 0)
+                    continue;
+                json_t *query = json_pack("{s:s}", c->name, c->type == STORE_INT ? "7" : "x");
+                json_t *out = NULL;
+                assert_int_equal(ledger_list(l, (enum store_kind)kind, query, &out, &lerr), 0);
+                json_decref(out);
+                json_decref(query);
+            }
+        json_t *query = json_pack("{s:s}", "name", "cached"), *out = NULL;
+        assert_int_equal(ledger_list(l, STORE_HOSTS, query, &out, &lerr), 0);
+        assert_int_equal(json_array_size(json_object_get(out, "items")), 1);
+        json_decref(out);
+        json_decref(query);
+    }
+}
+
+struct lease_worker {
+    struct ledger *ledger;
+    int index;
+    int ports[25];
+    int failures;
+};
+
+static void *take_leases(void *arg)
+{
+    struct lease_worker *w = arg;
+    char text[128];
+    snprintf(text, sizeof text, "{\"service\":\"w%d\",\"host\":\"busy\",\"ttl\":3600}", w->index);
+    json_t *b = json_loads(text, 0, NULL);
+    for (int i = 0; i < 25; i++) {
+        struct ledger_error lerr = { 0 };
+        json_t *lease = NULL;
+        bool replayed;
+        if (ledger_lease_create(w->ledger, &admin, b, NULL, &lease, &replayed, &lerr) < 0) {
+            w->failures++;
+            ledger_error_clear(&lerr);
+            continue;
+        }
+        w->ports[i] = (int)store_row_int(lease, "port", 0);
+        json_decref(lease);
+    }
+    json_decref(b);
+    return NULL;
+}
+
+/* 8 writers at once through group sync (synchronous=FULL, the default), then 300 more: every
+ * lease answered is in the file after a reopen, each port once; the WAL is checkpointed as it
+ * grows; ?synchronous=normal opens, other URL options are refused. */
+static void concurrent_leases_are_all_kept(void **state)
+{
+    ledger_close(*state);
+    struct ledger *l = open_ledger_url(url, 9, 0);
+    *state = l;
+    add_host(l, "{\"name\":\"busy\"}");
+    struct lease_worker workers[8];
+    pthread_t threads[8];
+    for (int k = 0; k < 8; k++) {
+        workers[k] = (struct lease_worker){ .ledger = l, .index = k };
+        pthread_create(&threads[k], NULL, take_leases, &workers[k]);
+    }
+    for (int k = 0; k < 8; k++)
+        pthread_join(threads[k], NULL);
+    /* the WAL is checkpointed as it grows (at 1000 pages), not left to grow with every write */
+    struct lease_worker more[12];
+    for (int k = 0; k < 12; k++) {
+        more[k] = (struct lease_worker){ .ledger = l, .index = 100 + k };
+        take_leases(&more[k]);
+        assert_int_equal(more[k].failures, 0);
+    }
+    char wal[300];
+    snprintf(wal, sizeof wal, "%s/serve.db-wal", dir);
+    struct stat st;
+    assert_int_equal(stat(wal, &st), 0);
+    assert_true(st.st_size < 2000 * (4096 + 24));   /* without checkpoints: ~3,700 pages */
+    static int seen[65536];
+    memset(seen, 0, sizeof seen);
+    for (int k = 0; k < 8; k++) {
+        assert_int_equal(workers[k].failures, 0);
+        for (int i = 0; i < 25; i++)
+            assert_int_equal(seen[workers[k].ports[i]]++, 0);
+    }
+    ledger_close(l);
+    char normal_url[400];
+    snprintf(normal_url, sizeof normal_url, "%s?synchronous=normal", url);
+    l = open_ledger_url(normal_url, 2, 0);
+    *state = l;
+    struct ledger_error lerr = { 0 };
+    json_t *query = json_pack("{s:s, s:s}", "host", "busy", "limit", "1000"), *out = NULL;
+    assert_int_equal(ledger_list(l, STORE_LEASES, query, &out, &lerr), 0);
+    assert_int_equal(json_array_size(json_object_get(out, "items")), 500);
+    json_decref(out);
+    json_decref(query);
+    char bad_url[400];
+    snprintf(bad_url, sizeof bad_url, "%s?journal=off", url);
+    struct ledger_options opt = { bad_url, 1, 0, secret, sizeof secret };
+    struct ledger *bad = NULL;
+    struct pr_error err;
+    pr_error_clear(&err);
+    assert_int_equal(ledger_open(&opt, &bad, &err), -EINVAL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -719,6 +885,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(policy_may_keep_iana_ports_free, setup, teardown),
         cmocka_unit_test_setup_teardown(import_is_one_transaction, setup, teardown),
         cmocka_unit_test_setup_teardown(the_plan_export_loads_as_a_plan, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_deleted_token_stops_working_within_a_second, setup, teardown),
+        cmocka_unit_test_setup_teardown(an_expired_token_is_refused_from_memory_too, setup, teardown),
+        cmocka_unit_test_setup_teardown(lists_beyond_the_statement_cache_stay_right, setup, teardown),
+        cmocka_unit_test_setup_teardown(concurrent_leases_are_all_kept, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

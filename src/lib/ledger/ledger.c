@@ -93,7 +93,8 @@ int ledger_txn_begin(struct ledger *ledger, bool write, struct ledger_txn *txn, 
     txn->write = write;
     if (write)
         pthread_mutex_lock(&ledger->write_lock);
-    txn->conn = ledger->backend->acquire(ledger->store);
+    txn->conn = write && ledger->backend->acquire_writer ? ledger->backend->acquire_writer(ledger->store)
+                                                         : ledger->backend->acquire(ledger->store);
     struct pr_error err;
     pr_error_clear(&err);
     if (ledger->backend->begin(txn->conn, write, &err) < 0) {
@@ -105,21 +106,34 @@ int ledger_txn_begin(struct ledger *ledger, bool write, struct ledger_txn *txn, 
     return 0;
 }
 
+int ledger_txn_durable(struct ledger_txn *txn, bool committed, int r, struct ledger_error *lerr)
+{
+    /* after write_lock is let go: the next writer runs while this commit reaches the disk */
+    struct pr_error err;
+    pr_error_clear(&err);
+    if (committed && txn->ledger->backend->sync && txn->ledger->backend->sync(txn->ledger->store, &err) < 0)
+        return ledger_store_fail(lerr, &err, "commit");
+    return r;
+}
+
 int ledger_txn_end(struct ledger_txn *txn, int r, struct ledger_error *lerr)
 {
     struct ledger *ledger = txn->ledger;
     struct pr_error err;
     pr_error_clear(&err);
+    bool committed = false;
     if (r == 0 && ledger->backend->commit(txn->conn, &err) < 0) {
         ledger->backend->rollback(txn->conn);
         r = ledger_store_fail(lerr, &err, "commit");
     } else if (r != 0) {
         ledger->backend->rollback(txn->conn);
+    } else {
+        committed = txn->write;
     }
     ledger->backend->release(ledger->store, txn->conn);
     if (txn->write)
         pthread_mutex_unlock(&ledger->write_lock);
-    return r;
+    return ledger_txn_durable(txn, committed, r, lerr);
 }
 
 int ledger_txn_end_with_row(struct ledger_txn *txn, int r, json_t *row, json_t **out, struct ledger_error *lerr)
@@ -220,9 +234,11 @@ int ledger_open(const struct ledger_options *opt, struct ledger **out, struct pr
     if (opt->secret)
         memcpy(ledger->secret, opt->secret, ledger->secret_len);
     pthread_mutex_init(&ledger->write_lock, NULL);
+    pthread_mutex_init(&ledger->token_cache_lock, NULL);
     int r = backend->open(location, opt->connections ? opt->connections : 2, &ledger->store, err);
     if (r < 0) {
         pthread_mutex_destroy(&ledger->write_lock);
+        pthread_mutex_destroy(&ledger->token_cache_lock);
         free(ledger);
         return r;
     }
@@ -264,6 +280,7 @@ void ledger_close(struct ledger *ledger)
     free(ledger->maps);
     free(ledger->quarantines);
     pthread_mutex_destroy(&ledger->write_lock);
+    pthread_mutex_destroy(&ledger->token_cache_lock);
     free(ledger);
 }
 
@@ -552,5 +569,10 @@ int ledger_policy_set(struct ledger *ledger, const struct ledger_actor *actor, c
     }
     ledger->backend->release(ledger->store, txn.conn);
     pthread_mutex_unlock(&ledger->write_lock);
+    if (r == 0 && ledger_txn_durable(&txn, true, 0, lerr) < 0) {
+        json_decref(*out);
+        *out = NULL;
+        r = -1;
+    }
     return r;
 }

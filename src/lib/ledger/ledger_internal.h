@@ -39,6 +39,19 @@ struct map_quarantine {
     int64_t until;
 };
 
+/* A token recently found in the store (ledger_tokens.c): trusted for
+ * LEDGER_TOKEN_CACHE_MS, so a busy client costs one store read a second, not one a request. */
+#define LEDGER_TOKEN_CACHE_SLOTS 64u
+#define LEDGER_TOKEN_CACHE_MS 1000
+struct token_cache_entry {
+    char hash[65];        /* "" when empty */
+    char name[128];
+    enum ledger_role role;
+    int64_t id, expires;  /* expires -1: never */
+    int64_t last_used;
+    int64_t read_ms;      /* CLOCK_MONOTONIC when read from the store */
+};
+
 struct ledger {
     const struct store_backend *backend;
     struct store *store;
@@ -57,6 +70,8 @@ struct ledger {
     /* IANA's assignments (the server's registry index), NULL when unknown */
     plan_iana_lookup_fn iana_lookup;
     void *iana_user;
+    pthread_mutex_t token_cache_lock;
+    struct token_cache_entry token_cache[LEDGER_TOKEN_CACHE_SLOTS];
 };
 
 struct ledger_txn {
@@ -68,6 +83,10 @@ struct ledger_txn {
 int ledger_txn_begin(struct ledger *ledger, bool write, struct ledger_txn *txn, struct ledger_error *lerr);
 /* Commit when r == 0, else roll back; returns r, or -1 when the commit failed. */
 int ledger_txn_end(struct ledger_txn *txn, int r, struct ledger_error *lerr);
+/* After a commit (committed: it was a write), its connection given back and write_lock let
+ * go: wait until the store says the commit is durable (its group sync); returns r, or -1 when
+ * that failed. */
+int ledger_txn_durable(struct ledger_txn *txn, bool committed, int r, struct ledger_error *lerr);
 /* ledger_txn_end for an operation that answers with row: on success *out takes it, else it is
  * freed (every create, update and action ends this way). */
 int ledger_txn_end_with_row(struct ledger_txn *txn, int r, json_t *row, json_t **out, struct ledger_error *lerr);

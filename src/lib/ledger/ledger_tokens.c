@@ -2,7 +2,9 @@
  * base62 characters of the CRC32 of what precedes (zlib), so leak scanners can recognise a
  * token and reject typos offline, as GitHub's tokens. Only HMAC-SHA256(server secret, token)
  * is stored (GnuTLS's gnutls_hmac_fast: libmicrohttpd already loads GnuTLS, so no second
- * crypto library). The secret lives in the state directory, 0600. */
+ * crypto library). The secret lives in the state directory, 0600. A token found in the store
+ * is trusted from memory for LEDGER_TOKEN_CACHE_MS (its expiry is still checked on every
+ * request), so a change made by another process (a deleted token) is seen within that time. */
 #include <errno.h>
 #include <fcntl.h>
 #include <gnutls/crypto.h>
@@ -10,6 +12,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -116,6 +119,56 @@ int ledger_token_create(struct ledger *ledger, enum ledger_role role, const char
     return 0;
 }
 
+static int64_t monotonic_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static struct token_cache_entry *token_cache_slot(struct ledger *ledger, const char hex[65])
+{
+    /* the hash is HMAC output: its first hex digits are as good as any hash of it */
+    unsigned index = 0;
+    for (int i = 0; i < 4; i++)
+        index = index * 16 + (unsigned)(hex[i] <= '9' ? hex[i] - '0' : hex[i] - 'a' + 10);
+    return &ledger->token_cache[index % LEDGER_TOKEN_CACHE_SLOTS];
+}
+
+/* 1: actor filled from a fresh cache entry whose last_used needs no update; 0: ask the store. */
+static int token_cache_lookup(struct ledger *ledger, const char hex[65], int64_t now, struct ledger_actor *actor,
+                              int64_t *expires)
+{
+    int found = 0;
+    pthread_mutex_lock(&ledger->token_cache_lock);
+    const struct token_cache_entry *e = token_cache_slot(ledger, hex);
+    if (strcmp(e->hash, hex) == 0 && monotonic_ms() - e->read_ms < LEDGER_TOKEN_CACHE_MS &&
+        e->last_used + TOKEN_LAST_USED_GRANULARITY > now) {
+        snprintf(actor->name, sizeof actor->name, "%s", e->name);
+        actor->role = e->role;
+        actor->token_id = e->id;
+        *expires = e->expires;
+        found = 1;
+    }
+    pthread_mutex_unlock(&ledger->token_cache_lock);
+    return found;
+}
+
+static void token_cache_store(struct ledger *ledger, const char hex[65], const struct ledger_actor *actor,
+                              int64_t expires, int64_t last_used, int64_t read_ms)
+{
+    pthread_mutex_lock(&ledger->token_cache_lock);
+    struct token_cache_entry *e = token_cache_slot(ledger, hex);
+    memcpy(e->hash, hex, 65);
+    snprintf(e->name, sizeof e->name, "%s", actor->name);
+    e->role = actor->role;
+    e->id = actor->token_id;
+    e->expires = expires;
+    e->last_used = last_used;
+    e->read_ms = read_ms;
+    pthread_mutex_unlock(&ledger->token_cache_lock);
+}
+
 int ledger_token_authenticate(struct ledger *ledger, const char *token, struct ledger_actor *actor,
                               struct ledger_error *lerr)
 {
@@ -124,6 +177,13 @@ int ledger_token_authenticate(struct ledger *ledger, const char *token, struct l
     char hex[65];
     if (token_hash(ledger, token, hex) < 0)
         return ledger_fail(lerr, LEDGER_INTERNAL, "hmac", "", "HMAC-SHA256 failed");
+    int64_t now = ledger_now(ledger), expires_at = -1;
+    if (token_cache_lookup(ledger, hex, now, actor, &expires_at)) {
+        if (expires_at >= 0 && expires_at <= now)
+            return ledger_fail(lerr, LEDGER_UNAUTHORIZED, "expired-token", "", "the token has expired");
+        return 0;
+    }
+    int64_t read_ms = monotonic_ms();
     struct ledger_txn txn;
     if (ledger_txn_begin(ledger, false, &txn, lerr) < 0)
         return -1;
@@ -132,7 +192,6 @@ int ledger_token_authenticate(struct ledger *ledger, const char *token, struct l
     r = ledger_txn_end(&txn, r, lerr);
     if (r < 0)
         return -1;
-    int64_t now = ledger_now(ledger);
     if (!row)
         return ledger_fail(lerr, LEDGER_UNAUTHORIZED, "unknown-token", "", "the token is not known to this server");
     json_t *expires = json_object_get(row, "expires");
@@ -143,15 +202,25 @@ int ledger_token_authenticate(struct ledger *ledger, const char *token, struct l
     snprintf(actor->name, sizeof actor->name, "%s", store_row_text(row, "name") ? store_row_text(row, "name") : "token");
     actor->role = ledger_role_parse(store_row_text(row, "role"));
     actor->token_id = store_row_int(row, "id", 0);
-    if (store_row_int(row, "last_used", 0) + TOKEN_LAST_USED_GRANULARITY <= now &&
+    int64_t last_used = store_row_int(row, "last_used", 0);
+    /* many clients of one token start at once: the first records the use, the rest see it */
+    pthread_mutex_lock(&ledger->token_cache_lock);
+    const struct token_cache_entry *seen = token_cache_slot(ledger, hex);
+    if (strcmp(seen->hash, hex) == 0 && seen->last_used > last_used)
+        last_used = seen->last_used;
+    pthread_mutex_unlock(&ledger->token_cache_lock);
+    if (last_used + TOKEN_LAST_USED_GRANULARITY <= now &&
         ledger_txn_begin(ledger, true, &txn, lerr) == 0) {
         json_object_set_new(row, "last_used", json_integer((json_int_t)now));
         struct pr_error err;
         pr_error_clear(&err);
         int u = ledger->backend->update(txn.conn, STORE_TOKENS, actor->token_id, row, &err);
-        ledger_txn_end(&txn, u < 0 ? -1 : 0, lerr);
+        if (ledger_txn_end(&txn, u < 0 ? -1 : 0, lerr) == 0)
+            last_used = now;
         ledger_error_clear(lerr);   /* a failed last_used update does not refuse the request */
     }
+    token_cache_store(ledger, hex, actor, json_is_integer(expires) ? (int64_t)json_integer_value(expires) : -1,
+                      last_used, read_ms);
     json_decref(row);
     return 0;
 }

@@ -60,10 +60,18 @@ struct store_backend {
     /* A connection of the pool (waits for one); give it back with release. */
     struct store_conn *(*acquire)(struct store *store);
     void (*release)(struct store *store, struct store_conn *conn);
+    /* The connection for a write transaction (NULL: acquire): a backend may keep one for
+     * writers, whose caches other writers would otherwise invalidate. */
+    struct store_conn *(*acquire_writer)(struct store *store);
     /* write: the backend serialises writers from here (SQLite BEGIN IMMEDIATE, waiting up to
      * the busy timeout); the transaction sees every commit made before it began. */
     int (*begin)(struct store_conn *conn, bool write, struct pr_error *err);
     int (*commit)(struct store_conn *conn, struct pr_error *err);
+    /* After a successful commit, once the caller has let other writers go and given its
+     * connection back: wait until the calling thread's last commit is durable (a backend may
+     * sync several commits at once). NULL: commit itself is durable. An answer that reports
+     * the change is sent only after this returned 0. */
+    int (*sync)(struct store *store, struct pr_error *err);
     void (*rollback)(struct store_conn *conn);
     /* Rows. insert fills *id (also set as "id" in row); get: -ENOENT when absent; update
      * replaces every column of the row with id; list: rows with id > after_id in id order,

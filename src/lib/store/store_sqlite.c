@@ -1,31 +1,78 @@
 /* store_sqlite.c — the SQLite backend of store.h: WAL, synchronous=FULL (a commit is on disk
- * when it returns), a busy timeout, a pool of connections (one per server thread), the schema
+ * when it returns; sqlite:PATH?synchronous=normal trades that for speed), a busy timeout, a pool of connections (one per server thread), the schema
  * versioned in schema_migrations and migrated at open inside one transaction.
  * Isolation relied on: SQLite has one writer at a time; BEGIN IMMEDIATE takes the write lock
  * when the transaction starts, so a write transaction's reads (the conflict checks) and its
  * writes see no other writer in between — two transactions can never both take one port. */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "store/store.h"
 
 #define SQLITE_BUSY_TIMEOUT_MS 10000
+#define SQLITE_CHECKPOINT_PAGES 1000   /* SQLite's own default for its automatic checkpoint */
+
+/* Prepared statements kept per connection, by SQL text: a statement is parsed and planned
+ * once, then reset and rebound (a lease runs about ten statements; preparing them each time
+ * cost more than running them). Full, the least recently used one is finalised. */
+#define STATEMENT_CACHE_SIZE 64
+
+struct cached_statement {
+    uint64_t hash;            /* of sql; 0: empty slot */
+    char *sql;
+    sqlite3_stmt *st;
+    uint64_t last_used;
+};
 
 struct store_conn {
     sqlite3 *db;
+    struct store *store;
     bool in_use;
+    uint64_t uses;
+    struct cached_statement statements[STATEMENT_CACHE_SIZE];
 };
 
+/* Group sync (synchronous=FULL, the default). SQLite's FULL is NORMAL plus a sync of the WAL
+ * after each commit, made while the writer still holds the write lock, so commits are as many
+ * as the disk does syncs. Here the connections run NORMAL and the store makes that sync
+ * itself (sqlite_sync: fdatasync of the -wal file, as SQLite's own sync) after the writer has
+ * let go of the locks and of its connection: a commit takes a number, and one sync covers
+ * every commit numbered before it began; writers that arrive while a sync runs wait for it
+ * and share the next. An answer is sent only after its sync, so every acknowledged change is
+ * on disk, as with FULL. A reader may see a change whose writer still waits for the disk.
+ * Writes go through one connection (conns[0], when there are two or more): SQLite empties a
+ * connection's page cache whenever another connection wrote, so a single writer keeps its
+ * cache; readers take the others. */
 struct store {
     struct store_conn *conns;
     unsigned count;
     pthread_mutex_t lock;
     pthread_cond_t freed;
+    char path[4096];
+    bool group_sync;
+    pthread_mutex_t sync_lock;
+    pthread_cond_t synced_cond;
+    uint64_t committed;       /* commits made (numbered in commit order, under SQLite's write lock) */
+    uint64_t synced;          /* commits known to be on disk */
+    bool syncing;
+    int wal_fd;               /* the -wal file, opened at the first sync; -1 */
+    _Atomic int wal_pages;    /* the WAL's size in pages after the last commit */
+    int checkpoint_tried_at;  /* wal_pages when a checkpoint was last tried (under sync_lock) */
 };
+
+/* The calling thread's last commit, which sqlite_sync waits for. */
+static _Thread_local struct {
+    const struct store *store;
+    uint64_t number;
+} thread_commit;
 
 /* Migrations in order; migration i brings the schema to version i + 1. Never edit one that
  * shipped: add the next. */
@@ -96,6 +143,75 @@ static int sqlite_exec(sqlite3 *db, const char *sql, struct pr_error *err)
     return rc == SQLITE_OK ? 0 : sqlite_fail(db, rc, err, "sqlite");
 }
 
+static uint64_t sql_hash(const char *sql)
+{
+    uint64_t h = 1469598103934665603ull;   /* FNV-1a */
+    for (const unsigned char *p = (const unsigned char *)sql; *p; p++)
+        h = (h ^ *p) * 1099511628211ull;
+    return h ? h : 1;
+}
+
+/* The prepared statement for sql on conn (from the cache, reset, or prepared now); give it
+ * back with statement_put. SQLITE_OK or the prepare's error. */
+static int statement_get(struct store_conn *conn, const char *sql, sqlite3_stmt **out)
+{
+    uint64_t hash = sql_hash(sql);
+    struct cached_statement *victim = &conn->statements[0];
+    conn->uses++;
+    for (size_t i = 0; i < STATEMENT_CACHE_SIZE; i++) {
+        struct cached_statement *c = &conn->statements[i];
+        if (c->hash == hash && strcmp(c->sql, sql) == 0) {
+            c->last_used = conn->uses;
+            *out = c->st;
+            return SQLITE_OK;
+        }
+        if (c->last_used < victim->last_used)
+            victim = c;
+    }
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v3(conn->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL);
+    if (rc != SQLITE_OK)
+        return rc;
+    char *copy = strdup(sql);
+    if (!copy) {
+        sqlite3_finalize(st);
+        return SQLITE_NOMEM;
+    }
+    sqlite3_finalize(victim->st);
+    free(victim->sql);
+    *victim = (struct cached_statement){ hash, copy, st, conn->uses };
+    *out = st;
+    return SQLITE_OK;
+}
+
+/* Done with a statement of statement_get: reset, bindings cleared (JSON texts freed). */
+static void statement_put(sqlite3_stmt *st)
+{
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+}
+
+/* Run a statement without rows (BEGIN, COMMIT...) through the cache. */
+static int conn_exec(struct store_conn *conn, const char *sql, struct pr_error *err)
+{
+    sqlite3_stmt *st;
+    int rc = statement_get(conn, sql, &st);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step(st);
+        statement_put(st);
+    }
+    return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : sqlite_fail(conn->db, rc, err, "sqlite");
+}
+
+static void conn_close(struct store_conn *conn)
+{
+    for (size_t i = 0; i < STATEMENT_CACHE_SIZE; i++) {
+        sqlite3_finalize(conn->statements[i].st);
+        free(conn->statements[i].sql);
+    }
+    sqlite3_close(conn->db);
+}
+
 static int sqlite_user_version(sqlite3 *db, int64_t *version, struct pr_error *err)
 {
     sqlite3_stmt *st;
@@ -135,7 +251,20 @@ static int sqlite_migrate(sqlite3 *db, struct pr_error *err)
     return sqlite_exec(db, "COMMIT", err);
 }
 
-static int sqlite_open_one(const char *path, sqlite3 **out, struct pr_error *err)
+/* Every connection runs synchronous=NORMAL: with ?synchronous=normal a commit is durable only
+ * at the next checkpoint (a power loss may lose the last commits, never corrupt the file);
+ * by default sqlite_sync adds the commit's WAL sync, which makes it FULL (group sync). */
+/* The WAL hook (instead of SQLite's automatic checkpoint, which would run inside the commit,
+ * while every other writer waits): remember the size; sqlite_sync checkpoints. */
+static int wal_grew(void *arg, sqlite3 *db, const char *name, int pages)
+{
+    (void)db;
+    (void)name;
+    atomic_store(&((struct store *)arg)->wal_pages, pages);
+    return SQLITE_OK;
+}
+
+static int sqlite_open_one(const char *path, struct store_conn *conn, struct pr_error *err)
 {
     sqlite3 *db = NULL;
     int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
@@ -145,12 +274,13 @@ static int sqlite_open_one(const char *path, sqlite3 **out, struct pr_error *err
         return r;
     }
     sqlite3_busy_timeout(db, SQLITE_BUSY_TIMEOUT_MS);
-    int r = sqlite_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;", err);
+    int r = sqlite_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;", err);
     if (r < 0) {
         sqlite3_close(db);
         return r;
     }
-    *out = db;
+    sqlite3_wal_hook(db, wal_grew, conn->store);
+    conn->db = db;
     return 0;
 }
 
@@ -159,9 +289,13 @@ static void sqlite_close(struct store *store)
     if (!store)
         return;
     for (unsigned i = 0; i < store->count; i++)
-        sqlite3_close(store->conns[i].db);
+        conn_close(&store->conns[i]);
     pthread_mutex_destroy(&store->lock);
     pthread_cond_destroy(&store->freed);
+    pthread_mutex_destroy(&store->sync_lock);
+    pthread_cond_destroy(&store->synced_cond);
+    if (store->wal_fd >= 0)
+        close(store->wal_fd);
     free(store->conns);
     free(store);
 }
@@ -170,6 +304,23 @@ static int sqlite_open(const char *location, unsigned connections, struct store 
 {
     if (!location || !location[0])
         return pr_error_set(err, -EINVAL, "sqlite: give a path: sqlite:PATH");
+    /* sqlite:PATH?synchronous=full|normal: the one option of the URL */
+    char path[4096];
+    bool sync_normal = false;
+    const char *query = strchr(location, '?');
+    size_t path_len = query ? (size_t)(query - location) : strlen(location);
+    if (path_len == 0 || path_len >= sizeof path)
+        return pr_error_set(err, -EINVAL, "sqlite: give a path: sqlite:PATH");
+    memcpy(path, location, path_len);
+    path[path_len] = '\0';
+    if (query) {
+        if (strcmp(query, "?synchronous=normal") == 0)
+            sync_normal = true;
+        else if (strcmp(query, "?synchronous=full") != 0)
+            return pr_error_set(err, -EINVAL, "sqlite:%s: the URL's option is synchronous=full or synchronous=normal",
+                                location);
+    }
+    location = path;
     struct store *store = calloc(1, sizeof *store);
     if (!store || !(store->conns = calloc(connections ? connections : 1, sizeof *store->conns))) {
         free(store);
@@ -177,9 +328,15 @@ static int sqlite_open(const char *location, unsigned connections, struct store 
     }
     pthread_mutex_init(&store->lock, NULL);
     pthread_cond_init(&store->freed, NULL);
+    pthread_mutex_init(&store->sync_lock, NULL);
+    pthread_cond_init(&store->synced_cond, NULL);
+    store->group_sync = !sync_normal;
+    store->wal_fd = -1;
+    snprintf(store->path, sizeof store->path, "%s", location);
     int r = 0;
     for (unsigned i = 0; i < (connections ? connections : 1) && r == 0; i++) {
-        r = sqlite_open_one(location, &store->conns[i].db, err);
+        store->conns[i].store = store;
+        r = sqlite_open_one(location, &store->conns[i], err);
         if (r == 0)
             store->count++;
         if (r == 0 && i == 0)
@@ -194,11 +351,12 @@ static int sqlite_open(const char *location, unsigned connections, struct store 
     return 0;
 }
 
-static struct store_conn *sqlite_acquire(struct store *store)
+/* A connection from conns[first..], waiting until one is free. */
+static struct store_conn *acquire_from(struct store *store, unsigned first)
 {
     pthread_mutex_lock(&store->lock);
     for (;;) {
-        for (unsigned i = 0; i < store->count; i++)
+        for (unsigned i = first; i < store->count; i++)
             if (!store->conns[i].in_use) {
                 store->conns[i].in_use = true;
                 pthread_mutex_unlock(&store->lock);
@@ -208,11 +366,27 @@ static struct store_conn *sqlite_acquire(struct store *store)
     }
 }
 
+static struct store_conn *sqlite_acquire(struct store *store)
+{
+    return acquire_from(store, store->count > 1 ? 1 : 0);
+}
+
+static struct store_conn *sqlite_acquire_writer(struct store *store)
+{
+    /* conns[0] alone: writers are one at a time anyway, and its page cache stays valid */
+    pthread_mutex_lock(&store->lock);
+    while (store->conns[0].in_use)
+        pthread_cond_wait(&store->freed, &store->lock);
+    store->conns[0].in_use = true;
+    pthread_mutex_unlock(&store->lock);
+    return &store->conns[0];
+}
+
 static void sqlite_release(struct store *store, struct store_conn *conn)
 {
     pthread_mutex_lock(&store->lock);
     conn->in_use = false;
-    pthread_cond_signal(&store->freed);
+    pthread_cond_broadcast(&store->freed);   /* a writer waits for conns[0], readers for any */
     pthread_mutex_unlock(&store->lock);
 }
 
@@ -220,17 +394,106 @@ static int sqlite_begin(struct store_conn *conn, bool write, struct pr_error *er
 {
     /* IMMEDIATE: the write lock is taken now, before the transaction reads anything, so the
      * checks it makes hold until COMMIT (SQLite serialises writers). */
-    return sqlite_exec(conn->db, write ? "BEGIN IMMEDIATE" : "BEGIN DEFERRED", err);
+    return conn_exec(conn, write ? "BEGIN IMMEDIATE" : "BEGIN DEFERRED", err);
 }
 
 static int sqlite_commit(struct store_conn *conn, struct pr_error *err)
 {
-    return sqlite_exec(conn->db, "COMMIT", err);
+    bool was_write = sqlite3_txn_state(conn->db, "main") == SQLITE_TXN_WRITE;
+    int r = conn_exec(conn, "COMMIT", err);
+    if (r == 0 && was_write) {
+        /* still serialised by SQLite's write lock (and the ledger's): numbers follow commit order */
+        pthread_mutex_lock(&conn->store->sync_lock);
+        thread_commit.store = conn->store;
+        thread_commit.number = ++conn->store->committed;
+        pthread_mutex_unlock(&conn->store->sync_lock);
+    }
+    return r;
+}
+
+/* Sync the -wal file (as SQLite's own sync of it: fdatasync). The file is opened once, its
+ * directory synced then (a new WAL's name is durable, as SQLite does at its first sync), and
+ * opened again if another -wal file has taken its name. Under sync_lock with syncing set. */
+static int sync_wal_file(struct store *store)
+{
+    char wal[4096 + 8];
+    snprintf(wal, sizeof wal, "%s-wal", store->path);
+    struct stat named, opened;
+    if (stat(wal, &named) < 0)
+        return errno == ENOENT ? 0 : -errno;   /* no WAL: every commit was checkpointed at close */
+    if (store->wal_fd >= 0 && (fstat(store->wal_fd, &opened) < 0 || opened.st_ino != named.st_ino ||
+                               opened.st_dev != named.st_dev)) {
+        close(store->wal_fd);
+        store->wal_fd = -1;
+    }
+    if (store->wal_fd < 0) {
+        store->wal_fd = open(wal, O_RDONLY | O_CLOEXEC);
+        if (store->wal_fd < 0)
+            return -errno;
+        char dir[4096];
+        snprintf(dir, sizeof dir, "%s", store->path);
+        char *slash = strrchr(dir, '/');
+        if (slash)
+            *(slash == dir ? slash + 1 : slash) = '\0';
+        int dir_fd = open(slash ? dir : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dir_fd >= 0) {
+            fsync(dir_fd);
+            close(dir_fd);
+        }
+    }
+    return fdatasync(store->wal_fd) < 0 ? -errno : 0;
+}
+
+/* After the writer let go of its locks and connection: checkpoint when the WAL has grown (as
+ * SQLite's automatic checkpoint, PASSIVE at 1000 pages, but not inside the commit; tried
+ * again only after 100 more pages when readers kept it from finishing), then wait until the
+ * calling thread's last commit is on disk: one thread syncs for every commit numbered so far,
+ * the others wait for it (group sync; see struct store). */
+static int sqlite_sync(struct store *store, struct pr_error *err)
+{
+    int pages = atomic_load(&store->wal_pages);
+    bool checkpoint = false;
+    pthread_mutex_lock(&store->sync_lock);
+    if (pages < store->checkpoint_tried_at)
+        store->checkpoint_tried_at = 0;   /* the WAL started again */
+    if (pages >= SQLITE_CHECKPOINT_PAGES && pages >= store->checkpoint_tried_at + 100) {
+        store->checkpoint_tried_at = pages;
+        checkpoint = true;
+    }
+    pthread_mutex_unlock(&store->sync_lock);
+    if (checkpoint) {
+        struct store_conn *conn = sqlite_acquire(store);
+        sqlite3_wal_checkpoint_v2(conn->db, "main", SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        sqlite_release(store, conn);
+    }
+    if (!store->group_sync || thread_commit.store != store || thread_commit.number == 0)
+        return 0;
+    int r = 0;
+    pthread_mutex_lock(&store->sync_lock);
+    while (store->synced < thread_commit.number && r == 0) {
+        if (store->syncing) {
+            pthread_cond_wait(&store->synced_cond, &store->sync_lock);
+            continue;
+        }
+        store->syncing = true;
+        uint64_t covered = store->committed;   /* every commit numbered now has written its frames */
+        pthread_mutex_unlock(&store->sync_lock);
+        r = sync_wal_file(store);
+        pthread_mutex_lock(&store->sync_lock);
+        store->syncing = false;
+        if (r == 0 && covered > store->synced)
+            store->synced = covered;
+        pthread_cond_broadcast(&store->synced_cond);
+    }
+    pthread_mutex_unlock(&store->sync_lock);
+    thread_commit.number = 0;
+    return r == 0 ? 0 : pr_error_set(err, r, "sync of the write-ahead log: %s", strerror(-r));
 }
 
 static void sqlite_rollback(struct store_conn *conn)
 {
-    sqlite3_exec(conn->db, "ROLLBACK", NULL, NULL, NULL);
+    struct pr_error ignored;
+    conn_exec(conn, "ROLLBACK", &ignored);
 }
 
 static int bind_value(sqlite3_stmt *st, int index, enum store_column_type type, const json_t *v)
@@ -295,7 +558,7 @@ static int sqlite_insert(struct store_conn *conn, enum store_kind kind, json_t *
     }
     snprintf(sql + n, sizeof sql - n, ") VALUES (%s)", values);
     sqlite3_stmt *st;
-    int rc = sqlite3_prepare_v2(conn->db, sql, -1, &st, NULL);
+    int rc = statement_get(conn, sql, &st);
     if (rc != SQLITE_OK)
         return sqlite_fail(conn->db, rc, err, store_tables[kind].name);
     int i = 1;
@@ -303,7 +566,7 @@ static int sqlite_insert(struct store_conn *conn, enum store_kind kind, json_t *
         rc = bind_value(st, i, c->type, json_object_get(row, c->name));
     if (rc == SQLITE_OK)
         rc = sqlite3_step(st);
-    sqlite3_finalize(st);
+    statement_put(st);
     if (rc != SQLITE_DONE)
         return sqlite_fail(conn->db, rc, err, store_tables[kind].name);
     *id = (int64_t)sqlite3_last_insert_rowid(conn->db);
@@ -321,7 +584,7 @@ static int sqlite_update(struct store_conn *conn, enum store_kind kind, int64_t 
         n += (size_t)snprintf(sql + n, sizeof sql - n, "%s\"%s\" = ?", count ? ", " : "", c->name);
     snprintf(sql + n, sizeof sql - n, " WHERE id = ?");
     sqlite3_stmt *st;
-    int rc = sqlite3_prepare_v2(conn->db, sql, -1, &st, NULL);
+    int rc = statement_get(conn, sql, &st);
     if (rc != SQLITE_OK)
         return sqlite_fail(conn->db, rc, err, store_tables[kind].name);
     int i = 1;
@@ -331,7 +594,7 @@ static int sqlite_update(struct store_conn *conn, enum store_kind kind, int64_t 
         rc = sqlite3_bind_int64(st, i, (sqlite3_int64)id);
     if (rc == SQLITE_OK)
         rc = sqlite3_step(st);
-    sqlite3_finalize(st);
+    statement_put(st);
     if (rc != SQLITE_DONE)
         return sqlite_fail(conn->db, rc, err, store_tables[kind].name);
     return sqlite3_changes(conn->db) ? 0 : pr_error_set(err, -ENOENT, "no %s %lld", store_tables[kind].name, (long long)id);
@@ -342,11 +605,11 @@ static int sqlite_remove(struct store_conn *conn, enum store_kind kind, int64_t 
     char sql[128];
     snprintf(sql, sizeof sql, "DELETE FROM \"%s\" WHERE id = ?", store_tables[kind].name);
     sqlite3_stmt *st;
-    int rc = sqlite3_prepare_v2(conn->db, sql, -1, &st, NULL);
+    int rc = statement_get(conn, sql, &st);
     if (rc == SQLITE_OK) {
         sqlite3_bind_int64(st, 1, (sqlite3_int64)id);
         rc = sqlite3_step(st);
-        sqlite3_finalize(st);
+        statement_put(st);
     }
     if (rc != SQLITE_DONE)
         return sqlite_fail(conn->db, rc, err, store_tables[kind].name);
@@ -361,7 +624,7 @@ static int collect_rows(sqlite3 *db, sqlite3_stmt *st, enum store_kind kind, jso
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW)
         json_array_append_new(*rows, row_from_statement(st, kind));
-    sqlite3_finalize(st);
+    statement_put(st);
     return rc == SQLITE_DONE ? 0 : sqlite_fail(db, rc, err, store_tables[kind].name);
 }
 
@@ -396,7 +659,7 @@ static int sqlite_list(struct store_conn *conn, enum store_kind kind, const stru
     }
     snprintf(sql + n, sizeof sql - n, " ORDER BY id LIMIT ?");
     sqlite3_stmt *st;
-    int rc = sqlite3_prepare_v2(conn->db, sql, -1, &st, NULL);
+    int rc = statement_get(conn, sql, &st);
     if (rc != SQLITE_OK)
         return sqlite_fail(conn->db, rc, err, store_tables[kind].name);
     int i = 1;
@@ -410,7 +673,7 @@ static int sqlite_list(struct store_conn *conn, enum store_kind kind, const stru
     if (rc == SQLITE_OK)
         rc = sqlite3_bind_int(st, i, (int)(limit && limit <= STORE_LIST_MAX ? limit : STORE_LIST_MAX));
     if (rc != SQLITE_OK) {
-        sqlite3_finalize(st);
+        statement_put(st);
         return sqlite_fail(conn->db, rc, err, store_tables[kind].name);
     }
     *rows = NULL;
@@ -445,7 +708,7 @@ static int select_where(struct store_conn *conn, enum store_kind kind, const cha
     size_t n = strlen(sql);
     snprintf(sql + n, sizeof sql - n, " WHERE %s ORDER BY id", where);
     sqlite3_stmt *st;
-    int rc = sqlite3_prepare_v2(conn->db, sql, -1, &st, NULL);
+    int rc = statement_get(conn, sql, &st);
     if (rc != SQLITE_OK)
         return sqlite_fail(conn->db, rc, err, store_tables[kind].name);
     int count = sqlite3_bind_parameter_count(st);
@@ -503,27 +766,26 @@ static int sqlite_policy_get(struct store_conn *conn, json_t **policy, struct pr
 {
     sqlite3_stmt *st;
     *policy = NULL;
-    int rc = sqlite3_prepare_v2(conn->db, "SELECT value FROM policy WHERE key = 'policy'", -1, &st, NULL);
+    int rc = statement_get(conn, "SELECT value FROM policy WHERE key = 'policy'", &st);
     if (rc != SQLITE_OK)
         return sqlite_fail(conn->db, rc, err, "policy");
     rc = sqlite3_step(st);
     if (rc == SQLITE_ROW)
         *policy = json_loads((const char *)sqlite3_column_text(st, 0), 0, NULL);
-    sqlite3_finalize(st);
+    statement_put(st);
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : sqlite_fail(conn->db, rc, err, "policy");
 }
 
 static int sqlite_policy_set(struct store_conn *conn, const json_t *policy, struct pr_error *err)
 {
     sqlite3_stmt *st;
-    int rc = sqlite3_prepare_v2(conn->db, "INSERT OR REPLACE INTO policy (key, value) VALUES ('policy', ?)",
-                                -1, &st, NULL);
+    int rc = statement_get(conn, "INSERT OR REPLACE INTO policy (key, value) VALUES ('policy', ?)", &st);
     if (rc != SQLITE_OK)
         return sqlite_fail(conn->db, rc, err, "policy");
     rc = bind_value(st, 1, STORE_JSON, policy);
     if (rc == SQLITE_OK)
         rc = sqlite3_step(st);
-    sqlite3_finalize(st);
+    statement_put(st);
     return rc == SQLITE_DONE ? 0 : sqlite_fail(conn->db, rc, err, "policy");
 }
 
@@ -567,9 +829,11 @@ const struct store_backend store_backend_sqlite = {
     .open = sqlite_open,
     .close = sqlite_close,
     .acquire = sqlite_acquire,
+    .acquire_writer = sqlite_acquire_writer,
     .release = sqlite_release,
     .begin = sqlite_begin,
     .commit = sqlite_commit,
+    .sync = sqlite_sync,
     .rollback = sqlite_rollback,
     .insert = sqlite_insert,
     .get = sqlite_get,

@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# serve_registry.sh PORTREG — `GET /api/v1/registry/3306` (reader token) from `portreg serve`
+# against nginx returning the same bytes as a fixed 200 application/json body, both on loopback
+# in the same run: wrk with one thread per core and 64 connections, keep-alive and then with
+# `Connection: close`; ROUNDS (5) rounds of DURATION (5) seconds per server after a warm-up, the
+# order alternating. Prints median requests/s, the ratio portreg/nginx (bar >= 0.85 keep-alive)
+# and the median p99 latency (bar < 5 ms keep-alive). nginx runs as root from a temporary prefix
+# (workers = cores, access_log off) on a free loopback port. Ground truth first: the answer must
+# be byte for byte what `portreg lookup --json 3306` prints, and every wrk response a 200.
+set -euo pipefail
+portreg=$(realpath "${1:?path to the portreg binary}")
+root=$(cd "$(dirname "$0")/.." && pwd)
+bench=$root/bench
+rounds=${ROUNDS:-5}
+duration=${DURATION:-5}
+connections=${CONNECTIONS:-64}
+threads=$(nproc)
+csv="$root/../shared/data/iana/service-names-port-numbers.csv"
+for tool in wrk nginx curl; do
+  command -v "$tool" >/dev/null || { echo "bench: skipped: $tool is not installed (make deps-bench)" >&2; exit 0; }
+done
+[ "$(id -u)" -eq 0 ] || { echo "bench: skipped: nginx is started as root from a temporary prefix" >&2; exit 0; }
+[ -f "$csv" ] || { echo "bench: skipped: the IANA CSV is not at $csv" >&2; exit 0; }
+work=$(mktemp -d)
+source "$bench/serve_common.sh"
+trap bench_serve_cleanup EXIT
+export PORTREG_STATE_DIR="$work/state"
+"$portreg" registry update --from "$csv" >/dev/null
+"$portreg" lookup 3306 >/dev/null
+token=$("$portreg" serve token create --role reader --name bench)
+
+ours_port=$(bench_free_port)
+bench_serve_start "$ours_port"
+ours_url="http://127.0.0.1:$ours_port/api/v1/registry/3306"
+
+echo "== ground truth: the route answers what lookup --json prints, byte for byte"
+curl -fsS -H "Authorization: Bearer $token" "$ours_url" >"$work/ours.json"
+"$portreg" lookup --json 3306 >"$work/cli.json"
+cmp -s "$work/ours.json" "$work/cli.json" || { echo "MISMATCH: the API's document differs from lookup --json"; diff <(jq -S . "$work/ours.json") <(jq -S . "$work/cli.json") | head; exit 1; }
+jq -e '[.queries[0].records[].service] | unique == ["mysql"]' "$work/ours.json" >/dev/null
+size=$(stat -c %s "$work/ours.json")
+echo "ok: $size bytes, the same as lookup --json 3306"
+
+# nginx: the same bytes from a file under a temporary prefix, as application/json
+mkdir -p "$work/nginx/logs" "$work/nginx/www/api/v1/registry"
+cp "$work/ours.json" "$work/nginx/www/api/v1/registry/3306"
+start_nginx() {
+  nginx_port=$(bench_free_port)
+  cat >"$work/nginx/nginx.conf" <<EOF
+user root;
+daemon off;
+worker_processes $threads;
+pid $work/nginx/nginx.pid;
+error_log $work/nginx/logs/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path $work/nginx/body;
+  proxy_temp_path $work/nginx/proxy;
+  fastcgi_temp_path $work/nginx/fastcgi;
+  uwsgi_temp_path $work/nginx/uwsgi;
+  scgi_temp_path $work/nginx/scgi;
+  keepalive_requests 1000000;
+  open_file_cache max=16;
+  server {
+    listen 127.0.0.1:$nginx_port;
+    root $work/nginx/www;
+    location /api/v1/registry/ { default_type application/json; }
+  }
+}
+EOF
+  nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" 2>>"$work/nginx/logs/start.log" &
+  nginx_pid=$!
+  bench_serve_pids+=("$nginx_pid")
+  local i
+  for i in $(seq 1 100); do
+    curl -fs "http://127.0.0.1:$nginx_port/api/v1/registry/3306" >/dev/null 2>&1 && return 0
+    kill -0 "$nginx_pid" 2>/dev/null || return 1
+    sleep 0.05
+  done
+  return 1
+}
+start_nginx || start_nginx || { echo "bench: nginx did not start:" >&2; cat "$work/nginx/logs/"* >&2; exit 1; }
+nginx_url="http://127.0.0.1:$nginx_port/api/v1/registry/3306"
+curl -fsS -D "$work/nginx.headers" "$nginx_url" | cmp -s - "$work/ours.json" || { echo "nginx does not serve the same body"; exit 1; }
+grep -qi '^content-type: application/json' "$work/nginx.headers"
+echo "nginx $(nginx -v 2>&1 | sed 's/.*\///'): pid $nginx_pid on 127.0.0.1:$nginx_port, $threads workers"
+echo "portreg serve: pid $serve_pid on 127.0.0.1:$ours_port"
+
+printf 'Authorization: Bearer %s\n' "$token" >"$work/headers.keepalive"
+printf 'Authorization: Bearer %s\nConnection: close\n' "$token" >"$work/headers.close"
+
+# run_wrk NAME URL MODE SECONDS: one wrk run; its report line appended to $work/NAME.MODE
+run_wrk() {
+  local out
+  out=$(WRK_HEADER_FILE="$work/headers.$3" wrk -t"$threads" -c"$connections" -d"$4"s -s "$bench/wrk_report.lua" "$2" | grep '^WRK_REPORT')
+  local errors
+  errors=$(( $(bench_field "$out" status) + $(bench_field "$out" timeout) + $(bench_field "$out" connect) ))
+  if [ "$errors" -ne 0 ] || [ "$(bench_field "$out" requests)" -eq 0 ]; then
+    echo "bench: $1 ($3): errors in the run: $out" >&2
+    exit 1
+  fi
+  echo "$out" >>"$work/$1.$3"
+}
+
+for mode in keepalive close; do
+  label=$([ "$mode" = keepalive ] && echo "keep-alive" || echo "Connection: close")
+  echo "== GET /api/v1/registry/3306, $label: $threads wrk threads, $connections connections, $rounds x ${duration}s each"
+  run_wrk portreg "$ours_url" "$mode" 2 && run_wrk nginx "$nginx_url" "$mode" 2   # warm-up
+  : >"$work/portreg.$mode"; : >"$work/nginx.$mode"
+  for round in $(seq 1 "$rounds"); do
+    if [ $((round % 2)) -eq 1 ]; then
+      run_wrk portreg "$ours_url" "$mode" "$duration"; run_wrk nginx "$nginx_url" "$mode" "$duration"
+    else
+      run_wrk nginx "$nginx_url" "$mode" "$duration"; run_wrk portreg "$ours_url" "$mode" "$duration"
+    fi
+  done
+  for who in portreg nginx; do
+    rps=$(while read -r line; do bench_field "$line" rps; done <"$work/$who.$mode" | bench_median)
+    p50=$(while read -r line; do bench_field "$line" p50_ms; done <"$work/$who.$mode" | bench_median)
+    p99=$(while read -r line; do bench_field "$line" p99_ms; done <"$work/$who.$mode" | bench_median)
+    printf '%-8s median %8.0f requests/s   p50 %6.3f ms   p99 %6.3f ms   (%s runs)\n' "$who" "$rps" "$p50" "$p99" "$rounds"
+    declare "rps_$who=$rps" "p99_$who=$p99"
+  done
+  # shellcheck disable=SC2154
+  if [ "$mode" = keepalive ]; then
+    awk -v o="$rps_portreg" -v n="$rps_nginx" -v p="$p99_portreg" 'BEGIN {
+      printf "ratio portreg/nginx (median requests/s): %.3f  (bar >= 0.85)\n", o / n
+      printf "portreg p99: %.3f ms  (bar < 5 ms)\n", p }'
+  else
+    awk -v o="$rps_portreg" -v n="$rps_nginx" 'BEGIN { printf "ratio portreg/nginx (median requests/s): %.3f  (reported)\n", o / n }'
+  fi
+done
