@@ -5,7 +5,8 @@
 # `Connection: close`; ROUNDS (5) rounds of DURATION (5) seconds per server after a warm-up, the
 # order alternating. Prints median requests/s, the ratio portreg/nginx (bar >= 0.85 keep-alive)
 # and the median p99 latency (bar < 5 ms keep-alive). nginx runs as root from a temporary prefix
-# (workers = cores, access_log off) on a free loopback port. Ground truth first: the answer must
+# (workers = cores) on a free loopback port, twice: with access_log off (the bar's peer) and
+# with its default access log to a file (like portreg serve, which logs every request). Ground truth first: the answer must
 # be byte for byte what `portreg lookup --json 3306` prints, and every wrk response a 200.
 set -euo pipefail
 portreg=$(realpath "${1:?path to the portreg binary}")
@@ -44,17 +45,19 @@ echo "ok: $size bytes, the same as lookup --json 3306"
 # nginx: the same bytes from a file under a temporary prefix, as application/json
 mkdir -p "$work/nginx/logs" "$work/nginx/www/api/v1/registry"
 cp "$work/ours.json" "$work/nginx/www/api/v1/registry/3306"
+# start_nginx NAME ACCESS_LOG: an nginx with that access_log setting; sets NAME_port
 start_nginx() {
+  local name=$1 access_log=$2 nginx_port
   nginx_port=$(bench_free_port)
-  cat >"$work/nginx/nginx.conf" <<EOF
+  cat >"$work/nginx/$name.conf" <<EOF
 user root;
 daemon off;
 worker_processes $threads;
-pid $work/nginx/nginx.pid;
+pid $work/nginx/$name.pid;
 error_log $work/nginx/logs/error.log warn;
 events { worker_connections 4096; }
 http {
-  access_log off;
+  access_log $access_log;
   client_body_temp_path $work/nginx/body;
   proxy_temp_path $work/nginx/proxy;
   fastcgi_temp_path $work/nginx/fastcgi;
@@ -69,9 +72,10 @@ http {
   }
 }
 EOF
-  nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" 2>>"$work/nginx/logs/start.log" &
-  nginx_pid=$!
+  nginx -p "$work/nginx" -c "$work/nginx/$name.conf" 2>>"$work/nginx/logs/start.log" &
+  local nginx_pid=$!
   bench_serve_pids+=("$nginx_pid")
+  declare -g "${name}_port=$nginx_port"
   local i
   for i in $(seq 1 100); do
     curl -fs "http://127.0.0.1:$nginx_port/api/v1/registry/3306" >/dev/null 2>&1 && return 0
@@ -80,11 +84,15 @@ EOF
   done
   return 1
 }
-start_nginx || start_nginx || { echo "bench: nginx did not start:" >&2; cat "$work/nginx/logs/"* >&2; exit 1; }
+for variant in "nginx off" "nginxlog $work/nginx/logs/access.log"; do
+  set -- $variant
+  start_nginx "$1" "$2" || start_nginx "$1" "$2" || { echo "bench: nginx did not start:" >&2; cat "$work/nginx/logs/"* >&2; exit 1; }
+done
 nginx_url="http://127.0.0.1:$nginx_port/api/v1/registry/3306"
+nginxlog_url="http://127.0.0.1:$nginxlog_port/api/v1/registry/3306"
 curl -fsS -D "$work/nginx.headers" "$nginx_url" | cmp -s - "$work/ours.json" || { echo "nginx does not serve the same body"; exit 1; }
 grep -qi '^content-type: application/json' "$work/nginx.headers"
-echo "nginx $(nginx -v 2>&1 | sed 's/.*\///'): pid $nginx_pid on 127.0.0.1:$nginx_port, $threads workers"
+echo "nginx $(nginx -v 2>&1 | sed 's/.*\///'): 127.0.0.1:$nginx_port (access_log off) and 127.0.0.1:$nginxlog_port (access log to a file), $threads workers each"
 echo "portreg serve: pid $serve_pid on 127.0.0.1:$ours_port"
 
 printf 'Authorization: Bearer %s\n' "$token" >"$work/headers.keepalive"
@@ -107,15 +115,18 @@ for mode in keepalive close; do
   label=$([ "$mode" = keepalive ] && echo "keep-alive" || echo "Connection: close")
   echo "== GET /api/v1/registry/3306, $label: $threads wrk threads, $connections connections, $rounds x ${duration}s each"
   run_wrk portreg "$ours_url" "$mode" 2 && run_wrk nginx "$nginx_url" "$mode" 2   # warm-up
-  : >"$work/portreg.$mode"; : >"$work/nginx.$mode"
+  run_wrk nginxlog "$nginxlog_url" "$mode" 2
+  : >"$work/portreg.$mode"; : >"$work/nginx.$mode"; : >"$work/nginxlog.$mode"
   for round in $(seq 1 "$rounds"); do
     if [ $((round % 2)) -eq 1 ]; then
       run_wrk portreg "$ours_url" "$mode" "$duration"; run_wrk nginx "$nginx_url" "$mode" "$duration"
+      run_wrk nginxlog "$nginxlog_url" "$mode" "$duration"
     else
+      run_wrk nginxlog "$nginxlog_url" "$mode" "$duration"
       run_wrk nginx "$nginx_url" "$mode" "$duration"; run_wrk portreg "$ours_url" "$mode" "$duration"
     fi
   done
-  for who in portreg nginx; do
+  for who in portreg nginx nginxlog; do
     rps=$(while read -r line; do bench_field "$line" rps; done <"$work/$who.$mode" | bench_median)
     p50=$(while read -r line; do bench_field "$line" p50_ms; done <"$work/$who.$mode" | bench_median)
     p99=$(while read -r line; do bench_field "$line" p99_ms; done <"$work/$who.$mode" | bench_median)
@@ -124,10 +135,13 @@ for mode in keepalive close; do
   done
   # shellcheck disable=SC2154
   if [ "$mode" = keepalive ]; then
-    awk -v o="$rps_portreg" -v n="$rps_nginx" -v p="$p99_portreg" 'BEGIN {
+    awk -v o="$rps_portreg" -v n="$rps_nginx" -v l="$rps_nginxlog" -v p="$p99_portreg" 'BEGIN {
       printf "ratio portreg/nginx (median requests/s): %.3f  (bar >= 0.85)\n", o / n
+      printf "ratio portreg/nginx with its access log (both log every request): %.3f  (reported)\n", o / l
       printf "portreg p99: %.3f ms  (bar < 5 ms)\n", p }'
   else
-    awk -v o="$rps_portreg" -v n="$rps_nginx" 'BEGIN { printf "ratio portreg/nginx (median requests/s): %.3f  (reported)\n", o / n }'
+    awk -v o="$rps_portreg" -v n="$rps_nginx" -v l="$rps_nginxlog" 'BEGIN {
+      printf "ratio portreg/nginx (median requests/s): %.3f  (reported)\n", o / n
+      printf "ratio portreg/nginx with its access log: %.3f  (reported)\n", o / l }'
   fi
 done
