@@ -53,23 +53,5 @@ static void write_host(const struct scan_cli_view *v, uint64_t target, size_t fr
 
 void scan_output_grepable(const struct scan_cli_view *v, const struct scan_run_info *info, FILE *out)
 {
-    char when[64];
-    scan_cli_time_text(info->started, when, sizeof when);
-    fprintf(out, "# portreg %s scan initiated %s as: %s\n", PORTREG_VERSION, when,
-            info->args ? info->args : "portreg scan");
-    struct scan_host_cursor cursor = { 0 };
-    uint64_t target;
-    size_t from, to;
-    while (scan_next_host(v, &cursor, false, &target, &from, &to))
-        write_host(v, target, from, to, out);
-    struct scan_cli_view every = *v;
-    every.only_open = false;
-    uint64_t up = 0;
-    cursor = (struct scan_host_cursor){ 0 };
-    while (scan_next_host(&every, &cursor, false, &target, &from, &to))
-        up++;
-    uint64_t total = v->collect->targets->total;
-    scan_cli_time_text(info->started + (time_t)info->elapsed, when, sizeof when);
-    fprintf(out, "# portreg done at %s -- %" PRIu64 " IP address%s (%" PRIu64 " host%s up) scanned in %.2f seconds\n",
-            when, total, total == 1 ? "" : "es", up, up == 1 ? "" : "s", info->elapsed);
+    scan_output_nmap_report(v, info, out, write_host);
 }

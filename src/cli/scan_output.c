@@ -170,6 +170,30 @@ void scan_cli_time_text(time_t when, char *buf, size_t size)
     strftime(buf, size, "%a %b %e %H:%M:%S %Y", &tm);
 }
 
+void scan_output_nmap_report(const struct scan_cli_view *v, const struct scan_run_info *info, FILE *out,
+                             void (*write_host)(const struct scan_cli_view *, uint64_t, size_t, size_t, FILE *))
+{
+    char when[64];
+    scan_cli_time_text(info->started, when, sizeof when);
+    fprintf(out, "# portreg %s scan initiated %s as: %s\n", PORTREG_VERSION, when,
+            info->args ? info->args : "portreg scan");
+    struct scan_host_cursor cursor = { 0 };
+    uint64_t target;
+    size_t from, to;
+    while (scan_next_host(v, &cursor, false, &target, &from, &to))
+        write_host(v, target, from, to, out);
+    struct scan_cli_view every = *v;
+    every.only_open = false;
+    uint64_t up = 0;
+    cursor = (struct scan_host_cursor){ 0 };
+    while (scan_next_host(&every, &cursor, false, &target, &from, &to))
+        up++;
+    uint64_t total = v->collect->targets->total;
+    scan_cli_time_text(info->started + (time_t)info->elapsed, when, sizeof when);
+    fprintf(out, "# portreg done at %s -- %" PRIu64 " IP address%s (%" PRIu64 " host%s up) scanned in %.2f seconds\n",
+            when, total, total == 1 ? "" : "es", up, up == 1 ? "" : "s", info->elapsed);
+}
+
 /* "1-3,7,9-10" from the ascending port list (nmap's scaninfo services attribute). */
 char *scan_ports_text(const uint16_t *ports, size_t count)
 {

@@ -127,6 +127,10 @@ int scan_output_xml(const struct scan_cli_view *v, const struct scan_run_info *i
 /* nmap's normal output (-oN) and grepable output (-oG) into a memory stream (open_memstream),
  * then to path through util/file_io.h as -oX (scan_output_text_file). */
 void scan_output_normal(const struct scan_cli_view *v, const struct scan_run_info *info, FILE *out);
+/* The frame both share: nmap's "# ... scan initiated" line, write_host for every host shown
+ * (its results from..to), and the "# ... done at" line with the hosts up. */
+void scan_output_nmap_report(const struct scan_cli_view *v, const struct scan_run_info *info, FILE *out,
+                             void (*write_host)(const struct scan_cli_view *, uint64_t, size_t, size_t, FILE *));
 void scan_output_grepable(const struct scan_cli_view *v, const struct scan_run_info *info, FILE *out);
 int scan_output_text_file(const struct scan_cli_view *v, const struct scan_run_info *info, const char *path,
                           void (*writer)(const struct scan_cli_view *, const struct scan_run_info *, FILE *),
