@@ -23,6 +23,7 @@ teardown() {
 }
 
 # Start the server on a free loopback port (retried when the port is taken); extra args follow.
+# SCHEME=https and HEALTH_CA=CA.pem check its health over TLS.
 start_server() {
   local try
   for try in 1 2 3 4 5 6 7 8; do
@@ -31,8 +32,8 @@ start_server() {
     SERVER_PID=$!
     local i
     for i in $(seq 100); do
-      if curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1; then
-        URL="http://127.0.0.1:$PORT"
+      if curl -sf ${HEALTH_CA:+--cacert "$HEALTH_CA"} "${SCHEME:-http}://127.0.0.1:$PORT/healthz" >/dev/null 2>&1; then
+        URL="${SCHEME:-http}://127.0.0.1:$PORT"
         return 0
       fi
       kill -0 "$SERVER_PID" 2>/dev/null || break
@@ -313,32 +314,9 @@ make_test_ca() {
   TLS="$d"
 }
 
-# Start a server whose health is checked over HTTPS with the test CA.
-start_tls_server() {
-  local try
-  for try in 1 2 3 4 5 6 7 8; do
-    PORT=$((20000 + RANDOM % 10000))
-    "$PORTREG" serve --listen "127.0.0.1:$PORT" --db "sqlite:$DB" "$@" 2>>"$BATS_TEST_TMPDIR/server.log" &
-    SERVER_PID=$!
-    local i
-    for i in $(seq 100); do
-      if curl -sf --cacert "$TLS/ca.pem" "https://127.0.0.1:$PORT/healthz" >/dev/null 2>&1; then
-        URL="https://127.0.0.1:$PORT"
-        return 0
-      fi
-      kill -0 "$SERVER_PID" 2>/dev/null || break
-      sleep 0.05
-    done
-    kill -9 "$SERVER_PID" 2>/dev/null || true
-    SERVER_PID=""
-  done
-  echo "the server did not start:"; cat "$BATS_TEST_TMPDIR/server.log"
-  return 1
-}
-
 @test "serve --tls-cert --tls-key: a client with the test CA verifies the server; plain HTTP and clients without the CA fail" {
   make_test_ca
-  start_tls_server --tls-cert "$TLS/server.pem" --tls-key "$TLS/server.key"
+  SCHEME=https HEALTH_CA="$TLS/ca.pem" start_server --tls-cert "$TLS/server.pem" --tls-key "$TLS/server.key"
   grep -q "listening on https://127.0.0.1:$PORT/" "$BATS_TEST_TMPDIR/server.log"
   api GET /api/v1/hosts "$READER" "" --cacert "$TLS/ca.pem"
   [ "$STATUS" = 200 ]
