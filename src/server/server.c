@@ -22,10 +22,12 @@
 #include "util/text_escape.h"
 #include "server/server_http.h"
 #include "server/server_metrics.h"
+#include "server/server_log.h"
 #include "server/server_rate_limit.h"
 
 #define SERVER_DRAIN_SECONDS 10
-#define SERVER_RECLAIM_SECONDS 2     /* expired leases are reclaimed this often */
+#define SERVER_TICK_MS 100           /* the main thread's tick: the request log is flushed */
+#define SERVER_RECLAIM_TICKS 20      /* expired leases are reclaimed every 2 s */
 #define SERVER_RECLAIM_BATCH 64u
 #define SERVER_RECLAIM_BATCHES 16u
 
@@ -51,6 +53,7 @@ struct server_state {
     int64_t started;
     struct server_metrics *metrics;
     struct server_rate_limit *rate_limit;    /* NULL: no --rate-limit */
+    struct server_log *log;                  /* the request log (server_log.c) */
 };
 
 int server_parse_listen(const char *listen, int *family, unsigned char address[16], unsigned *port)
@@ -398,8 +401,7 @@ static void log_request(struct server_state *state, struct MHD_Connection *c, st
         registry_format_time(second, when, sizeof when);
         when_second = second;
     }
-    /* one write(2) of the whole line, no lock: lines of concurrent requests never interleave
-     * (a pipe or an O_APPEND file takes a write of up to PIPE_BUF bytes whole) */
+    /* whole lines to the log's writer: written at once, or gathered under load */
     char line[2048];
     int len;
     if (state->opt->log_format == SERVER_LOG_JSON) {
@@ -418,8 +420,7 @@ static void log_request(struct server_state *state, struct MHD_Connection *c, st
     if (len > 0) {
         size_t n = (size_t)len < sizeof line ? (size_t)len : sizeof line - 1;
         line[n - 1] = '\n';
-        ssize_t written = write(STDERR_FILENO, line, n);
-        (void)written;   /* a log that cannot be written does not fail the request */
+        server_log_line(state->log, line, n);
     }
 }
 
@@ -471,7 +472,11 @@ int server_run(const struct server_options *opt_in, const int *fds, size_t count
     state.metrics = server_metrics_create(state.started);
     if (!state.metrics)
         return pr_error_set(err, -ENOMEM, "out of memory");
-    if (opt.rate_limit > 0 && !(state.rate_limit = server_rate_limit_create(opt.rate_limit, opt.rate_burst))) {
+    /* a slot for every request thread of every daemon */
+    state.log = server_log_create(opt.threads * (unsigned)count + 1, STDERR_FILENO);
+    if (!state.log ||
+        (opt.rate_limit > 0 && !(state.rate_limit = server_rate_limit_create(opt.rate_limit, opt.rate_burst)))) {
+        server_log_free(state.log);
         server_metrics_free(state.metrics);
         return pr_error_set(err, -ENOMEM, "out of memory");
     }
@@ -506,9 +511,12 @@ int server_run(const struct server_options *opt_in, const int *fds, size_t count
         sigaddset(&set, SIGINT);
         /* the main thread waits for the signal and meanwhile reclaims expired leases, a
          * bounded batch at a time, so they end (and their ports free) with no lease request */
-        const struct timespec tick = { .tv_sec = SERVER_RECLAIM_SECONDS };
-        while (sigtimedwait(&set, NULL, &tick) < 0)
-            reclaim_expired_leases(opt.ledger);
+        const struct timespec tick = { .tv_nsec = SERVER_TICK_MS * 1000000L };
+        for (unsigned ticks = 1; sigtimedwait(&set, NULL, &tick) < 0; ticks++) {
+            server_log_flush(state.log);
+            if (ticks % SERVER_RECLAIM_TICKS == 0)
+                reclaim_expired_leases(opt.ledger);
+        }
         /* drain: no new connections, the requests in flight finish (SERVER_DRAIN_SECONDS at most) */
         for (size_t i = 0; i < count; i++)
             if (daemons[i]) {
@@ -524,5 +532,6 @@ int server_run(const struct server_options *opt_in, const int *fds, size_t count
             MHD_stop_daemon(daemons[i]);
     server_rate_limit_free(state.rate_limit);
     server_metrics_free(state.metrics);
+    server_log_free(state.log);   /* the lines still gathered */
     return r;
 }

@@ -818,3 +818,20 @@ api_yaml() {
   api GET "/api/v1/portmap/rc/tcp?format=json" "$READER"
   [ "$(jq -r .counts.leased <<<"$BODY")" = 0 ]
 }
+
+@test "serve: the request log under a burst: every request has one whole line, written without stopping the server" {
+  start_server --log-format json
+  args=()
+  for i in $(seq 200); do args+=(-o /dev/null "$URL/healthz"); done
+  curl -s --parallel --parallel-max 32 -H 'X-Request-ID: burst' "${args[@]}"
+  # gathered lines reach the log by the server's 100 ms tick; the server keeps running
+  for i in $(seq 30); do
+    [ "$(grep -c '"request_id":"burst"' "$BATS_TEST_TMPDIR/server.log")" -eq 200 ] && break
+    sleep 0.1
+  done
+  [ "$(grep -c '"request_id":"burst"' "$BATS_TEST_TMPDIR/server.log")" -eq 200 ]
+  kill -0 "$SERVER_PID"
+  # every line is one JSON object: none split or run together
+  grep '"request_id":"burst"' "$BATS_TEST_TMPDIR/server.log" | jq -e 'select(.status != 200 or .path != "/healthz")' && false
+  [ "$(grep -c '^{.*}$' "$BATS_TEST_TMPDIR/server.log")" -eq "$(grep -c '"path":' "$BATS_TEST_TMPDIR/server.log")" ]
+}
