@@ -483,7 +483,8 @@ static int print_service_names(const struct cli_context *ctx, const char *prefix
             }
     }
     registry_index_close(ix);
-    qsort(names, count, sizeof *names, compare_strings);
+    if (count > 0)   /* qsort wants a non-NULL array even for 0 names */
+        qsort(names, count, sizeof *names, compare_strings);
     for (size_t i = 0; i < count; i++)
         if (i == 0 || strcmp(names[i], names[i - 1]) != 0)
             printf("%s\n", names[i]);
