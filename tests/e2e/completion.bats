@@ -69,21 +69,23 @@ bash_complete() {
 # The option names of `portreg CMD --help`: the first column of its lines "  -x, --name VALUE  help".
 help_option_names() {
   # shellcheck disable=SC2086
-  "$PORTREG" $1 --help | awk '/^  -/ { sub(/^  /, ""); sub(/  .*/, ""); print }' |
+  "$PORTREG" $1 --help | awk '/^  -|^      -/ { sub(/^ +/, ""); sub(/  .*/, ""); print }' |
     grep -oE '(^|[ ,])--?[A-Za-z0-9][-A-Za-z0-9]*' | tr -d ' ,' | sort -u
 }
 
 @test "every option --help lists is completed, for every command" {
-  local cmd word failed=""
+  local cmd word failed="" checked=0
   for cmd in "" lookup registry ls who check suggest audit scan "plan check" "plan diff" "plan export" \
              "firewall generate" "firewall apply" "firewall audit" serve "serve token create" remote completion; do
     # shellcheck disable=SC2086
     offered="$(bash_complete $cmd -)"
     for word in $(help_option_names "$cmd"); do
       grep -qxF -- "$word" <<<"$offered" || { echo "portreg $cmd: $word is in --help, not completed"; failed=1; }
+      checked=$((checked + 1))
     done
   done
   [ -z "$failed" ]
+  [ "$checked" -gt 150 ]   # the --help parsing found the options (scan alone has over 40)
 }
 
 @test "hidden options are not offered" {
@@ -135,6 +137,34 @@ help_option_names() {
   [ "$output" = --top-ports ]
   run -0 fish --no-config -c "source '$BATS_TEST_TMPDIR/portreg.fish'; complete -C 'portreg plan '"
   [ "$output" = $'check\ndiff\nexport' ]
+}
+
+# The candidates zsh's _portreg offers for the last of WORDS: compadd, _files and compdef are
+# stand-ins (they exist only inside the completion system) and compadd keeps what matches the
+# word typed, as the real one does.
+zsh_complete() {
+  zsh -f -c 'compdef() { :; }
+             compadd() { [[ $1 == -- ]] && shift; local w; for w; do [[ $w == ${words[CURRENT]}* ]] && print -r -- $w; done; return 0; }
+             _files() { print -r -- "<files>"; }
+             source "$1"; shift; words=("$@"); CURRENT=$#; _portreg' _ "$BATS_TEST_TMPDIR/_portreg" "$PORTREG" "$@"
+}
+
+@test "zsh completes through the script's _portreg" {
+  command -v zsh >/dev/null || skip "zsh is not installed (scripts/install-deps.sh test installs it)"
+  "$PORTREG" completion zsh >"$BATS_TEST_TMPDIR/_portreg"
+  use_iana_fixture
+  run -0 zsh_complete sc
+  [ "$output" = scan ]
+  run -0 zsh_complete scan --top
+  [ "$output" = --top-ports ]
+  run -0 zsh_complete plan ''
+  [ "$output" = $'check\ndiff\nexport' ]
+  run -0 zsh_complete serve --log-format ''
+  [ "$output" = $'text\njson' ]
+  run -0 zsh_complete lookup mysq
+  [ "$output" = mysql ]
+  run -0 zsh_complete --col
+  [ "$output" = --color ]
 }
 
 @test "an unknown shell, or none, exits 2" {
