@@ -280,12 +280,14 @@ static void print_fish_lookups(FILE *out, const struct completion_tree *tree)
 /* ---- the drivers ---- */
 
 /* The walk over the words before the cursor, the same in bash and zsh: options and their
- * values are stepped over, a word that is a subcommand of the node extends it. */
+ * values are stepped over, a word that is a subcommand of the node extends it. A word "=" is
+ * bash's split of --name=value and keeps waiting for the value. */
 #define SH_WALK(FIRST, WORD, LAST)                                                                 \
     "    local node='' word i skip=0 valueof='' option='' state_dir='' REPLY=''\n"                 \
     "    for ((i = " FIRST "; i < " LAST "; i++)); do\n"                                           \
     "        word=" WORD "\n"                                                                      \
     "        if ((skip)); then\n"                                                                  \
+    "            [[ $word == = ]] && continue\n"                                                   \
     "            skip=0\n"                                                                         \
     "            [[ $option == --state-dir ]] && state_dir=$word\n"                                \
     "            continue\n"                                                                       \
@@ -308,6 +310,8 @@ static void print_bash(FILE *out, const struct completion_tree *tree)
           "    local cur=${COMP_WORDS[COMP_CWORD]}\n"
           SH_WALK("1", "${COMP_WORDS[i]}", "COMP_CWORD")
           "    COMPREPLY=()\n"
+          "    # bash splits --name=value at the '=' (COMP_WORDBREAKS): the value follows it\n"
+          "    ((skip)) && [[ $cur == = ]] && cur=''\n"
           "    if ((skip)); then\n"
           "        case $valueof in\n"
           "            '<file') mapfile -t COMPREPLY < <(compgen -f -- \"$cur\") ;;\n"

@@ -106,6 +106,10 @@ help_option_names() {
   [ "$output" = $'text\njson' ]
   run -0 bash_complete plan export --format n
   [ "$output" = netbox-csv ]
+  run -0 bash_complete serve --log-format = j   # bash splits --log-format=j at the '='
+  [ "$output" = json ]
+  run -0 bash_complete serve --log-format =
+  [ "$output" = $'text\njson' ]
   run -0 bash_complete firewall generate --format f
   [ "$output" = firewalld ]
   run -0 bash_complete scan -T
