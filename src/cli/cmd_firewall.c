@@ -45,7 +45,7 @@ static const char firewall_usage_tail[] =
 enum { OPT_HOST = 256, OPT_FORMAT, OPT_DRY_RUN, OPT_JSON };
 static const struct cli_option firewall_generate_options[] = {
     { "host", 0, CLI_OPTION_REQUIRED_VALUE, "NAME", "the host of the plan the rules are for", OPT_HOST, 0 },
-    { "format", 0, CLI_OPTION_REQUIRED_VALUE, "FORMAT", "nft (default), firewalld, ufw or iptables", OPT_FORMAT, 0 },
+    { "format", 0, CLI_OPTION_REQUIRED_VALUE, "nft|firewalld|ufw|iptables", "the rules' format (default nft)", OPT_FORMAT, 0 },
     { "output", 'o', CLI_OPTION_REQUIRED_VALUE, "DIR", "write the files into DIR instead of stdout", 'o', 0 },
     CLI_OPTION_HELP_ENTRY,
     CLI_OPTIONS_END,

@@ -59,7 +59,7 @@ static const struct cli_option plan_diff_options[] = {
     CLI_OPTIONS_END,
 };
 static const struct cli_option plan_export_options[] = {
-    { "format", 0, CLI_OPTION_REQUIRED_VALUE, "FORMAT", "services, iana-csv, json or netbox-csv", OPT_FORMAT, 0 },
+    { "format", 0, CLI_OPTION_REQUIRED_VALUE, "services|iana-csv|json|netbox-csv", "the output format", OPT_FORMAT, 0 },
     { "output", 'o', CLI_OPTION_REQUIRED_VALUE, "FILE", "write FILE (atomically) instead of stdout", 'o', 0 },
     { "netbox-columns", 0, CLI_OPTION_REQUIRED_VALUE, "VERSION",
       "netbox-csv columns: 4.3 (parent_object_type,parent; default) or pre-4.3 (device)",

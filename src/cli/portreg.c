@@ -45,6 +45,8 @@ const struct cli_command cli_commands[] = {
       cli_serve_options, cli_serve_subcommands },
     { "remote", cmd_remote, "a portreg server's client: request, approve, assign, lease, events, import, export",
       cli_remote_options, cli_remote_subcommands },
+    { "completion", cmd_completion, "the shell completion script: bash, zsh or fish",
+      cli_completion_options, NULL },
     { "help", cmd_help, "show help for portreg or one of its commands",
       NULL, NULL },
     { NULL, NULL, NULL, NULL, NULL },

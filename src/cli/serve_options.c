@@ -23,7 +23,7 @@ const struct cli_option cli_serve_options[] = {
     { "listen", 'l', CLI_OPTION_REQUIRED_VALUE, "ADDR:PORT", "listen here (repeatable; default 127.0.0.1:7678,\n"
       "[::1]:7678 for IPv6)", OPT_LISTEN, 0 },
     { "db", 0, CLI_OPTION_REQUIRED_VALUE, "URL", "the database: sqlite:PATH (default sqlite:STATE/serve.db)", OPT_DB, 0 },
-    { "log-format", 0, CLI_OPTION_REQUIRED_VALUE, "FORMAT", "one line per request on stderr: text (default) or json",
+    { "log-format", 0, CLI_OPTION_REQUIRED_VALUE, "text|json", "one line per request on stderr: text (default) or json",
       OPT_LOG_FORMAT, 0 },
     { "threads", 0, CLI_OPTION_REQUIRED_VALUE, "N", "request threads (default: one per core)", OPT_THREADS, 0 },
     { "tls-cert", 0, CLI_OPTION_REQUIRED_VALUE, "FILE", "serve HTTPS with this PEM certificate (chain); needs\n"
