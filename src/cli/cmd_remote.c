@@ -639,19 +639,20 @@ static int run_import(struct remote_session *s, struct remote_args *a)
 
 static int run_export(struct remote_session *s, struct remote_args *a)
 {
-    static const char *const formats[] = { "services", "iana-csv", "nft", "netbox-csv", "plan" };
+    static const char *const formats[] = { "services", "iana-csv", "nft", "netbox-csv", "netbox-csv-pre-4.3", "plan" };
     if (s->json)
         return cli_usage_error(s->command, "an export is the format's own text: --json does not apply");
     if (a->operand_count != 1)
         return a->operand_count ? cli_usage_error(s->command, "unexpected argument '%s'", a->operands[1])
                                 : cli_usage_error(s->command, "give the FORMAT: services, iana-csv, nft, "
-                                                              "netbox-csv or plan");
+                                                              "netbox-csv, netbox-csv-pre-4.3 or plan");
     const char *format = a->operands[0];
     bool known = false;
     for (size_t i = 0; i < sizeof formats / sizeof formats[0]; i++)
         known = known || strcmp(format, formats[i]) == 0;
     if (!known)
-        return cli_usage_error(s->command, "\"%s\" is not services, iana-csv, nft, netbox-csv or plan", format);
+        return cli_usage_error(s->command, "\"%s\" is not services, iana-csv, nft, netbox-csv, "
+                                                 "netbox-csv-pre-4.3 or plan", format);
     char path[128];
     snprintf(path, sizeof path, "/api/v1/exports/%s", format);
     struct remote_response resp;

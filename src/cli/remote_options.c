@@ -184,7 +184,7 @@ const struct remote_subcommand_help remote_subcommand_helps[] = {
     { "policy", "", "the server's port policy", NULL, no_options },
     { "import", "PLAN.yaml|- [--dry-run]", "import a port plan (admin)",
       "Problems are printed as file:line:column: message (exit 2).", import_options },
-    { "export", "services|iana-csv|nft|netbox-csv|plan [-o FILE]", "the registry in a format", NULL,
+    { "export", "services|iana-csv|nft|netbox-csv|netbox-csv-pre-4.3|plan [-o FILE]", "the registry in a format", NULL,
       export_options },
     { NULL, NULL, NULL, NULL, NULL },
 };

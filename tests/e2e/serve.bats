@@ -730,6 +730,10 @@ YAML
   curl -sf -D "$BATS_TEST_TMPDIR/h" -H "Authorization: Bearer $READER" -o "$BATS_TEST_TMPDIR/netbox" "$URL/api/v1/exports/netbox-csv"
   grep -qi '^content-type: text/csv' "$BATS_TEST_TMPDIR/h"
   tr -d '\r' <"$BATS_TEST_TMPDIR/netbox" | grep -qx 'dcim.device,db2,pg,tcp,5432,"team-db; orders ""db"""'
+  # the columns of NetBox up to 4.2, as plan export --netbox-columns pre-4.3 writes them
+  curl -sf -H "Authorization: Bearer $READER" -o "$BATS_TEST_TMPDIR/netbox.old" "$URL/api/v1/exports/netbox-csv-pre-4.3"
+  [ "$(head -1 "$BATS_TEST_TMPDIR/netbox.old" | tr -d '\r')" = "device,name,protocol,ports,description" ]
+  tr -d '\r' <"$BATS_TEST_TMPDIR/netbox.old" | grep -qx 'db2,pg,tcp,5432,"team-db; orders ""db"""'
   curl -sf -H "Authorization: Bearer $READER" -o "$BATS_TEST_TMPDIR/iana" "$URL/api/v1/exports/iana-csv"
   grep -q '^web,8081,tcp,' "$BATS_TEST_TMPDIR/iana"
   curl -sf -H "Authorization: Bearer $READER" -o "$BATS_TEST_TMPDIR/nft" "$URL/api/v1/exports/nft?host=db1"

@@ -31,18 +31,10 @@ static int named_insert(struct ledger_txn *txn, const struct ledger_actor *actor
 
 int ledger_hosts_exist(struct ledger_txn *txn, const json_t *names, const char *field, struct ledger_error *lerr)
 {
-    size_t i;
-    json_t *name;
-    json_array_foreach(names, i, name) {
-        json_t *row = NULL;
-        if (ledger_txn_find(txn, STORE_HOSTS, "name", json_string_value(name), &row, lerr) < 0)
-            return -1;
-        if (!row)
-            return ledger_fail(lerr, LEDGER_BAD_REQUEST, "unknown-host", field, "unknown host %s: create it first",
-                               json_string_value(name));
-        json_decref(row);
-    }
-    return 0;
+    json_t *rows = NULL;
+    int r = ledger_load_hosts(txn, names, field, &rows, lerr);
+    json_decref(rows);
+    return r;
 }
 
 int ledger_group_hosts(struct ledger_txn *txn, const char *group, const char *field, json_t **names,

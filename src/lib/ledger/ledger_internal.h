@@ -156,6 +156,9 @@ int ledger_txn_list_all(struct ledger_txn *txn, enum store_kind kind, const char
 /* Catalog (ledger_catalog.c): every name of names is a host (else 400 naming field); a
  * group's hosts now (owned; unknown group 400, empty 422); the first group naming host. */
 int ledger_hosts_exist(struct ledger_txn *txn, const json_t *names, const char *field, struct ledger_error *lerr);
+/* Host rows for names (owned array, same order); unknown host: 400 naming field. */
+int ledger_load_hosts(struct ledger_txn *txn, const json_t *names, const char *field, json_t **rows,
+                      struct ledger_error *lerr);
 int ledger_group_hosts(struct ledger_txn *txn, const char *group, const char *field, json_t **names,
                        struct ledger_error *lerr);
 int ledger_host_in_group(struct ledger_txn *txn, const char *host, json_t **group, struct ledger_error *lerr);

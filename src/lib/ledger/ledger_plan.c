@@ -278,13 +278,14 @@ int ledger_plan_yaml(struct ledger *ledger, char **text, size_t *len, struct led
 int ledger_export(struct ledger *ledger, const char *format, const char *host, char **text, size_t *len,
                   const char **content_type, struct ledger_error *lerr)
 {
-    static const char *const formats[] = { "plan", "services", "iana-csv", "netbox-csv", "nft", NULL };
+    static const char *const formats[] = { "plan", "services", "iana-csv", "netbox-csv", "netbox-csv-pre-4.3",
+                                           "nft", NULL };
     size_t f = 0;
     while (formats[f] && strcmp(formats[f], format) != 0)
         f++;
     if (!formats[f])
         return ledger_fail(lerr, LEDGER_NOT_FOUND, "unknown-format", "format",
-                           "no export %s: plan, services, iana-csv, netbox-csv or nft", format);
+                           "no export %s: plan, services, iana-csv, netbox-csv, netbox-csv-pre-4.3 or nft", format);
     if (strcmp(format, "nft") == 0 && !host)
         return ledger_fail(lerr, LEDGER_BAD_REQUEST, "missing-field", "host", "the nft export is for one host: ?host=NAME");
     char *yaml = NULL;

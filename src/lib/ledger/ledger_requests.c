@@ -67,8 +67,7 @@ static int policy_error(struct ledger *ledger, unsigned lo, unsigned hi, const c
     return 0;
 }
 
-/* Host rows for names (owned array, same order); unknown host: 400 naming field. */
-static int load_hosts(struct ledger_txn *txn, const json_t *names, const char *field, json_t **rows,
+int ledger_load_hosts(struct ledger_txn *txn, const json_t *names, const char *field, json_t **rows,
                       struct ledger_error *lerr)
 {
     *rows = json_array();
@@ -161,7 +160,7 @@ static int request_row(struct ledger_txn *txn, const struct ledger_actor *actor,
     bool is_auto;
     ledger_port_value(json_object_get(body, "port"), true, &lo, &hi, &is_auto);
     json_t *host_rows = NULL;
-    int r = load_hosts(txn, names, field, &host_rows, lerr);
+    int r = ledger_load_hosts(txn, names, field, &host_rows, lerr);
     size_t i;
     json_t *host;
     json_array_foreach(host_rows, i, host) {
@@ -234,7 +233,7 @@ static int approve(struct ledger_txn *txn, const struct ledger_actor *actor, jso
         json_decref(names);
     }
     if (r == 0)
-        r = load_hosts(txn, json_object_get(request, "hosts"), "hosts", &host_rows, lerr);
+        r = ledger_load_hosts(txn, json_object_get(request, "hosts"), "hosts", &host_rows, lerr);
     if (r == 0)   /* ended quarantines free their ports before the search */
         r = ledger_quarantines_expire(ledger, txn, lerr);
     if (r == 0 && lerr->kind == LEDGER_OK && is_auto) {
