@@ -107,3 +107,29 @@ HOSTILE_COMM_ESCAPED='\x1b[2J\x1b]0;X\a\xff\xfe'
 # One that forges TSV columns and rows.
 FORGING_COMM=$'x\tforged\ny'
 FORGING_COMM_ESCAPED='x\tforged\ny'
+
+# start_server ARGS...: portreg serve with the SQLite file $DB on a free loopback port (retried
+# when the port is taken); sets PORT, SERVER_PID and URL; its stderr goes to
+# $BATS_TEST_TMPDIR/server.log.
+# SCHEME=https and HEALTH_CA=CA.pem check its health over TLS.
+start_server() {
+  local try
+  for try in 1 2 3 4 5 6 7 8; do
+    PORT=$((20000 + RANDOM % 10000))
+    "$PORTREG" serve --listen "127.0.0.1:$PORT" --db "sqlite:$DB" "$@" 2>>"$BATS_TEST_TMPDIR/server.log" &
+    SERVER_PID=$!
+    local i
+    for i in $(seq 100); do
+      if curl -sf ${HEALTH_CA:+--cacert "$HEALTH_CA"} "${SCHEME:-http}://127.0.0.1:$PORT/healthz" >/dev/null 2>&1; then
+        URL="${SCHEME:-http}://127.0.0.1:$PORT"
+        return 0
+      fi
+      kill -0 "$SERVER_PID" 2>/dev/null || break
+      sleep 0.05
+    done
+    kill -9 "$SERVER_PID" 2>/dev/null || true
+    SERVER_PID=""
+  done
+  echo "the server did not start:"; cat "$BATS_TEST_TMPDIR/server.log"
+  return 1
+}

@@ -28,28 +28,10 @@ make_tokens() {
   REQUESTER="$("$PORTREG" serve token create --role requester --name team --db "sqlite:$DB")"
 }
 
-# Start the server on a free loopback port (retried when the port is taken); extra args follow.
-# Sets URL and exports PORTREG_SERVER.
-start_server() {
-  local try i
-  for try in 1 2 3 4 5 6 7 8; do
-    PORT=$((20000 + RANDOM % 10000))
-    "$PORTREG" serve --listen "127.0.0.1:$PORT" --db "sqlite:$DB" "$@" 2>>"$BATS_TEST_TMPDIR/server.log" &
-    SERVER_PID=$!
-    for i in $(seq 100); do
-      if curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1; then
-        URL="http://127.0.0.1:$PORT"
-        export PORTREG_SERVER="$URL"
-        return 0
-      fi
-      kill -0 "$SERVER_PID" 2>/dev/null || break
-      sleep 0.05
-    done
-    kill -9 "$SERVER_PID" 2>/dev/null || true
-    SERVER_PID=""
-  done
-  echo "the server did not start:"; cat "$BATS_TEST_TMPDIR/server.log"
-  return 1
+# start_server (helpers.bash), and PORTREG_SERVER pointed at it.
+start_remote_server() {
+  start_server "$@"
+  export PORTREG_SERVER="$URL"
 }
 
 stop_server() {
@@ -83,7 +65,7 @@ start_fake() {
 
 @test "remote: host add → request → approve → deassign → quarantine → refused until the end date; events" {
   make_tokens
-  start_server
+  start_remote_server
   run -0 remote "$ADMIN" host add db1 --address internal=10.0.0.1 --address public=192.0.2.1
   [ "$(cut -f2 <<<"$output")" = db1 ]
   run -0 remote "$REQUESTER" request orders --host db1 --port 7100 --bind internal --owner team-db --reason "new"
@@ -133,7 +115,7 @@ start_fake() {
   jq -e '.items[0].after.decision_reason == "use the shared billing port"' <<<"$output"
   # 31 days later (the same database, the clock moved) the port can be had again
   stop_server
-  start_server --clock-offset $((31 * 86400))
+  start_remote_server --clock-offset $((31 * 86400))
   run -0 remote "$REQUESTER" request billing --host db1 --port 7100
   run -0 remote "$ADMIN" approve "$(cut -f1 <<<"$output")"
   [ "$(cut -f2,3 <<<"$output")" = "$(printf 'approved\tbilling')" ]
@@ -141,7 +123,7 @@ start_fake() {
 
 @test "remote: lease, renew, release; the port is the fifth column; idempotency key" {
   make_tokens
-  start_server
+  start_remote_server
   run -0 remote "$ADMIN" host add ci
   run -0 remote "$REQUESTER" lease runner --host ci --range 12000-12999 --ttl 600 --holder job-1
   lease="$(cut -f1 <<<"$output")"
@@ -171,7 +153,7 @@ start_fake() {
 
 @test "remote: --json documents parse, lists of every page joined" {
   make_tokens
-  start_server
+  start_remote_server
   remote "$ADMIN" host add h1 >/dev/null
   for i in $(seq 3); do remote "$REQUESTER" lease "s$i" --host h1 >/dev/null; done
   for args in "hosts" "leases" "requests" "assignments" "events" "policy" "events --limit 2" \
@@ -195,7 +177,7 @@ start_fake() {
 
 @test "remote: exit codes: 404 and 409 are 1, 400 names the field, 422 is 2, bad token and wrong role are 3" {
   make_tokens
-  start_server
+  start_remote_server
   remote "$ADMIN" host add db1 >/dev/null
   run --separate-stderr -1 remote "$ADMIN" approve 999
   [[ "$stderr" == *"404 not-found"* ]]
@@ -235,7 +217,7 @@ start_fake() {
 
 @test "remote: PORTREG_SERVER and PORTREG_TOKEN, and the options over them" {
   make_tokens
-  start_server
+  start_remote_server
   # options win over the environment
   run -0 env PORTREG_SERVER=http://127.0.0.1:1 PORTREG_TOKEN=portreg_wrong "$PORTREG" remote \
     --server "$URL" --token "$ADMIN" host add h1
@@ -285,7 +267,7 @@ start_fake() {
 
 @test "remote: tables and sentences on a terminal, server texts escaped" {
   make_tokens
-  start_server
+  start_remote_server
   remote "$ADMIN" host add db1 >/dev/null
   export OWNER=$'team\e[31mred'
   run -0 script -qec "PORTREG_TOKEN=$REQUESTER $PORTREG remote request web --host db1 --port 8080 --owner \"\$OWNER\"" /dev/null
@@ -332,7 +314,7 @@ start_fake() {
 
 @test "remote: import and export against the real server: created counts, a dry run, 422 diagnostics with the file, the exports" {
   make_tokens
-  start_server
+  start_remote_server
   plan="$BATS_TEST_DIRNAME/../../examples/plan.yaml"
   run --separate-stderr -0 remote "$ADMIN" import --dry-run "$plan"
   echo "$output"

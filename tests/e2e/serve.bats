@@ -22,30 +22,6 @@ teardown() {
   if [ -n "${HOLDER:-}" ]; then exec 7>&- || true; kill "$HOLDER" 2>/dev/null || true; fi
 }
 
-# Start the server on a free loopback port (retried when the port is taken); extra args follow.
-# SCHEME=https and HEALTH_CA=CA.pem check its health over TLS.
-start_server() {
-  local try
-  for try in 1 2 3 4 5 6 7 8; do
-    PORT=$((20000 + RANDOM % 10000))
-    "$PORTREG" serve --listen "127.0.0.1:$PORT" --db "sqlite:$DB" "$@" 2>>"$BATS_TEST_TMPDIR/server.log" &
-    SERVER_PID=$!
-    local i
-    for i in $(seq 100); do
-      if curl -sf ${HEALTH_CA:+--cacert "$HEALTH_CA"} "${SCHEME:-http}://127.0.0.1:$PORT/healthz" >/dev/null 2>&1; then
-        URL="${SCHEME:-http}://127.0.0.1:$PORT"
-        return 0
-      fi
-      kill -0 "$SERVER_PID" 2>/dev/null || break
-      sleep 0.05
-    done
-    kill -9 "$SERVER_PID" 2>/dev/null || true
-    SERVER_PID=""
-  done
-  echo "the server did not start:"; cat "$BATS_TEST_TMPDIR/server.log"
-  return 1
-}
-
 stop_server() {
   kill -TERM "$SERVER_PID"
   wait "$SERVER_PID"
