@@ -130,6 +130,7 @@ static int check_plan_here(const struct cli_context *ctx, struct plan *plan,
     struct plan_check_context check = {
         .iana_lookup = ix ? plan_iana_lookup_registry : NULL, .iana_user = ix,
         .iana_has_name = ix ? plan_iana_has_name_registry : NULL,
+        .iana_unauthorized = ix ? plan_iana_unauthorized_registry : NULL,
         .local = &kernel_default, .host_ports = plan_host_ports_here, .host_ports_user = &per_host,
         .unprivileged_port_start = unprivileged,
     };

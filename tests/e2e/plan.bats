@@ -334,3 +334,21 @@ EOF
   port=$(grep -o 'name: api, hosts: \[remote1\], port: [0-9]*' "$BATS_TEST_TMPDIR/range.yaml" | grep -o '[0-9]*$')
   [[ "$first" == *"auto resolved to $port/tcp"* ]]
 }
+
+@test "check: auto skips ports IANA notes unauthorized use of, as suggest does" {
+  printf '%s\n' 'Service Name,Port Number,Transport Protocol,Description,Assignee,Contact,Registration Date,Modification Date,Reference,Service Code,Unauthorized Use Reported,Assignment Notes' \
+    'alpha,23100,tcp,Alpha,,,,,,,,' \
+    ',23101-23103,,Unassigned,,,,,,,Unauthorized Use Known on ports 23101-23103,' \
+    ',23104-23110,,Unassigned,,,,,,,,' >"$BATS_TEST_TMPDIR/unauth.csv"
+  "$PORTREG" registry update --from "$BATS_TEST_TMPDIR/unauth.csv" --force >/dev/null
+  # "e" starts its walk at 23101 (the hash of its name): without the rule it would get 23101
+  cat >"$BATS_TEST_TMPDIR/unauth.yaml" <<'YAML'
+policy: {auto: 23101-23104}
+hosts:
+  - {name: h1, addresses: [192.0.2.10]}
+services:
+  - {name: e, hosts: [h1], port: auto, exposure: internal}
+YAML
+  run -0 "$PORTREG" plan check --json "$BATS_TEST_TMPDIR/unauth.yaml"
+  echo "$output" | jq -e '[.diagnostics[] | select(.code == "auto-port") | .message] == ["auto resolved to 23104/tcp for e"]'
+}

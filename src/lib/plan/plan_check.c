@@ -88,6 +88,20 @@ bool plan_iana_has_name_registry(void *user, uint16_t port, uint8_t proto, const
     return false;
 }
 
+bool plan_iana_unauthorized_registry(void *user, uint16_t port, uint8_t proto)
+{
+    const struct registry_index *ix = user;
+    size_t count = 0;
+    const uint32_t *ids = registry_index_port_records(ix, port, &count);
+    for (size_t i = 0; i < count; i++) {
+        struct registry_record rec;
+        if (registry_index_record(ix, ids[i], &rec) && rec.has_port && rec.unauthorized_use[0] &&
+            (rec.proto == REGISTRY_PROTO_ANY || rec.proto == proto))
+            return true;
+    }
+    return false;
+}
+
 /* ---- the checker's state ---- */
 
 struct host_facts {
@@ -382,6 +396,9 @@ static void ck_resolve_auto(struct checker *ck, size_t s, size_t p, struct port_
         const char *names[IANA_NAMES_MAX];
         size_t n = check_iana ? ck_iana(ck, candidate, port->proto, names) : 0;
         if (n && !ck_iana_is_own(ck, svc, candidate, port->proto, names, n))
+            continue;
+        if (ck->ctx && ck->ctx->iana_unauthorized &&
+            ck->ctx->iana_unauthorized(ck->ctx->iana_user, candidate, port->proto))
             continue;
         port->port = candidate;
         ck_report(ck, PLAN_SEVERITY_INFO, "auto-port", &port->pos, field, NULL, NULL,

@@ -24,6 +24,9 @@ typedef size_t (*plan_iana_lookup_fn)(void *user, uint16_t port, uint8_t proto,
  * the aliases of an assignment of port/proto. */
 typedef bool (*plan_iana_has_name_fn)(void *user, uint16_t port, uint8_t proto,
                                       const char *name);
+/* Whether IANA notes unauthorized use of port/proto (its "Unauthorized Use Reported" column,
+ * e.g. 2194-2196): the auto walk skips such ports, as suggest does. */
+typedef bool (*plan_iana_unauthorized_fn)(void *user, uint16_t port, uint8_t proto);
 
 /* Port facts of one plan host (its ephemeral range and reserved ports); NULL: use ctx->local.
  * A host that declares `ephemeral:` in the plan uses that (and its `reserved:`) instead. */
@@ -33,6 +36,7 @@ typedef const struct local_ports *(*plan_host_ports_fn)(void *user,
 struct plan_check_context {
     plan_iana_lookup_fn iana_lookup;        /* NULL: no IANA rule, autos skip nothing for it */
     void *iana_user;
+    plan_iana_unauthorized_fn iana_unauthorized; /* NULL: no port is skipped for it */
     plan_iana_has_name_fn iana_has_name;    /* NULL: a service implements the port's protocol
                                              * when its name or an `iana:` name equals one of
                                              * iana_lookup's names; else also its aliases */
@@ -56,6 +60,9 @@ size_t plan_iana_lookup_registry(void *user, uint16_t port, uint8_t proto, const
 /* plan_iana_has_name_fn over a compiled registry index: the service name or a services(5)
  * alias of one of the records plan_iana_lookup_registry counts. */
 bool plan_iana_has_name_registry(void *user, uint16_t port, uint8_t proto, const char *name);
+/* plan_iana_unauthorized_fn over a compiled registry index (a record of that protocol or of
+ * every protocol, whatever its status, with the column filled). */
+bool plan_iana_unauthorized_registry(void *user, uint16_t port, uint8_t proto);
 
 /* Resolve `auto` ports (plan->services[i].ports[j].port is set; an info diagnostic "auto-port"
  * says which) and run every rule; findings go to diag. ctx may be NULL (no IANA data, no host
