@@ -94,8 +94,8 @@ const struct cli_option cli_scan_options[] = {
     { "open", 0, CLI_OPTION_NO_VALUE, NULL, "only ports open or open|filtered (and their hosts)", OPT_OPEN, 0 },
     { "reason", 0, CLI_OPTION_NO_VALUE, NULL,
       "the reason of each state (the table always has it;\nadds nmap's REASON column to -oN)", OPT_REASON, 0 },
-    { NULL, 'v', CLI_OPTION_NO_VALUE, NULL,
-      "verbose: open ports on stderr as found, timing at the\nend (-vv: and the timing before)", 'v', 0 },
+    { NULL, 'v', CLI_OPTION_OPTIONAL_VALUE, "LEVEL",
+      "verbose: open ports on stderr as found, timing at the\nend (-vv or -v2: and the timing before)", 'v', 0 },
     { "no-progress", 0, CLI_OPTION_NO_VALUE, NULL, "no progress line on a terminal", OPT_NO_PROGRESS, 0 },
     { NULL, 'n', CLI_OPTION_NO_VALUE, NULL,
       "accepted for nmap users (portreg never resolves results\nback to names)", 'n', 0 },
@@ -207,6 +207,24 @@ static const struct timing_template timing_templates[6] = {
     { "aggressive", 0, 0, 0, 1250, 500, 100 },
     { "insane", 0, 0, 0, 300, 250, 50 },
 };
+
+/* -v, -vv, -vvv and nmap's -v<level> (-v3); the value is optional, so getopt hands over
+ * what follows the v in the same word ("v" of -vv, "3" of -v3, NULL for -v). */
+static int add_verbosity(int *verbose, const char *value)
+{
+    if (!value) {
+        (*verbose)++;
+        return CLI_EXIT_OK;
+    }
+    if (value[0] >= '0' && value[0] <= '9' && value[1] == '\0') {
+        *verbose = value[0] - '0';
+        return CLI_EXIT_OK;
+    }
+    if (strspn(value, "v") != strlen(value))
+        return cli_usage_error("scan", "-v%s: a verbosity is -v, -vv... or -v0 to -v9", value);
+    *verbose += 1 + (int)strlen(value);
+    return CLI_EXIT_OK;
+}
 
 /* -T4, -T 4, -Taggressive, -T Aggressive (nmap compares names without case) */
 static int parse_template(const char *text, int *level)
@@ -717,7 +735,7 @@ int cmd_scan(int argc, char **argv, struct cli_context *ctx)
         case OPT_ALL_FORMATS: rc = set_all_formats(&s, optarg); break;
         case OPT_OPEN: s.only_open = true; break;
         case OPT_REASON: s.reason = true; break;
-        case 'v': s.verbose++; break;
+        case 'v': rc = add_verbosity(&s.verbose, optarg); break;
         case 'F': s.fast = true; break;
         case 'T': rc = parse_template(optarg, &s.template_level); break;
         case 'P':

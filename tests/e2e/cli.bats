@@ -89,7 +89,8 @@ help_options() {
       line = $0; sub(/^ +/, "", line); split(line, parts, /  +/)
       n = split(parts[1], names, /, /); kind = "flag"
       for (i = 1; i <= n; i++) if (split(names[i], w, " ") > 1) kind = "value"
-      for (i = 1; i <= n; i++) { split(names[i], w, " "); print w[1], kind }
+      # an optional value (-v[LEVEL], --name[=VALUE]) is not part of the name
+      for (i = 1; i <= n; i++) { split(names[i], w, " "); sub(/\[.*$/, "", w[1]); print w[1], kind }
     }'
 }
 

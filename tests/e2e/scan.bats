@@ -583,6 +583,11 @@ EOF
   [[ "${stderr_lines[0]}" == "portreg: scan: the timing -T4 (aggressive): timeout 1250 ms (first 500 ms, at least 100 ms)"* ]]
   [[ "$stderr" == *"Discovered open port $port/tcp on 127.0.0.1 (syn-ack, "* ]]
   grep -q '<verbose level="2"/>' "$BATS_TEST_TMPDIR/v.xml"
+  # nmap's -v<level>: -v3 is a level, not -v and an option -3 (nor -v4 "IPv4 only")
+  run -0 --separate-stderr "${IN[@]}" "$PORTREG" scan -sT -v3 -p "$port" -oX "$BATS_TEST_TMPDIR/v3.xml" 127.0.0.1
+  grep -q '<verbose level="3"/>' "$BATS_TEST_TMPDIR/v3.xml"
+  run -2 --separate-stderr "${IN[@]}" "$PORTREG" scan -sT -vx -p "$port" 127.0.0.1
+  [[ "$stderr" == *"-vx: a verbosity is -v, -vv... or -v0 to -v9"* ]]
   # without -v stderr stays quiet
   run -0 --separate-stderr "${IN[@]}" "$PORTREG" scan -sT -p "$port" 127.0.0.1
   [ -z "$stderr" ]
