@@ -352,3 +352,12 @@ YAML
   run -0 "$PORTREG" plan check --json "$BATS_TEST_TMPDIR/unauth.yaml"
   echo "$output" | jq -e '[.diagnostics[] | select(.code == "auto-port") | .message] == ["auto resolved to 23104/tcp for e"]'
 }
+
+@test "check: text quoted from a plan in a message is escaped (no terminal control, valid JSON)" {
+  printf 'hosts:\n  - {name: "h\\e[31mX\\tY", addresses: [192.0.2.1]}\nservices: []\n' >"$BATS_TEST_TMPDIR/ctl.yaml"
+  run -1 --separate-stderr "$PORTREG" plan check "$BATS_TEST_TMPDIR/ctl.yaml"
+  [[ "$output$stderr" == *'invalid name "h\x1b[31mX\tY"'* ]]
+  [[ "$output$stderr" != *$'\e'* && "$output$stderr" != *$'\t'* ]]
+  run -1 "$PORTREG" plan check --json "$BATS_TEST_TMPDIR/ctl.yaml"
+  echo "$output" | jq -e '.diagnostics[0].message | startswith("invalid name \"h\\x1b[31mX\\tY\"")'
+}

@@ -58,6 +58,7 @@
 #include "registry/record.h"
 #include "util/file_io.h"
 #include "util/fyaml_loader.h"
+#include "util/text_escape.h"
 #include "util/text_scan.h"
 
 #define PLAN_YAML_MAX_DEPTH 32u
@@ -116,9 +117,12 @@ __attribute__((format(printf, 4, 0)))
 static void ld_vreport(struct loader *ld, enum plan_severity severity, const struct plan_pos *pos,
                        const char *fmt, va_list ap, const char *code, const struct plan_pos *rel)
 {
-    char message[768];
+    char message[768], escaped[4 * sizeof message];
     vsnprintf(message, sizeof message, fmt, ap);
-    if (plan_diagnostics_add(ld->diag, severity, code, pos, ld->path, rel, NULL, "%s", message) < 0)
+    /* messages quote the file's text ("invalid name \"...\""): escaped, so that a control
+     * byte in a plan cannot drive the terminal and the JSON stays valid UTF-8 */
+    text_escape(message, strlen(message), escaped, sizeof escaped);
+    if (plan_diagnostics_add(ld->diag, severity, code, pos, ld->path, rel, NULL, "%s", escaped) < 0)
         ld_nomem(ld);
 }
 
