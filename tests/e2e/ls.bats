@@ -175,6 +175,22 @@ teardown() {
   [[ "$output" == *$'\t'"$NETNS"* ]]
 }
 
+@test "--all-netns: a /run/netns name with a control byte is shown escaped" {
+  need_root
+  NETNS=$'portreg-e2e-\e[31m'"$$"
+  ip netns add "$NETNS" || skip "ip netns add refuses the name"
+  ip -n "$NETNS" link set lo up
+  out="$BATS_TEST_TMPDIR/inner"
+  ip netns exec "$NETNS" "$SOCKHOLD" tcp4:127.0.0.1:0 >"$out" &
+  until grep -q ready "$out" 2>/dev/null; do sleep 0.05; done
+  awk '$1 == "pid" {print $2}' "$out" >>"$BATS_TEST_TMPDIR/holders"
+  port=$(awk '$1 == "socket" {print $4}' "$out")
+  run -0 "$PORTREG" ls --all-netns -t --port "$port"
+  [[ "$output" == *$'\t'"portreg-e2e-\\x1b[31m$$"* && "$output" != *$'\e'* ]]
+  run -0 "$PORTREG" ls --all-netns --json --port "$port"
+  echo "$output" | jq -e --arg ns "portreg-e2e-\\x1b[31m$$" '[.sockets[] | select(.netns_name == $ns)] | length == 1'
+}
+
 @test "unprivileged: what cannot be attributed is said once on stderr" {
   prepare_nobody_portreg
   start_sockhold tcp4:127.0.0.1:0

@@ -17,6 +17,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "util/text_escape.h"
+
 #define NETNS_DEFAULT_PROC_ROOT "/proc"
 #define NETNS_DEFAULT_RUN_DIR "/run/netns"
 
@@ -254,7 +256,9 @@ int netns_list_all(const char *proc_root, const char *run_netns_dir, struct netn
                 break;
             }
         if (named) {
-            snprintf(entry->name, sizeof entry->name, "%s", named->name);
+            /* the name as shown: /run/netns names are any bytes root chose (ip netns add
+             * takes an ESC), so they are escaped as process names are */
+            text_escape(named->name, strlen(named->name), entry->name, sizeof entry->name);
             snprintf(entry->path, sizeof entry->path, "%s/%s", run_dir, named->name);
         } else {
             snprintf(entry->path, sizeof entry->path, "%s/%u/ns/net", proc, entry->pid);

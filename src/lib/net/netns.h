@@ -16,7 +16,7 @@ struct netns_entry {
     uint64_t inode;
     uint64_t device;       /* st_dev of the namespace file (the nsfs device) */
     char path[PATH_MAX];   /* a path that opens it: /run/netns/NAME or /proc/PID/ns/net */
-    char name[256];        /* the /run/netns name, "" when it has none */
+    char name[256];        /* the /run/netns name escaped (text_escape.h), "" when none */
     uint32_t pid;          /* the lowest pid in it, 0 when only /run/netns names it */
 };
 
