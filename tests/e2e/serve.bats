@@ -165,6 +165,30 @@ api() {
   [ "$(awk '$1 < 32000 || $1 >= 32768' "$BATS_TEST_TMPDIR/ports" | wc -l)" -eq 0 ]
 }
 
+@test "serve: 64 parallel leases share batches: all unique, each with its event; one on a taken port gets 409 alone" {
+  start_server
+  api POST /api/v1/hosts "$ADMIN" '{"name":"burst"}'
+  api POST /api/v1/leases "$REQUESTER" '{"service":"first","host":"burst","port":26000}'
+  [ "$STATUS" = 201 ]
+  # 64 auto leases and one for the taken port 26000, all at once (one curl each)
+  { seq 64; echo taken; } | xargs -P 65 -I{} sh -c '
+    if [ {} = taken ]; then body="{\"service\":\"late\",\"host\":\"burst\",\"port\":26000}"
+    else body="{\"service\":\"w-{}\",\"host\":\"burst\",\"range\":\"26000-26999\"}"; fi
+    curl -s -o "$0/lease.{}" -w "%{http_code} {}\n" -H "Authorization: Bearer $1" \
+      -H "Content-Type: application/json" --data-binary "$body" "$2/api/v1/leases"' \
+    "$BATS_TEST_TMPDIR" "$REQUESTER" "$URL" >"$BATS_TEST_TMPDIR/codes"
+  [ "$(grep -c '^201 [0-9]' "$BATS_TEST_TMPDIR/codes")" -eq 64 ]
+  grep -qx '409 taken' "$BATS_TEST_TMPDIR/codes"
+  [ "$(jq -r .error.code "$BATS_TEST_TMPDIR/lease.taken")" = port-taken ]
+  for i in $(seq 64); do jq -r .port "$BATS_TEST_TMPDIR/lease.$i"; done >"$BATS_TEST_TMPDIR/ports"
+  [ "$(sort -u "$BATS_TEST_TMPDIR/ports" | grep -cvx 26000)" -eq 64 ]
+  # every lease is in the database and has its own event
+  api GET '/api/v1/leases?host=burst&limit=1000' "$READER"
+  [ "$(jq '.items | length' <<<"$BODY")" -eq 65 ]
+  api GET '/api/v1/events?kind=lease.created&limit=1000' "$READER"
+  [ "$(jq '.items | length' <<<"$BODY")" -eq 65 ]
+}
+
 @test "serve: 32 clients racing for one port: exactly one 201, the rest 409" {
   start_server
   api POST /api/v1/hosts "$ADMIN" '{"name":"race"}'
