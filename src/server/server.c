@@ -23,6 +23,7 @@
 #include "server/server_http.h"
 #include "server/server_metrics.h"
 #include "server/server_log.h"
+#include "server/server_offload.h"
 #include "server/server_rate_limit.h"
 
 #define SERVER_DRAIN_SECONDS 10
@@ -30,6 +31,7 @@
 #define SERVER_RECLAIM_TICKS 20      /* expired leases are reclaimed every 2 s */
 #define SERVER_RECLAIM_BATCH 64u
 #define SERVER_RECLAIM_BATCHES 16u
+#define SERVER_LEASE_WORKERS 64u     /* threads that wait on lease commits (server_offload.c) */
 
 struct request_ctx {
     struct timespec start;
@@ -44,6 +46,12 @@ struct request_ctx {
     unsigned status;
     const struct server_route *route;        /* NULL: none matched (metrics) */
     unsigned retry_after;                    /* seconds, with a 429 */
+    /* an offloaded request (server_offload.c): its answer, queued when MHD calls again after
+     * the worker resumed the connection */
+    struct MHD_Response *pending;
+    struct MHD_Connection *connection;
+    struct server_state *state;
+    const char *mhd_url, *mhd_method;        /* MHD's, valid until the request completes */
 };
 
 struct server_state {
@@ -54,6 +62,7 @@ struct server_state {
     struct server_metrics *metrics;
     struct server_rate_limit *rate_limit;    /* NULL: no --rate-limit */
     struct server_log *log;                  /* the request log (server_log.c) */
+    struct server_offload *offload;          /* workers for POST /api/v1/leases; NULL: none */
 };
 
 int server_parse_listen(const char *listen, int *family, unsigned char address[16], unsigned *port)
@@ -291,6 +300,10 @@ static void dispatch(struct server_state *state, struct MHD_Connection *c, struc
     json_decref(req.body);
 }
 
+static enum MHD_Result build_response(struct server_state *state, struct MHD_Connection *c, struct request_ctx *ctx,
+                                      const char *url, const char *method, struct MHD_Response **out);
+static void offloaded_request(void *cls);
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
                                   const char *version, const char *upload_data, size_t *upload_size, void **con_cls)
 {
@@ -345,6 +358,38 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         *upload_size = 0;
         return MHD_YES;
     }
+    if (ctx->pending) {
+        enum MHD_Result queued = MHD_queue_response(c, ctx->status, ctx->pending);
+        MHD_destroy_response(ctx->pending);
+        ctx->pending = NULL;
+        return queued;
+    }
+    /* a lease waits for its batch's commit and sync: park the connection and let a worker
+     * wait, so this thread serves others and many leases share one commit (ledger_leases.c) */
+    if (state->offload && strcmp(method, "POST") == 0 && strcmp(url, "/api/v1/leases") == 0) {
+        ctx->connection = c;
+        ctx->state = state;
+        ctx->mhd_url = url;
+        ctx->mhd_method = method;
+        MHD_suspend_connection(c);
+        if (server_offload_submit(state->offload, offloaded_request, ctx) == 0)
+            return MHD_YES;
+        MHD_resume_connection(c);
+        return MHD_NO;
+    }
+    enum MHD_Result built = build_response(state, c, ctx, url, method, &ctx->pending);
+    if (built != MHD_YES)
+        return built;
+    enum MHD_Result result = MHD_queue_response(c, ctx->status, ctx->pending);
+    MHD_destroy_response(ctx->pending);
+    ctx->pending = NULL;
+    return result;
+}
+
+/* Route the request and make its answer (*out; ctx->status). */
+static enum MHD_Result build_response(struct server_state *state, struct MHD_Connection *c, struct request_ctx *ctx,
+                                      const char *url, const char *method, struct MHD_Response **out)
+{
     struct server_response resp = { 0 };
     dispatch(state, c, ctx, url, method, &resp);
     /* a JSON document, or a route's own bytes (portmap, exports, metrics, cached registry
@@ -384,9 +429,21 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (resp.status == 401)
         MHD_add_response_header(response, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"portreg\"");
     ctx->status = resp.status ? resp.status : 500;
-    enum MHD_Result result = MHD_queue_response(c, ctx->status, response);
-    MHD_destroy_response(response);
-    return result;
+    *out = response;
+    return MHD_YES;
+}
+
+/* A worker's part of an offloaded request: the answer, then the connection back to MHD. */
+static void offloaded_request(void *cls)
+{
+    struct request_ctx *ctx = cls;
+    struct MHD_Response *response = NULL;
+    if (build_response(ctx->state, ctx->connection, ctx, ctx->mhd_url, ctx->mhd_method, &response) != MHD_YES) {
+        ctx->status = 500;
+        response = MHD_create_response_from_buffer(0, (char *)"", MHD_RESPMEM_PERSISTENT);
+    }
+    ctx->pending = response;
+    MHD_resume_connection(ctx->connection);
 }
 
 static void log_request(struct server_state *state, struct MHD_Connection *c, struct request_ctx *ctx, double ms)
@@ -437,6 +494,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
     if (ctx->status)
         server_metrics_record(state->metrics, ctx->route, ctx->method, ctx->status, ms / 1e3);
     log_request(state, c, ctx, ms);
+    if (ctx->pending)
+        MHD_destroy_response(ctx->pending);
     free(ctx->body);
     free(ctx);
     *con_cls = NULL;
@@ -474,8 +533,11 @@ int server_run(const struct server_options *opt_in, const int *fds, size_t count
         return pr_error_set(err, -ENOMEM, "out of memory");
     /* a slot for every request thread of every daemon */
     state.log = server_log_create(opt.threads * (unsigned)count + 1, STDERR_FILENO);
-    if (!state.log ||
+    /* lease workers: enough that a batch gathers what the clients send at once */
+    state.offload = server_offload_create(SERVER_LEASE_WORKERS);
+    if (!state.log || !state.offload ||
         (opt.rate_limit > 0 && !(state.rate_limit = server_rate_limit_create(opt.rate_limit, opt.rate_burst)))) {
+        server_offload_free(state.offload);
         server_log_free(state.log);
         server_metrics_free(state.metrics);
         return pr_error_set(err, -ENOMEM, "out of memory");
@@ -493,7 +555,7 @@ int server_run(const struct server_options *opt_in, const int *fds, size_t count
         };
         /* turbo: fewer system calls per connection (no fcntl after accept4, no shutdown) */
         unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_TURBO |
-                         (tls ? MHD_USE_TLS : 0);
+                         MHD_ALLOW_SUSPEND_RESUME | (tls ? MHD_USE_TLS : 0);
         daemons[i] = MHD_start_daemon(flags, 0, NULL, NULL, on_request, &state, MHD_OPTION_ARRAY, tls_options,
                                       MHD_OPTION_LISTEN_SOCKET, fds[i],
                                       MHD_OPTION_THREAD_POOL_SIZE, opt.threads, MHD_OPTION_NOTIFY_COMPLETED,
@@ -527,6 +589,8 @@ int server_run(const struct server_options *opt_in, const int *fds, size_t count
         for (int waited = 0; atomic_load(&state.in_flight) > 0 && waited < SERVER_DRAIN_SECONDS * 100; waited++)
             usleep(10000);
     }
+    /* the workers finish (and resume) what they hold before the daemons stop */
+    server_offload_free(state.offload);
     for (size_t i = 0; i < count; i++)
         if (daemons[i])
             MHD_stop_daemon(daemons[i]);

@@ -165,6 +165,30 @@ api() {
   [ "$(awk '$1 < 32000 || $1 >= 32768' "$BATS_TEST_TMPDIR/ports" | wc -l)" -eq 0 ]
 }
 
+@test "serve: 64 parallel leases share batches: all unique, each with its event; one on a taken port gets 409 alone" {
+  start_server
+  api POST /api/v1/hosts "$ADMIN" '{"name":"burst"}'
+  api POST /api/v1/leases "$REQUESTER" '{"service":"first","host":"burst","port":26000}'
+  [ "$STATUS" = 201 ]
+  # 64 auto leases and one for the taken port 26000, all at once (one curl each)
+  { seq 64; echo taken; } | xargs -P 65 -I{} sh -c '
+    if [ {} = taken ]; then body="{\"service\":\"late\",\"host\":\"burst\",\"port\":26000}"
+    else body="{\"service\":\"w-{}\",\"host\":\"burst\",\"range\":\"26000-26999\"}"; fi
+    curl -s -o "$0/lease.{}" -w "%{http_code} {}\n" -H "Authorization: Bearer $1" \
+      -H "Content-Type: application/json" --data-binary "$body" "$2/api/v1/leases"' \
+    "$BATS_TEST_TMPDIR" "$REQUESTER" "$URL" >"$BATS_TEST_TMPDIR/codes"
+  [ "$(grep -c '^201 [0-9]' "$BATS_TEST_TMPDIR/codes")" -eq 64 ]
+  grep -qx '409 taken' "$BATS_TEST_TMPDIR/codes"
+  [ "$(jq -r .error.code "$BATS_TEST_TMPDIR/lease.taken")" = port-taken ]
+  for i in $(seq 64); do jq -r .port "$BATS_TEST_TMPDIR/lease.$i"; done >"$BATS_TEST_TMPDIR/ports"
+  [ "$(sort -u "$BATS_TEST_TMPDIR/ports" | grep -cvx 26000)" -eq 64 ]
+  # every lease is in the database and has its own event
+  api GET '/api/v1/leases?host=burst&limit=1000' "$READER"
+  [ "$(jq '.items | length' <<<"$BODY")" -eq 65 ]
+  api GET '/api/v1/events?kind=lease.created&limit=1000' "$READER"
+  [ "$(jq '.items | length' <<<"$BODY")" -eq 65 ]
+}
+
 @test "serve: 32 clients racing for one port: exactly one 201, the rest 409" {
   start_server
   api POST /api/v1/hosts "$ADMIN" '{"name":"race"}'
@@ -814,4 +838,44 @@ api_yaml() {
   # every line is one JSON object: none split or run together
   grep '"request_id":"burst"' "$BATS_TEST_TMPDIR/server.log" | jq -e 'select(.status != 200 or .path != "/healthz")' && false
   [ "$(grep -c '^{.*}$' "$BATS_TEST_TMPDIR/server.log")" -eq "$(grep -c '"path":' "$BATS_TEST_TMPDIR/server.log")" ]
+}
+
+@test "serve: a schema-1 database (tests/fixtures/ledger) is upgraded to 3 at start: its rows kept, the new columns work" {
+  DB="$BATS_TEST_TMPDIR/schema1.db"
+  sqlite3 "$DB" <"$PORTREG_FIXTURES/ledger/ledger-schema-1.sql"
+  [ "$(sqlite3 "$DB" 'SELECT max(version) FROM schema_migrations')" = 1 ]
+  start_server --anonymous-read
+  [ "$(sqlite3 "$DB" 'SELECT max(version) FROM schema_migrations')" = 3 ]
+  api GET /api/v1/hosts/1 ""
+  [ "$STATUS" = 200 ]
+  [ "$(jq -r '.name + " " + .addresses.internal' <<<"$BODY")" = "old-web 10.1.0.5" ]
+  api GET /api/v1/assignments/1 ""
+  [ "$(jq -r '.service + " " + (.port_lo|tostring) + " " + .state' <<<"$BODY")" = "old-api 8443 active" ]
+  api GET /api/v1/leases/1 ""
+  [ "$(jq -r '.port, .idempotency_key' <<<"$BODY" | tr '\n' ' ')" = "31000 old-key " ]
+  api GET /api/v1/events/1 ""
+  [ "$(jq -r .kind <<<"$BODY")" = request.approved ]
+  # the old rows still hold their ports: the assignment and the lease conflict
+  stop_server
+  ADMIN="$("$PORTREG" serve token create --role admin --name admin --db "sqlite:$DB")"
+  REQUESTER="$("$PORTREG" serve token create --role requester --name team --db "sqlite:$DB")"
+  start_server
+  api POST /api/v1/leases "$REQUESTER" '{"service":"new","host":"old-web","port":31000}'
+  [ "$STATUS" = 409 ]
+  api POST /api/v1/leases "$REQUESTER" '{"service":"new","host":"old-web","port":8443}'
+  [ "$STATUS" = 409 ]
+  # version 2's columns: a service's description, a group's created, a lease's requested_by
+  api PATCH /api/v1/services/1 "$ADMIN" '{"description":"from version 1"}'
+  [ "$STATUS" = 200 ]
+  [ "$(jq -r .description <<<"$BODY")" = "from version 1" ]
+  api POST /api/v1/leases "$REQUESTER" '{"service":"new","host":"old-web","port":31001}'
+  [ "$STATUS" = 201 ]
+  [ "$(jq -r .requested_by <<<"$BODY")" = team ]
+  # version 3's: a decision's reason
+  api POST /api/v1/requests "$REQUESTER" '{"service":"old-api","hosts":["old-web"],"port":9443}'
+  [ "$STATUS" = 201 ]
+  id="$(jq -r .id <<<"$BODY")"
+  api POST "/api/v1/requests/$id/reject" "$ADMIN" '{"reason":"not after the upgrade"}'
+  [ "$STATUS" = 200 ]
+  [ "$(jq -r .decision_reason <<<"$BODY")" = "not after the upgrade" ]
 }

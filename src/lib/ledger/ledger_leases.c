@@ -2,6 +2,7 @@
  * the service name's hash, over the host's in-memory map, re-checked in the store inside the
  * write transaction), renewed, released, or reclaimed when it expires (bounded batches, as a
  * DHCP server reclaims). An Idempotency-Key makes a retried POST return the same lease. */
+#include <pthread.h>
 #include <string.h>
 
 #include "doctor/suggest.h"
@@ -99,20 +100,17 @@ static int pick_lease_port(struct ledger_txn *txn, const json_t *host_row, const
                        host, proto);
 }
 
-int ledger_lease_create(struct ledger *ledger, const struct ledger_actor *actor, const json_t *body,
+/* One lease of a batch, inside the batch's write transaction. Every refusal (400, 409, 422)
+ * is found by reads before this lease writes anything, so a refused lease leaves the
+ * transaction as it found it and the batch goes on; a store failure after a write fails the
+ * whole batch (returned as -2). */
+static int lease_in_txn(struct ledger_txn *txn_ptr, const struct ledger_actor *actor, const json_t *body,
                         const char *idempotency_key, json_t **out, bool *replayed, struct ledger_error *lerr)
 {
-    *replayed = false;
-    if (ledger_body_validate(LEDGER_BODY_LEASE, body, lerr) < 0)
-        return -1;
-    if (idempotency_key && !idempotency_key_valid(idempotency_key))
-        return ledger_fail(lerr, LEDGER_BAD_REQUEST, "bad-value", "Idempotency-Key",
-                           "Idempotency-Key must be 1-128 printable ASCII characters");
+    struct ledger_txn txn = *txn_ptr;
+    struct ledger *ledger = txn.ledger;
     const char *service = store_row_text(body, "service"), *host = store_row_text(body, "host");
     const char *proto = store_row_text(body, "proto") ? store_row_text(body, "proto") : "tcp";
-    struct ledger_txn txn;
-    if (ledger_txn_begin(ledger, true, &txn, lerr) < 0)
-        return -1;
     int64_t ttl = store_row_int(body, "ttl", ledger->policy.lease_ttl_default);
     unsigned lo = ledger->policy.lease_lo, hi = ledger->policy.lease_hi, port = 0;
     bool is_auto;
@@ -135,7 +133,7 @@ int ledger_lease_create(struct ledger *ledger, const struct ledger_actor *actor,
             } else {
                 *replayed = true;
                 *out = row;
-                return ledger_txn_end(&txn, 0, lerr);
+                return 0;
             }
         }
     }
@@ -143,9 +141,6 @@ int ledger_lease_create(struct ledger *ledger, const struct ledger_actor *actor,
         r = ledger_txn_find(&txn, STORE_HOSTS, "name", host, &host_row, lerr);
     if (r == 0 && !host_row)
         r = ledger_fail(lerr, LEDGER_BAD_REQUEST, "unknown-host", "host", "unknown host %s: create it first", host);
-    unsigned reclaimed;
-    if (r == 0)
-        r = reclaim(&txn, LEASE_RECLAIM_BATCH, &reclaimed, lerr);
     if (r == 0 && json_object_get(body, "port")) {
         port = (unsigned)store_row_int(body, "port", 0);
         const char *why = ledger_policy_refuses(&ledger->policy, port);
@@ -176,11 +171,13 @@ int ledger_lease_create(struct ledger *ledger, const struct ledger_actor *actor,
                         (json_int_t)now);
         struct pr_error err;
         pr_error_clear(&err);
-        if (ledger->backend->insert(txn.conn, STORE_LEASES, row, &id, &err) < 0)
-            r = ledger_store_fail(lerr, &err, "leases");
+        if (ledger->backend->insert(txn.conn, STORE_LEASES, row, &id, &err) < 0) {
+            ledger_store_fail(lerr, &err, "leases");
+            r = -2;
+        }
     }
-    if (r == 0)
-        r = ledger_event(&txn, actor, "lease.created", "leases", id, NULL, row, lerr);
+    if (r == 0 && ledger_event(&txn, actor, "lease.created", "leases", id, NULL, row, lerr) < 0)
+        r = -2;
     if (r == 0) {
         struct port_map *map = ledger_port_map(ledger, host, proto);
         if (map) {
@@ -189,7 +186,149 @@ int ledger_lease_create(struct ledger *ledger, const struct ledger_actor *actor,
         }
     }
     json_decref(host_row);
-    return ledger_txn_end_with_row(&txn, r, row, out, lerr);
+    if (r == 0)
+        *out = row;
+    else
+        json_decref(row);
+    return r;
+}
+
+/* Leader/follower batching (as a group commit): a lease request queues itself; whoever finds
+ * no leader becomes it, takes up to LEASE_BATCH_MAX queued requests of its ledger, runs them
+ * in ONE write transaction, commits once, hands the leadership on (the next batch runs while
+ * this one syncs: the store's group sync covers both), waits until the commit is durable and
+ * only then wakes the requests of its batch with their results. One queue per process: a
+ * leader takes only the requests of its own ledger (tests open several). */
+#define LEASE_BATCH_MAX 64u
+
+struct lease_job {
+    struct ledger *ledger;
+    const struct ledger_actor *actor;
+    const json_t *body;
+    const char *idempotency_key;
+    json_t *out;
+    bool replayed, done, taken;
+    int r;
+    struct ledger_error *lerr;
+    struct lease_job *next;
+};
+
+static pthread_mutex_t lease_queue_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t lease_queue_cond = PTHREAD_COND_INITIALIZER;
+static struct lease_job *lease_queue_head;
+static bool lease_leader_active;
+
+/* Unlink up to LEASE_BATCH_MAX jobs of ledger from the queue (under lease_queue_lock). */
+static size_t lease_batch_take(struct ledger *ledger, struct lease_job **batch)
+{
+    size_t n = 0;
+    struct lease_job **link = &lease_queue_head;
+    while (*link && n < LEASE_BATCH_MAX) {
+        struct lease_job *job = *link;
+        if (job->ledger != ledger) {
+            link = &job->next;
+            continue;
+        }
+        *link = job->next;
+        job->taken = true;
+        batch[n++] = job;
+    }
+    return n;
+}
+
+/* The leader's work; called without lease_queue_lock, which it takes to hand over. */
+static void lease_batch_run(struct ledger *ledger, struct lease_job **batch, size_t n)
+{
+    struct ledger_txn txn;
+    struct ledger_error begin_err = { 0 };
+    int batch_r = ledger_txn_begin(ledger, true, &txn, &begin_err);
+    bool began = batch_r == 0;
+    unsigned reclaimed;
+    if (batch_r == 0)
+        batch_r = reclaim(&txn, LEASE_RECLAIM_BATCH, &reclaimed, &begin_err);
+    for (size_t i = 0; batch_r == 0 && i < n; i++) {
+        struct lease_job *job = batch[i];
+        job->r = lease_in_txn(&txn, job->actor, job->body, job->idempotency_key, &job->out, &job->replayed, job->lerr);
+        if (job->r == -2) {
+            batch_r = -1;
+            ledger_error_clear(&begin_err);
+            begin_err = *job->lerr;
+            memset(job->lerr, 0, sizeof *job->lerr);
+        }
+    }
+    bool committed = false;
+    if (began) {
+        struct pr_error err;
+        pr_error_clear(&err);
+        if (batch_r == 0 && ledger->backend->commit(txn.conn, &err) < 0) {
+            ledger->backend->rollback(txn.conn);
+            batch_r = ledger_store_fail(&begin_err, &err, "commit");
+        } else if (batch_r != 0) {
+            ledger->backend->rollback(txn.conn);
+        } else {
+            committed = true;
+        }
+        ledger->backend->release(ledger->store, txn.conn);
+        pthread_mutex_unlock(&ledger->write_lock);
+    }
+    /* the next leader may begin while this batch's commit reaches the disk */
+    pthread_mutex_lock(&lease_queue_lock);
+    lease_leader_active = false;
+    pthread_cond_broadcast(&lease_queue_cond);
+    pthread_mutex_unlock(&lease_queue_lock);
+    if (batch_r == 0)
+        batch_r = ledger_txn_durable(&txn, committed, 0, &begin_err);
+    for (size_t i = 0; i < n; i++) {
+        struct lease_job *job = batch[i];
+        if (batch_r != 0) {
+            json_decref(job->out);
+            job->out = NULL;
+            job->replayed = false;
+            ledger_error_clear(job->lerr);
+            *job->lerr = begin_err;
+            json_incref(begin_err.conflict);
+            job->r = -1;
+        }
+    }
+    ledger_error_clear(&begin_err);
+    pthread_mutex_lock(&lease_queue_lock);
+    for (size_t i = 0; i < n; i++)
+        batch[i]->done = true;
+    pthread_cond_broadcast(&lease_queue_cond);
+    pthread_mutex_unlock(&lease_queue_lock);
+}
+
+int ledger_lease_create(struct ledger *ledger, const struct ledger_actor *actor, const json_t *body,
+                        const char *idempotency_key, json_t **out, bool *replayed, struct ledger_error *lerr)
+{
+    *replayed = false;
+    if (ledger_body_validate(LEDGER_BODY_LEASE, body, lerr) < 0)
+        return -1;
+    if (idempotency_key && !idempotency_key_valid(idempotency_key))
+        return ledger_fail(lerr, LEDGER_BAD_REQUEST, "bad-value", "Idempotency-Key",
+                           "Idempotency-Key must be 1-128 printable ASCII characters");
+    struct lease_job job = { .ledger = ledger, .actor = actor, .body = body, .idempotency_key = idempotency_key,
+                             .lerr = lerr };
+    pthread_mutex_lock(&lease_queue_lock);
+    job.next = lease_queue_head;
+    lease_queue_head = &job;
+    while (!job.done) {
+        if (!lease_leader_active && !job.taken) {
+            struct lease_job *batch[LEASE_BATCH_MAX];
+            lease_leader_active = true;
+            size_t n = lease_batch_take(ledger, batch);
+            pthread_mutex_unlock(&lease_queue_lock);
+            lease_batch_run(ledger, batch, n);
+            pthread_mutex_lock(&lease_queue_lock);
+        } else {
+            pthread_cond_wait(&lease_queue_cond, &lease_queue_lock);
+        }
+    }
+    pthread_mutex_unlock(&lease_queue_lock);
+    *replayed = job.replayed;
+    if (job.r == 0)
+        *out = job.out;
+    return job.r;
 }
 
 int ledger_lease_action(struct ledger *ledger, const struct ledger_actor *actor, int64_t id, const char *action,
