@@ -133,7 +133,9 @@ start_server() {
   local try
   for try in 1 2 3 4 5 6 7 8; do
     PORT=$((20000 + RANDOM % 10000))
-    "$PORTREG" serve --listen "127.0.0.1:$PORT" --db "${DB_URL:-sqlite:$DB}" "$@" 2>>"$BATS_TEST_TMPDIR/server.log" &
+    local db=(--db "${DB_URL:-sqlite:$DB}")
+    [ "${DB_URL:-}" = none ] && db=()   # the caller gives the database (--db-file)
+    "$PORTREG" serve --listen "127.0.0.1:$PORT" "${db[@]}" "$@" 2>>"$BATS_TEST_TMPDIR/server.log" &
     SERVER_PID=$!
     local i
     for i in $(seq 100); do

@@ -5,7 +5,7 @@
 # they race for one port, kill -9 of one instance under load loses no acknowledged lease and
 # the other keeps serving, PostgreSQL stopped for 5 s gives 503s (never 500) and the servers
 # recover by themselves, two instances starting at once migrate once, an expired lease is
-# reclaimed once, and `serve migrate` / `serve export-db` (SQLite → PostgreSQL, every row).
+# reclaimed once, --db-file.
 # The loads are scaled for 2 busy cores; bench/serve_leases_pg.sh has the full figures.
 load helpers
 
@@ -212,4 +212,18 @@ granted() {
   [ "$(sql "SELECT count(*) FROM leases WHERE state = 'expired'")" -eq 10 ]
   [ "$(sql "SELECT count(*) FROM events WHERE kind = 'lease.expired'")" -eq 10 ]
   [ "$(sql "SELECT count(*) FROM (SELECT object_id FROM events WHERE kind = 'lease.expired' GROUP BY object_id HAVING count(*) > 1) d")" -eq 0 ]
+}
+
+@test "serve pg: --db-file reads a libpq connection string; the log hides the URL's password; --db and --db-file together are refused" {
+  port="$(sed -E 's|.*:([0-9]+)/.*|\1|' <<<"$DB_URL")"
+  printf 'host=127.0.0.1 port=%s dbname=portreg user=portreg\n' "$port" >"$BATS_TEST_TMPDIR/conninfo"
+  DB_URL=none start_server --db-file "$BATS_TEST_TMPDIR/conninfo" --db-pool 3
+  api GET "$URL" /api/v1/hosts "$READER"
+  [ "$STATUS" = 200 ]
+  kill -9 "$SERVER_PID"; SERVER_PID=""
+  DB_URL="${DB_URL/portreg@/portreg:secret@}" start_server
+  grep -q 'database postgresql://\.\.\.@127.0.0.1' "$BATS_TEST_TMPDIR/server.log"
+  run ! grep -q secret "$BATS_TEST_TMPDIR/server.log"
+  run --separate-stderr -2 "$PORTREG" serve --db "$DB_URL" --db-file "$BATS_TEST_TMPDIR/conninfo"
+  [[ "$stderr" == *"--db or --db-file"* ]]
 }
