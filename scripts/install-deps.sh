@@ -4,10 +4,10 @@
 # Usage: scripts/install-deps.sh [build|test|all]   (default: all)
 set -eu
 
-BUILD_PACKAGES="gcc clang make meson ninja-build pkg-config libcurl4-gnutls-dev libjansson-dev scdoc libxxhash-dev libmnl-dev libbpf-dev libxml2-dev libfyaml-dev libnftables-dev libmicrohttpd-dev libsqlite3-dev libgnutls28-dev zlib1g-dev"
-RUNTIME_PACKAGES="libwireshark-data nmap-common libcurl3-gnutls libmnl0 libbpf1 libxml2 libfyaml0 libnftables1 libmicrohttpd12 libsqlite3-0 libgnutls30 zlib1g"
-TEST_PACKAGES="clang libclang-rt-14-dev libcmocka-dev bats iproute2 procps jq lsof nftables libxml2-utils ndiff curl iptables firewalld python3 openssl sqlite3 zsh fish"
-BENCH_PACKAGES="hyperfine time lsof nmap wrk nginx"
+BUILD_PACKAGES="gcc clang make meson ninja-build pkg-config libcurl4-gnutls-dev libjansson-dev scdoc libxxhash-dev libmnl-dev libbpf-dev libxml2-dev libfyaml-dev libnftables-dev libmicrohttpd-dev libsqlite3-dev libpq-dev libgnutls28-dev zlib1g-dev"
+RUNTIME_PACKAGES="libwireshark-data nmap-common libcurl3-gnutls libmnl0 libbpf1 libxml2 libfyaml0 libnftables1 libmicrohttpd12 libsqlite3-0 libpq5 libgnutls30 zlib1g"
+TEST_PACKAGES="clang libclang-rt-14-dev libcmocka-dev bats iproute2 procps jq lsof nftables libxml2-utils ndiff curl iptables firewalld python3 openssl sqlite3 postgresql zsh fish"
+BENCH_PACKAGES="hyperfine time lsof nmap wrk nginx postgresql postgresql-contrib"
 
 case "${1:-all}" in
   build) wanted="$BUILD_PACKAGES $RUNTIME_PACKAGES" ;;

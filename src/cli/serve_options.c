@@ -5,7 +5,7 @@
 #include "serve_options.h"
 
 const char cli_serve_usage[] =
-    "usage: portreg serve [--listen ADDR:PORT]... [--db sqlite:PATH] [--tls-cert F --tls-key F]\n"
+    "usage: portreg serve [--listen ADDR:PORT]... [--db URL | --db-file F] [--tls-cert F --tls-key F]\n"
     "                     [--config FILE] [--log-format text|json] [--anonymous-read] [--rate-limit N]\n"
     "       portreg serve token create --role reader|requester|admin [--name N] [--expires DAYS] [--db URL]\n\n"
     "The organisation's port registry over HTTP: hosts, requests and their review, assignments\n"
@@ -22,7 +22,12 @@ const char cli_serve_usage_tail[] =
 const struct cli_option cli_serve_options[] = {
     { "listen", 'l', CLI_OPTION_REQUIRED_VALUE, "ADDR:PORT", "listen here (repeatable; default 127.0.0.1:7678,\n"
       "[::1]:7678 for IPv6)", OPT_LISTEN, 0 },
-    { "db", 0, CLI_OPTION_REQUIRED_VALUE, "URL", "the database: sqlite:PATH (default sqlite:STATE/serve.db)", OPT_DB, 0 },
+    { "db", 0, CLI_OPTION_REQUIRED_VALUE, "URL", "the database: sqlite:PATH (default sqlite:STATE/serve.db)\n"
+      "or postgresql://USER@HOST:PORT/DB (several servers may share it)", OPT_DB, 0 },
+    { "db-file", 0, CLI_OPTION_REQUIRED_VALUE, "FILE", "PostgreSQL: read a libpq connection string from FILE\n"
+      "(instead of --db; keeps a password off the command line)", OPT_DB_FILE, 0 },
+    { "db-pool", 0, CLI_OPTION_REQUIRED_VALUE, "N", "database connections (default: one per request thread,\n"
+      "plus one)", OPT_DB_POOL, 0 },
     { "log-format", 0, CLI_OPTION_REQUIRED_VALUE, "text|json", "one line per request on stderr: text (default) or json",
       OPT_LOG_FORMAT, 0 },
     { "threads", 0, CLI_OPTION_REQUIRED_VALUE, "N", "request threads (default: one per core)", OPT_THREADS, 0 },

@@ -236,6 +236,13 @@ static int serve_with_settings(const struct cli_context *ctx, struct serve_setti
 {
     struct server_options sopt = settings->server;
     const char *db = settings->db;
+    char db_file_url[PATH_MAX + 32];
+    if (settings->db_file) {
+        if (db)
+            return cli_usage_error("serve", "give --db or --db-file, not both");
+        snprintf(db_file_url, sizeof db_file_url, "postgresql:file:%s", settings->db_file);
+        db = db_file_url;
+    }
     int64_t clock_offset = settings->clock_offset;
     char state_dir[PATH_MAX], db_url[PATH_MAX + 16];
     uint8_t secret[32];
@@ -286,7 +293,8 @@ static int serve_with_settings(const struct cli_context *ctx, struct serve_setti
 
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     unsigned threads = sopt.threads ? sopt.threads : (cores > 0 ? (unsigned)cores : 1);
-    struct ledger_options lopt = { db_url, threads * (unsigned)sopt.listen_count + 1, clock_offset, secret, sizeof secret };
+    unsigned pool = settings->db_pool ? settings->db_pool : threads * (unsigned)sopt.listen_count + 1;
+    struct ledger_options lopt = { db_url, pool, clock_offset, secret, sizeof secret };
     struct ledger *ledger = NULL;
     pr_error_clear(&err);
     if (ledger_open(&lopt, &ledger, &err) < 0) {
@@ -300,7 +308,12 @@ static int serve_with_settings(const struct cli_context *ctx, struct serve_setti
     sopt.ledger = ledger;
     sopt.registry = ix;
     sopt.host_ports = have_host_ports ? &host_ports : NULL;
-    fprintf(stderr, "portreg: serve: database %s\n", db_url);
+    /* a PostgreSQL URL may carry a password: only what precedes "//" and the part after '@' */
+    const char *at = strrchr(db_url, '@'), *slashes = strstr(db_url, "//");
+    if (at && slashes && slashes < at)
+        fprintf(stderr, "portreg: serve: database %.*s//...%s\n", (int)(slashes - db_url), db_url, at);
+    else
+        fprintf(stderr, "portreg: serve: database %s\n", db_url);
     pr_error_clear(&err);
     int r = server_run(&sopt, fds, sopt.listen_count, say_ready, &sopt, &err);
     ledger_close(ledger);

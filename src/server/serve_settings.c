@@ -36,6 +36,14 @@ int serve_setting_apply(struct serve_settings *s, int id, const char *value, cha
         s->server.listen[s->server.listen_count++] = value;
         return 0;
     case OPT_DB: s->db = value; return 0;
+    case OPT_DB_FILE: s->db_file = value; return 0;
+    case OPT_DB_POOL:
+        if (!parse_unsigned(value, 1, 1000, &n)) {
+            snprintf(why, why_size, "\"%s\" is not 1-1000", value);
+            return -1;
+        }
+        s->db_pool = (unsigned)n;
+        return 0;
     case OPT_TLS_CERT: s->tls_cert = value; return 0;
     case OPT_TLS_KEY: s->tls_key = value; return 0;
     case OPT_CONFIG: s->config = value; return 0;

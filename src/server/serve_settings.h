@@ -13,6 +13,8 @@
 struct serve_settings {
     struct server_options server;   /* listen, log format, threads, anonymous read, rate limit */
     const char *db;                 /* NULL: sqlite:STATE/serve.db */
+    const char *db_file;            /* --db-file: a libpq connection string's file */
+    unsigned db_pool;               /* 0: threads x listeners + 1 */
     const char *tls_cert, *tls_key;
     const char *config;
     int64_t clock_offset;

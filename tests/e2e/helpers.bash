@@ -108,7 +108,24 @@ HOSTILE_COMM_ESCAPED='\x1b[2J\x1b]0;X\a\xff\xfe'
 FORGING_COMM=$'x\tforged\ny'
 FORGING_COMM_ESCAPED='x\tforged\ny'
 
-# start_server ARGS...: portreg serve with the SQLite file $DB on a free loopback port (retried
+# test_db_url: the database of a serve test: $PORTREG_TEST_DB_URL (PostgreSQL, set by
+# tests/pg_server.sh for the *_pg suites), emptied first, or the SQLite file $DB. Sets DB_URL.
+test_db_url() {
+  if [ -n "${PORTREG_TEST_DB_URL:-}" ]; then
+    DB_URL="$PORTREG_TEST_DB_URL"
+    psql -q -X -v ON_ERROR_STOP=1 "$DB_URL" \
+      -c "SET client_min_messages = warning; DROP SCHEMA public CASCADE; CREATE SCHEMA public" >/dev/null
+  else
+    DB_URL="sqlite:$DB"
+  fi
+}
+
+# on_postgres: true when the suite runs against PostgreSQL (for a test that cannot apply).
+on_postgres() {
+  [ -n "${PORTREG_TEST_DB_URL:-}" ]
+}
+
+# start_server ARGS...: portreg serve with $DB_URL (default the SQLite file $DB) on a free loopback port (retried
 # when the port is taken); sets PORT, SERVER_PID and URL; its stderr goes to
 # $BATS_TEST_TMPDIR/server.log.
 # SCHEME=https and HEALTH_CA=CA.pem check its health over TLS.
@@ -116,7 +133,9 @@ start_server() {
   local try
   for try in 1 2 3 4 5 6 7 8; do
     PORT=$((20000 + RANDOM % 10000))
-    "$PORTREG" serve --listen "127.0.0.1:$PORT" --db "sqlite:$DB" "$@" 2>>"$BATS_TEST_TMPDIR/server.log" &
+    local db=(--db "${DB_URL:-sqlite:$DB}")
+    [ "${DB_URL:-}" = none ] && db=()   # the caller gives the database (--db-file)
+    "$PORTREG" serve --listen "127.0.0.1:$PORT" "${db[@]}" "$@" 2>>"$BATS_TEST_TMPDIR/server.log" &
     SERVER_PID=$!
     local i
     for i in $(seq 100); do

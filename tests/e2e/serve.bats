@@ -1,5 +1,6 @@
 #!/usr/bin/env bats
-# serve.bats — `portreg serve` as a real process on a loopback port with a real SQLite file:
+# serve.bats — `portreg serve` as a real process on a loopback port with a real SQLite file
+# (e2e_serve_pg runs it again on a throwaway PostgreSQL, tests/pg_server.sh):
 # the request → approve → deassign → quarantine workflow over curl (the clock moved by a
 # restart with --clock-offset), events by request id, auth and roles, bad bodies (400 with the
 # field, 413, 415), 32 clients racing for leases and for one port, kill -9 under load and a
@@ -12,9 +13,10 @@ setup() {
   use_iana_fixture
   SERVER_PID=""
   DB="$BATS_TEST_TMPDIR/serve.db"
-  ADMIN="$("$PORTREG" serve token create --role admin --name admin --db "sqlite:$DB")"
-  READER="$("$PORTREG" serve token create --role reader --name reader --db "sqlite:$DB")"
-  REQUESTER="$("$PORTREG" serve token create --role requester --name team --db "sqlite:$DB")"
+  test_db_url
+  ADMIN="$("$PORTREG" serve token create --role admin --name admin --db "$DB_URL")"
+  READER="$("$PORTREG" serve token create --role reader --name reader --db "$DB_URL")"
+  REQUESTER="$("$PORTREG" serve token create --role requester --name team --db "$DB_URL")"
 }
 
 teardown() {
@@ -293,9 +295,11 @@ api() {
   [[ "$output" != *libmicrohttpd* && "$output" != *libsqlite3* && "$output" != *libgnutls* ]]
   run -0 readelf -d "$(dirname "$PORTREG")/portreg-serve.so"
   [[ "$output" == *libmicrohttpd* && "$output" == *libsqlite3* ]]
+  # libpq is loaded only when a PostgreSQL URL is given (dlopen), not even by the module
+  [[ "$output" != *libpq* ]]
   # and a lookup does not load them at run time either
   run -0 env LD_DEBUG=files "$PORTREG" lookup 22
-  [[ "$output" != *libmicrohttpd* && "$output" != *libsqlite3* ]]
+  [[ "$output" != *libmicrohttpd* && "$output" != *libsqlite3* && "$output" != *libpq* ]]
   run --separate-stderr -3 env PORTREG_SERVE_MODULE=/nonexistent/portreg-serve.so "$PORTREG" serve --help
   [[ "$stderr" == "portreg: serve: cannot load the server module /nonexistent/portreg-serve.so: "* ]]
 }
@@ -333,16 +337,16 @@ make_test_ca() {
 
 @test "serve TLS options: both or neither, unreadable files named (exit 2), a bad pair said clearly, nothing started" {
   make_test_ca
-  run --separate-stderr -2 "$PORTREG" serve --db "sqlite:$DB" --tls-cert "$TLS/server.pem"
+  run --separate-stderr -2 "$PORTREG" serve --db "$DB_URL" --tls-cert "$TLS/server.pem"
   [[ "$stderr" == *"--tls-cert needs --tls-key"* ]]
-  run --separate-stderr -2 "$PORTREG" serve --db "sqlite:$DB" --tls-key "$TLS/server.key"
+  run --separate-stderr -2 "$PORTREG" serve --db "$DB_URL" --tls-key "$TLS/server.key"
   [[ "$stderr" == *"--tls-key needs --tls-cert"* ]]
-  run --separate-stderr -2 "$PORTREG" serve --db "sqlite:$DB" --tls-cert "$TLS/nowhere.pem" --tls-key "$TLS/server.key"
+  run --separate-stderr -2 "$PORTREG" serve --db "$DB_URL" --tls-cert "$TLS/nowhere.pem" --tls-key "$TLS/server.key"
   [[ "$stderr" == *"--tls-cert $TLS/nowhere.pem: cannot read: No such file or directory"* ]]
-  run --separate-stderr -2 "$PORTREG" serve --db "sqlite:$DB" --tls-cert "$TLS/server.pem" --tls-key "$TLS/ext"
+  run --separate-stderr -2 "$PORTREG" serve --db "$DB_URL" --tls-cert "$TLS/server.pem" --tls-key "$TLS/ext"
   [[ "$stderr" == *"--tls-key $TLS/ext: not a PEM file"* ]]
   # the CA's key is not the certificate's
-  run --separate-stderr -2 "$PORTREG" serve --db "sqlite:$DB" --tls-cert "$TLS/server.pem" --tls-key "$TLS/ca.key"
+  run --separate-stderr -2 "$PORTREG" serve --db "$DB_URL" --tls-cert "$TLS/server.pem" --tls-key "$TLS/ca.key"
   [[ "$stderr" == *"the key does not belong to the certificate"* ]]
   [[ "$stderr" != *"listening"* ]]
 }
@@ -464,7 +468,7 @@ metric() {
 # portreg serve's options; keys are the long options
 listen:
   - 127.0.0.1:$PORT
-db: sqlite:$DB
+db: $DB_URL
 log-format: json
 anonymous-read: true
 threads: 2
@@ -550,6 +554,7 @@ YAML
 
 @test "serve: 503 with the JSON error while the database cannot be written (another process holds its lock)" {
   command -v sqlite3 >/dev/null || skip "needs sqlite3 (scripts/install-deps.sh test)"
+  on_postgres && skip "SQLite's write lock (serve_pg.bats stops PostgreSQL instead)"
   start_server
   # another process takes SQLite's write lock and keeps it until told (a token's first use
   # records its time, a write of its own: done before the lock is taken)
@@ -691,7 +696,7 @@ YAML
 
 @test "serve: a requester renews and releases only the leases it took (403), an admin any" {
   start_server
-  other="$("$PORTREG" serve token create --role requester --name other --db "sqlite:$DB")"
+  other="$("$PORTREG" serve token create --role requester --name other --db "$DB_URL")"
   api POST /api/v1/hosts "$ADMIN" '{"name":"lh"}'
   api POST /api/v1/leases "$REQUESTER" '{"service":"job","host":"lh"}'
   [ "$STATUS" = 201 ]

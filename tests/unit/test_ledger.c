@@ -1,5 +1,6 @@
 /* test_ledger.c — the registry server's domain against real SQLite files in a temporary
- * directory: migrations, hosts, request → approve → assignment, conflicts by the bind-overlap
+ * directory, or against PostgreSQL when PORTREG_TEST_DB_URL names one (test_ledger_pg runs
+ * this through tests/pg_server.sh; each test starts from an empty schema): migrations, hosts, request → approve → assignment, conflicts by the bind-overlap
  * rule, deassign → quarantine (refused until its end, with the clock moved), leases (unique,
  * never in the ephemeral range, idempotent, released ports reused), tokens (and their cache),
  * events, reopen; the store's statement cache and group sync under concurrent writers. */
@@ -43,11 +44,40 @@ static struct ledger *open_ledger(int64_t clock_offset)
     return open_ledger_url(url, 2, clock_offset);
 }
 
+/* The PostgreSQL URL of the test run, or NULL (SQLite). */
+static const char *postgres_url(void)
+{
+    const char *u = getenv("PORTREG_TEST_DB_URL");
+    return u && strncmp(u, "postgres", 8) == 0 ? u : NULL;
+}
+
+/* Run sql on the test's database from outside the ledger (another process's change). */
+static void run_sql(const char *sql)
+{
+    if (postgres_url()) {
+        char cmd[1200];
+        snprintf(cmd, sizeof cmd, "psql -q -X -v ON_ERROR_STOP=1 '%s' -c \"%s\" >/dev/null", postgres_url(), sql);
+        assert_int_equal(system(cmd), 0);
+        return;
+    }
+    char path[300];
+    snprintf(path, sizeof path, "%s/serve.db", dir);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_busy_timeout(db, 5000);
+    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+}
+
 static int setup(void **state)
 {
     snprintf(dir, sizeof dir, "/tmp/portreg-ledger-XXXXXX");
     assert_non_null(mkdtemp(dir));
     snprintf(url, sizeof url, "sqlite:%s/serve.db", dir);
+    if (postgres_url()) {
+        snprintf(url, sizeof url, "%s", postgres_url());
+        run_sql("SET client_min_messages = warning; DROP SCHEMA public CASCADE; CREATE SCHEMA public");
+    }
     *state = open_ledger(0);
     return 0;
 }
@@ -723,13 +753,7 @@ static void a_deleted_token_stops_working_within_a_second(void **state)
     struct ledger_actor actor = { 0 };
     struct ledger_error lerr = { 0 };
     assert_int_equal(ledger_token_authenticate(l, token, &actor, &lerr), 0);
-    char path[300];
-    snprintf(path, sizeof path, "%s/serve.db", dir);
-    sqlite3 *db;
-    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-    sqlite3_busy_timeout(db, 5000);
-    assert_int_equal(sqlite3_exec(db, "DELETE FROM tokens", NULL, NULL, NULL), SQLITE_OK);
-    sqlite3_close(db);
+    run_sql("DELETE FROM tokens");
     usleep((LEDGER_TOKEN_CACHE_MS + 100) * 1000);
     assert_int_equal(ledger_token_authenticate(l, token, &actor, &lerr), -1);
     assert_int_equal(lerr.kind, LEDGER_UNAUTHORIZED);
@@ -836,8 +860,10 @@ static void concurrent_leases_are_all_kept(void **state)
     char wal[300];
     snprintf(wal, sizeof wal, "%s/serve.db-wal", dir);
     struct stat st;
-    assert_int_equal(stat(wal, &st), 0);
-    assert_true(st.st_size < 2000 * (4096 + 24));   /* without checkpoints: ~3,700 pages */
+    if (!postgres_url()) {   /* SQLite's WAL file */
+        assert_int_equal(stat(wal, &st), 0);
+        assert_true(st.st_size < 2000 * (4096 + 24));   /* without checkpoints: ~3,700 pages */
+    }
     static int seen[65536];
     memset(seen, 0, sizeof seen);
     for (int k = 0; k < 8; k++) {
@@ -847,7 +873,7 @@ static void concurrent_leases_are_all_kept(void **state)
     }
     ledger_close(l);
     char normal_url[400];
-    snprintf(normal_url, sizeof normal_url, "%s?synchronous=normal", url);
+    snprintf(normal_url, sizeof normal_url, postgres_url() ? "%s" : "%s?synchronous=normal", url);
     l = open_ledger_url(normal_url, 2, 0);
     *state = l;
     struct ledger_error lerr = { 0 };
@@ -857,12 +883,82 @@ static void concurrent_leases_are_all_kept(void **state)
     json_decref(out);
     json_decref(query);
     char bad_url[400];
-    snprintf(bad_url, sizeof bad_url, "%s?journal=off", url);
+    snprintf(bad_url, sizeof bad_url, postgres_url() ? "postgresql:%s" : "%s?journal=off", postgres_url() ? "nowhere" : url);
     struct ledger_options opt = { bad_url, 1, 0, secret, sizeof secret };
     struct ledger *bad = NULL;
     struct pr_error err;
     pr_error_clear(&err);
     assert_int_equal(ledger_open(&opt, &bad, &err), -EINVAL);
+}
+
+static json_t *lease_on(struct ledger *l, const char *service, struct ledger_error *lerr)
+{
+    char text[128];
+    snprintf(text, sizeof text, "{\"service\":\"%s\",\"host\":\"busy\",\"ttl\":3600}", service);
+    json_t *b = body(text), *lease = NULL;
+    bool replayed;
+    int r = ledger_lease_create(l, &admin, b, NULL, &lease, &replayed, lerr);
+    json_decref(b);
+    return r == 0 ? lease : NULL;
+}
+
+/* Two servers on one PostgreSQL database (two ledgers here; SQLite has one server per file):
+ * leases taken through both at once never share a port; a port one releases, the other
+ * learns (claim_changes) and hands out again; a policy set through one applies in the other;
+ * PostgreSQL itself refuses a claim that bypasses the ledger (the exclusion constraint). */
+static void two_servers_on_one_database_share_no_port(void **state)
+{
+    if (!postgres_url())
+        return;   /* PostgreSQL only */
+    struct ledger *one = *state, *two = open_ledger_url(url, 5, 0);
+    add_host(one, "{\"name\":\"busy\"}");
+    struct lease_worker workers[8];
+    pthread_t threads[8];
+    for (int k = 0; k < 8; k++) {
+        workers[k] = (struct lease_worker){ .ledger = k % 2 ? two : one, .index = k };
+        pthread_create(&threads[k], NULL, take_leases, &workers[k]);
+    }
+    for (int k = 0; k < 8; k++)
+        pthread_join(threads[k], NULL);
+    static int seen[65536];
+    memset(seen, 0, sizeof seen);
+    for (int k = 0; k < 8; k++) {
+        assert_int_equal(workers[k].failures, 0);
+        for (int i = 0; i < 25; i++)
+            assert_int_equal(seen[workers[k].ports[i]]++, 0);
+    }
+    /* a second lease of a held port, written past the ledger: PostgreSQL refuses it */
+    char sql[1000];
+    snprintf(sql, sizeof sql, "psql -q -X '%s' -c \"INSERT INTO leases (service, host, proto, port, expires_at,"
+             " state, version, created) VALUES ('rogue', 'busy', 'tcp', %d, 99999999999, 'active', 1, 0)\""
+             " >/dev/null 2>&1", url, workers[0].ports[0]);
+    assert_int_not_equal(system(sql), 0);
+    /* the policy set through one applies in the other; a port freed by one is seen by the other */
+    struct ledger_error lerr = { 0 };
+    json_t *policy = body("{\"lease_range\":\"40000-40001\",\"ephemeral\":\"50000-60999\"}"), *out = NULL;
+    assert_int_equal(ledger_policy_set(one, &admin, policy, &out, &lerr), 0);
+    json_decref(policy);
+    json_decref(out);
+    json_t *a = lease_on(one, "a", &lerr), *b = lease_on(two, "b", &lerr);
+    assert_non_null(a);
+    assert_non_null(b);
+    assert_in_range(store_row_int(b, "port", 0), 40000, 40001);
+    assert_int_not_equal(store_row_int(a, "port", 0), store_row_int(b, "port", 0));
+    json_t *c = lease_on(two, "c", &lerr);
+    assert_null(c);
+    assert_string_equal(lerr.code, "range-exhausted");
+    ledger_error_clear(&lerr);
+    json_t *empty = json_object(), *released = NULL;
+    assert_int_equal(ledger_lease_action(one, &admin, store_row_int(a, "id", 0), "release", empty, &released, &lerr), 0);
+    json_decref(released);
+    json_decref(empty);
+    c = lease_on(two, "c", &lerr);
+    assert_non_null(c);
+    assert_int_equal(store_row_int(c, "port", 0), store_row_int(a, "port", 0));
+    json_decref(a);
+    json_decref(b);
+    json_decref(c);
+    ledger_close(two);
 }
 
 int main(void)
@@ -889,6 +985,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(an_expired_token_is_refused_from_memory_too, setup, teardown),
         cmocka_unit_test_setup_teardown(lists_beyond_the_statement_cache_stay_right, setup, teardown),
         cmocka_unit_test_setup_teardown(concurrent_leases_are_all_kept, setup, teardown),
+        cmocka_unit_test_setup_teardown(two_servers_on_one_database_share_no_port, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

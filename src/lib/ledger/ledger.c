@@ -103,6 +103,12 @@ int ledger_txn_begin(struct ledger *ledger, bool write, struct ledger_txn *txn, 
             pthread_mutex_unlock(&ledger->write_lock);
         return ledger_store_fail(lerr, &err, "begin");
     }
+    if (write && ledger_changes_apply(ledger, txn, lerr) < 0) {
+        ledger->backend->rollback(txn->conn);
+        ledger->backend->release(ledger->store, txn->conn);
+        pthread_mutex_unlock(&ledger->write_lock);
+        return -1;
+    }
     return 0;
 }
 
@@ -224,12 +230,13 @@ int ledger_open(const struct ledger_options *opt, struct ledger **out, struct pr
     const char *location = NULL;
     const struct store_backend *backend = store_backend_find(opt->db_url, &location);
     if (!backend)
-        return pr_error_set(err, -EINVAL, "--db %s: unknown database (sqlite:PATH)", opt->db_url);
+        return pr_error_set(err, -EINVAL, "--db %s: unknown database (sqlite:PATH or postgresql://USER@HOST:PORT/DB)", opt->db_url);
     struct ledger *ledger = calloc(1, sizeof *ledger);
     if (!ledger)
         return pr_error_set(err, -ENOMEM, "out of memory");
     ledger->backend = backend;
     ledger->clock_offset = opt->clock_offset;
+    ledger->change_seq = -1;
     ledger->secret_len = opt->secret_len < sizeof ledger->secret ? opt->secret_len : sizeof ledger->secret;
     if (opt->secret)
         memcpy(ledger->secret, opt->secret, ledger->secret_len);

@@ -72,6 +72,8 @@ struct ledger {
     void *iana_user;
     pthread_mutex_t token_cache_lock;
     struct token_cache_entry token_cache[LEDGER_TOKEN_CACHE_SLOTS];
+    /* the store's claim_changes read so far (several servers on one database); -1 at open */
+    int64_t change_seq;
 };
 
 struct ledger_txn {
@@ -81,6 +83,9 @@ struct ledger_txn {
 };
 
 int ledger_txn_begin(struct ledger *ledger, bool write, struct ledger_txn *txn, struct ledger_error *lerr);
+/* At the start of a write transaction: the other servers' changes of claims and policy into
+ * this one's maps and policy (ledger_changes.c; nothing when the store has no claim_changes). */
+int ledger_changes_apply(struct ledger *ledger, struct ledger_txn *txn, struct ledger_error *lerr);
 /* Commit when r == 0, else roll back; returns r, or -1 when the commit failed. */
 int ledger_txn_end(struct ledger_txn *txn, int r, struct ledger_error *lerr);
 /* After a commit (committed: it was a write), its connection given back and write_lock let

@@ -1,13 +1,14 @@
 /* store.c — the schema every backend keeps (tables and columns, the ledger's vocabulary) and
  * the backend table: a --db URL's scheme picks the backend, as scan_engine_find picks an
- * engine. Adding PostgreSQL is one row here and one store_postgres.c. */
+ * engine: sqlite:PATH, postgresql://... (also postgres://, as libpq accepts). */
 #include <string.h>
 
 #include "store/store.h"
 
 extern const struct store_backend store_backend_sqlite;
+extern const struct store_backend store_backend_postgres;
 
-static const struct store_backend *const store_backends[] = { &store_backend_sqlite, NULL };
+static const struct store_backend *const store_backends[] = { &store_backend_sqlite, &store_backend_postgres, NULL };
 
 static const struct store_column host_columns[] = {
     { "name", STORE_TEXT }, { "addresses", STORE_JSON }, { "version", STORE_INT },
@@ -70,6 +71,8 @@ const struct store_backend *store_backend_find(const char *url, const char **loc
     if (!colon)
         return NULL;
     size_t len = (size_t)(colon - url);
+    if (len == 8 && memcmp(url, "postgres", 8) == 0)
+        len = 10, url = "postgresql";   /* libpq's other spelling */
     for (size_t i = 0; store_backends[i]; i++)
         if (strlen(store_backends[i]->scheme) == len && memcmp(url, store_backends[i]->scheme, len) == 0) {
             *location = colon + 1;

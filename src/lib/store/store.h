@@ -2,7 +2,8 @@
  * scheme of the --db URL ("sqlite:PATH"; PostgreSQL later), as the scan engines are chosen by
  * name. Rows are jansson objects whose keys are the columns of store_schema.c; the ledger
  * (src/lib/ledger) decides, the store only keeps. Write transactions are serialised by the
- * backend (SQLite: BEGIN IMMEDIATE), which is what the ledger's conflict freedom relies on. */
+ * backend (SQLite: BEGIN IMMEDIATE; PostgreSQL: a transaction advisory lock every instance
+ * takes), which is what the ledger's conflict freedom relies on. */
 #ifndef PORTREG_STORE_STORE_H
 #define PORTREG_STORE_STORE_H
 
@@ -107,6 +108,12 @@ struct store_backend {
      * *counts an object value → count (the server's /metrics gauges). */
     int (*count_by)(struct store_conn *conn, enum store_kind kind, const char *column, json_t **counts,
                     struct pr_error *err);
+    /* Several servers on one database (NULL when one server has it alone, as SQLite): the
+     * claims other servers changed since *seq, read right after a write transaction began
+     * (under the writers' lock, so in commit order); *changes an array of {host, proto, lo,
+     * hi} (proto "policy": the policy changed), *seq advanced. *seq < 0: only set *seq to now.
+     * *gap: changes were pruned before they were read (rebuild every map). */
+    int (*claim_changes)(struct store_conn *conn, int64_t *seq, json_t **changes, bool *gap, struct pr_error *err);
 };
 
 /* The backend for url's scheme and, in *location, what follows "scheme:"; NULL when unknown. */

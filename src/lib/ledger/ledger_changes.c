@@ -1,0 +1,50 @@
+/* ledger_changes.c — several servers on one database (PostgreSQL): what the other servers
+ * changed reaches this one's in-memory port maps and policy at the start of each of its write
+ * transactions (under the writers' lock, so nothing changes while it decides). The store
+ * lists the (host, proto, ports) whose claims changed; their ports are read again. */
+#include <string.h>
+
+#include "ledger/ledger_internal.h"
+
+int ledger_changes_apply(struct ledger *ledger, struct ledger_txn *txn, struct ledger_error *lerr)
+{
+    if (!ledger->backend->claim_changes)
+        return 0;
+    json_t *changes = NULL;
+    bool gap = false;
+    struct pr_error err;
+    pr_error_clear(&err);
+    if (ledger->backend->claim_changes(txn->conn, &ledger->change_seq, &changes, &gap, &err) < 0)
+        return ledger_store_fail(lerr, &err, "claim changes");
+    int r = 0;
+    bool policy_changed = false;
+    size_t i;
+    json_t *change;
+    if (gap)
+        r = ledger_port_maps_rebuild(ledger, txn, lerr);
+    json_array_foreach(changes, i, change) {
+        const char *proto = store_row_text(change, "proto");
+        if (proto && strcmp(proto, "policy") == 0) {
+            policy_changed = true;
+            continue;
+        }
+        if (r == 0 && !gap)
+            r = ledger_port_map_refresh(ledger, txn, store_row_text(change, "host"), proto,
+                                        (unsigned)store_row_int(change, "lo", 1), (unsigned)store_row_int(change, "hi", 1),
+                                        lerr);
+    }
+    json_decref(changes);
+    if (r == 0 && policy_changed) {
+        json_t *doc = NULL;
+        if (ledger->backend->policy_get(txn->conn, &doc, &err) < 0)
+            return ledger_store_fail(lerr, &err, "policy");
+        json_t *merged = ledger_policy_default();
+        if (doc)
+            json_object_update(merged, doc);
+        json_decref(doc);
+        json_decref(ledger->policy_doc);
+        ledger->policy_doc = merged;
+        ledger_policy_apply(&ledger->policy, merged);
+    }
+    return r;
+}

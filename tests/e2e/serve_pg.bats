@@ -1,0 +1,229 @@
+#!/usr/bin/env bats
+# serve_pg.bats — two `portreg serve` instances on one PostgreSQL database (started by
+# tests/pg_server.sh, which sets PORTREG_TEST_DB_URL; e2e_serve_pg_cluster): clients split
+# across both never get one port twice (checked through the API and in SQL), one success when
+# they race for one port, kill -9 of one instance under load loses no acknowledged lease and
+# the other keeps serving, PostgreSQL stopped for 5 s gives 503s (never 500) and the servers
+# recover by themselves, two instances starting at once migrate once, an expired lease is
+# reclaimed once, --db-file.
+# The loads are scaled for 2 busy cores; bench/serve_leases_pg.sh has the full figures.
+load helpers
+
+setup() {
+  [ -n "${PORTREG_TEST_DB_URL:-}" ] || skip "needs PostgreSQL: run through tests/pg_server.sh (meson test e2e_serve_pg_cluster)"
+  portreg_setup
+  use_iana_fixture
+  SERVER_PID="" PID1="" PID2=""
+  DB="$BATS_TEST_TMPDIR/serve.db"
+  test_db_url
+  ADMIN="$("$PORTREG" serve token create --role admin --name admin --db "$DB_URL")"
+  READER="$("$PORTREG" serve token create --role reader --name reader --db "$DB_URL")"
+  REQUESTER="$("$PORTREG" serve token create --role requester --name team --db "$DB_URL")"
+}
+
+teardown() {
+  local pid
+  for pid in $SERVER_PID $PID1 $PID2; do kill -9 "$pid" 2>/dev/null || true; done
+  # PostgreSQL back up for the next test whatever happened
+  pg_isready -q -d "$PORTREG_TEST_DB_URL" 2>/dev/null || eval "$PORTREG_TEST_PG_CTL start" >/dev/null 2>&1 3>&- || true
+}
+
+# Two servers on the database: URL1/PID1 and URL2/PID2.
+start_two() {
+  start_server "$@"; URL1="$URL" PID1="$SERVER_PID"
+  start_server "$@"; URL2="$URL" PID2="$SERVER_PID"
+  SERVER_PID=""
+}
+
+sql() {
+  psql -X -q -At -v ON_ERROR_STOP=1 "$DB_URL" -c "$1"
+}
+
+# api METHOD URL PATH TOKEN [BODY]: sets STATUS and BODY.
+api() {
+  local method="$1" base="$2" path="$3" token="$4" body="${5:-}"
+  local args=(-s -o "$BATS_TEST_TMPDIR/response" -w '%{http_code}' -X "$method")
+  [ -n "$token" ] && args+=(-H "Authorization: Bearer $token")
+  [ -n "$body" ] && args+=(-H 'Content-Type: application/json' --data-binary "$body")
+  STATUS="$(curl "${args[@]}" "$base$path")"
+  BODY="$(cat "$BATS_TEST_TMPDIR/response")"
+}
+
+# lease_client N COUNT BASE HOST: COUNT lease requests on one connection; codes and bodies
+# to $OUT/client.N
+lease_client() {
+  local args=() i
+  for i in $(seq "$2"); do
+    args+=(--next -s -m 10 -H "Authorization: Bearer $REQUESTER" -H 'Content-Type: application/json'
+           --data-binary "{\"service\":\"c-$1-$i\",\"host\":\"$4\",\"range\":\"20000-29999\",\"ttl\":3600}"
+           -w '\n%{http_code}\n' "$3/api/v1/leases")
+  done
+  curl "${args[@]:1}" >"$OUT/client.$1" 2>/dev/null
+}
+
+# granted FILES...: the lease bodies that came with a 201
+granted() {
+  cat "$@" | awk '/^\{/ { body = $0; next } $0 == "201" && body != "" { print body } /./ { body = "" }'
+}
+
+@test "serve pg: 64 clients across two servers x 20 leases on one range: every port once (API and SQL)" {
+  start_two
+  api POST "$URL1" /api/v1/hosts "$ADMIN" '{"name":"farm"}'
+  [ "$STATUS" = 201 ]
+  export -f lease_client
+  export REQUESTER OUT="$BATS_TEST_TMPDIR" URL1 URL2
+  seq 64 | xargs -P 64 -I{} bash -c 'n={}; if [ $((n % 2)) = 1 ]; then u=$URL1; else u=$URL2; fi; lease_client $n 20 $u farm'
+  granted "$BATS_TEST_TMPDIR"/client.* >"$BATS_TEST_TMPDIR/granted"
+  [ "$(wc -l <"$BATS_TEST_TMPDIR/granted")" -eq 1280 ]
+  jq -r .port "$BATS_TEST_TMPDIR/granted" | sort | uniq -d >"$BATS_TEST_TMPDIR/dups"
+  [ ! -s "$BATS_TEST_TMPDIR/dups" ]
+  # both servers answered
+  grep -q "POST /api/v1/leases 201" "$BATS_TEST_TMPDIR/server.log"
+  [ "$(sql "SELECT count(*) FROM leases WHERE state = 'active'")" -eq 1280 ]
+  [ "$(sql "SELECT count(*) FROM (SELECT port FROM leases WHERE state = 'active' GROUP BY host, proto, port HAVING count(*) > 1) d")" -eq 0 ]
+  [ "$(sql "SELECT count(DISTINCT claim_id) FROM port_claims WHERE claim_kind = 'l'")" -eq 1280 ]
+  [ "$(sql "SELECT count(*) FROM events WHERE kind = 'lease.created'")" -eq 1280 ]
+}
+
+@test "serve pg: 64 clients racing for one port across two servers: exactly one 201, the rest 409" {
+  start_two
+  api POST "$URL1" /api/v1/hosts "$ADMIN" '{"name":"race"}'
+  export REQUESTER URL1 URL2
+  seq 64 | xargs -P 64 -I{} bash -c 'n={}; if [ $((n % 2)) = 1 ]; then u=$URL1; else u=$URL2; fi
+    curl -s -o /dev/null -w "%{http_code}\n" -H "Authorization: Bearer $REQUESTER" -H "Content-Type: application/json" \
+      --data-binary "{\"service\":\"svc-$n\",\"host\":\"race\",\"port\":25000}" "$u/api/v1/leases"' >"$BATS_TEST_TMPDIR/codes"
+  [ "$(grep -cx 201 "$BATS_TEST_TMPDIR/codes")" -eq 1 ]
+  [ "$(grep -cx 409 "$BATS_TEST_TMPDIR/codes")" -eq 63 ]
+  [ "$(sql "SELECT count(*) FROM leases WHERE port = 25000")" -eq 1 ]
+  # an assignment request for it through the other server conflicts with the lease
+  api POST "$URL2" /api/v1/requests "$REQUESTER" '{"service":"late","host":"race","port":25000}'
+  [ "$STATUS" = 409 ]
+}
+
+@test "serve pg: kill -9 of one server under lease load: the other keeps serving, every lease answered 201 is in the database, restart is clean" {
+  start_two
+  api POST "$URL1" /api/v1/hosts "$ADMIN" '{"name":"crash"}'
+  export -f lease_client
+  export REQUESTER OUT="$BATS_TEST_TMPDIR" URL1 URL2
+  (seq 32 | xargs -P 32 -I{} bash -c 'n={}; if [ $((n % 2)) = 1 ]; then u=$URL1; else u=$URL2; fi; lease_client $n 40 $u crash' || true) &
+  loader=$!
+  for i in $(seq 300); do
+    grep -q 'POST /api/v1/leases 201' "$BATS_TEST_TMPDIR/server.log" && break
+    sleep 0.1
+  done
+  sleep 0.5
+  kill -9 "$PID1"
+  PID1=""
+  wait "$loader" || true
+  granted "$BATS_TEST_TMPDIR"/client.* >"$BATS_TEST_TMPDIR/granted"
+  [ "$(wc -l <"$BATS_TEST_TMPDIR/granted")" -gt 0 ]
+  # the clients of the surviving server got all their answers
+  for n in $(seq 2 2 32); do
+    [ "$(grep -cx 201 "$BATS_TEST_TMPDIR/client.$n")" -eq 40 ] || { echo "client $n of the survivor:"; cat "$BATS_TEST_TMPDIR/client.$n"; false; }
+  done
+  jq -r .id "$BATS_TEST_TMPDIR/granted" | sort -n >"$BATS_TEST_TMPDIR/granted.ids"
+  sql "SELECT id FROM leases WHERE state = 'active' ORDER BY id" >"$BATS_TEST_TMPDIR/db.ids"
+  # every acknowledged lease is in the database (comm -23: granted but not there)
+  [ -z "$(comm -23 <(sort "$BATS_TEST_TMPDIR/granted.ids") <(sort "$BATS_TEST_TMPDIR/db.ids"))" ]
+  start_server
+  api GET "$URL" /readyz ""
+  [ "$STATUS" = 200 ]
+  api POST "$URL" /api/v1/leases "$REQUESTER" '{"service":"after","host":"crash"}'
+  [ "$STATUS" = 201 ]
+  api POST "$URL2" /api/v1/leases "$REQUESTER" '{"service":"after2","host":"crash"}'
+  [ "$STATUS" = 201 ]
+  [ "$(sql "SELECT count(*) FROM (SELECT port FROM leases WHERE state = 'active' GROUP BY port HAVING count(*) > 1) d")" -eq 0 ]
+}
+
+@test "serve pg: PostgreSQL stopped for 5 s under load: 503 with the error while it is down, never 500, both servers recover" {
+  start_two
+  api POST "$URL1" /api/v1/hosts "$ADMIN" '{"name":"outage"}'
+  # 8 clients lease in a loop until told to stop, one request at a time, codes to a file each
+  loop_client() {
+    local n=0 u
+    while [ ! -e "$OUT/stop" ]; do
+      n=$((n + 1))
+      if [ $(($1 % 2)) = 1 ]; then u=$URL1; else u=$URL2; fi
+      curl -s -m 10 -o "$OUT/body.$1" -w '%{http_code}\n' -H "Authorization: Bearer $REQUESTER" \
+        -H 'Content-Type: application/json' --data-binary "{\"service\":\"o-$1-$n\",\"host\":\"outage\"}" \
+        "$u/api/v1/leases" >>"$OUT/codes.$1"
+      if grep -q '"code"' "$OUT/body.$1" 2>/dev/null; then jq -c .error "$OUT/body.$1" >>"$OUT/errors.$1" 2>/dev/null; fi
+    done
+  }
+  export -f loop_client
+  export REQUESTER OUT="$BATS_TEST_TMPDIR" URL1 URL2
+  (seq 8 | xargs -P 8 -I{} bash -c 'loop_client {}' || true) &
+  loader=$!
+  sleep 1
+  eval "$PORTREG_TEST_PG_CTL stop -m fast" >/dev/null 2>&1 3>&-
+  sleep 1
+  api GET "$URL1" /readyz ""
+  [ "$STATUS" = 503 ]
+  sleep 4
+  eval "$PORTREG_TEST_PG_CTL start" >/dev/null 2>&1 3>&-
+  sleep 2
+  touch "$BATS_TEST_TMPDIR/stop"
+  wait "$loader" || true
+  cat "$BATS_TEST_TMPDIR"/codes.* >"$BATS_TEST_TMPDIR/codes"
+  grep -qx 503 "$BATS_TEST_TMPDIR/codes"
+  grep -qx 201 "$BATS_TEST_TMPDIR/codes"
+  [ "$(grep -cx 500 "$BATS_TEST_TMPDIR/codes" || true)" -eq 0 ]
+  [ "$(grep -cvx -e 201 -e 503 "$BATS_TEST_TMPDIR/codes" || true)" -eq 0 ]
+  # the 503 says why
+  cat "$BATS_TEST_TMPDIR"/errors.* | grep -q 'PostgreSQL is unreachable'
+  # recovered by themselves: both ready, both lease
+  for u in "$URL1" "$URL2"; do
+    api GET "$u" /readyz ""
+    [ "$STATUS" = 200 ]
+    api POST "$u" /api/v1/leases "$REQUESTER" '{"service":"back","host":"outage"}'
+    [ "$STATUS" = 201 ]
+  done
+  [ "$(sql "SELECT count(*) FROM (SELECT port FROM leases WHERE state = 'active' GROUP BY port HAVING count(*) > 1) d")" -eq 0 ]
+}
+
+@test "serve pg: two servers starting at once on an empty database migrate once" {
+  sql "SET client_min_messages = warning; DROP SCHEMA public CASCADE; CREATE SCHEMA public"
+  P1=$((20000 + RANDOM % 10000)); P2=$((P1 + 1))
+  "$PORTREG" serve --listen "127.0.0.1:$P1" --db "$DB_URL" 2>>"$BATS_TEST_TMPDIR/server.log" &
+  PID1=$!
+  "$PORTREG" serve --listen "127.0.0.1:$P2" --db "$DB_URL" 2>>"$BATS_TEST_TMPDIR/server.log" &
+  PID2=$!
+  for p in $P1 $P2; do
+    for i in $(seq 100); do curl -sf "http://127.0.0.1:$p/readyz" >/dev/null && break; sleep 0.1; done
+    run -0 curl -sf "http://127.0.0.1:$p/readyz"
+  done
+  [ "$(sql "SELECT string_agg(version::text, ',' ORDER BY version) FROM schema_migrations")" = "1,2,3" ]
+}
+
+@test "serve pg: an expired lease is reclaimed once although two servers reclaim (one lease.expired event)" {
+  start_two
+  api POST "$URL1" /api/v1/hosts "$ADMIN" '{"name":"short"}'
+  for i in $(seq 10); do
+    api POST "$URL1" /api/v1/leases "$REQUESTER" "{\"service\":\"s$i\",\"host\":\"short\",\"ttl\":60}"
+    [ "$STATUS" = 201 ]
+  done
+  kill -9 "$PID1" "$PID2"; PID1="" PID2=""
+  # two hours later, both servers reclaim on their own
+  start_two --clock-offset 7200
+  for i in $(seq 100); do
+    [ "$(sql "SELECT count(*) FROM leases WHERE state = 'expired'")" -eq 10 ] && break
+    sleep 0.1
+  done
+  [ "$(sql "SELECT count(*) FROM leases WHERE state = 'expired'")" -eq 10 ]
+  [ "$(sql "SELECT count(*) FROM events WHERE kind = 'lease.expired'")" -eq 10 ]
+  [ "$(sql "SELECT count(*) FROM (SELECT object_id FROM events WHERE kind = 'lease.expired' GROUP BY object_id HAVING count(*) > 1) d")" -eq 0 ]
+}
+
+@test "serve pg: --db-file reads a libpq connection string; the log hides the URL's password; --db and --db-file together are refused" {
+  port="$(sed -E 's|.*:([0-9]+)/.*|\1|' <<<"$DB_URL")"
+  printf 'host=127.0.0.1 port=%s dbname=portreg user=portreg\n' "$port" >"$BATS_TEST_TMPDIR/conninfo"
+  DB_URL=none start_server --db-file "$BATS_TEST_TMPDIR/conninfo" --db-pool 3
+  api GET "$URL" /api/v1/hosts "$READER"
+  [ "$STATUS" = 200 ]
+  kill -9 "$SERVER_PID"; SERVER_PID=""
+  DB_URL="${DB_URL/portreg@/portreg:secret@}" start_server
+  grep -q 'database postgresql://\.\.\.@127.0.0.1' "$BATS_TEST_TMPDIR/server.log"
+  run ! grep -q secret "$BATS_TEST_TMPDIR/server.log"
+  run --separate-stderr -2 "$PORTREG" serve --db "$DB_URL" --db-file "$BATS_TEST_TMPDIR/conninfo"
+  [[ "$stderr" == *"--db or --db-file"* ]]
+}
