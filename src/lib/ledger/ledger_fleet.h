@@ -58,6 +58,10 @@ bool ledger_observation_stale(const json_t *observation, int64_t now);
  * (an array, empty when none or the host has no agent; NULL on error); and, for a quarantine
  * just made, *hold_until the earliest end the agent's clean reports allow (0: no agent). */
 struct ledger_txn;
+/* After a deassign (quarantine until `until` by date): remember that date in the host's
+ * observation, so that the agent's clean reports let the port go at it, not at the hold. */
+int ledger_observation_quarantined(struct ledger_txn *txn, const json_t *assignment, int64_t until,
+                                   struct ledger_error *lerr);
 int ledger_observed_listeners(struct ledger_txn *txn, const char *host, const char *proto, unsigned lo, unsigned hi,
                               json_t **listeners, int64_t *hold_until, struct ledger_error *lerr);
 

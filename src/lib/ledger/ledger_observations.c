@@ -295,6 +295,27 @@ int ledger_observed_listeners(struct ledger_txn *txn, const char *host, const ch
     return 0;
 }
 
+int ledger_observation_quarantined(struct ledger_txn *txn, const json_t *assignment, int64_t until,
+                                   struct ledger_error *lerr)
+{
+    json_t *row = NULL;
+    if (ledger_txn_find(txn, STORE_OBSERVATIONS, "host", store_row_text(assignment, "host"), &row, lerr) < 0)
+        return -1;
+    if (!row)
+        return 0;
+    json_t *quiet = json_object_get(row, "quiet");
+    if (!json_is_object(quiet)) {
+        quiet = json_object();
+        json_object_set_new(row, "quiet", quiet);
+    }
+    char id[32];
+    snprintf(id, sizeof id, "%lld", (long long)store_row_int(assignment, "id", 0));
+    json_object_set_new(quiet, id, json_pack("{s:i, s:I}", "count", 0, "until", (json_int_t)until));
+    int r = ledger_txn_update(txn, STORE_OBSERVATIONS, row, -1, lerr);
+    json_decref(row);
+    return r;
+}
+
 /* ---- scans ---- */
 
 static bool host_has_address(const json_t *host_row, const char *address, const char *name)

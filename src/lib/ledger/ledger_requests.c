@@ -422,6 +422,8 @@ int ledger_assignment_action(struct ledger *ledger, const struct ledger_actor *a
             int64_t until = ledger_now(ledger) + days * 86400;
             json_object_set_new(row, "state", json_string("quarantined"));
             json_object_set_new(row, "quarantine_until", json_integer((json_int_t)(until > hold_until ? until : hold_until)));
+            if (r == 0 && hold_until)
+                r = ledger_observation_quarantined(&txn, row, until, lerr);
         } else {
             json_object_set_new(row, "state", json_string("revoked"));
         }
