@@ -217,3 +217,43 @@ hosts() {
   run -3 env PORTREG_TOKEN="$READER" "$PORTREG" remote observe-scan - <"$BATS_TEST_TMPDIR/scan.json"
   run -0 env PORTREG_TOKEN="$REQUESTER" "$PORTREG" remote observe-scan - <"$BATS_TEST_TMPDIR/scan.json"
 }
+
+@test "fleet: firewall generate --server builds the plan path's rules from the host's assignments" {
+  tokens
+  start_server
+  hosts
+  run -0 api "$ADMIN" POST /api/v1/assignments '{"service":"api","host":"web1","port":8080,"exposure":"public"}'
+  run -0 api "$ADMIN" POST /api/v1/assignments '{"service":"dns","host":"web1","port":5353,"proto":"udp","exposure":"public"}'
+  curl -sf -H "Authorization: Bearer $READER" "$URL/api/v1/exports/plan" >"$BATS_TEST_TMPDIR/plan.yaml"
+  run -0 "$PORTREG" firewall generate "$BATS_TEST_TMPDIR/plan.yaml" --host web1
+  from_plan="$(grep -v '^# portreg firewall' <<<"$output")"
+  run -0 "$PORTREG" firewall generate --server "$URL" --token "$READER" --host web1
+  # the same rules; the header names the plan: the server's URL
+  [[ "$output" == *"from plan \"$URL/api/v1/exports/plan\""* ]]
+  [ "$(grep -v '^# portreg firewall' <<<"$output")" = "$from_plan" ]
+  [[ "$output" == *8080* ]]
+  [[ "$output" == *5353* ]]
+  run -0 env PORTREG_TOKEN="$READER" "$PORTREG" firewall generate --server "$URL" --host web1 --format iptables
+  [[ "$output" == *8080* ]]
+  # a bad token: 401 (exit 3); no such host: exit 2; plan and --server together: usage
+  run -3 "$PORTREG" firewall generate --server "$URL" --token portreg_notatokenatallnotatokenatall00000000 --host web1
+  run -2 "$PORTREG" firewall generate --server "$URL" --token "$READER" --host nohost
+  run -2 "$PORTREG" firewall generate "$BATS_TEST_TMPDIR/plan.yaml" --server "$URL" --token "$READER" --host web1
+}
+
+@test "fleet: /metrics has drift per host and kind, stale hosts and report age" {
+  tokens
+  start_server
+  hosts
+  run -0 report "$AGENT1" "{\"host\":\"web1\",\"seq\":1,\"full\":true,\"agent\":{\"interval_s\":10},\"listeners\":[$(L 22 0.0.0.0 sshd)]}"
+  run -0 curl -sf "$URL/metrics"
+  grep -qx 'portreg_drift{host="web1",kind="undeclared"} 1' <<<"$output"
+  grep -qx 'portreg_drift{host="web1",kind="absent"} 0' <<<"$output"
+  grep -qx 'portreg_hosts_stale 0' <<<"$output"
+  grep -q '^portreg_agent_report_age_seconds{host="web1"} ' <<<"$output"
+  run ! grep -q 'host="web2"' <<<"$output"
+  kill -TERM "$SERVER_PID"; wait "$SERVER_PID" || true
+  start_server --clock-offset 100
+  run -0 curl -sf "$URL/metrics"
+  grep -qx 'portreg_hosts_stale 1' <<<"$output"
+}
