@@ -83,6 +83,10 @@ hosts() {
   body | jq -e '.seq == 6 and (.listeners | map(.local_port) | sort) == [22, 9090] and .stale == false and .interval_s == 30'
   run -0 api "$READER" GET /api/v1/observations
   body | jq -e '.items | length == 1'
+  # remote observations: a row per listener (HOST PROTO ADDRESS PORT NETNS PROCESS PID UNIT)
+  run -0 env PORTREG_SERVER="$URL" PORTREG_TOKEN="$READER" "$PORTREG" remote observations web1
+  [ "$(cut -f1,2,4,6 <<<"$output" | sort)" = "$(printf 'web1\ttcp\t22\tsshd\nweb1\ttcp\t9090\tdaemon')" ]
+  run -1 env PORTREG_SERVER="$URL" PORTREG_TOKEN="$READER" "$PORTREG" remote observations web2
   # history: one event per listener that came or went, none for the heartbeat
   run -0 api "$READER" GET '/api/v1/events?object_kind=observations'
   body | jq -e '[.items[].kind] == ["observation.added","observation.added","observation.removed","observation.added"]'
