@@ -199,6 +199,16 @@ hosts() {
   [ "$(status)" = 200 ]
   run -0 api "$ADMIN" POST /api/v1/assignments '{"service":"other","host":"web2","port":6379}'
   [ "$(status)" = 201 ]
+  # an agent that stopped reporting (stale) does not block a deassign
+  run -0 api "$ADMIN" POST /api/v1/assignments '{"service":"side","host":"web1","port":8090}'
+  id3="$(body | jq -r .id)"
+  run -0 report "$AGENT1" "{\"host\":\"web1\",\"seq\":6,\"full\":false,\"base\":5,\"added\":[$(L 8090)]}"
+  run -0 api "$ADMIN" POST "/api/v1/assignments/$id3/deassign" '{"days":0}'
+  [ "$(status)" = 409 ]
+  kill -TERM "$SERVER_PID"; wait "$SERVER_PID" || true
+  start_server --clock-offset 200
+  run -0 api "$ADMIN" POST "/api/v1/assignments/$id3/deassign" '{"days":0}'
+  [ "$(status)" = 200 ]
 }
 
 @test "fleet: a real scan -sT --json imported with remote observe-scan shows an open unassigned port" {

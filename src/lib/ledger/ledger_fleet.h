@@ -55,8 +55,9 @@ extern const char *const ledger_drift_kinds[];
 bool ledger_observation_stale(const json_t *observation, int64_t now);
 
 /* Deassign (ledger_requests.c): inside txn, the listeners of host's agent on proto [lo, hi]
- * (an array, empty when none or the host has no agent; NULL on error); and, for a quarantine
- * just made, *hold_until the earliest end the agent's clean reports allow (0: no agent). */
+ * (an array, empty when none or the host has no agent or a stale one; NULL on error); and,
+ * for a quarantine just made, *hold_until the earliest end the agent's clean reports allow
+ * (0: no agent, or a stale one). */
 struct ledger_txn;
 /* After a deassign (quarantine until `until` by date): remember that date in the host's
  * observation, so that the agent's clean reports let the port go at it, not at the hold. */

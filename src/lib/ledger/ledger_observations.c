@@ -281,8 +281,12 @@ int ledger_observed_listeners(struct ledger_txn *txn, const char *host, const ch
     if (!row)
         return 0;
     int64_t now = ledger_now(txn->ledger);
-    if (!ledger_observation_stale(row, now))
-        *hold_until = now + (LEDGER_QUIET_REPORTS + 1) * store_row_int(row, "interval_s", LEDGER_DEFAULT_INTERVAL);
+    if (ledger_observation_stale(row, now)) {
+        /* an agent that stopped reporting neither blocks a deassign nor holds a quarantine */
+        json_decref(row);
+        return 0;
+    }
+    *hold_until = now + (LEDGER_QUIET_REPORTS + 1) * store_row_int(row, "interval_s", LEDGER_DEFAULT_INTERVAL);
     size_t i;
     json_t *l;
     json_array_foreach(json_object_get(row, "listeners"), i, l) {
