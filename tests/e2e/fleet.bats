@@ -227,6 +227,8 @@ hosts() {
   [[ "$output" == *web1* ]]
   run -1 env PORTREG_TOKEN="$READER" "$PORTREG" remote --json drift --host web1
   jq -e --argjson p "$port" '.hosts[0].items[] | select(.port == $p) | .kind == "undeclared" and .source == "scan"' <<<"$output"
+  run -0 api "$READER" GET '/api/v1/scans?host=web1'
+  body | jq -e --argjson p "$port" '.items[0].open == [{"proto":"tcp","port":$p,"address":"127.0.0.1"}] and .items[0].addresses == ["127.0.0.1"]'
   # from stdin too; a reader may not (403: exit 3)
   run -3 env PORTREG_TOKEN="$READER" "$PORTREG" remote observe-scan - <"$BATS_TEST_TMPDIR/scan.json"
   run -0 env PORTREG_TOKEN="$REQUESTER" "$PORTREG" remote observe-scan - <"$BATS_TEST_TMPDIR/scan.json"
