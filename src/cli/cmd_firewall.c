@@ -15,12 +15,15 @@
 #include "plan/firewall_apply.h"
 #include "plan/firewall_audit.h"
 #include "plan/firewall_gen.h"
+#include "plan/plan_yaml.h"
 #include "plan_view.h"
+#include "remote/remote_client.h"
+#include "remote_view.h"
 #include "registry/record.h"
 #include "util/file_io.h"
 
 static const char firewall_usage[] =
-    "usage: portreg firewall generate PLAN... --host NAME [--format nft|firewalld|ufw|iptables]\n"
+    "usage: portreg firewall generate (PLAN... | --server URL) --host NAME [--format nft|firewalld|ufw|iptables]\n"
     "                                 [-o DIR]\n"
     "       portreg firewall apply PLAN... --host NAME [--dry-run]\n"
     "       portreg firewall audit [PLAN...] [--host NAME] [--json]\n\n"
@@ -42,9 +45,12 @@ static const char firewall_usage_tail[] =
     "Exit status: 0 fine, 1 (audit) undeclared exposure or ports opened without a listener,\n"
     "2 bad input (the plan's errors with file:line:column), 3 failure.\n";
 
-enum { OPT_HOST = 256, OPT_FORMAT, OPT_DRY_RUN, OPT_JSON };
+enum { OPT_HOST = 256, OPT_FORMAT, OPT_DRY_RUN, OPT_JSON, OPT_SERVER, OPT_TOKEN };
 static const struct cli_option firewall_generate_options[] = {
     { "host", 0, CLI_OPTION_REQUIRED_VALUE, "NAME", "the host of the plan the rules are for", OPT_HOST, 0 },
+    { "server", 0, CLI_OPTION_REQUIRED_VALUE, "URL", "take the plan from a portreg server (its registry's\n"
+      "assignments, GET /api/v1/exports/plan) instead of PLAN files", OPT_SERVER, 0 },
+    { "token", 0, CLI_OPTION_REQUIRED_VALUE, "TOKEN", "the server's token (default $PORTREG_TOKEN)", OPT_TOKEN, 0 },
     { "format", 0, CLI_OPTION_REQUIRED_VALUE, "nft|firewalld|ufw|iptables", "the rules' format (default nft)", OPT_FORMAT, 0 },
     { "output", 'o', CLI_OPTION_REQUIRED_VALUE, "DIR", "write the files into DIR instead of stdout", 'o', 0 },
     CLI_OPTION_HELP_ENTRY,
@@ -102,6 +108,7 @@ struct firewall_args {
     const char *host;
     const char *format;
     const char *out_dir;
+    const char *server, *token;
     bool dry_run, json;
 };
 
@@ -119,6 +126,8 @@ static int parse_args(const char *command, int argc, char **argv, struct firewal
         case 'o': a->out_dir = optarg; break;
         case OPT_DRY_RUN: a->dry_run = true; break;
         case OPT_JSON: a->json = true; break;
+        case OPT_SERVER: a->server = optarg; break;
+        case OPT_TOKEN: a->token = optarg; break;
         case 'h': print_firewall_help(stdout, strchr(command, ' ') + 1); return -1;
         default:
             return cli_options_error(&parser);
@@ -129,17 +138,64 @@ static int parse_args(const char *command, int argc, char **argv, struct firewal
     return CLI_EXIT_OK;
 }
 
+/* --server: the registry's plan (GET /api/v1/exports/plan, what `remote export plan` prints)
+ * into plan, so the rules are built by the same code as from PLAN files. */
+static int load_server_plan(const char *command, const struct firewall_args *a, struct plan *plan)
+{
+    struct remote_config cfg;
+    struct remote_client *client = NULL;
+    struct pr_error err;
+    pr_error_clear(&err);
+    if (remote_config_init(&cfg, a->server, a->token, NULL, NULL, getenv("PORTREG_TOKEN"), getenv("PORTREG_CACERT"),
+                           &err) < 0)
+        return cli_error_from(CLI_EXIT_USAGE, command, &err);
+    if (remote_client_open(&client, &cfg, &err) < 0)
+        return remote_view_call_error(command, &err, cfg.server_from);
+    struct remote_request request = { .method = "GET", .path = "/api/v1/exports/plan" };
+    struct remote_response resp;
+    int rc = CLI_EXIT_OK;
+    if (remote_call(client, &request, &resp, &err) < 0)
+        rc = remote_view_call_error(command, &err, cfg.server_from);
+    else if (resp.status != 200)
+        rc = remote_view_answer_error(command, "GET", request.path, &resp, cfg.token[0] != '\0');
+    if (rc == CLI_EXIT_OK) {
+        char name[1100];
+        snprintf(name, sizeof name, "%s/api/v1/exports/plan", cfg.server);
+        struct plan_diagnostics diag;
+        plan_diagnostics_init(&diag);
+        int r = plan_load_buffer(plan, name, resp.body, resp.body_len, &diag, &err);
+        if (r < 0) {
+            for (size_t i = 0; i < diag.count; i++)
+                fprintf(stderr, "portreg: %s: %s:%u: %s\n", command, name, diag.items[i].pos.line, diag.items[i].message);
+            rc = r == -EINVAL ? cli_error(CLI_EXIT_FAILURE, command, "the server's plan does not load")
+                              : cli_error_from(CLI_EXIT_FAILURE, command, &err);
+        }
+        plan_diagnostics_free(&diag);
+    }
+    remote_response_free(&resp);
+    remote_client_close(client);
+    return rc;
+}
+
 /* Load the plan and build the rules of --host; prints errors. */
 static int build_rules(const char *command, const struct firewall_args *a, struct plan *plan,
                        struct firewall_rules *rules)
 {
     plan_init(plan);   /* the caller frees it whatever happens */
-    if (a->plan_count == 0)
+    if (a->server && a->plan_count)
+        return cli_usage_error(command, "give PLAN files or --server, not both");
+    if (a->plan_count == 0 && !a->server)
         return cli_usage_error(command, "no plan files");
     if (!a->host)
         return cli_usage_error(command, "--host NAME: which host of the plan");
     struct plan_diagnostics diag;
-    int rc = cli_load_plan(command, a->plans, a->plan_count, plan, &diag, false);
+    int rc;
+    if (a->server) {
+        plan_diagnostics_init(&diag);
+        rc = load_server_plan(command, a, plan);
+    } else {
+        rc = cli_load_plan(command, a->plans, a->plan_count, plan, &diag, false);
+    }
     plan_diagnostics_free(&diag);
     if (rc != CLI_EXIT_OK)
         return rc == CLI_EXIT_NO ? CLI_EXIT_USAGE : rc;

@@ -23,7 +23,7 @@ struct remote_args {
     size_t host_count;
     const char *addresses[REMOTE_VALUES_MAX];
     size_t address_count;
-    bool json, dry_run;
+    bool json, dry_run, force;
     char **operands;
     int operand_count;
 };
@@ -363,6 +363,8 @@ static int run_deassign(struct remote_session *s, struct remote_args *a)
     json_t *body = json_object();
     int rc = set_integer(s, body, "days", "days", arg(a, OPT_REMOTE_DAYS), 0, 3650);
     set_string(body, "reason", arg(a, OPT_REMOTE_REASON));
+    if (a->force)
+        json_object_set_new(body, "force", json_true());
     if (rc != CLI_EXIT_OK) {
         json_decref(body);
         return rc;
@@ -682,6 +684,104 @@ static int run_export(struct remote_session *s, struct remote_args *a)
     return rc;
 }
 
+/* ---- the fleet: drift, observations, scans ---- */
+
+static int run_drift(struct remote_session *s, struct remote_args *a)
+{
+    if (a->operand_count)
+        return cli_usage_error(s->command, "unexpected argument '%s'", a->operands[0]);
+    if (a->host_count > 1)
+        return cli_usage_error(s->command, "give --host once (or none: the whole fleet)");
+    char path[512] = "/api/v1/drift";
+    struct pr_error err;
+    if (a->host_count && remote_query_append(path, sizeof path, "host", a->hosts[0], &err) < 0)
+        return cli_error_from(CLI_EXIT_USAGE, s->command, &err);
+    struct remote_response resp;
+    int rc = exchange(s, "GET", path, NULL, NULL, &resp);
+    if (rc != CLI_EXIT_OK)
+        return rc;
+    if (!json_is_object(resp.json)) {
+        remote_response_free(&resp);
+        return cli_error(CLI_EXIT_FAILURE, s->command, "the server's answer is not a JSON object");
+    }
+    if (s->json)
+        cli_print_json(s->ctx, json_incref(resp.json));
+    else
+        remote_view_drift(s->ctx, resp.json);
+    bool drift = json_integer_value(json_object_get(resp.json, "drift")) > 0;
+    remote_response_free(&resp);
+    return drift ? CLI_EXIT_NO : CLI_EXIT_OK;
+}
+
+static int run_observations(struct remote_session *s, struct remote_args *a)
+{
+    if (a->operand_count > 1)
+        return cli_usage_error(s->command, "unexpected argument '%s'", a->operands[1]);
+    char path[512] = "/api/v1/observations";
+    if (a->operand_count) {
+        const char *host = a->operands[0];
+        for (const char *p = host; *p; p++)
+            if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '.' ||
+                  *p == '-' || *p == '_'))
+                return cli_usage_error(s->command, "\"%s\" is not a host name", host);
+        snprintf(path, sizeof path, "/api/v1/observations/%s", host);
+    }
+    struct remote_response resp;
+    int rc = exchange(s, "GET", path, NULL, NULL, &resp);
+    if (rc != CLI_EXIT_OK)
+        return rc;
+    if (s->json)
+        cli_print_json(s->ctx, json_incref(resp.json));
+    else
+        remote_view_observations(s->ctx, resp.json);
+    remote_response_free(&resp);
+    return CLI_EXIT_OK;
+}
+
+static int run_observe_scan(struct remote_session *s, struct remote_args *a)
+{
+    if (a->operand_count != 1)
+        return a->operand_count ? cli_usage_error(s->command, "unexpected argument '%s'", a->operands[1])
+                                : cli_usage_error(s->command, "give the scan's JSON file (- for standard input)");
+    const char *given = a->operands[0];
+    struct file_buffer scan = { 0 };
+    struct pr_error err;
+    pr_error_clear(&err);
+    if (file_read_all_limited(strcmp(given, "-") == 0 ? "/dev/stdin" : given, REMOTE_IMPORT_MAX, &scan, &err) < 0) {
+        pr_error_set_path(&err, given);
+        return cli_error_from(cli_exit_for_input_error(err.code), s->command, &err);
+    }
+    json_error_t jerr;
+    json_t *doc = json_loadb(scan.data, scan.size, 0, &jerr);
+    file_buffer_free(&scan);
+    if (!json_is_object(doc) || !json_is_array(json_object_get(doc, "hosts"))) {
+        json_decref(doc);
+        return cli_error(CLI_EXIT_USAGE, s->command, "%s: not the JSON of `portreg scan --json`", given);
+    }
+    struct remote_response resp;
+    int rc = exchange(s, "POST", "/api/v1/scans", doc, NULL, &resp);
+    if (rc != CLI_EXIT_OK)
+        return rc;
+    if (s->json) {
+        cli_print_json(s->ctx, json_incref(resp.json));
+    } else {
+        size_t i;
+        json_t *v;
+        json_array_foreach(json_object_get(resp.json, "hosts"), i, v) {
+            char name[256];
+            text_escape(json_string_value(v) ? json_string_value(v) : "", json_string_length(v), name, sizeof name);
+            printf("%s\t%s\n", "host", name);
+        }
+        json_array_foreach(json_object_get(resp.json, "unmatched"), i, v) {
+            char name[256];
+            text_escape(json_string_value(v) ? json_string_value(v) : "", json_string_length(v), name, sizeof name);
+            printf("%s\t%s\n", "unmatched", name);
+        }
+    }
+    remote_response_free(&resp);
+    return CLI_EXIT_OK;
+}
+
 /* ---- dispatch ---- */
 
 typedef int remote_run_fn(struct remote_session *s, struct remote_args *a);
@@ -695,7 +795,8 @@ static const struct {
     { "assignments", run_assignments }, { "deassign", run_deassign }, { "revoke", run_revoke },
     { "lease", run_lease }, { "renew", run_renew }, { "release", run_release }, { "leases", run_leases },
     { "events", run_events }, { "hosts", run_hosts }, { "host add", run_host_add }, { "policy", run_policy },
-    { "import", run_import }, { "export", run_export },
+    { "import", run_import }, { "export", run_export }, { "drift", run_drift },
+    { "observations", run_observations }, { "observe-scan", run_observe_scan },
 };
 
 static void print_remote_help(FILE *out)
@@ -790,6 +891,9 @@ int cmd_remote(int argc, char **argv, struct cli_context *ctx)
             break;
         case OPT_REMOTE_DRY_RUN:
             a.dry_run = true;
+            break;
+        case OPT_REMOTE_FORCE:
+            a.force = true;
             break;
         case OPT_REMOTE_HOST:
             if (a.host_count == REMOTE_VALUES_MAX)

@@ -94,6 +94,12 @@ static const struct cli_option deassign_options[] = {
     { "days", 0, CLI_OPTION_REQUIRED_VALUE, "DAYS", "quarantine for DAYS days (0-3650; default the\n"
       "policy's quarantine_days)", OPT_REMOTE_DAYS, 0 },
     ROW_REASON("why (kept in the events)"),
+    { "force", 0, CLI_OPTION_NO_VALUE, NULL, "deassign even though the host's agent still sees the\n"
+      "port listening", OPT_REMOTE_FORCE, 0 },
+    REMOTE_COMMON_OPTIONS, CLI_OPTIONS_END,
+};
+static const struct cli_option drift_options[] = {
+    ROW_HOST_ONE("only this host (default: the whole fleet)"),
     REMOTE_COMMON_OPTIONS, CLI_OPTIONS_END,
 };
 static const struct cli_option lease_options[] = {
@@ -165,9 +171,11 @@ const struct remote_subcommand_help remote_subcommand_helps[] = {
       "assign a port at once, without a request (admin)", NULL, assign_options },
     { "assignments", "[--host H] [--service S] [--state STATE] [--port PORT] [--proto P] [--owner O]\n"
       "        [--request ID]", "list assignments", NULL, assignments_options },
-    { "deassign", "ID [--days DAYS] [--reason TEXT]",
+    { "deassign", "ID [--days DAYS] [--reason TEXT] [--force]",
       "end an assignment: its port rests in quarantine (admin)",
-      "Another service cannot have the port until the quarantine ends.", deassign_options },
+      "Another service cannot have the port until the quarantine ends (and, on a host with an\n"
+      "agent, until the agent has reported no listener on it 3 times). A port the host's agent\n"
+      "still sees listening is refused (exit 1, the process is said) unless --force.", deassign_options },
     { "revoke", "ID", "revoke an assignment: its port is free at once (admin)", NULL, no_options },
     { "lease", "SERVICE --host HOST [--proto P] [--range LO-HI | --port PORT] [--ttl SECONDS]\n"
       "        [--idempotency-key KEY] [--holder TEXT]",
@@ -186,6 +194,13 @@ const struct remote_subcommand_help remote_subcommand_helps[] = {
       "Problems are printed as file:line:column: message (exit 2).", import_options },
     { "export", "services|iana-csv|nft|netbox-csv|netbox-csv-pre-4.3|plan [-o FILE]", "the registry in a format", NULL,
       export_options },
+    { "drift", "[--host H]", "what hosts run against what is assigned (exit 1 on drift)",
+      "Per host, from the agents' reports and imported scans: present, absent, wrong-address,\n"
+      "undeclared (with process and unit), unauthorized, lease-unused, filtered; stale agents.",
+      drift_options },
+    { "observations", "[HOST]", "the agents' latest reports (a host's listeners)", NULL, no_options },
+    { "observe-scan", "FILE|-", "send a `portreg scan --json` document: what the network sees (requester)",
+      NULL, no_options },
     { NULL, NULL, NULL, NULL, NULL },
 };
 
@@ -197,5 +212,6 @@ const struct cli_subcommand cli_remote_subcommands[] = {
     { "lease", lease_options }, { "renew", renew_options }, { "release", no_options },
     { "leases", leases_options }, { "events", events_options }, { "hosts", hosts_options },
     { "host add", host_add_options }, { "policy", no_options }, { "import", import_options },
-    { "export", export_options }, { NULL, NULL },
+    { "export", export_options }, { "drift", drift_options }, { "observations", no_options },
+    { "observe-scan", no_options }, { NULL, NULL },
 };

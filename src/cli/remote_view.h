@@ -40,6 +40,11 @@ int remote_view_answer_error(const char *command, const char *method, const char
  * (3; 2 for a CA file that cannot be read). server_from says where the URL came from. */
 int remote_view_call_error(const char *command, const struct pr_error *err, const char *server_from);
 
+/* GET /drift's document: a row per finding that is not "present" and per stale agent
+ * (remote_view_fleet.c); GET /observations[/HOST]: a row per listener. */
+void remote_view_drift(const struct cli_context *ctx, json_t *doc);
+void remote_view_observations(const struct cli_context *ctx, json_t *doc);
+
 /* "2026-12-04T08:22:42Z" of Unix seconds. */
 void remote_view_time(long long seconds, char *out, size_t size);
 

@@ -49,7 +49,9 @@ const struct cli_option cli_serve_options[] = {
 };
 
 const struct cli_option cli_serve_token_options[] = {
-    { "role", 0, CLI_OPTION_REQUIRED_VALUE, "ROLE", "reader, requester or admin (required)", OPT_ROLE, 0 },
+    { "role", 0, CLI_OPTION_REQUIRED_VALUE, "ROLE", "reader, agent, requester or admin (required)", OPT_ROLE, 0 },
+    { "host", 0, CLI_OPTION_REQUIRED_VALUE, "NAME", "the host an agent token reports for (--role agent)",
+      OPT_TOKEN_HOST, 0 },
     { "name", 0, CLI_OPTION_REQUIRED_VALUE, "NAME", "who holds the token (shown in events)", OPT_NAME, 0 },
     { "expires", 0, CLI_OPTION_REQUIRED_VALUE, "DAYS", "the token expires after DAYS days (default: never)",
       OPT_EXPIRES, 0 },

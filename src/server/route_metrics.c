@@ -1,5 +1,6 @@
 /* route_metrics.c — GET /metrics: Prometheus' text format (server_metrics.c). No token: the
- * figures are counts, no names or ports (as /healthz). */
+ * figures are counts, no ports; the fleet's gauges are labelled with host names, which a reader
+ * token lists anyway (GET /hosts). */
 #include <stdlib.h>
 #include <string.h>
 

@@ -45,7 +45,7 @@ static int serve_state(const struct cli_context *ctx, char *state_dir, size_t si
 
 static int run_token_create(int argc, char **argv, struct cli_context *ctx)
 {
-    const char *db = NULL, *name = NULL;
+    const char *db = NULL, *name = NULL, *host = NULL;
     enum ledger_role role = LEDGER_ROLE_NONE;
     unsigned expires = 0;
     int opt;
@@ -55,9 +55,10 @@ static int run_token_create(int argc, char **argv, struct cli_context *ctx)
         switch (opt) {
         case OPT_ROLE:
             if ((role = ledger_role_parse(optarg)) == LEDGER_ROLE_NONE)
-                return cli_usage_error("serve token create", "--role: \"%s\" is not reader, requester or admin", optarg);
+                return cli_usage_error("serve token create", "--role: \"%s\" is not reader, agent, requester or admin", optarg);
             break;
         case OPT_NAME: name = optarg; break;
+        case OPT_TOKEN_HOST: host = optarg; break;
         case OPT_DB: db = optarg; break;
         case OPT_EXPIRES: {
             char *end;
@@ -68,7 +69,7 @@ static int run_token_create(int argc, char **argv, struct cli_context *ctx)
             break;
         }
         case 'h':
-            cli_options_print_help(stdout, "usage: portreg serve token create --role ROLE [--name N] [--expires DAYS]\n\n"
+            cli_options_print_help(stdout, "usage: portreg serve token create --role ROLE [--host H] [--name N] [--expires DAYS]\n\n"
                                    "Create an API token and print it once; only its keyed hash is kept.\n\n",
                                    cli_serve_token_options, NULL);
             return CLI_EXIT_OK;
@@ -79,7 +80,11 @@ static int run_token_create(int argc, char **argv, struct cli_context *ctx)
     if (optind < argc)
         return cli_usage_error("serve token create", "unexpected argument '%s'", argv[optind]);
     if (role == LEDGER_ROLE_NONE)
-        return cli_usage_error("serve token create", "give --role reader, requester or admin");
+        return cli_usage_error("serve token create", "give --role reader, agent, requester or admin");
+    if ((role == LEDGER_ROLE_AGENT) != (host != NULL))
+        return cli_usage_error("serve token create", role == LEDGER_ROLE_AGENT
+                               ? "an agent token needs --host NAME (the host it reports for)"
+                               : "--host is for --role agent only");
     char state_dir[PATH_MAX], db_url[PATH_MAX + 16];
     uint8_t secret[32];
     int rc = serve_state(ctx, state_dir, sizeof state_dir, secret, db_url, sizeof db_url, db);
@@ -93,7 +98,7 @@ static int run_token_create(int argc, char **argv, struct cli_context *ctx)
         return cli_error_from(err.code == -EINVAL ? CLI_EXIT_USAGE : CLI_EXIT_FAILURE, "serve token create", &err);
     char token[LEDGER_TOKEN_LENGTH + 1];
     json_t *row = NULL;
-    if (ledger_token_create(ledger, role, name, expires, token, &row, &err) < 0) {
+    if (ledger_token_create_for_host(ledger, role, host, name, expires, token, &row, &err) < 0) {
         ledger_close(ledger);
         return cli_error_from(CLI_EXIT_FAILURE, "serve token create", &err);
     }

@@ -269,6 +269,7 @@ static void dispatch(struct server_state *state, struct MHD_Connection *c, struc
         return;
     }
     req.content_type = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+    req.content_encoding = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_ENCODING);
     if (route->body == ROUTE_RAW_BODY) {
         req.raw_body = ctx->body ? ctx->body : "";
         req.raw_len = ctx->len;

@@ -34,6 +34,7 @@ struct server_request {
     const char *raw_body;                    /* ROUTE_RAW_BODY routes: the bytes, raw_len of them */
     size_t raw_len;
     const char *content_type;                /* the request's Content-Type, NULL when absent */
+    const char *content_encoding;            /* the request's Content-Encoding, NULL when absent */
 };
 
 struct server_response {
@@ -69,6 +70,9 @@ extern const struct server_route route_services[];
 extern const struct server_route route_portmap[];
 extern const struct server_route route_import[];
 extern const struct server_route route_exports[];
+extern const struct server_route route_observations[];
+extern const struct server_route route_drift[];
+extern const struct server_route route_scans[];
 
 /* The route for method and path: NULL when none; *path_known tells 405 from 404. */
 const struct server_route *server_route_find(const char *method, const char *path, struct server_request *req,
@@ -94,6 +98,12 @@ unsigned ledger_error_status(enum ledger_error_kind kind);
 void respond_raw(struct server_response *resp, char *raw, size_t len, const char *content_type);
 /* The {id} parameter i as an id; false (and a 404 response) when it is not one. */
 bool request_id_param(struct server_request *req, size_t i, struct server_response *resp, int64_t *id);
+
+/* A JSON body of a ROUTE_RAW_BODY route (Content-Type application/json, 415 otherwise),
+ * inflated when Content-Encoding: gzip (413 above 8 MiB inflated): *data, *len, and
+ * *inflated to free. false: the answer is set. (route_observations.c) */
+bool route_json_body(struct server_request *req, struct server_response *resp, char **inflated, const char **data,
+                     size_t *len);
 
 /* GET of a collection (filters from the query) and of one object, for any kind. */
 void route_list_kind(struct server_request *req, struct server_response *resp, enum store_kind kind);

@@ -3,6 +3,7 @@
  * shards, each on its own cache lines) and adds with relaxed atomics, so counting takes no
  * lock and threads do not share cache lines; a scrape sums the shards. Gauges (assignments,
  * leases and requests by state) are read from the ledger at scrape time. */
+#include "ledger/ledger_fleet.h"
 #include "server/server_metrics.h"
 
 #include <stdatomic.h>
@@ -109,6 +110,44 @@ static void row_labels(const struct server_metrics *m, size_t row, char *buf, si
     }
 }
 
+/* The fleet (ledger_drift.c): drift findings per host and kind (present not counted), agents
+ * that stopped reporting, and the age of each host's last report. Host names are [A-Za-z0-9._-]
+ * (ledger_name_valid): safe as label values. */
+static void render_fleet(FILE *out, struct ledger *ledger)
+{
+    struct ledger_error lerr = { 0 };
+    json_t *drift = NULL;
+    if (ledger_drift(ledger, NULL, &drift, &lerr) < 0) {
+        ledger_error_clear(&lerr);
+        return;
+    }
+    fputs("# HELP portreg_drift Drift findings by host and kind (agents' reports and scans against the registry).\n"
+          "# TYPE portreg_drift gauge\n", out);
+    size_t i;
+    json_t *h;
+    json_array_foreach(json_object_get(drift, "hosts"), i, h) {
+        const char *kind;
+        json_t *n;
+        bool watched = !json_is_null(json_object_get(h, "agent")) || !json_is_null(json_object_get(h, "scan"));
+        json_object_foreach(json_object_get(h, "counts"), kind, n)
+            if (watched && strcmp(kind, "present") != 0)
+                fprintf(out, "portreg_drift{host=\"%s\",kind=\"%s\"} %lld\n", json_string_value(json_object_get(h, "host")),
+                        kind, (long long)json_integer_value(n));
+    }
+    fprintf(out, "# HELP portreg_hosts_stale Hosts whose agent has not reported for 3 intervals.\n"
+                 "# TYPE portreg_hosts_stale gauge\nportreg_hosts_stale %zu\n",
+            json_array_size(json_object_get(drift, "stale")));
+    fputs("# HELP portreg_agent_report_age_seconds Seconds since the host's agent last reported.\n"
+          "# TYPE portreg_agent_report_age_seconds gauge\n", out);
+    json_array_foreach(json_object_get(drift, "hosts"), i, h) {
+        json_t *agent = json_object_get(h, "agent");
+        if (json_is_object(agent))
+            fprintf(out, "portreg_agent_report_age_seconds{host=\"%s\"} %lld\n",
+                    json_string_value(json_object_get(h, "host")), (long long)json_integer_value(json_object_get(agent, "age_s")));
+    }
+    json_decref(drift);
+}
+
 char *server_metrics_render(struct server_metrics *m, struct ledger *ledger)
 {
     char *text = NULL;
@@ -196,6 +235,8 @@ char *server_metrics_render(struct server_metrics *m, struct ledger *ledger)
                      "# TYPE portreg_requests_submitted gauge\nportreg_requests_submitted %lld\n",
                 (long long)json_integer_value(json_object_get(json_object_get(stats, "requests"), "submitted")));
     json_decref(stats);
+    if (up)
+        render_fleet(out, ledger);
     fprintf(out, "# HELP portreg_database_up 1 when the database answered this scrape.\n"
                  "# TYPE portreg_database_up gauge\nportreg_database_up %d\n", up ? 1 : 0);
     fprintf(out, "# HELP process_start_time_seconds Start time of the process since the Unix epoch.\n"

@@ -8,7 +8,8 @@
 
 static const struct server_route *const route_tables[] = {
     route_health, route_registry, route_hosts, route_requests, route_assignments, route_leases, route_events,
-    route_metrics, route_groups, route_services, route_portmap, route_import, route_exports, NULL,
+    route_metrics, route_groups, route_services, route_portmap, route_import, route_exports,
+    route_observations, route_drift, route_scans, NULL,
 };
 
 /* Does path match pattern? Parameters are copied into req (one segment each, no '/'). */

@@ -50,7 +50,7 @@ int ledger_store_fail(struct ledger_error *lerr, const struct pr_error *err, con
     }
 }
 
-static const char *const role_names[] = { "none", "reader", "requester", "admin" };
+static const char *const role_names[] = { "none", "reader", "agent", "requester", "admin" };
 
 const char *ledger_role_name(enum ledger_role role)
 {

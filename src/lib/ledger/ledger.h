@@ -40,7 +40,10 @@ void ledger_error_clear(struct ledger_error *lerr);
 int ledger_fail(struct ledger_error *lerr, enum ledger_error_kind kind, const char *code,
                 const char *field, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
-enum ledger_role { LEDGER_ROLE_NONE = 0, LEDGER_ROLE_READER, LEDGER_ROLE_REQUESTER, LEDGER_ROLE_ADMIN };
+/* In order of power: a route needs a role at least as high. An agent reads as a reader and
+ * may report observations for its own host (ledger_actor.host) only. */
+enum ledger_role { LEDGER_ROLE_NONE = 0, LEDGER_ROLE_READER, LEDGER_ROLE_AGENT, LEDGER_ROLE_REQUESTER,
+                   LEDGER_ROLE_ADMIN };
 const char *ledger_role_name(enum ledger_role role);
 enum ledger_role ledger_role_parse(const char *name);
 
@@ -50,6 +53,7 @@ struct ledger_actor {
     enum ledger_role role;
     int64_t token_id;
     const char *request_id;
+    char host[254];              /* an agent token's host; "" for other roles */
 };
 
 struct ledger_options {
@@ -177,6 +181,10 @@ int ledger_policy_set(struct ledger *ledger, const struct ledger_actor *actor, c
 #define LEDGER_TOKEN_LENGTH 44
 int ledger_token_create(struct ledger *ledger, enum ledger_role role, const char *name, unsigned expires_days,
                         char token_out[LEDGER_TOKEN_LENGTH + 1], json_t **row, struct pr_error *err);
+/* The same for a role bound to a host (agent tokens: host required, a host name). */
+int ledger_token_create_for_host(struct ledger *ledger, enum ledger_role role, const char *host, const char *name,
+                                 unsigned expires_days, char token_out[LEDGER_TOKEN_LENGTH + 1], json_t **row,
+                                 struct pr_error *err);
 /* Check a presented token: format and checksum, then the keyed hash; fills actor. */
 int ledger_token_authenticate(struct ledger *ledger, const char *token, struct ledger_actor *actor,
                               struct ledger_error *lerr);

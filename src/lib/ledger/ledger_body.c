@@ -56,7 +56,8 @@ static const struct body_field decision_fields[] = {
     { "reason", BODY_STRING, false, 0, 2000 }, BODY_END,
 };
 static const struct body_field deassign_fields[] = {
-    { "days", BODY_INTEGER, false, 0, 3650 }, { "reason", BODY_STRING, false, 0, 2000 }, BODY_END,
+    { "days", BODY_INTEGER, false, 0, 3650 }, { "reason", BODY_STRING, false, 0, 2000 },
+    { "force", BODY_BOOL, false, 0, 0 }, BODY_END,
 };
 static const struct body_field policy_fields[] = {
     { "ephemeral", BODY_RANGE, false, 0, 0 }, { "auto_range", BODY_RANGE, false, 0, 0 },

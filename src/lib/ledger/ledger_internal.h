@@ -47,6 +47,7 @@ struct token_cache_entry {
     char hash[65];        /* "" when empty */
     char name[128];
     enum ledger_role role;
+    char host[254];       /* an agent token's host */
     int64_t id, expires;  /* expires -1: never */
     int64_t last_used;
     int64_t read_ms;      /* CLOCK_MONOTONIC when read from the store */

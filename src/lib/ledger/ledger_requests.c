@@ -7,6 +7,7 @@
 
 #include "doctor/suggest.h"
 #include "ledger/ledger_body.h"
+#include "ledger/ledger_fleet.h"
 #include "ledger/ledger_internal.h"
 
 /* The request's host names as an array (owned): "hosts", "host", or the hosts of "group" now
@@ -396,13 +397,38 @@ int ledger_assignment_action(struct ledger *ledger, const struct ledger_actor *a
     if (r == 0) {
         before = json_deep_copy(row);
         if (deassign) {
+            /* reality first: a port the host's agent still sees listening is not given up
+             * unless forced; with an agent, the quarantine lasts until its clean reports
+             * (ledger_observations.c) */
+            json_t *listening = NULL;
+            int64_t hold_until = 0;
+            r = ledger_observed_listeners(&txn, store_row_text(row, "host"), store_row_text(row, "proto"),
+                                          (unsigned)store_row_int(row, "port_lo", 1),
+                                          (unsigned)store_row_int(row, "port_hi", 1), &listening, &hold_until, lerr);
+            if (r == 0 && json_array_size(listening) && !json_is_true(json_object_get(body, "force"))) {
+                json_t *first = json_array_get(listening, 0);
+                r = ledger_fail(lerr, LEDGER_CONFLICT, "still-listening", "force",
+                                "port %lld/%s on %s: the agent still sees %s (pid %lld) listening; stop it first, "
+                                "or deassign with {\"force\":true}",
+                                (long long)json_integer_value(json_object_get(first, "local_port")),
+                                store_row_text(row, "proto"), store_row_text(row, "host"),
+                                json_string_value(json_object_get(first, "process"))
+                                ? json_string_value(json_object_get(first, "process")) : "a process",
+                                (long long)json_integer_value(json_object_get(first, "pid")));
+                lerr->conflict = json_pack("{s:O}", "listeners", listening);
+            }
+            json_decref(listening);
             int64_t days = store_row_int(body, "days", ledger->policy.quarantine_days);
+            int64_t until = ledger_now(ledger) + days * 86400;
             json_object_set_new(row, "state", json_string("quarantined"));
-            json_object_set_new(row, "quarantine_until", json_integer((json_int_t)(ledger_now(ledger) + days * 86400)));
+            json_object_set_new(row, "quarantine_until", json_integer((json_int_t)(until > hold_until ? until : hold_until)));
+            if (r == 0 && hold_until)
+                r = ledger_observation_quarantined(&txn, row, until, lerr);
         } else {
             json_object_set_new(row, "state", json_string("revoked"));
         }
-        r = ledger_txn_update(&txn, STORE_ASSIGNMENTS, row, -1, lerr);
+        if (r == 0)
+            r = ledger_txn_update(&txn, STORE_ASSIGNMENTS, row, -1, lerr);
     }
     if (r == 0)
         r = ledger_event(&txn, actor, deassign ? "assignment.quarantined" : "assignment.revoked", "assignments", id,

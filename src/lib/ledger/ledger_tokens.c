@@ -16,6 +16,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "ledger/ledger_body.h"
 #include "ledger/ledger_internal.h"
 
 #define TOKEN_PREFIX "portreg_"
@@ -73,8 +74,19 @@ static int random_bytes(void *buf, size_t len)
 int ledger_token_create(struct ledger *ledger, enum ledger_role role, const char *name, unsigned expires_days,
                         char token_out[LEDGER_TOKEN_LENGTH + 1], json_t **row_out, struct pr_error *err)
 {
+    return ledger_token_create_for_host(ledger, role, NULL, name, expires_days, token_out, row_out, err);
+}
+
+int ledger_token_create_for_host(struct ledger *ledger, enum ledger_role role, const char *host, const char *name,
+                                 unsigned expires_days, char token_out[LEDGER_TOKEN_LENGTH + 1], json_t **row_out,
+                                 struct pr_error *err)
+{
     if (role == LEDGER_ROLE_NONE)
-        return pr_error_set(err, -EINVAL, "a token needs a role: reader, requester or admin");
+        return pr_error_set(err, -EINVAL, "a token needs a role: reader, agent, requester or admin");
+    if (role == LEDGER_ROLE_AGENT && !(host && ledger_name_valid(host)))
+        return pr_error_set(err, -EINVAL, "an agent token needs --host NAME (the host it reports for)");
+    if (role != LEDGER_ROLE_AGENT && host)
+        return pr_error_set(err, -EINVAL, "--host is for agent tokens only");
     unsigned char random[TOKEN_RANDOM_CHARS];
     if (random_bytes(random, sizeof random) < 0)
         return pr_error_set(err, -EIO, "getrandom failed");
@@ -92,6 +104,8 @@ int ledger_token_create(struct ledger *ledger, enum ledger_role role, const char
                             "created", (json_int_t)now, "expires",
                             expires_days ? json_integer((json_int_t)(now + (int64_t)expires_days * 86400)) : json_null(),
                             "last_used");
+    if (host)
+        json_object_set_new(row, "host", json_string(host));
     struct ledger_txn txn;
     struct ledger_error lerr = { 0 };
     int r = ledger_txn_begin(ledger, true, &txn, &lerr);
@@ -146,6 +160,7 @@ static int token_cache_lookup(struct ledger *ledger, const char hex[65], int64_t
         e->last_used + TOKEN_LAST_USED_GRANULARITY > now) {
         snprintf(actor->name, sizeof actor->name, "%s", e->name);
         actor->role = e->role;
+        snprintf(actor->host, sizeof actor->host, "%s", e->host);
         actor->token_id = e->id;
         *expires = e->expires;
         found = 1;
@@ -162,6 +177,7 @@ static void token_cache_store(struct ledger *ledger, const char hex[65], const s
     memcpy(e->hash, hex, 65);
     snprintf(e->name, sizeof e->name, "%s", actor->name);
     e->role = actor->role;
+    snprintf(e->host, sizeof e->host, "%s", actor->host);
     e->id = actor->token_id;
     e->expires = expires;
     e->last_used = last_used;
@@ -201,6 +217,7 @@ int ledger_token_authenticate(struct ledger *ledger, const char *token, struct l
     }
     snprintf(actor->name, sizeof actor->name, "%s", store_row_text(row, "name") ? store_row_text(row, "name") : "token");
     actor->role = ledger_role_parse(store_row_text(row, "role"));
+    snprintf(actor->host, sizeof actor->host, "%s", store_row_text(row, "host") ? store_row_text(row, "host") : "");
     actor->token_id = store_row_int(row, "id", 0);
     int64_t last_used = store_row_int(row, "last_used", 0);
     /* many clients of one token start at once: the first records the use, the rest see it */

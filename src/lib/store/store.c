@@ -46,12 +46,29 @@ static const struct store_column lease_columns[] = {
 };
 static const struct store_column token_columns[] = {
     { "name", STORE_TEXT }, { "role", STORE_TEXT }, { "hash", STORE_TEXT },
-    { "created", STORE_INT }, { "expires", STORE_INT }, { "last_used", STORE_INT }, { NULL, 0 },
+    { "created", STORE_INT }, { "expires", STORE_INT }, { "last_used", STORE_INT },
+    { "host", STORE_TEXT }, { NULL, 0 },
 };
 static const struct store_column event_columns[] = {
     { "time", STORE_INT }, { "actor", STORE_TEXT }, { "request_id", STORE_TEXT },
     { "kind", STORE_TEXT }, { "object_kind", STORE_TEXT }, { "object_id", STORE_INT },
     { "before", STORE_JSON }, { "after", STORE_JSON }, { NULL, 0 },
+};
+
+/* The latest report of a host's agent: listeners as the contract's LISTENER objects; quiet:
+ * "proto/port" → consecutive reports without a listener, for the host's quarantined ports. */
+static const struct store_column observation_columns[] = {
+    { "host", STORE_TEXT }, { "seq", STORE_INT }, { "agent", STORE_JSON }, { "interval_s", STORE_INT },
+    { "ephemeral", STORE_JSON }, { "reserved", STORE_TEXT }, { "listeners", STORE_JSON },
+    { "findings", STORE_JSON }, { "quiet", STORE_JSON }, { "reports", STORE_INT },
+    { "last_seen", STORE_INT }, { "version", STORE_INT }, { "created", STORE_INT }, { "updated", STORE_INT },
+    { NULL, 0 },
+};
+/* The latest scan that covered a host: open and filtered ports [{"proto","port","address"}]. */
+static const struct store_column scan_columns[] = {
+    { "host", STORE_TEXT }, { "time", STORE_INT }, { "scanner", STORE_TEXT }, { "addresses", STORE_JSON },
+    { "open", STORE_JSON }, { "filtered", STORE_JSON }, { "version", STORE_INT }, { "created", STORE_INT },
+    { "updated", STORE_INT }, { NULL, 0 },
 };
 
 const struct store_table store_tables[STORE_KIND_COUNT] = {
@@ -63,6 +80,8 @@ const struct store_table store_tables[STORE_KIND_COUNT] = {
     [STORE_LEASES] = { "leases", lease_columns },
     [STORE_TOKENS] = { "tokens", token_columns },
     [STORE_EVENTS] = { "events", event_columns },
+    [STORE_OBSERVATIONS] = { "observations", observation_columns },
+    [STORE_SCANS] = { "scans", scan_columns },
 };
 
 const struct store_backend *store_backend_find(const char *url, const char **location)

@@ -23,6 +23,8 @@ enum store_kind {
     STORE_LEASES,
     STORE_TOKENS,
     STORE_EVENTS,
+    STORE_OBSERVATIONS,   /* the latest agent report per host (migration 4) */
+    STORE_SCANS,          /* the latest network scan per host (migration 4) */
     STORE_KIND_COUNT,
 };
 

@@ -127,6 +127,22 @@ static const char *const sqlite_migrations[] = {
     "ALTER TABLE leases ADD COLUMN requested_by TEXT;",
     /* 3: why a request was approved, rejected or withdrawn (the admin's or requester's words) */
     "ALTER TABLE requests ADD COLUMN decision_reason TEXT;",
+    /* 4: agents and scans (issue 11): the agent role and the host an agent token reports for
+     * (SQLite cannot change a CHECK: the tokens table is copied); the latest report per host;
+     * the latest scan per host. Plain tables: JSON as TEXT, no triggers. */
+    "CREATE TABLE tokens_4 (id INTEGER PRIMARY KEY, name TEXT, role TEXT NOT NULL"
+    "  CHECK (role IN ('reader','agent','requester','admin')), hash TEXT NOT NULL UNIQUE,"
+    "  created INTEGER NOT NULL, expires INTEGER, last_used INTEGER, host TEXT);"
+    "INSERT INTO tokens_4 (id, name, role, hash, created, expires, last_used)"
+    "  SELECT id, name, role, hash, created, expires, last_used FROM tokens;"
+    "DROP TABLE tokens; ALTER TABLE tokens_4 RENAME TO tokens;"
+    "CREATE TABLE observations (id INTEGER PRIMARY KEY, host TEXT NOT NULL UNIQUE, seq INTEGER NOT NULL,"
+    "  agent TEXT, interval_s INTEGER, ephemeral TEXT, reserved TEXT, listeners TEXT NOT NULL,"
+    "  findings TEXT, quiet TEXT, reports INTEGER, last_seen INTEGER NOT NULL, version INTEGER NOT NULL,"
+    "  created INTEGER, updated INTEGER);"
+    "CREATE TABLE scans (id INTEGER PRIMARY KEY, host TEXT NOT NULL UNIQUE, time INTEGER NOT NULL,"
+    "  scanner TEXT, addresses TEXT, open TEXT NOT NULL, filtered TEXT NOT NULL, version INTEGER NOT NULL,"
+    "  created INTEGER, updated INTEGER);",
 };
 #define SQLITE_MIGRATION_COUNT (sizeof sqlite_migrations / sizeof sqlite_migrations[0])
 
