@@ -16,7 +16,7 @@ Writes the port it listens on into PORT_FILE; one JSON line per request into LOG
 ({"path","encoding","content_type","status","body"}: the body decompressed and parsed).
 A file CONTROL next to STATE_FILE (STATE_FILE + ".control") changes the next answers:
 "503" (every answer 503 while it is there), "resync" (the next report gets 409, then the
-file is removed)."""
+file is removed), "evil" (400 with terminal escapes in the message)."""
 import gzip
 import http.server
 import json
@@ -73,6 +73,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         record["body"] = body
         control = self.server.state_file + ".control"
         mode = open(control).read().strip() if os.path.exists(control) else ""
+        if mode == "evil":
+            return self.error(400, "bad_body", "bad\x1b[2J\x07thing", "listeners", record)
         if mode == "503":
             return self.error(503, "unavailable", "the store is not available", None, record)
         host = body.get("host")
