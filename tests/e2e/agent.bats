@@ -273,3 +273,26 @@ server_sees() {
   assert_no_control_bytes "$BATS_TEST_TMPDIR/err"
   grep -qF 'refused: HTTP 400: bad\x1b[2J\athing (field listeners)' "$BATS_TEST_TMPDIR/err"
 }
+
+@test "the systemd unit is valid and hardened, with only the capabilities it names" {
+  command -v systemd-analyze >/dev/null || skip "no systemd-analyze"
+  local unit="$BATS_TEST_TMPDIR/portreg-agent.service"
+  sed "s|@bindir@|$(dirname "$PORTREG")|" "$BATS_TEST_DIRNAME/../../systemd/portreg-agent.service" >"$unit"
+  run -0 systemd-analyze verify --man=no "$unit"
+  for line in NoNewPrivileges=yes ProtectSystem=strict ProtectHome=read-only PrivateTmp=yes \
+              StateDirectory=portreg-agent EnvironmentFile=-/etc/default/portreg-agent \
+              'CapabilityBoundingSet=CAP_DAC_READ_SEARCH CAP_SYS_PTRACE' \
+              'AmbientCapabilities=CAP_DAC_READ_SEARCH CAP_SYS_PTRACE'; do
+    grep -qxF "$line" "$unit"
+  done
+  run -1 grep -E '^(CapabilityBoundingSet|AmbientCapabilities)=.*(CAP_SYS_ADMIN|CAP_NET_ADMIN)' "$unit"
+}
+
+@test "STATE_DIRECTORY (systemd's StateDirectory=) is the default state folder" {
+  start_fake
+  mkdir -p "$BATS_TEST_TMPDIR/sd1"
+  STATE_DIRECTORY="$BATS_TEST_TMPDIR/sd1:$BATS_TEST_TMPDIR/sd2" run -0 "$PORTREG" agent --server "$FAKE_URL" \
+    --token "$TOKEN" --name agent-test --once
+  [ -f "$BATS_TEST_TMPDIR/sd1/agent-state.json" ]
+  [ ! -e "$BATS_TEST_TMPDIR/sd2" ]
+}
