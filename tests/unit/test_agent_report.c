@@ -19,6 +19,7 @@
 
 #include "agent/agent_diff.h"
 #include "agent/agent_report.h"
+#include "agent/agent_send.h"
 #include "agent/agent_state.h"
 #include "registry/record.h"
 
@@ -336,6 +337,32 @@ static void test_state_round_trip(void **state)
     socket_list_free(&t.res.sockets);
 }
 
+/* Content-Encoding: gzip is RFC 1952: magic 1f 8b, deflate (8), and the input's size mod 2^32
+ * in the last four bytes (little-endian); a repetitive report shrinks. */
+static void test_gzip(void **state)
+{
+    (void)state;
+    char text[4096];
+    for (size_t i = 0; i < sizeof text; i++)
+        text[i] = "{\"proto\":\"tcp\",\"local_port\":22}"[i % 32];
+    unsigned char *gz;
+    size_t len;
+    struct pr_error err;
+    pr_error_clear(&err);
+    assert_int_equal(agent_gzip(text, sizeof text, &gz, &len, &err), 0);
+    assert_true(len > 18 && len < sizeof text / 4);
+    assert_int_equal(gz[0], 0x1f);
+    assert_int_equal(gz[1], 0x8b);
+    assert_int_equal(gz[2], 8);
+    uint32_t isize = (uint32_t)gz[len - 4] | (uint32_t)gz[len - 3] << 8 | (uint32_t)gz[len - 2] << 16 |
+                     (uint32_t)gz[len - 1] << 24;
+    assert_int_equal(isize, sizeof text);
+    free(gz);
+    assert_int_equal(agent_gzip("", 0, &gz, &len, &err), 0);   /* an empty body is still gzip */
+    assert_int_equal(gz[0], 0x1f);
+    free(gz);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -345,6 +372,7 @@ int main(void)
         cmocka_unit_test(test_full_json_round_trip),
         cmocka_unit_test(test_diff),
         cmocka_unit_test(test_state_round_trip),
+        cmocka_unit_test(test_gzip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -7,30 +7,63 @@
 #include <string.h>
 #include <zlib.h>
 
+#include "util/dl_symbols.h"
 #include "util/text_escape.h"
+
+/* zlib through dlopen, as libcurl (which links it: the agent maps it anyway), so that the
+ * portreg binary does not need it for its other commands (their start-up time). */
+struct zlib_api {
+    void *handle;
+    __typeof__(&deflateInit2_) init2;
+    __typeof__(&deflate) deflate;
+    __typeof__(&deflateEnd) end;
+    __typeof__(&deflateBound) bound;
+};
+
+static int zlib_api_load(struct zlib_api *api, struct pr_error *err)
+{
+    static const char *const sonames[] = { "libz.so.1" };
+    static const struct dl_library library = { "zlib", "zlib1g", sonames, 1 };
+    memset(api, 0, sizeof *api);
+    const struct dl_symbol symbols[] = {
+        DL_SYMBOL(&api->init2, deflateInit2_),
+        DL_SYMBOL(&api->deflate, deflate),
+        DL_SYMBOL(&api->end, deflateEnd),
+        DL_SYMBOL(&api->bound, deflateBound),
+    };
+    return dl_symbols_load(&library, symbols, sizeof symbols / sizeof symbols[0], 0, &api->handle, err);
+}
 
 int agent_gzip(const void *data, size_t len, unsigned char **out, size_t *out_len, struct pr_error *err)
 {
     *out = NULL;
     *out_len = 0;
+    static struct zlib_api zlib;   /* loaded once, kept for the process's life */
+    if (!zlib.handle) {
+        int r = zlib_api_load(&zlib, err);
+        if (r < 0)
+            return r;
+    }
     z_stream zs;
     memset(&zs, 0, sizeof zs);
-    /* windowBits 15 + 16: a gzip header and trailer, what Content-Encoding: gzip means */
-    if (deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+    /* windowBits 15 + 16: a gzip header and trailer, what Content-Encoding: gzip means
+     * (deflateInit2 is a macro over deflateInit2_ with the header's version and size) */
+    if (zlib.init2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY, ZLIB_VERSION,
+                   (int)sizeof zs) != Z_OK)
         return pr_error_set(err, -ENOMEM, "cannot initialise zlib");
-    uLong bound = deflateBound(&zs, (uLong)len);
+    uLong bound = zlib.bound(&zs, (uLong)len);
     unsigned char *buf = malloc(bound ? bound : 1);
     if (!buf) {
-        deflateEnd(&zs);
+        zlib.end(&zs);
         return pr_error_set(err, -ENOMEM, "out of memory");
     }
     zs.next_in = (Bytef *)(uintptr_t)data;
     zs.avail_in = (uInt)len;
     zs.next_out = buf;
     zs.avail_out = (uInt)bound;
-    int z = deflate(&zs, Z_FINISH);
+    int z = zlib.deflate(&zs, Z_FINISH);
     size_t produced = zs.total_out;
-    deflateEnd(&zs);
+    zlib.end(&zs);
     if (z != Z_STREAM_END) {
         free(buf);
         return pr_error_set(err, -EIO, "zlib could not compress the report");
