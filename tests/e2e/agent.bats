@@ -175,7 +175,14 @@ server_sees() {
   close_listener                       # the change happens while the server is away
   sleep 2.5
   grep -q 'server unavailable: no answer: .*trying again in' "$AGENT_LOG"
-  # the waits grow: 1s, 2s... capped at the interval (300ms here, ±20%)
+  # the waits start at 1 s and double, capped at the interval: 300ms here, jitter only lower
+  local waits w
+  waits=$(grep -o 'trying again in [0-9a-z]*' "$AGENT_LOG" | awk '{print $4}')
+  [ "$(echo "$waits" | wc -l)" -ge 4 ]
+  for w in $waits; do
+    [[ "$w" =~ ^([0-9]+)ms$ ]]
+    [ "${BASH_REMATCH[1]}" -ge 240 ] && [ "${BASH_REMATCH[1]}" -le 300 ]
+  done
   start_fake --port "$FAKE_PORT"
   wait_for_request "([.body.removed[]? | select(.local_port == $port)] | length == 1) and .status == 200"
   run ! server_sees "$port"
