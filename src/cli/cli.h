@@ -54,6 +54,7 @@ extern const struct cli_subcommand cli_serve_subcommands[];
 extern const struct cli_option cli_remote_options[];
 extern const struct cli_subcommand cli_remote_subcommands[];
 extern const struct cli_option cli_completion_options[];
+extern const struct cli_option cli_agent_options[];
 
 extern const struct cli_command cli_commands[];
 const struct cli_command *cli_command_find(const char *name);
@@ -72,6 +73,7 @@ int cmd_firewall(int argc, char **argv, struct cli_context *ctx);
 int cmd_serve(int argc, char **argv, struct cli_context *ctx);
 int cmd_remote(int argc, char **argv, struct cli_context *ctx);
 int cmd_completion(int argc, char **argv, struct cli_context *ctx);
+int cmd_agent(int argc, char **argv, struct cli_context *ctx);
 
 /* The 1-based byte column in a command-line argument of a library error at line:column (the
  * parsers count lines at '\n'; an argument is one line to its user: "80\n443" has its '4' at

@@ -45,6 +45,8 @@ const struct cli_command cli_commands[] = {
       cli_serve_options, cli_serve_subcommands },
     { "remote", cmd_remote, "a portreg server's client: request, approve, assign, lease, events, import, export",
       cli_remote_options, cli_remote_subcommands },
+    { "agent", cmd_agent, "report this host's listeners and findings to a portreg server, then their changes",
+      cli_agent_options, NULL },
     { "completion", cmd_completion, "the shell completion script: bash, zsh or fish",
       cli_completion_options, NULL },
     { "help", cmd_help, "show help for portreg or one of its commands",

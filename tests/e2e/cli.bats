@@ -77,7 +77,7 @@ COMMANDS=("" lookup registry ls who check suggest audit scan "plan check" "plan 
           "firewall generate" "firewall apply" "firewall audit" serve "serve token create"
           remote "remote request" "remote requests" "remote reject" "remote assign" "remote assignments"
           "remote deassign" "remote lease" "remote renew" "remote leases" "remote events" "remote hosts"
-          "remote host add" "remote import" "remote export" completion)
+          "remote host add" "remote import" "remote export" completion agent)
 
 # The options that `portreg CMD --help` lists, one per line as "NAME value|flag": the names
 # column of the lines of the options sections ("  -p, --proto PROTO  only ..."); a value named

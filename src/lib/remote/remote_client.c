@@ -422,6 +422,10 @@ int remote_call(struct remote_client *c, const struct remote_request *request, s
                  request->content_type ? request->content_type : "application/json");
         ok = (headers = api->slist_append(headers, line)) != NULL;
     }
+    if (ok && request->body && request->content_encoding) {
+        snprintf(line, sizeof line, "Content-Encoding: %s", request->content_encoding);
+        ok = (headers = api->slist_append(headers, line)) != NULL;
+    }
     if (ok && request->idempotency_key) {
         snprintf(line, sizeof line, "Idempotency-Key: %s", request->idempotency_key);
         ok = (headers = api->slist_append(headers, line)) != NULL;

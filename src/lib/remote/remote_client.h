@@ -90,6 +90,7 @@ struct remote_request {
     const char *body;              /* NULL: no body */
     size_t body_len;
     const char *idempotency_key;   /* Idempotency-Key, or NULL */
+    const char *content_encoding;  /* Content-Encoding of the body ("gzip"), or NULL */
 };
 
 /* Send one request and decode the answer into resp (every status is an answer: the caller
