@@ -16,10 +16,6 @@ struct static_body {
     const char *cache_control;
 };
 
-/* Does an If-None-Match header name etag (a list, W/ forms, or "*")? */
-bool static_etag_matches(const char *if_none_match, const char *etag);
-/* Does Accept-Encoding take gzip (not "gzip;q=0")? */
-bool static_accepts_gzip(const char *accept_encoding);
 /* 200 with the body (gzip'd when taken) or 304; the bytes must outlive the response. */
 void respond_static_body(const struct server_request *req, struct server_response *resp,
                          const struct static_body *body);
