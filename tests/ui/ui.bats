@@ -19,6 +19,15 @@ teardown() {
   if [ -n "$SERVER_PID" ]; then kill -9 "$SERVER_PID" 2>/dev/null || true; fi
 }
 
+# SIGTERM: the server drains and exits 0 (under ASan, a leak makes it fail)
+stop_server() {
+  kill -TERM "$SERVER_PID"
+  local rc=0
+  wait "$SERVER_PID" || rc=$?
+  SERVER_PID=""
+  [ "$rc" -eq 0 ] || { cat "$BATS_TEST_TMPDIR/server.log" >&2; return 1; }
+}
+
 # api METHOD PATH TOKEN [BODY]: the body in $BATS_TEST_TMPDIR/out, the status echoed
 api() {
   local method=$1 path=$2 token=$3 body=${4:-}
@@ -63,6 +72,7 @@ api() {
   [ "$output" = "404" ]
   run curl -s -o /dev/null -w '%{http_code}' -X POST "$URL/"
   [ "$output" = "405" ]
+  stop_server
 }
 
 @test "GET /api/v1/whoami answers the token's name and role" {
@@ -114,6 +124,7 @@ api() {
   [ "$(jq '.items | length' "$BATS_TEST_TMPDIR/out")" = "$events_before" ]
   api GET /api/v1/requests "$ADMIN" >/dev/null
   [ "$(jq '.items | length' "$BATS_TEST_TMPDIR/out")" = 1 ]
+  stop_server
 }
 
 @test "GET /api/v1/registry/map: 2 bits a port of registry density, gzip and 304" {
@@ -136,6 +147,7 @@ api() {
   gunzip -c "$BATS_TEST_TMPDIR/map.gz" | cmp - "$BATS_TEST_TMPDIR/out"
   run curl -s -o /dev/null -w '%{http_code}' "$URL/api/v1/registry/map"
   [ "$output" = 401 ]
+  stop_server
 }
 
 @test "the web UI in headless Chromium: map, search, request and approval, roles, screenshots, first-load size" {
