@@ -125,6 +125,11 @@ await step('search jumps to a port; the port page shows IANA records, assignment
   }
   await page.waitForSelector('h2:text-is("Port 3306")');
   await page.waitForSelector('table:has(caption:text-is("IANA and registry records")) td:text-is("mysql")');
+  // a range lists the registry's records in it, each a link to its port
+  await page.fill('#quick-search-input', '3300-3310');
+  await page.press('#quick-search-input', 'Enter');
+  await page.waitForSelector('a[href="#/port/3306"]');
+  await shot(page, 'search-range');
   await page.context().close();
 });
 
