@@ -376,6 +376,8 @@ async function renderPort(p) {
   ]);
   const events = (await Promise.all([
     ...assignments.map(a => listAll('events?object_kind=assignments&object_id=' + a.id).catch(() => [])),
+    /* the requests behind them: submitted, approved, by whom and why */
+    ...[...new Set(assignments.map(a => a.request).filter(Boolean))].map(id => listAll('events?object_kind=requests&object_id=' + id).catch(() => [])),
     ...leases.map(l => listAll('events?object_kind=leases&object_id=' + l.id).catch(() => [])),
   ])).flat().sort((a, b) => a.time - b.time || a.id - b.id);
   show('Port ' + p,
@@ -397,6 +399,7 @@ async function renderPort(p) {
     table('History (events)', [
       { title: 'Time', cell: e => fmtTime(e.time) }, { title: 'Event', cell: e => e.kind },
       { title: 'Actor', cell: e => e.actor }, { title: 'Object', cell: e => e.object_kind + ' ' + e.object_id },
+      { title: 'Reason', cell: e => (e.after && (e.after.decision_reason || e.after.reason)) || '' },
     ], events));
 }
 

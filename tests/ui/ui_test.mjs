@@ -179,6 +179,12 @@ await step('an admin approves the request in the page, with a reason', async () 
   await page.click(`button.approve[data-request="${requestId}"]`);
   await page.waitForSelector(`table:has(caption:text-is("Recently decided")) td:has-text("approved by admin: fine by ops")`);
   assert.equal(await page.locator(`button.approve[data-request="${requestId}"]`).count(), 0);
+  // the port's page has the assignment and its history: submitted by team, approved with the reason
+  await gotoHash(page, '#/port/9090');
+  await page.waitForSelector('table:has(caption:text-is("Assignments")) td:text-is("orders")');
+  await page.waitForSelector('tr:has(td:text-is("request.submitted")) td:text-is("team")');
+  await page.waitForSelector('tr:has(td:text-is("request.approved")) td:text-is("fine by ops")');
+  await shot(page, 'port-history');
   await page.context().close();
 });
 
