@@ -112,7 +112,8 @@ function renderWho() {
   const who = document.getElementById('who');
   if (!state.me) { who.replaceChildren(); return; }
   who.replaceChildren(h('span', {}, state.me.name + ' (' + state.me.role + ')'),
-    state.token ? h('button', { type: 'button', onclick: () => logout('Logged out.') }, 'Log out') : null);
+    state.token ? h('button', { type: 'button', onclick: () => logout('Logged out.') }, 'Log out')
+      : h('button', { type: 'button', onclick: () => renderLogin('Anonymous reading is on; a token shows what its role may do.') }, 'Log in'));
   document.body.dataset.role = state.me.role;
 }
 
