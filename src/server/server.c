@@ -294,6 +294,8 @@ static void dispatch(struct server_state *state, struct MHD_Connection *c, struc
         return;
     }
     req.idempotency_key = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Idempotency-Key");
+    req.if_none_match = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH);
+    req.accept_encoding = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT_ENCODING);
     req.query = json_object();
     MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, collect_query, req.query);
     route->handler(&req, resp);
@@ -408,8 +410,15 @@ static enum MHD_Result build_response(struct server_state *state, struct MHD_Con
         content_type = resp.content_type;
     }
     json_decref(resp.body);
-    struct MHD_Response *response = MHD_create_response_from_buffer(len, text ? text : (char *)"",
-                                                                    text ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+    struct MHD_Response *response;
+    if (!text && resp.static_bytes) {   /* the web UI's assets: sent from the binary's memory */
+        response = MHD_create_response_from_buffer(resp.raw_len, (void *)(uintptr_t)resp.static_bytes,
+                                                   MHD_RESPMEM_PERSISTENT);
+        content_type = resp.content_type;
+    } else {
+        response = MHD_create_response_from_buffer(len, text ? text : (char *)"",
+                                                   text ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+    }
     if (!response) {
         free(text);
         return MHD_NO;
@@ -422,6 +431,8 @@ static enum MHD_Result build_response(struct server_state *state, struct MHD_Con
         MHD_add_response_header(response, MHD_HTTP_HEADER_RETRY_AFTER, seconds);
     }
     MHD_add_response_header(response, "X-Request-ID", ctx->request_id);
+    for (size_t h = 0; h < resp.header_count; h++)
+        MHD_add_response_header(response, resp.headers[h][0], resp.headers[h][1]);
     if (resp.version > 0) {
         char etag[32];
         snprintf(etag, sizeof etag, "\"%lld\"", (long long)resp.version);

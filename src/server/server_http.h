@@ -35,7 +35,11 @@ struct server_request {
     size_t raw_len;
     const char *content_type;                /* the request's Content-Type, NULL when absent */
     const char *content_encoding;            /* the request's Content-Encoding, NULL when absent */
+    const char *if_none_match;               /* the request's If-None-Match, NULL when absent */
+    const char *accept_encoding;             /* the request's Accept-Encoding, NULL when absent */
 };
+
+#define RESPONSE_HEADERS_MAX 6
 
 struct server_response {
     unsigned status;
@@ -44,6 +48,10 @@ struct server_response {
     char *raw;                               /* instead of body: these bytes (malloc'd, owned) */
     size_t raw_len;
     const char *content_type;                /* of raw: "application/octet-stream", "text/csv" */
+    const void *static_bytes;                /* instead of raw: bytes that live as long as the
+                                                process (the web UI's embedded assets) */
+    const char *headers[RESPONSE_HEADERS_MAX][2];   /* more headers (name, value: static text) */
+    size_t header_count;
 };
 
 typedef void (*route_handler)(struct server_request *req, struct server_response *resp);
@@ -73,6 +81,10 @@ extern const struct server_route route_exports[];
 extern const struct server_route route_observations[];
 extern const struct server_route route_drift[];
 extern const struct server_route route_scans[];
+extern const struct server_route route_ui[];
+extern const struct server_route route_whoami[];
+extern const struct server_route route_check[];
+extern const struct server_route route_registry_map[];
 
 /* The route for method and path: NULL when none; *path_known tells 405 from 404. */
 const struct server_route *server_route_find(const char *method, const char *path, struct server_request *req,
@@ -96,6 +108,12 @@ void respond_result(struct server_response *resp, int r, unsigned status, json_t
 unsigned ledger_error_status(enum ledger_error_kind kind);
 /* Answer 200 with bytes of a content type (raw is taken over). */
 void respond_raw(struct server_response *resp, char *raw, size_t len, const char *content_type);
+/* Answer status with static_bytes (not copied, not freed): the web UI's assets; len 0 and
+ * NULL for a 304. */
+void respond_static(struct server_response *resp, unsigned status, const void *bytes, size_t len,
+                    const char *content_type);
+/* One more header of the response (name and value must outlive it: static text). */
+void respond_header(struct server_response *resp, const char *name, const char *value);
 /* The {id} parameter i as an id; false (and a 404 response) when it is not one. */
 bool request_id_param(struct server_request *req, size_t i, struct server_response *resp, int64_t *id);
 

@@ -7,9 +7,9 @@
 #include "server/server_http.h"
 
 static const struct server_route *const route_tables[] = {
-    route_health, route_registry, route_hosts, route_requests, route_assignments, route_leases, route_events,
+    route_health, route_registry_map, route_registry, route_hosts, route_requests, route_assignments, route_leases, route_events,
     route_metrics, route_groups, route_services, route_portmap, route_import, route_exports,
-    route_observations, route_drift, route_scans, NULL,
+    route_observations, route_drift, route_scans, route_whoami, route_check, route_ui, NULL,
 };
 
 /* Does path match pattern? Parameters are copied into req (one segment each, no '/'). */
@@ -95,6 +95,7 @@ void respond_json(struct server_response *resp, unsigned status, json_t *body)
     json_decref(resp->body);
     free(resp->raw);
     resp->raw = NULL;
+    resp->static_bytes = NULL;
     resp->status = status;
     resp->body = body;
     resp->version = json_is_object(body) ? (int64_t)json_integer_value(json_object_get(body, "version")) : 0;
@@ -105,11 +106,34 @@ void respond_raw(struct server_response *resp, char *raw, size_t len, const char
     json_decref(resp->body);
     resp->body = NULL;
     free(resp->raw);
+    resp->static_bytes = NULL;
     resp->status = 200;
     resp->raw = raw;
     resp->raw_len = len;
     resp->content_type = content_type;
     resp->version = 0;
+}
+
+void respond_static(struct server_response *resp, unsigned status, const void *bytes, size_t len,
+                    const char *content_type)
+{
+    json_decref(resp->body);
+    resp->body = NULL;
+    free(resp->raw);
+    resp->raw = NULL;
+    resp->status = status;
+    resp->static_bytes = bytes;
+    resp->raw_len = len;
+    resp->content_type = content_type;
+    resp->version = 0;
+}
+
+void respond_header(struct server_response *resp, const char *name, const char *value)
+{
+    if (resp->header_count < RESPONSE_HEADERS_MAX) {
+        resp->headers[resp->header_count][0] = name;
+        resp->headers[resp->header_count++][1] = value;
+    }
 }
 
 void respond_error(struct server_response *resp, unsigned status, const char *code, const char *field,

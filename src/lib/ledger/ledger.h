@@ -147,6 +147,11 @@ int ledger_reclaim_leases(struct ledger *ledger, unsigned limit, unsigned *count
 #define LEDGER_PORTMAP_BYTES 16384u
 int ledger_portmap(struct ledger *ledger, const char *host, const char *proto, uint8_t out[LEDGER_PORTMAP_BYTES],
                    unsigned counts[4], struct ledger_error *lerr);
+/* Would a request of body (POST /requests' fields) be refused now? Nothing is written
+ * (ledger_check.c). *out: {"free": bool, "hosts", "proto", "port", "bind"} and, when not free,
+ * "refusal": {"code", "message", "field", "conflict"?} (taken, quarantined, the policy). A body
+ * that is not a request, an unknown host, group or address name: -1 with lerr. */
+int ledger_check_request(struct ledger *ledger, const json_t *body, json_t **out, struct ledger_error *lerr);
 /* The registry as a port plan in the YAML `plan check` reads (ledger_plan.c): hosts with
  * their groups, the policy, the active assignments as services. *text malloc'd. */
 int ledger_plan_yaml(struct ledger *ledger, char **text, size_t *len, struct ledger_error *lerr);
