@@ -1,7 +1,8 @@
 # portreg — the two commands of the README, and the usual targets.
 #   make run    install what is missing, build, run the main job
 #   make test   install what is missing, build (plain, ASan+UBSan, fuzzers), run every suite
-#   make, make install (PREFIX, DESTDIR), make bench, make fuzz, make clean
+#   make, make install (PREFIX, DESTDIR), make deb (build/portreg_*.deb, lintian), make bench,
+#   make fuzz, make clean
 PREFIX ?= /usr/local
 DESTDIR ?=
 BUILD := build
@@ -12,7 +13,7 @@ SERVE_LISTEN ?= 127.0.0.1:7678
 FUZZ_SECONDS ?= 5
 LONG_FUZZ_SECONDS ?= 300
 
-.PHONY: all deps deps-test deps-bench build build-asan build-fuzz run test install bench fuzz clean
+.PHONY: all deps deps-test deps-bench deps-deb deb build build-asan build-fuzz run test install bench fuzz clean
 
 all: build
 
@@ -24,6 +25,9 @@ deps-test:
 
 deps-bench:
 	@scripts/install-deps.sh bench
+
+deps-deb:
+	@scripts/install-deps.sh deb
 
 $(BUILD)/build.ninja:
 	meson setup $(BUILD) --prefix=$(PREFIX) -Dwerror=true
@@ -69,6 +73,12 @@ test: deps-test build-asan build-fuzz $(BUILD)/build.ninja
 	meson configure $(BUILD) -Dtests=enabled
 	meson compile -C $(BUILD)
 	@scripts/run-tests.sh $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ) $(FUZZ_SECONDS)
+
+# The Debian package (debian/): dpkg-buildpackage -us -uc -b in $(BUILD)/deb/ from a copy of
+# the tree, the .deb copied into $(BUILD)/, then lintian on it (an error fails the target).
+deb: deps-deb
+	@deb=$$(scripts/build-deb.sh $(BUILD)) && echo "make deb: $$deb" && \
+	  lintian --fail-on error --tag-display-limit 0 "$$deb"
 
 install: build
 	meson configure $(BUILD) --prefix=$(PREFIX)

@@ -1,23 +1,26 @@
 #!/bin/sh
 # install-deps.sh — install the Debian packages portreg needs to build, test and run.
 # Installs only what is missing (dpkg-query), non-interactively, through sudo when not root.
-# Usage: scripts/install-deps.sh [build|test|all]   (default: all)
+# Usage: scripts/install-deps.sh [build|test|bench|deb|all]   (default: all)
 # test also installs playwright-core (npm, the version pinned in tests/ui/package.json and its
 # lock) into tests/ui/node_modules (gitignored): the web UI's browser test drives Debian's
 # chromium with it; no browser is downloaded.
 set -eu
 
-BUILD_PACKAGES="gcc clang make meson ninja-build pkg-config libcurl4-gnutls-dev libjansson-dev scdoc libxxhash-dev libmnl-dev libbpf-dev libxml2-dev libfyaml-dev libnftables-dev libmicrohttpd-dev libsqlite3-dev libpq-dev libgnutls28-dev zlib1g-dev"
-RUNTIME_PACKAGES="libwireshark-data nmap-common libcurl3-gnutls libmnl0 libbpf1 libxml2 libfyaml0 libnftables1 libmicrohttpd12 libsqlite3-0 libpq5 libgnutls30 zlib1g"
+BUILD_PACKAGES="gcc clang make meson ninja-build pkg-config libcurl4-gnutls-dev libjansson-dev scdoc libxxhash-dev libmnl-dev libbpf-dev libxml2-dev libfyaml-dev libnftables-dev libmicrohttpd-dev libsqlite3-dev libpq-dev libgnutls28-dev zlib1g-dev libsystemd-dev systemd"
+RUNTIME_PACKAGES="libwireshark-data nmap-common libcurl3-gnutls libmnl0 libbpf1 libxml2 libfyaml0 libnftables1 libmicrohttpd12 libsqlite3-0 libpq5 libgnutls30 zlib1g libsystemd0"
 TEST_PACKAGES="clang libclang-rt-14-dev libcmocka-dev bats iproute2 procps jq lsof nftables libxml2-utils ndiff curl iptables firewalld python3 openssl sqlite3 postgresql zsh fish chromium nodejs"
+# the Debian package (make deb, tests/e2e/package.bats): its tools and lintian
+DEB_PACKAGES="debhelper dpkg-dev fakeroot lintian"
 BENCH_PACKAGES="hyperfine time lsof nmap wrk nginx postgresql postgresql-contrib"
 
 case "${1:-all}" in
   build) wanted="$BUILD_PACKAGES $RUNTIME_PACKAGES" ;;
-  test)  wanted="$BUILD_PACKAGES $RUNTIME_PACKAGES $TEST_PACKAGES" ;;
+  test)  wanted="$BUILD_PACKAGES $RUNTIME_PACKAGES $TEST_PACKAGES $DEB_PACKAGES" ;;
+  deb)   wanted="$BUILD_PACKAGES $RUNTIME_PACKAGES $DEB_PACKAGES" ;;
   bench) wanted="$BUILD_PACKAGES $RUNTIME_PACKAGES $BENCH_PACKAGES" ;;
-  all)   wanted="$BUILD_PACKAGES $RUNTIME_PACKAGES $TEST_PACKAGES $BENCH_PACKAGES" ;;
-  *) echo "usage: $0 [build|test|bench|all]" >&2; exit 2 ;;
+  all)   wanted="$BUILD_PACKAGES $RUNTIME_PACKAGES $TEST_PACKAGES $DEB_PACKAGES $BENCH_PACKAGES" ;;
+  *) echo "usage: $0 [build|test|bench|deb|all]" >&2; exit 2 ;;
 esac
 
 # playwright-core for tests/ui (after the Debian packages: npm comes from them)

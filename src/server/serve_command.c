@@ -19,6 +19,7 @@
 #include "net/inspect.h"
 #include "server/serve_settings.h"
 #include "server/server.h"
+#include "server/server_systemd.h"
 #include "server/server_tls.h"
 #include "util/file_io.h"
 
@@ -164,6 +165,14 @@ static void say_ready(void *ctx)
     for (size_t i = 0; i < opt->listen_count; i++)
         fprintf(stderr, "portreg: serve: listening on %s://%s/\n", opt->tls_cert_pem ? "https" : "http",
                 opt->listen[i]);
+    /* Type=notify: every daemon accepts now */
+    char status[96];
+    snprintf(status, sizeof status, "READY=1\nSTATUS=listening on %s%s", opt->listen[0],
+             opt->listen_count > 1 ? " and more" : "");
+    struct pr_error err;
+    pr_error_clear(&err);
+    if (server_systemd_notify(status, &err) < 0)
+        cli_warning("serve: cannot tell systemd it is ready: %s", err.message);
 }
 
 #define SERVE_HELP_SHOWN (-100)
@@ -265,7 +274,18 @@ static int serve_with_settings(const struct cli_context *ctx, struct serve_setti
 
     int fds[SERVER_LISTEN_MAX];
     struct pr_error err;
-    for (size_t i = 0; i < sopt.listen_count; i++) {
+    /* socket activation: systemd's sockets replace --listen (server_systemd.c) */
+    size_t inherited = 0;
+    pr_error_clear(&err);
+    if (server_systemd_listen_fds(fds, sopt.listen, SERVER_LISTEN_MAX, &inherited, &err) < 0)
+        return cli_error_from(CLI_EXIT_FAILURE, "serve", &err);
+    if (inherited > 0) {
+        if (settings->given[OPT_LISTEN])
+            cli_warning("serve: --listen ignored: systemd passed %zu listening socket%s", inherited,
+                        inherited == 1 ? "" : "s");
+        sopt.listen_count = inherited;
+    }
+    for (size_t i = 0; inherited == 0 && i < sopt.listen_count; i++) {
         pr_error_clear(&err);
         if (server_listen_socket(sopt.listen[i], &fds[i], &err) < 0) {
             for (size_t j = 0; j < i; j++)

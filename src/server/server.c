@@ -25,6 +25,7 @@
 #include "server/server_log.h"
 #include "server/server_offload.h"
 #include "server/server_rate_limit.h"
+#include "server/server_systemd.h"
 
 #define SERVER_DRAIN_SECONDS 10
 #define SERVER_TICK_MS 100           /* the main thread's tick: the request log is flushed */
@@ -591,7 +592,9 @@ int server_run(const struct server_options *opt_in, const int *fds, size_t count
             if (ticks % SERVER_RECLAIM_TICKS == 0)
                 reclaim_expired_leases(opt.ledger);
         }
-        /* drain: no new connections, the requests in flight finish (SERVER_DRAIN_SECONDS at most) */
+        /* drain: no new connections, the requests in flight finish (SERVER_DRAIN_SECONDS at most);
+         * systemd hears of it (Type=notify; nothing to do outside systemd) */
+        server_systemd_notify("STOPPING=1", NULL);
         for (size_t i = 0; i < count; i++)
             if (daemons[i]) {
                 MHD_socket fd = MHD_quiesce_daemon(daemons[i]);

@@ -284,7 +284,7 @@ server_sees() {
 @test "the systemd unit is valid and hardened, with only the capabilities it names" {
   command -v systemd-analyze >/dev/null || skip "no systemd-analyze"
   local unit="$BATS_TEST_TMPDIR/portreg-agent.service"
-  sed "s|@bindir@|$(dirname "$PORTREG")|" "$BATS_TEST_DIRNAME/../../systemd/portreg-agent.service" >"$unit"
+  sed "s|@bindir@|$(dirname "$PORTREG")|" "$BATS_TEST_DIRNAME/../../systemd/portreg-agent.service.in" >"$unit"
   run -0 systemd-analyze verify --man=no "$unit"
   for line in NoNewPrivileges=yes ProtectSystem=strict ProtectHome=read-only PrivateTmp=yes \
               StateDirectory=portreg-agent EnvironmentFile=-/etc/default/portreg-agent \

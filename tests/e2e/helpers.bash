@@ -152,3 +152,17 @@ start_server() {
   echo "the server did not start:"; cat "$BATS_TEST_TMPDIR/server.log"
   return 1
 }
+
+# without_library SONAME CMD...: run CMD as if the shared library SONAME were not installed
+# (the file is covered by /dev/null in a mount namespace of its own, so dlopen fails); root
+# only (need_root). LISTEN_PID=self in CMD's environment becomes CMD's own pid.
+without_library() {
+  local soname=$1 file
+  shift
+  file=$(readlink -f "/lib/$(gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)/$soname")
+  [ -f "$file" ] || skip "$soname is not installed here"
+  unshare -m true 2>/dev/null || skip "cannot make a mount namespace (unshare -m)"
+  unshare -m sh -c 'mount --bind /dev/null "$0" || exit 99
+    for a in "$@"; do [ "$a" = LISTEN_PID=self ] && set -- "$@" "LISTEN_PID=$$" || set -- "$@" "$a"; shift; done
+    exec "$@"' "$file" "$@" 2>&1
+}

@@ -32,6 +32,14 @@ teardown() {
   [ "$a" = "$b" ]
 }
 
+@test "check without libfyaml names the Debian package to install (it crashed before)" {
+  need_root
+  run without_library libfyaml.so.0 "$PORTREG" plan check "$EXAMPLE"
+  echo "$output"
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"plan.yaml: error: libfyaml is not installed (Debian package libfyaml0)"* ]]
+}
+
 @test "check: every error names file:line:column and the field; exit 1" {
   run -1 "$PORTREG" plan check "$PLANS/bad_ports.yaml"
   echo "$output"

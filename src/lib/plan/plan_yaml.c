@@ -108,8 +108,11 @@ static void ld_nomem(struct loader *ld)
     ld->failure = -ENOMEM;
 }
 
+/* node NULL: the whole file (line 0), as when libfyaml cannot be loaded */
 static struct plan_pos ld_pos(const struct loader *ld, const struct ynode *node)
 {
+    if (!node)
+        return (struct plan_pos){ .file = ld->file };
     return (struct plan_pos){ .file = ld->file, .line = node->line, .column = node->column };
 }
 
