@@ -525,19 +525,23 @@ async function renderHosts() {
     if (!byHost.has(a.host)) byHost.set(a.host, []);
     byHost.get(a.host).push(a);
   }
-  const driftOf = name => {
-    const items = drift && (drift.items || drift.hosts) || [];
-    return items.find(x => x.host === name || x.name === name) || null;
-  };
+  /* GET /api/v1/drift: {"hosts":[{"host","agent":{last_seen,stale}|null,"items":[{kind,source,
+   * port,proto,process…}],"drift"}]} (docs/API.md) */
+  const driftOf = name => ((drift && drift.hosts) || []).find(x => x.host === name) || null;
+  const portOf = i => i.port + '/' + i.proto + (i.process ? ' ' + i.process : i.service ? ' ' + i.service : '');
+  const liveText = d => d.items.filter(i => i.source === 'agent' && i.kind !== 'absent' && i.kind !== 'lease-unused')
+    .map(i => portOf(i) + (i.kind === 'present' ? '' : ' (' + i.kind + ')')).join(', ');
+  const scannedText = d => d.items.filter(i => i.source === 'scan').map(i => portOf(i) + ' (' + i.kind + ')').join(', ');
   const portsText = list => list.map(x => (x.port_lo === x.port_hi ? x.port_lo : x.port_lo + '-' + x.port_hi) + '/' + x.proto + ' ' + x.service).join(', ');
   const cols = [
     { title: 'Host', cell: x => h('a', { href: '#/map', onclick: () => { mapState.host = x.name; mapState.group = ''; } }, x.name) },
     { title: 'Addresses', cell: x => Object.entries(x.addresses || {}).map(([k, v]) => k + ' ' + v).join(', ') },
     { title: 'Assigned', cell: x => portsText(byHost.get(x.name) || []) },
     /* the drift columns: shown only when /api/v1/drift answers */
-    { title: 'Live', cls: 'drift', cell: x => { const d = driftOf(x.name); return d ? JSON.stringify(d.live || d.listening || '') : ''; } },
-    { title: 'Scanned', cls: 'drift', cell: x => { const d = driftOf(x.name); return d ? JSON.stringify(d.scanned || '') : ''; } },
-    { title: 'Last seen', cls: 'drift', cell: x => { const d = driftOf(x.name); return d ? fmtTime(d.last_seen) : ''; } },
+    { title: 'Live', cls: 'drift', cell: x => { const d = driftOf(x.name); return d && d.agent ? liveText(d) : 'no agent'; } },
+    { title: 'Scanned', cls: 'drift', cell: x => { const d = driftOf(x.name); return d && d.scan ? scannedText(d) : ''; } },
+    { title: 'Drift', cls: 'drift', cell: x => { const d = driftOf(x.name); return d ? String(d.drift) : ''; } },
+    { title: 'Last seen', cls: 'drift', cell: x => { const d = driftOf(x.name); return d && d.agent ? fmtTime(d.agent.last_seen) + (d.agent.stale ? ' (stale)' : '') : ''; } },
   ];
   show('Hosts', table(state.hosts.length + ' hosts', drift ? cols : cols.filter(c => c.cls !== 'drift'), state.hosts),
     drift ? '' : h('p', { class: 'hint', id: 'drift-note' }, 'Live and scanned ports appear here once the server has agents (GET /api/v1/drift).'));
