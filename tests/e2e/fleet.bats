@@ -13,6 +13,7 @@ setup() {
   SERVER_PID=""
   HOLD_PID=""
   DB="$BATS_TEST_TMPDIR/serve.db"
+  test_db_url   # SQLite, or PostgreSQL in e2e_fleet_pg
   unset PORTREG_SERVER PORTREG_TOKEN PORTREG_CACERT
 }
 
@@ -22,11 +23,11 @@ teardown() {
 }
 
 tokens() {
-  ADMIN="$("$PORTREG" serve token create --role admin --name alice --db "sqlite:$DB")"
-  READER="$("$PORTREG" serve token create --role reader --name rita --db "sqlite:$DB")"
-  REQUESTER="$("$PORTREG" serve token create --role requester --name team --db "sqlite:$DB")"
-  AGENT1="$("$PORTREG" serve token create --role agent --host web1 --name agent-web1 --db "sqlite:$DB")"
-  AGENT2="$("$PORTREG" serve token create --role agent --host web2 --db "sqlite:$DB")"
+  ADMIN="$("$PORTREG" serve token create --role admin --name alice --db "$DB_URL")"
+  READER="$("$PORTREG" serve token create --role reader --name rita --db "$DB_URL")"
+  REQUESTER="$("$PORTREG" serve token create --role requester --name team --db "$DB_URL")"
+  AGENT1="$("$PORTREG" serve token create --role agent --host web1 --name agent-web1 --db "$DB_URL")"
+  AGENT2="$("$PORTREG" serve token create --role agent --host web2 --db "$DB_URL")"
 }
 
 # api TOKEN METHOD PATH [BODY]: curl; prints the body, then the status on the last line
@@ -130,7 +131,7 @@ hosts() {
   [ "$(status)" = 200 ]
   run -0 api "$AGENT1" POST /api/v1/hosts '{"name":"web3"}'
   [ "$(status)" = 403 ]
-  run -2 "$PORTREG" serve token create --role agent --db "sqlite:$DB"
+  run -2 "$PORTREG" serve token create --role agent --db "$DB_URL"
 }
 
 @test "fleet: drift appears and disappears; remote drift exit codes and --json" {

@@ -100,6 +100,20 @@ const struct store_backend *store_backend_find(const char *url, const char **loc
     return NULL;
 }
 
+bool store_column_known(enum store_kind kind, const char *name, enum store_column_type *type)
+{
+    if (strcmp(name, "id") == 0) {
+        *type = STORE_INT;
+        return true;
+    }
+    for (const struct store_column *c = store_tables[kind].columns; c->name; c++)
+        if (strcmp(c->name, name) == 0) {
+            *type = c->type;
+            return true;
+        }
+    return false;
+}
+
 int64_t store_row_int(const json_t *row, const char *column, int64_t fallback)
 {
     json_t *v = json_object_get(row, column);

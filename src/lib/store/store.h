@@ -121,6 +121,10 @@ struct store_backend {
 /* The backend for url's scheme and, in *location, what follows "scheme:"; NULL when unknown. */
 const struct store_backend *store_backend_find(const char *url, const char **location);
 
+/* Whether name is "id" or a column of kind's table (its type in *type): what a backend checks
+ * before it puts a column name into SQL text. */
+bool store_column_known(enum store_kind kind, const char *name, enum store_column_type *type);
+
 /* A row's integer / text column, with fallbacks. */
 int64_t store_row_int(const json_t *row, const char *column, int64_t fallback);
 const char *store_row_text(const json_t *row, const char *column);

@@ -702,20 +702,6 @@ static int pg_remove(struct store_conn *conn, enum store_kind kind, int64_t id, 
     return affected(res) ? 0 : pr_error_set(err, -ENOENT, "no %s %lld", store_tables[kind].name, (long long)id);
 }
 
-static bool column_known(enum store_kind kind, const char *name, enum store_column_type *type)
-{
-    if (strcmp(name, "id") == 0) {
-        *type = STORE_INT;
-        return true;
-    }
-    for (const struct store_column *c = store_tables[kind].columns; c->name; c++)
-        if (strcmp(c->name, name) == 0) {
-            *type = c->type;
-            return true;
-        }
-    return false;
-}
-
 /* SELECT kind's columns WHERE where ORDER BY id, with parameters p; rows appended to *rows. */
 static int select_rows(struct store_conn *conn, enum store_kind kind, const char *where, struct pg_params *p,
                        json_t **rows, struct pr_error *err)
@@ -743,7 +729,7 @@ static int pg_list(struct store_conn *conn, enum store_kind kind, const struct s
     size_t n = (size_t)snprintf(where, sizeof where, "id > $1");
     for (size_t f = 0; f < filter_count; f++) {
         enum store_column_type type;
-        if (!column_known(kind, filters[f].column, &type) || p.count >= PG_PARAMS_MAX - 1) {
+        if (!store_column_known(kind, filters[f].column, &type) || p.count >= PG_PARAMS_MAX - 1) {
             params_free(&p);
             return pr_error_set(err, -EINVAL, "%s has no column %s", store_tables[kind].name, filters[f].column);
         }
@@ -875,7 +861,7 @@ static int pg_count_by(struct store_conn *conn, enum store_kind kind, const char
 {
     enum store_column_type type;
     *counts = NULL;
-    if (!column_known(kind, column, &type))
+    if (!store_column_known(kind, column, &type))
         return pr_error_set(err, -EINVAL, "%s has no column %s", store_tables[kind].name, column);
     char sql[256];
     snprintf(sql, sizeof sql, "SELECT \"%s\"::text, COUNT(*) FROM \"%s\" GROUP BY 1", column, store_tables[kind].name);

@@ -143,6 +143,19 @@ static const char *const postgres_migrations[] = {
     "ALTER TABLE leases ADD COLUMN requested_by text;",
     /* 3: as SQLite's 3 */
     "ALTER TABLE requests ADD COLUMN decision_reason text;",
+    /* 4: as SQLite's 4 (agents and scans): the agent role and an agent token's host; the
+     * latest report and the latest scan per host */
+    "ALTER TABLE tokens DROP CONSTRAINT tokens_role_check;"
+    "ALTER TABLE tokens ADD CONSTRAINT tokens_role_check"
+    "  CHECK (role IN ('reader','agent','requester','admin'));"
+    "ALTER TABLE tokens ADD COLUMN host text;"
+    "CREATE TABLE observations (id bigserial PRIMARY KEY, host text NOT NULL UNIQUE, seq bigint NOT NULL,"
+    "  agent text, interval_s bigint, ephemeral text, reserved text, listeners text NOT NULL,"
+    "  findings text, quiet text, reports bigint, last_seen bigint NOT NULL, version bigint NOT NULL,"
+    "  created bigint, updated bigint);"
+    "CREATE TABLE scans (id bigserial PRIMARY KEY, host text NOT NULL UNIQUE, time bigint NOT NULL,"
+    "  scanner text, addresses text, open text NOT NULL, filtered text NOT NULL, version bigint NOT NULL,"
+    "  created bigint, updated bigint);",
 };
 
 const char *const *store_postgres_migrations(size_t *count)

@@ -644,20 +644,6 @@ static int collect_rows(sqlite3 *db, sqlite3_stmt *st, enum store_kind kind, jso
     return rc == SQLITE_DONE ? 0 : sqlite_fail(db, rc, err, store_tables[kind].name);
 }
 
-static bool column_known(enum store_kind kind, const char *name, enum store_column_type *type)
-{
-    if (strcmp(name, "id") == 0) {
-        *type = STORE_INT;
-        return true;
-    }
-    for (const struct store_column *c = store_tables[kind].columns; c->name; c++)
-        if (strcmp(c->name, name) == 0) {
-            *type = c->type;
-            return true;
-        }
-    return false;
-}
-
 static int sqlite_list(struct store_conn *conn, enum store_kind kind, const struct store_filter *filters,
                        size_t filter_count, int64_t after_id, unsigned limit, json_t **rows,
                        struct pr_error *err)
@@ -668,7 +654,7 @@ static int sqlite_list(struct store_conn *conn, enum store_kind kind, const stru
     n += (size_t)snprintf(sql + n, sizeof sql - n, " WHERE id > ?");
     for (size_t f = 0; f < filter_count; f++) {
         enum store_column_type type;
-        if (!column_known(kind, filters[f].column, &type))
+        if (!store_column_known(kind, filters[f].column, &type))
             return pr_error_set(err, -EINVAL, "%s has no column %s", store_tables[kind].name, filters[f].column);
         n += (size_t)snprintf(sql + n, sizeof sql - n, json_is_null(filters[f].value) || !filters[f].value
                               ? " AND \"%s\" IS NULL" : " AND \"%s\" = ?", filters[f].column);
@@ -682,7 +668,7 @@ static int sqlite_list(struct store_conn *conn, enum store_kind kind, const stru
     rc = sqlite3_bind_int64(st, i++, (sqlite3_int64)after_id);
     for (size_t f = 0; f < filter_count && rc == SQLITE_OK; f++) {
         enum store_column_type type = STORE_TEXT;
-        column_known(kind, filters[f].column, &type);
+        store_column_known(kind, filters[f].column, &type);
         if (filters[f].value && !json_is_null(filters[f].value))
             rc = bind_value(st, i++, type, filters[f].value);
     }
@@ -819,7 +805,7 @@ static int sqlite_count_by(struct store_conn *conn, enum store_kind kind, const 
 {
     enum store_column_type type;
     *counts = NULL;
-    if (!column_known(kind, column, &type))
+    if (!store_column_known(kind, column, &type))
         return pr_error_set(err, -EINVAL, "%s has no column %s", store_tables[kind].name, column);
     char sql[256];
     snprintf(sql, sizeof sql, "SELECT \"%s\", COUNT(*) FROM %s GROUP BY 1", column, store_tables[kind].name);
