@@ -50,6 +50,8 @@ extern const struct cli_subcommand cli_plan_subcommands[];
 extern const struct cli_subcommand cli_firewall_subcommands[];
 extern const struct cli_option cli_serve_options[];
 extern const struct cli_option cli_serve_token_options[];
+extern const struct cli_option cli_serve_migrate_options[];
+extern const struct cli_option cli_serve_export_db_options[];
 extern const struct cli_subcommand cli_serve_subcommands[];
 extern const struct cli_option cli_remote_options[];
 extern const struct cli_subcommand cli_remote_subcommands[];

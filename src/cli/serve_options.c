@@ -60,8 +60,25 @@ const struct cli_option cli_serve_token_options[] = {
     CLI_OPTIONS_END,
 };
 
+const struct cli_option cli_serve_migrate_options[] = {
+    { "db", 0, CLI_OPTION_REQUIRED_VALUE, "URL", "the database: sqlite:PATH or postgresql://... (default sqlite:STATE/serve.db)", OPT_DB, 0 },
+    { "json", 0, CLI_OPTION_NO_VALUE, NULL, "print {\"database\", \"schema_version\"}", OPT_JSON_OUT, 0 },
+    CLI_OPTION_HELP_ENTRY,
+    CLI_OPTIONS_END,
+};
+
+const struct cli_option cli_serve_export_db_options[] = {
+    { "db", 0, CLI_OPTION_REQUIRED_VALUE, "URL", "the database copied from (default sqlite:STATE/serve.db)", OPT_DB, 0 },
+    { "to", 0, CLI_OPTION_REQUIRED_VALUE, "URL", "the empty database copied into (required)", OPT_TO, 0 },
+    { "json", 0, CLI_OPTION_NO_VALUE, NULL, "print the rows copied per table as JSON", OPT_JSON_OUT, 0 },
+    CLI_OPTION_HELP_ENTRY,
+    CLI_OPTIONS_END,
+};
+
 const struct cli_subcommand cli_serve_subcommands[] = {
     { "token create", cli_serve_token_options },
+    { "migrate", cli_serve_migrate_options },
+    { "export-db", cli_serve_export_db_options },
     { NULL, NULL },
 };
 

@@ -1,6 +1,6 @@
 /* serve_command.c — `portreg serve` inside the server module (portreg-serve.so, loaded by
  * src/cli/cmd_serve.c): the organisation's port registry over HTTP (src/server over
- * src/lib/ledger), and `portreg serve token create`. Thin: options, the state directory, the
+ * src/lib/ledger), `portreg serve token create`, `serve migrate` and `serve export-db`. Thin: options, the state directory, the
  * database URL, the registry index, the listening sockets (a taken address is explained by
  * the doctor: who holds it and by which rule, exit 3), signals, then server_run. */
 #include <errno.h>
@@ -15,6 +15,7 @@
 #include "serve_options.h"
 #include "doctor/bindsim.h"
 #include "ledger/ledger.h"
+#include "store/store_copy.h"
 #include "plan/plan_check.h"
 #include "net/inspect.h"
 #include "server/serve_settings.h"
@@ -22,6 +23,9 @@
 #include "server/server_systemd.h"
 #include "server/server_tls.h"
 #include "util/file_io.h"
+
+/* What a settings parser returns after printing --help (the command then exits 0). */
+#define SERVE_HELP_SHOWN (-100)
 
 /* The state directory (created 0700 when missing), the server secret and the default URL. */
 static int serve_state(const struct cli_context *ctx, char *state_dir, size_t size, uint8_t secret[32], char *db_url,
@@ -112,6 +116,124 @@ static int run_token_create(int argc, char **argv, struct cli_context *ctx)
     return CLI_EXIT_OK;
 }
 
+/* Open the database of url (migrating it) for a subcommand; its errors named as command. */
+static int open_store_for(const char *command, const char *url, const struct store_backend **backend,
+                          struct store **store)
+{
+    const char *location = NULL;
+    *backend = store_backend_find(url, &location);
+    if (!*backend)
+        return cli_usage_error(command, "\"%s\": not a database URL (sqlite:PATH or postgresql://...)", url);
+    struct pr_error err;
+    pr_error_clear(&err);
+    if ((*backend)->open(location, 1, store, &err) < 0)
+        return cli_error(err.code == -EINVAL ? CLI_EXIT_USAGE : CLI_EXIT_FAILURE, command, "%s: %s", url, err.message);
+    return CLI_EXIT_OK;
+}
+
+/* serve migrate and serve export-db: --db (default the state directory's SQLite file), --to. */
+static int parse_db_options(const char *command, const struct cli_option *options, const char *usage,
+                            int argc, char **argv, const char **db, const char **to, bool *json)
+{
+    struct cli_option_parser parser;
+    cli_options_begin(&parser, command, options, argc, argv, 0);
+    int c;
+    while ((c = cli_options_next(&parser)) != CLI_OPTIONS_DONE) {
+        switch (c) {
+        case OPT_DB: *db = optarg; break;
+        case OPT_TO: *to = optarg; break;
+        case OPT_JSON_OUT: *json = true; break;
+        case 'h':
+            cli_options_print_help(stdout, usage, options, NULL);
+            return SERVE_HELP_SHOWN;
+        default: return cli_options_error(&parser);
+        }
+    }
+    if (optind < argc)
+        return cli_usage_error(command, "unexpected argument '%s'", argv[optind]);
+    return CLI_EXIT_OK;
+}
+
+static int run_migrate(int argc, char **argv, struct cli_context *ctx)
+{
+    const char *db = NULL, *to = NULL;
+    bool json = false;
+    int rc = parse_db_options("serve migrate", cli_serve_migrate_options,
+                              "usage: portreg serve migrate [--db URL]\n\n"
+                              "Bring the database to the schema this portreg knows (what serve does at start) and exit.\n\n",
+                              argc, argv, &db, &to, &json);
+    if (rc != CLI_EXIT_OK)
+        return rc == SERVE_HELP_SHOWN ? CLI_EXIT_OK : rc;
+    char state_dir[PATH_MAX], db_url[PATH_MAX + 16];
+    uint8_t secret[32];
+    rc = serve_state(ctx, state_dir, sizeof state_dir, secret, db_url, sizeof db_url, db);
+    const struct store_backend *backend = NULL;
+    struct store *store = NULL;
+    if (rc == CLI_EXIT_OK)
+        rc = open_store_for("serve migrate", db_url, &backend, &store);
+    if (rc != CLI_EXIT_OK)
+        return rc;
+    backend->close(store);
+    if (json) {
+        json_t *doc = json_pack("{s:s, s:i}", "database", db_url, "schema_version", STORE_SCHEMA_VERSION);
+        return cli_print_json(ctx, doc);
+    }
+    printf("%s: schema version %d\n", db_url, STORE_SCHEMA_VERSION);
+    return CLI_EXIT_OK;
+}
+
+static int run_export_db(int argc, char **argv, struct cli_context *ctx)
+{
+    const char *db = NULL, *to = NULL;
+    bool json = false;
+    int rc = parse_db_options("serve export-db", cli_serve_export_db_options,
+                              "usage: portreg serve export-db [--db URL] --to URL\n\n"
+                              "Copy every row (ids kept, the events too) and the policy into an empty database,\n"
+                              "e.g. from the embedded SQLite to PostgreSQL.\n\n",
+                              argc, argv, &db, &to, &json);
+    if (rc != CLI_EXIT_OK)
+        return rc == SERVE_HELP_SHOWN ? CLI_EXIT_OK : rc;
+    if (!to)
+        return cli_usage_error("serve export-db", "give --to URL, the empty database to copy into");
+    char state_dir[PATH_MAX], db_url[PATH_MAX + 16];
+    uint8_t secret[32];
+    rc = serve_state(ctx, state_dir, sizeof state_dir, secret, db_url, sizeof db_url, db);
+    if (rc == CLI_EXIT_OK && strcmp(db_url, to) == 0)
+        rc = cli_usage_error("serve export-db", "--db and --to are the same database");
+    const struct store_backend *from_backend = NULL, *to_backend = NULL;
+    struct store *from = NULL, *into = NULL;
+    if (rc == CLI_EXIT_OK)
+        rc = open_store_for("serve export-db", db_url, &from_backend, &from);
+    if (rc == CLI_EXIT_OK) {
+        rc = open_store_for("serve export-db", to, &to_backend, &into);
+        if (rc != CLI_EXIT_OK)
+            from_backend->close(from);
+    }
+    if (rc != CLI_EXIT_OK)
+        return rc;
+    struct pr_error err;
+    pr_error_clear(&err);
+    json_t *counts = NULL;
+    int r = store_copy(from_backend, from, to_backend, into, &counts, &err);
+    from_backend->close(from);
+    to_backend->close(into);
+    if (r < 0)
+        return cli_error(r == -EEXIST ? CLI_EXIT_NO : CLI_EXIT_FAILURE, "serve export-db", "%s", err.message);
+    if (json)
+        return cli_print_json(ctx, counts);
+    const char *table;
+    json_t *count;
+    size_t total = 0;
+    json_object_foreach(counts, table, count)
+        if (json_is_integer(count)) {
+            printf("%-13s %lld\n", table, (long long)json_integer_value(count));
+            total += (size_t)json_integer_value(count);
+        }
+    printf("%zu rows copied into %s%s\n", total, to, json_is_true(json_object_get(counts, "policy")) ? ", and the policy" : "");
+    json_decref(counts);
+    return CLI_EXIT_OK;
+}
+
 /* The listen address is taken: ask the doctor who holds it and why. */
 static void explain_taken_address(const char *listen)
 {
@@ -175,7 +297,6 @@ static void say_ready(void *ctx)
         cli_warning("serve: cannot tell systemd it is ready: %s", err.message);
 }
 
-#define SERVE_HELP_SHOWN (-100)
 
 static const char *serve_option_name(int id)
 {
@@ -195,6 +316,10 @@ int serve_command_run(int argc, char **argv, struct cli_context *ctx)
             return cli_usage_error("serve", "'serve token' has one subcommand: create");
         return run_token_create(argc - 2, argv + 2, ctx);
     }
+    if (argc >= 2 && strcmp(argv[1], "migrate") == 0)
+        return run_migrate(argc - 1, argv + 1, ctx);
+    if (argc >= 2 && strcmp(argv[1], "export-db") == 0)
+        return run_export_db(argc - 1, argv + 1, ctx);
     struct serve_settings settings = { .server.log_format = SERVER_LOG_TEXT };
     int rc = serve_parse_settings(argc, argv, &settings);
     if (rc == CLI_EXIT_OK && settings.server.listen_count == 0)

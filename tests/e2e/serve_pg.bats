@@ -192,7 +192,7 @@ granted() {
     for i in $(seq 100); do curl -sf "http://127.0.0.1:$p/readyz" >/dev/null && break; sleep 0.1; done
     run -0 curl -sf "http://127.0.0.1:$p/readyz"
   done
-  [ "$(sql "SELECT string_agg(version::text, ',' ORDER BY version) FROM schema_migrations")" = "1,2,3" ]
+  [ "$(sql "SELECT string_agg(version::text, ',' ORDER BY version) FROM schema_migrations")" = "1,2,3,4" ]
 }
 
 @test "serve pg: an expired lease is reclaimed once although two servers reclaim (one lease.expired event)" {
@@ -226,4 +226,66 @@ granted() {
   run ! grep -q secret "$BATS_TEST_TMPDIR/server.log"
   run --separate-stderr -2 "$PORTREG" serve --db "$DB_URL" --db-file "$BATS_TEST_TMPDIR/conninfo"
   [[ "$stderr" == *"--db or --db-file"* ]]
+}
+
+# every collection of a server as one JSON document (what export-db must carry over)
+snapshot() {
+  local kind
+  for kind in hosts groups services requests assignments leases events; do
+    api GET "$1" "/api/v1/$kind?limit=1000" "$ADMIN"
+    [ "$STATUS" = 200 ] || { echo "GET $kind: $STATUS $BODY"; return 1; }
+    echo "$kind $BODY"
+  done
+  api GET "$1" /api/v1/policy "$ADMIN"
+  echo "policy $BODY"
+}
+
+@test "serve pg: export-db copies a SQLite registry into PostgreSQL: every row and event equal, ids kept; a second copy is refused" {
+  local pg_url="$DB_URL"
+  # the registry on SQLite, with history: a host, an approved request, a quarantine, a lease, a policy
+  DB_URL="sqlite:$DB"
+  ADMIN="$("$PORTREG" serve token create --role admin --name admin --db "$DB_URL")"
+  REQUESTER="$("$PORTREG" serve token create --role requester --name team --db "$DB_URL")"
+  start_server
+  api POST "$URL" /api/v1/hosts "$ADMIN" '{"name":"db1","addresses":{"internal":"10.0.0.1"}}'
+  [ "$STATUS" = 201 ]
+  api POST "$URL" /api/v1/requests "$REQUESTER" '{"service":"orders","host":"db1","port":7100,"bind":"internal","reason":"new"}'
+  req="$(jq -r .id <<<"$BODY")"
+  api POST "$URL" "/api/v1/requests/$req/approve" "$ADMIN" '{"reason":"fine"}'
+  [ "$STATUS" = 200 ]
+  api POST "$URL" "/api/v1/assignments/$(jq -r '.assignments[0]' <<<"$BODY")/deassign" "$ADMIN" ""
+  [ "$STATUS" = 200 ]
+  api POST "$URL" /api/v1/leases "$REQUESTER" '{"service":"ci","host":"db1","range":"20000-20100","ttl":3600}'
+  [ "$STATUS" = 201 ]
+  lease_port="$(jq -r .port <<<"$BODY")"
+  api PUT "$URL" /api/v1/policy "$ADMIN" '{"quarantine_days":7}'
+  [ "$STATUS" = 200 ]
+  before="$(snapshot "$URL")"
+  kill "$SERVER_PID"; wait "$SERVER_PID" || true; SERVER_PID=""
+
+  # into an empty PostgreSQL database (setup's tokens went to it: emptied first)
+  psql -q -X -v ON_ERROR_STOP=1 "$pg_url" \
+    -c "SET client_min_messages = warning; DROP SCHEMA public CASCADE; CREATE SCHEMA public" >/dev/null
+  run -0 "$PORTREG" serve export-db --db "$DB_URL" --to "$pg_url" --json
+  echo "$output" | jq -e '.hosts == 1 and .requests == 1 and .assignments == 1 and .leases == 1 and .policy == true
+    and .events >= 5 and .tokens == 2'
+
+  # the same answers from a server on PostgreSQL, with the same tokens
+  DB_URL="$pg_url"
+  start_server
+  after="$(snapshot "$URL")"
+  [ "$before" = "$after" ]
+  # the copy holds its ports and new ids follow the copied ones
+  api POST "$URL" /api/v1/leases "$REQUESTER" "{\"service\":\"other\",\"host\":\"db1\",\"port\":$lease_port}"
+  [ "$STATUS" = 409 ]
+  api POST "$URL" /api/v1/hosts "$ADMIN" '{"name":"db2","addresses":{"internal":"10.0.0.2"}}'
+  [ "$STATUS" = 201 ]
+  [ "$(jq -r .id <<<"$BODY")" = 2 ]
+
+  # into a database that has rows: refused (exit 1), naming the table, nothing written
+  run -1 --separate-stderr "$PORTREG" serve export-db --db "sqlite:$DB" --to "$pg_url"
+  [[ "$stderr" == *"the target database is not empty (its hosts table has rows)"* ]]
+  [ "$(sql 'SELECT count(*) FROM hosts')" = 2 ]
+  run -0 "$PORTREG" serve migrate --db "$pg_url" --json
+  echo "$output" | jq -e '.schema_version == 4'
 }

@@ -40,6 +40,10 @@ struct store_table {
     const struct store_column *columns; /* after "id"; NULL-terminated */
 };
 
+/* The schema version every backend's migrations bring a database to (each backend checks at
+ * compile time that it has that many migrations). */
+#define STORE_SCHEMA_VERSION 4
+
 /* The schema shared by every backend (store_schema.c). */
 extern const struct store_table store_tables[STORE_KIND_COUNT];
 
@@ -81,6 +85,9 @@ struct store_backend {
      * at most limit (<= STORE_LIST_MAX), every filter an equality. -EEXIST on a unique column. */
     int (*insert)(struct store_conn *conn, enum store_kind kind, json_t *row, int64_t *id,
                   struct pr_error *err);
+    /* insert keeping row's "id" (serve export-db: ids are referenced by events, requests'
+     * assignments...); later inserts get ids after the largest. */
+    int (*insert_with_id)(struct store_conn *conn, enum store_kind kind, json_t *row, struct pr_error *err);
     int (*get)(struct store_conn *conn, enum store_kind kind, int64_t id, json_t **row,
                struct pr_error *err);
     int (*update)(struct store_conn *conn, enum store_kind kind, int64_t id, const json_t *row,

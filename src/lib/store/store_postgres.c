@@ -627,11 +627,13 @@ static int pg_sync(struct store *store, struct pr_error *err)
 
 /* ---- rows ---- */
 
-static int pg_insert(struct store_conn *conn, enum store_kind kind, json_t *row, int64_t *id, struct pr_error *err)
+/* INSERT of row's columns; keep_id: also its "id" (export-db copies rows with their ids). */
+static int pg_insert_row(struct store_conn *conn, enum store_kind kind, json_t *row, bool keep_id, int64_t *id,
+                         struct pr_error *err)
 {
     char sql[1024];
-    size_t n = (size_t)snprintf(sql, sizeof sql, "INSERT INTO \"%s\" (", store_tables[kind].name);
-    int count = 0;
+    size_t n = (size_t)snprintf(sql, sizeof sql, "INSERT INTO \"%s\" (%s", store_tables[kind].name, keep_id ? "id" : "");
+    int count = keep_id ? 1 : 0;
     for (const struct store_column *c = store_tables[kind].columns; c->name; c++, count++)
         n += (size_t)snprintf(sql + n, sizeof sql - n, "%s\"%s\"", count ? ", " : "", c->name);
     n += (size_t)snprintf(sql + n, sizeof sql - n, ") VALUES (");
@@ -639,7 +641,7 @@ static int pg_insert(struct store_conn *conn, enum store_kind kind, json_t *row,
         n += (size_t)snprintf(sql + n, sizeof sql - n, "%s$%d", i > 1 ? ", " : "", i);
     snprintf(sql + n, sizeof sql - n, ") RETURNING id");
     struct pg_params p = { 0 };
-    int r = 0;
+    int r = keep_id ? param_value(&p, STORE_INT, json_object_get(row, "id")) : 0;
     for (const struct store_column *c = store_tables[kind].columns; c->name && r == 0; c++)
         r = param_value(&p, c->type, json_object_get(row, c->name));
     PGresult *res = NULL;
@@ -654,6 +656,29 @@ static int pg_insert(struct store_conn *conn, enum store_kind kind, json_t *row,
     pq.clear(res);
     json_object_set_new(row, "id", json_integer((json_int_t)*id));
     return 0;
+}
+
+static int pg_insert(struct store_conn *conn, enum store_kind kind, json_t *row, int64_t *id, struct pr_error *err)
+{
+    return pg_insert_row(conn, kind, row, false, id, err);
+}
+
+/* The row with its id; the table's sequence is then moved past it (setval to the largest id),
+ * so the next insert of the server does not take an id the copy used. */
+static int pg_insert_with_id(struct store_conn *conn, enum store_kind kind, json_t *row, struct pr_error *err)
+{
+    int64_t id;
+    int r = pg_insert_row(conn, kind, row, true, &id, err);
+    if (r < 0)
+        return r;
+    char sql[256];
+    snprintf(sql, sizeof sql, "SELECT setval(pg_get_serial_sequence('\"%s\"', 'id'), "
+             "(SELECT max(id) FROM \"%s\"))", store_tables[kind].name, store_tables[kind].name);
+    PGresult *res = NULL;
+    r = pg_run(conn, sql, 0, NULL, &res, err, store_tables[kind].name);
+    if (res)
+        pq.clear(res);
+    return r;
 }
 
 static int affected(PGresult *res)
@@ -941,6 +966,7 @@ const struct store_backend store_backend_postgres = {
     .sync = pg_sync,
     .rollback = pg_rollback,
     .insert = pg_insert,
+    .insert_with_id = pg_insert_with_id,
     .get = pg_get,
     .update = pg_update,
     .remove = pg_remove,

@@ -7,6 +7,7 @@
  * the constraint is correct. Never edit a migration that shipped: add the next. */
 #include <stddef.h>
 
+#include "store/store.h"
 #include "store/store_postgres.h"
 
 static const char *const postgres_migrations[] = {
@@ -157,6 +158,9 @@ static const char *const postgres_migrations[] = {
     "  scanner text, addresses text, open text NOT NULL, filtered text NOT NULL, version bigint NOT NULL,"
     "  created bigint, updated bigint);",
 };
+
+_Static_assert(sizeof postgres_migrations / sizeof postgres_migrations[0] == STORE_SCHEMA_VERSION,
+               "a migration of store.h's schema version is missing");
 
 const char *const *store_postgres_migrations(size_t *count)
 {

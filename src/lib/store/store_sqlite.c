@@ -145,6 +145,7 @@ static const char *const sqlite_migrations[] = {
     "  created INTEGER, updated INTEGER);",
 };
 #define SQLITE_MIGRATION_COUNT (sizeof sqlite_migrations / sizeof sqlite_migrations[0])
+_Static_assert(SQLITE_MIGRATION_COUNT == STORE_SCHEMA_VERSION, "a migration of store.h's schema version is missing");
 
 static int sqlite_fail(sqlite3 *db, int rc, struct pr_error *err, const char *what)
 {
@@ -562,12 +563,14 @@ static void select_columns(enum store_kind kind, char *sql, size_t size)
         snprintf(sql + n, size - n, " FROM \"%s\"", store_tables[kind].name);
 }
 
-static int sqlite_insert(struct store_conn *conn, enum store_kind kind, json_t *row, int64_t *id,
-                         struct pr_error *err)
+/* INSERT of row's columns; keep_id: also its "id" (export-db copies rows with their ids). */
+static int sqlite_insert_row(struct store_conn *conn, enum store_kind kind, json_t *row, bool keep_id, int64_t *id,
+                             struct pr_error *err)
 {
     char sql[1024], values[256];
-    size_t n = (size_t)snprintf(sql, sizeof sql, "INSERT INTO \"%s\" (", store_tables[kind].name), v = 0;
-    int count = 0;
+    size_t n = (size_t)snprintf(sql, sizeof sql, "INSERT INTO \"%s\" (%s", store_tables[kind].name, keep_id ? "id" : ""), v = 0;
+    v += (size_t)snprintf(values, sizeof values, "%s", keep_id ? "?" : "");
+    int count = keep_id ? 1 : 0;
     for (const struct store_column *c = store_tables[kind].columns; c->name; c++, count++) {
         n += (size_t)snprintf(sql + n, sizeof sql - n, "%s\"%s\"", count ? ", " : "", c->name);
         v += (size_t)snprintf(values + v, sizeof values - v, "%s?", count ? ", " : "");
@@ -578,6 +581,8 @@ static int sqlite_insert(struct store_conn *conn, enum store_kind kind, json_t *
     if (rc != SQLITE_OK)
         return sqlite_fail(conn->db, rc, err, store_tables[kind].name);
     int i = 1;
+    if (keep_id)
+        rc = bind_value(st, i++, STORE_INT, json_object_get(row, "id"));
     for (const struct store_column *c = store_tables[kind].columns; c->name && rc == SQLITE_OK; c++, i++)
         rc = bind_value(st, i, c->type, json_object_get(row, c->name));
     if (rc == SQLITE_OK)
@@ -588,6 +593,20 @@ static int sqlite_insert(struct store_conn *conn, enum store_kind kind, json_t *
     *id = (int64_t)sqlite3_last_insert_rowid(conn->db);
     json_object_set_new(row, "id", json_integer((json_int_t)*id));
     return 0;
+}
+
+static int sqlite_insert(struct store_conn *conn, enum store_kind kind, json_t *row, int64_t *id,
+                         struct pr_error *err)
+{
+    return sqlite_insert_row(conn, kind, row, false, id, err);
+}
+
+/* An INTEGER PRIMARY KEY takes the id given, and the next rowid is max(id) + 1: no sequence to
+ * move afterwards. */
+static int sqlite_insert_with_id(struct store_conn *conn, enum store_kind kind, json_t *row, struct pr_error *err)
+{
+    int64_t id;
+    return sqlite_insert_row(conn, kind, row, true, &id, err);
 }
 
 static int sqlite_update(struct store_conn *conn, enum store_kind kind, int64_t id, const json_t *row,
@@ -838,6 +857,7 @@ const struct store_backend store_backend_sqlite = {
     .sync = sqlite_sync,
     .rollback = sqlite_rollback,
     .insert = sqlite_insert,
+    .insert_with_id = sqlite_insert_with_id,
     .get = sqlite_get,
     .update = sqlite_update,
     .remove = sqlite_remove,
