@@ -72,7 +72,7 @@ class Agent:
         self.seq = (self.base or 0) + 1
         if self.base is None:
             return {"host": self.host, "seq": self.seq, "full": True,
-                    "agent": {"version": "load", "interval_s": interval},
+                    "agent": {"version": "load", "interval_s": max(1, int(round(interval)))},
                     "ephemeral": {"lo": 32768, "hi": 60999}, "reserved": "",
                     "listeners": list(self.listeners.values()), "findings": []}
         doc = {"host": self.host, "seq": self.seq, "full": False, "base": self.base}
