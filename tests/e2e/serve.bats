@@ -851,7 +851,7 @@ api_yaml() {
   sqlite3 "$DB" <"$PORTREG_FIXTURES/ledger/ledger-schema-1.sql"
   [ "$(sqlite3 "$DB" 'SELECT max(version) FROM schema_migrations')" = 1 ]
   start_server --anonymous-read
-  [ "$(sqlite3 "$DB" 'SELECT max(version) FROM schema_migrations')" = 4 ]
+  [ "$(sqlite3 "$DB" 'SELECT max(version) FROM schema_migrations')" = 5 ]
   api GET /api/v1/hosts/1 ""
   [ "$STATUS" = 200 ]
   [ "$(jq -r '.name + " " + .addresses.internal' <<<"$BODY")" = "old-web 10.1.0.5" ]

@@ -192,7 +192,7 @@ granted() {
     for i in $(seq 100); do curl -sf "http://127.0.0.1:$p/readyz" >/dev/null && break; sleep 0.1; done
     run -0 curl -sf "http://127.0.0.1:$p/readyz"
   done
-  [ "$(sql "SELECT string_agg(version::text, ',' ORDER BY version) FROM schema_migrations")" = "1,2,3,4" ]
+  [ "$(sql "SELECT string_agg(version::text, ',' ORDER BY version) FROM schema_migrations")" = "1,2,3,4,5" ]
 }
 
 @test "serve pg: an expired lease is reclaimed once although two servers reclaim (one lease.expired event)" {
@@ -287,5 +287,5 @@ snapshot() {
   [[ "$stderr" == *"the target database is not empty (its hosts table has rows)"* ]]
   [ "$(sql 'SELECT count(*) FROM hosts')" = 2 ]
   run -0 "$PORTREG" serve migrate --db "$pg_url" --json
-  echo "$output" | jq -e '.schema_version == 4'
+  echo "$output" | jq -e '.schema_version == 5'
 }

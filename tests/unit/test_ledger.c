@@ -902,6 +902,70 @@ static json_t *lease_on(struct ledger *l, const char *service, struct ledger_err
     return r == 0 ? lease : NULL;
 }
 
+/* PostgreSQL's lease batches (ledger_lease_shared.c, the database function of migration 5):
+ * a lease granted there has the event the one-by-one path writes (its "after" the lease
+ * with its id); an Idempotency-Key seen before is answered with the same lease; a port the
+ * map believes free but the database holds (a claim this server never heard of) is refused
+ * by the database and the next one is granted. */
+static void shared_lease_batches_decide_in_the_database(void **state)
+{
+    if (!postgres_url())
+        return;   /* PostgreSQL only */
+    struct ledger *l = *state;
+    struct ledger_error lerr = { 0 };
+    add_host(l, "{\"name\":\"busy\"}");
+    json_t *policy = body("{\"lease_range\":\"41000-41003\",\"ephemeral\":\"50000-60999\"}"), *out = NULL;
+    assert_int_equal(ledger_policy_set(l, &admin, policy, &out, &lerr), 0);
+    json_decref(policy);
+    json_decref(out);
+    json_t *first = lease_on(l, "svc", &lerr);   /* the host's map is made here */
+    assert_non_null(first);
+    json_t *second = lease_on(l, "svc", &lerr);
+    assert_non_null(second);
+    int64_t id = store_row_int(second, "id", 0);
+    char text[160];
+    snprintf(text, sizeof text, "{\"object_kind\":\"leases\",\"object_id\":\"%lld\"}", (long long)id);
+    json_t *query = body(text), *events = NULL;
+    assert_int_equal(ledger_list(l, STORE_EVENTS, query, &events, &lerr), 0);
+    json_decref(query);
+    json_t *items = json_object_get(events, "items");
+    assert_int_equal(json_array_size(items), 1);
+    json_t *event = json_array_get(items, 0);
+    assert_string_equal(store_row_text(event, "kind"), "lease.created");
+    assert_true(json_equal(json_object_get(event, "after"), second));
+    json_decref(events);
+    /* the same key twice: one lease */
+    json_t *b = body("{\"service\":\"keyed\",\"host\":\"busy\",\"ttl\":3600}"), *k1 = NULL, *k2 = NULL;
+    bool replayed = false;
+    assert_int_equal(ledger_lease_create(l, &admin, b, "key-1", &k1, &replayed, &lerr), 0);
+    assert_false(replayed);
+    assert_int_equal(ledger_lease_create(l, &admin, b, "key-1", &k2, &replayed, &lerr), 0);
+    assert_true(replayed);
+    assert_int_equal(store_row_int(k1, "id", 0), store_row_int(k2, "id", 1));
+    json_decref(b);
+    /* the last free port taken behind the server's back (its change removed): the database refuses
+     * what the map offers, the walk goes on and finds the range full */
+    int used[3] = { (int)store_row_int(first, "port", 0), (int)store_row_int(second, "port", 0),
+                    (int)store_row_int(k1, "port", 0) };
+    int free_port = 0;
+    for (int p = 41000; p <= 41003 && !free_port; p++)
+        if (p != used[0] && p != used[1] && p != used[2])
+            free_port = p;
+    char sql[1000];
+    snprintf(sql, sizeof sql, "psql -q -X '%s' -c \"INSERT INTO leases (service, host, proto, port, expires_at,"
+             " state, version, created) VALUES ('rogue', 'busy', 'tcp', %d, 99999999999, 'active', 1, 0)\""
+             " -c \"DELETE FROM claim_changes WHERE origin IS NULL\" >/dev/null 2>&1", url, free_port);
+    assert_int_equal(system(sql), 0);
+    json_t *none = lease_on(l, "late", &lerr);
+    assert_null(none);
+    assert_string_equal(lerr.code, "range-exhausted");
+    ledger_error_clear(&lerr);
+    json_decref(first);
+    json_decref(second);
+    json_decref(k1);
+    json_decref(k2);
+}
+
 /* Two servers on one PostgreSQL database (two ledgers here; SQLite has one server per file):
  * leases taken through both at once never share a port; a port one releases, the other
  * learns (claim_changes) and hands out again; a policy set through one applies in the other;
@@ -986,6 +1050,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(lists_beyond_the_statement_cache_stay_right, setup, teardown),
         cmocka_unit_test_setup_teardown(concurrent_leases_are_all_kept, setup, teardown),
         cmocka_unit_test_setup_teardown(two_servers_on_one_database_share_no_port, setup, teardown),
+        cmocka_unit_test_setup_teardown(shared_lease_batches_decide_in_the_database, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

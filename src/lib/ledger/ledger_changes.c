@@ -1,7 +1,8 @@
 /* ledger_changes.c — several servers on one database (PostgreSQL): what the other servers
  * changed reaches this one's in-memory port maps and policy at the start of each of its write
  * transactions (under the writers' lock, so nothing changes while it decides). The store
- * lists the (host, proto, ports) whose claims changed; their ports are read again. */
+ * lists the (host, proto, ports) whose claims changed; their ports are read again, except a
+ * lease taken, which is marked as it is. */
 #include <string.h>
 
 #include "ledger/ledger_internal.h"
@@ -28,7 +29,17 @@ int ledger_changes_apply(struct ledger *ledger, struct ledger_txn *txn, struct l
             policy_changed = true;
             continue;
         }
-        if (r == 0 && !gap)
+        if (r == 0 && !gap && json_is_true(json_object_get(change, "taken"))) {
+            /* a lease taken: marked as it is, without reading the claims again */
+            struct port_map *map = ledger_port_map(ledger, store_row_text(change, "host"), proto);
+            unsigned port = (unsigned)store_row_int(change, "lo", 0);
+            if (!map)
+                r = ledger_fail(lerr, LEDGER_INTERNAL, "out-of-memory", "", "out of memory");
+            else if (port >= 1 && port <= 65535) {
+                port_set_add(&map->taken, (uint16_t)port);
+                port_set_add(&map->leased, (uint16_t)port);
+            }
+        } else if (r == 0 && !gap)
             r = ledger_port_map_refresh(ledger, txn, store_row_text(change, "host"), proto,
                                         (unsigned)store_row_int(change, "lo", 1), (unsigned)store_row_int(change, "hi", 1),
                                         lerr);

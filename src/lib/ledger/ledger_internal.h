@@ -123,8 +123,10 @@ const char *ledger_policy_refuses(const struct ledger_policy *policy, unsigned p
  * assigned by IANA to another service than service (NULL: any): the IANA name; else NULL. */
 const char *ledger_iana_refuses(const struct ledger *ledger, unsigned port, const char *proto, const char *service);
 
-/* Port maps (under write_lock). */
+/* Port maps (under write_lock). ledger_port_map makes the host's map when it has none;
+ * ledger_port_map_existing answers NULL then. */
 struct port_map *ledger_port_map(struct ledger *ledger, const char *host, const char *proto);
+struct port_map *ledger_port_map_existing(struct ledger *ledger, const char *host, const char *proto);
 int ledger_port_maps_rebuild(struct ledger *ledger, struct ledger_txn *txn, struct ledger_error *lerr);
 /* Recompute ports [lo, hi] of host/proto from the store (after a claim was given up). */
 int ledger_port_map_refresh(struct ledger *ledger, struct ledger_txn *txn, const char *host,
@@ -168,5 +170,43 @@ int ledger_load_hosts(struct ledger_txn *txn, const json_t *names, const char *f
 int ledger_group_hosts(struct ledger_txn *txn, const char *group, const char *field, json_t **names,
                        struct ledger_error *lerr);
 int ledger_host_in_group(struct ledger_txn *txn, const char *host, json_t **group, struct ledger_error *lerr);
+
+/* ---- leases (ledger_leases.c, ledger_lease_shared.c) ---- */
+
+/* One POST /leases waiting in the batch queue; r and out (or lerr) once done. */
+struct lease_job {
+    struct ledger *ledger;
+    const struct ledger_actor *actor;
+    const json_t *body;
+    const char *idempotency_key;
+    json_t *out;
+    bool replayed, done, taken;
+    int r;
+    struct ledger_error *lerr;
+    struct lease_job *next;
+};
+#define LEASE_BATCH_MAX 64u
+
+/* What a lease body asks for, the policy's defaults filled in. */
+struct lease_params {
+    const char *service, *host, *proto;
+    int64_t ttl;
+    unsigned lo, hi;
+};
+void ledger_lease_params(const struct ledger *ledger, const json_t *body, struct lease_params *params);
+/* The leases row of a new lease (no id yet). */
+json_t *ledger_lease_row(const struct lease_params *params, unsigned port, const char *idempotency_key,
+                         const json_t *holder, const struct ledger_actor *actor, int64_t now);
+/* The walk of suggest over [lo, hi] from the service name's start: the first port from step
+ * *k on that neither the map nor the policy refuses (*k moves past it); false when none is left. */
+bool ledger_lease_walk(const struct ledger *ledger, const struct port_map *map, const struct lease_params *params,
+                       unsigned *k, unsigned *port);
+/* The jobs of a batch granted in one lease transaction of a backend with lease_insert_batch
+ * (ledger_lease_shared.c), done with r = 0 and out; the others (a fixed port, a host without
+ * a map, an Idempotency-Key seen before, a range the map finds full, any failure) are put in
+ * rest, untouched, for the write transaction; their count is returned. *committed: a commit
+ * was made, to be made durable (ledger_txn_durable) before the answers go. */
+size_t ledger_lease_batch_shared(struct ledger *ledger, struct lease_job **batch, size_t n, struct lease_job **rest,
+                                 bool *committed);
 
 #endif

@@ -66,27 +66,63 @@ static bool idempotency_key_valid(const char *key)
     return true;
 }
 
-/* A free port of [lo, hi] on host for service: walk from the name's start, skip what policy
- * and the map refuse, confirm in the store. */
-static int pick_lease_port(struct ledger_txn *txn, const json_t *host_row, const char *proto, const char *service,
-                           unsigned lo, unsigned hi, unsigned *port, struct ledger_error *lerr)
+bool ledger_lease_walk(const struct ledger *ledger, const struct port_map *map, const struct lease_params *params,
+                       unsigned *k, unsigned *port)
+{
+    unsigned size = params->hi - params->lo + 1;
+    struct local_port_range avoid = { (uint16_t)ledger->policy.ephemeral_lo, (uint16_t)ledger->policy.ephemeral_hi };
+    unsigned start = suggest_start_port(params->service, (uint16_t)params->lo, (uint16_t)params->hi,
+                                        ledger->policy.ephemeral_lo ? &avoid : NULL);
+    for (; *k < size; (*k)++) {
+        unsigned p = params->lo + (start - params->lo + *k) % size;
+        if (port_set_has(&map->taken, (uint16_t)p) || ledger_policy_refuses(&ledger->policy, p) ||
+            ledger_iana_refuses(ledger, p, params->proto, params->service))
+            continue;
+        (*k)++;
+        *port = p;
+        return true;
+    }
+    return false;
+}
+
+void ledger_lease_params(const struct ledger *ledger, const json_t *body, struct lease_params *params)
+{
+    params->service = store_row_text(body, "service");
+    params->host = store_row_text(body, "host");
+    params->proto = store_row_text(body, "proto") ? store_row_text(body, "proto") : "tcp";
+    params->ttl = store_row_int(body, "ttl", ledger->policy.lease_ttl_default);
+    params->lo = ledger->policy.lease_lo;
+    params->hi = ledger->policy.lease_hi;
+    bool is_auto;
+    if (json_object_get(body, "range"))
+        ledger_port_value(json_object_get(body, "range"), false, &params->lo, &params->hi, &is_auto);
+}
+
+json_t *ledger_lease_row(const struct lease_params *params, unsigned port, const char *idempotency_key,
+                         const json_t *holder, const struct ledger_actor *actor, int64_t now)
+{
+    return json_pack("{s:s, s:s, s:s, s:i, s:I, s:s?, s:s, s:O?, s:s, s:i, s:I, s:I}", "service", params->service,
+                     "host", params->host, "proto", params->proto, "port", (int)port, "expires_at",
+                     (json_int_t)(now + params->ttl), "idempotency_key", idempotency_key, "state", "active", "holder",
+                     holder, "requested_by", actor->name, "version", 1, "created", (json_int_t)now, "updated",
+                     (json_int_t)now);
+}
+
+/* A free port of the range on host: the walk over the in-memory map, each candidate confirmed
+ * in the store. */
+static int pick_lease_port(struct ledger_txn *txn, const json_t *host_row, const struct lease_params *params,
+                           unsigned *port, struct ledger_error *lerr)
 {
     struct ledger *ledger = txn->ledger;
-    const char *host = store_row_text(host_row, "name");
-    struct port_map *map = ledger_port_map(ledger, host, proto);
+    struct port_map *map = ledger_port_map(ledger, params->host, params->proto);
     if (!map)
         return ledger_fail(lerr, LEDGER_INTERNAL, "out-of-memory", "", "out of memory");
-    unsigned size = hi - lo + 1;
-    struct local_port_range avoid = { (uint16_t)ledger->policy.ephemeral_lo, (uint16_t)ledger->policy.ephemeral_hi };
-    unsigned start = suggest_start_port(service, (uint16_t)lo, (uint16_t)hi, ledger->policy.ephemeral_lo ? &avoid : NULL);
-    for (unsigned k = 0; k < size; k++) {
-        unsigned p = lo + (start - lo + k) % size;
-        if (port_set_has(&map->taken, (uint16_t)p) || ledger_policy_refuses(&ledger->policy, p) ||
-            ledger_iana_refuses(ledger, p, proto, service))
-            continue;
+    unsigned k = 0, p;
+    while (ledger_lease_walk(ledger, map, params, &k, &p)) {
         json_t *conflict = NULL;
         const char *what;
-        if (ledger_find_conflict(txn, host, host_row, proto, p, p, NULL, "any", &conflict, &what, lerr) < 0)
+        if (ledger_find_conflict(txn, params->host, host_row, params->proto, p, p, NULL, "any", &conflict, &what,
+                                 lerr) < 0)
             return -1;
         if (!conflict) {
             *port = p;
@@ -96,8 +132,8 @@ static int pick_lease_port(struct ledger_txn *txn, const json_t *host_row, const
         port_set_add(&map->taken, (uint16_t)p);
         json_decref(conflict);
     }
-    return ledger_fail(lerr, LEDGER_CONFLICT, "range-exhausted", "range", "no free port in %u-%u on %s/%s", lo, hi,
-                       host, proto);
+    return ledger_fail(lerr, LEDGER_CONFLICT, "range-exhausted", "range", "no free port in %u-%u on %s/%s", params->lo,
+                       params->hi, params->host, params->proto);
 }
 
 /* One lease of a batch, inside the batch's write transaction. Every refusal (400, 409, 422)
@@ -109,13 +145,11 @@ static int lease_in_txn(struct ledger_txn *txn_ptr, const struct ledger_actor *a
 {
     struct ledger_txn txn = *txn_ptr;
     struct ledger *ledger = txn.ledger;
-    const char *service = store_row_text(body, "service"), *host = store_row_text(body, "host");
-    const char *proto = store_row_text(body, "proto") ? store_row_text(body, "proto") : "tcp";
-    int64_t ttl = store_row_int(body, "ttl", ledger->policy.lease_ttl_default);
-    unsigned lo = ledger->policy.lease_lo, hi = ledger->policy.lease_hi, port = 0;
-    bool is_auto;
-    if (json_object_get(body, "range"))
-        ledger_port_value(json_object_get(body, "range"), false, &lo, &hi, &is_auto);
+    struct lease_params params;
+    ledger_lease_params(ledger, body, &params);
+    const char *service = params.service, *host = params.host, *proto = params.proto;
+    int64_t ttl = params.ttl;
+    unsigned port = 0;
     json_t *host_row = NULL, *row = NULL;
     int r = 0;
     if (ttl > ledger->policy.lease_ttl_max)
@@ -160,15 +194,11 @@ static int lease_in_txn(struct ledger_txn *txn_ptr, const struct ledger_actor *a
             lerr->conflict = conflict;
         }
     } else if (r == 0) {
-        r = pick_lease_port(&txn, host_row, proto, service, lo, hi, &port, lerr);
+        r = pick_lease_port(&txn, host_row, &params, &port, lerr);
     }
     int64_t now = ledger_now(ledger), id = 0;
     if (r == 0) {
-        row = json_pack("{s:s, s:s, s:s, s:i, s:I, s:s?, s:s, s:O?, s:s, s:i, s:I, s:I}", "service", service, "host",
-                        host, "proto", proto, "port", (int)port, "expires_at", (json_int_t)(now + ttl),
-                        "idempotency_key", idempotency_key, "state", "active", "holder", json_object_get(body, "holder"),
-                        "requested_by", actor->name, "version", 1, "created", (json_int_t)now, "updated",
-                        (json_int_t)now);
+        row = ledger_lease_row(&params, port, idempotency_key, json_object_get(body, "holder"), actor, now);
         struct pr_error err;
         pr_error_clear(&err);
         if (ledger->backend->insert(txn.conn, STORE_LEASES, row, &id, &err) < 0) {
@@ -199,20 +229,6 @@ static int lease_in_txn(struct ledger_txn *txn_ptr, const struct ledger_actor *a
  * this one syncs: the store's group sync covers both), waits until the commit is durable and
  * only then wakes the requests of its batch with their results. One queue per process: a
  * leader takes only the requests of its own ledger (tests open several). */
-#define LEASE_BATCH_MAX 64u
-
-struct lease_job {
-    struct ledger *ledger;
-    const struct ledger_actor *actor;
-    const json_t *body;
-    const char *idempotency_key;
-    json_t *out;
-    bool replayed, done, taken;
-    int r;
-    struct ledger_error *lerr;
-    struct lease_job *next;
-};
-
 static pthread_mutex_t lease_queue_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t lease_queue_cond = PTHREAD_COND_INITIALIZER;
 static struct lease_job *lease_queue_head;
@@ -236,15 +252,24 @@ static size_t lease_batch_take(struct ledger *ledger, struct lease_job **batch)
     return n;
 }
 
-/* The leader's work; called without lease_queue_lock, which it takes to hand over. */
-static void lease_batch_run(struct ledger *ledger, struct lease_job **batch, size_t n)
+/* The leader's work; called without lease_queue_lock, which it takes to hand over. A backend
+ * with lease batches of its own (PostgreSQL) grants what it can there first, beside other
+ * servers' batches; the rest runs in one write transaction, alone. */
+static void lease_batch_run(struct ledger *ledger, struct lease_job **all, size_t all_n)
 {
-    struct ledger_txn txn;
+    struct lease_job *rest[LEASE_BATCH_MAX], **batch = all;
+    size_t n = all_n;
+    bool shared_committed = false;
+    if (ledger->backend->lease_insert_batch) {
+        n = ledger_lease_batch_shared(ledger, all, all_n, rest, &shared_committed);
+        batch = rest;
+    }
+    struct ledger_txn txn = { .ledger = ledger };
     struct ledger_error begin_err = { 0 };
-    int batch_r = ledger_txn_begin(ledger, true, &txn, &begin_err);
-    bool began = batch_r == 0;
+    int batch_r = n ? ledger_txn_begin(ledger, true, &txn, &begin_err) : 0;
+    bool began = n && batch_r == 0;
     unsigned reclaimed;
-    if (batch_r == 0)
+    if (began)
         batch_r = reclaim(&txn, LEASE_RECLAIM_BATCH, &reclaimed, &begin_err);
     for (size_t i = 0; batch_r == 0 && i < n; i++) {
         struct lease_job *job = batch[i];
@@ -271,29 +296,36 @@ static void lease_batch_run(struct ledger *ledger, struct lease_job **batch, siz
         ledger->backend->release(ledger->store, txn.conn);
         pthread_mutex_unlock(&ledger->write_lock);
     }
-    /* the next leader may begin while this batch's commit reaches the disk */
+    /* the next leader may begin while this batch's commits reach the disk */
     pthread_mutex_lock(&lease_queue_lock);
     lease_leader_active = false;
     pthread_cond_broadcast(&lease_queue_cond);
     pthread_mutex_unlock(&lease_queue_lock);
-    if (batch_r == 0)
-        batch_r = ledger_txn_durable(&txn, committed, 0, &begin_err);
-    for (size_t i = 0; i < n; i++) {
-        struct lease_job *job = batch[i];
-        if (batch_r != 0) {
+    /* one sync covers both commits (the later one's number) */
+    struct ledger_error sync_err = { 0 };
+    int sync_r = ledger_txn_durable(&txn, committed || shared_committed, 0, &sync_err);
+    for (size_t i = 0; i < all_n; i++) {
+        struct lease_job *job = all[i];
+        bool slow = false;
+        for (size_t j = 0; j < n && !slow; j++)
+            slow = batch[j] == job;
+        const struct ledger_error *failed = slow && batch_r != 0 ? &begin_err
+                                            : job->r == 0 && sync_r != 0 ? &sync_err : NULL;
+        if (failed) {
             json_decref(job->out);
             job->out = NULL;
             job->replayed = false;
             ledger_error_clear(job->lerr);
-            *job->lerr = begin_err;
-            json_incref(begin_err.conflict);
+            *job->lerr = *failed;
+            json_incref(failed->conflict);
             job->r = -1;
         }
     }
     ledger_error_clear(&begin_err);
+    ledger_error_clear(&sync_err);
     pthread_mutex_lock(&lease_queue_lock);
-    for (size_t i = 0; i < n; i++)
-        batch[i]->done = true;
+    for (size_t i = 0; i < all_n; i++)
+        all[i]->done = true;
     pthread_cond_broadcast(&lease_queue_cond);
     pthread_mutex_unlock(&lease_queue_lock);
 }

@@ -67,12 +67,20 @@ int ledger_find_conflict(struct ledger_txn *txn, const char *host, const json_t 
 
 /* ---- port maps ---- */
 
-struct port_map *ledger_port_map(struct ledger *ledger, const char *host, const char *proto)
+struct port_map *ledger_port_map_existing(struct ledger *ledger, const char *host, const char *proto)
 {
     /* a linear search: fine for hundreds of hosts; a hash table when thousands come */
     for (size_t i = 0; i < ledger->map_count; i++)
         if (strcmp(ledger->maps[i].host, host) == 0 && strcmp(ledger->maps[i].proto, proto) == 0)
             return &ledger->maps[i];
+    return NULL;
+}
+
+struct port_map *ledger_port_map(struct ledger *ledger, const char *host, const char *proto)
+{
+    struct port_map *existing = ledger_port_map_existing(ledger, host, proto);
+    if (existing)
+        return existing;
     if (ledger->map_count == ledger->map_capacity) {
         size_t capacity = ledger->map_capacity ? ledger->map_capacity * 2 : 8;
         struct port_map *maps = realloc(ledger->maps, capacity * sizeof *maps);

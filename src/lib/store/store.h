@@ -42,7 +42,7 @@ struct store_table {
 
 /* The schema version every backend's migrations bring a database to (each backend checks at
  * compile time that it has that many migrations). */
-#define STORE_SCHEMA_VERSION 4
+#define STORE_SCHEMA_VERSION 5
 
 /* The schema shared by every backend (store_schema.c). */
 extern const struct store_table store_tables[STORE_KIND_COUNT];
@@ -54,6 +54,17 @@ struct store_filter {
 };
 
 #define STORE_LIST_MAX 1000u
+
+/* One lease of a batch for lease_insert_batch. */
+struct store_lease_insert {
+    json_t *row;                  /* the leases table's columns; "id" is set when inserted */
+    const char *actor;            /* its "lease.created" event's actor and request_id */
+    const char *request_id;
+    /* 0 inserted (with its event); -EADDRINUSE the port is claimed (the database refused it);
+     * -EBUSY another transaction holds the port, not yet committed; -EEXIST its
+     * idempotency_key has a lease already; -ENOENT its host does not exist */
+    int result;
+};
 
 struct store;        /* one database */
 struct store_conn;   /* one connection, used by one thread at a time */
@@ -120,9 +131,20 @@ struct store_backend {
     /* Several servers on one database (NULL when one server has it alone, as SQLite): the
      * claims other servers changed since *seq, read right after a write transaction began
      * (under the writers' lock, so in commit order); *changes an array of {host, proto, lo,
-     * hi} (proto "policy": the policy changed), *seq advanced. *seq < 0: only set *seq to now.
+     * hi, taken} (proto "policy": the policy changed; taken: a lease was taken, nothing else
+     * changed), *seq advanced. *seq < 0: only set *seq to now.
      * *gap: changes were pruned before they were read (rebuild every map). */
     int (*claim_changes)(struct store_conn *conn, int64_t *seq, json_t **changes, bool *gap, struct pr_error *err);
+    /* Lease batches that run beside those of other servers on the database (NULL: the backend
+     * has none, every lease runs in a write transaction). begin_leases: a transaction for
+     * lease_insert_batch only, beside other lease transactions but never beside a write
+     * transaction (which waits for it and which it waits for); commit as any. The database
+     * itself refuses a port claimed twice, so nothing read before is relied on.
+     * lease_insert_batch: every item inserted with its event in one round trip, each on its
+     * own (a refused one changes nothing), item->result telling which. */
+    int (*begin_leases)(struct store_conn *conn, struct pr_error *err);
+    int (*lease_insert_batch)(struct store_conn *conn, struct store_lease_insert *items, size_t count, int64_t now,
+                              struct pr_error *err);
 };
 
 /* The backend for url's scheme and, in *location, what follows "scheme:"; NULL when unknown. */

@@ -29,6 +29,9 @@
 #define PG_PARAMS_MAX 24
 #define PG_BEGIN_ATTEMPTS 5          /* serialisation failures and deadlocks retried at begin */
 #define PG_CHANGES_KEEP 100000       /* claim_changes rows kept (older ones pruned) */
+/* the window of claim_changes' seq read at once (the rest at the next transaction) */
+#define PG_CHANGES_READ "4096"
+#define PG_CHANGES_READ_N 4096
 
 /* libpq's functions (types from libpq-fe.h, see util/dl_symbols.h). */
 static struct {
@@ -529,19 +532,15 @@ static void pg_release(struct store *store, struct store_conn *conn)
 
 /* ---- transactions ---- */
 
-static int pg_begin(struct store_conn *conn, bool write, struct pr_error *err)
+/* BEGIN (sql: with what follows it), made again on a dead connection first: nothing was done
+ * yet. write: a commit of it is numbered for pg_sync. */
+static int pg_begin_with(struct store_conn *conn, const char *sql, bool write, struct pr_error *err)
 {
-    /* write: every writer of every instance takes the same transaction lock first (one
-     * round trip with BEGIN), so a write transaction's checks hold until its COMMIT;
-     * synchronous_commit off lets the lock go at COMMIT without waiting for the disk (pg_sync
-     * waits for it, after). A dead connection is made again first: nothing was done yet. */
-    static const char write_begin[] = "BEGIN; SET LOCAL synchronous_commit = off;"
-                                      " SELECT pg_advisory_xact_lock(" PG_LOCK_WRITER ")";
     int r = 0;
     for (int attempt = 0; attempt < PG_BEGIN_ATTEMPTS; attempt++) {
         r = conn_ensure(conn, err);
         if (r == 0)
-            r = pg_exec(conn->db, write ? write_begin : "BEGIN", err, "begin");
+            r = pg_exec(conn->db, sql, err, "begin");
         if (r == 0) {
             conn->write = write;
             if (write)
@@ -557,6 +556,27 @@ static int pg_begin(struct store_conn *conn, bool write, struct pr_error *err)
             break;   /* a connection broken while idle gets one more try, made again */
     }
     return r;
+}
+
+static int pg_begin(struct store_conn *conn, bool write, struct pr_error *err)
+{
+    /* write: every writer of every instance takes the same transaction lock first (one
+     * round trip with BEGIN), so a write transaction's checks hold until its COMMIT;
+     * synchronous_commit off lets the lock go at COMMIT without waiting for the disk (pg_sync
+     * waits for it, after). */
+    static const char write_begin[] = "BEGIN; SET LOCAL synchronous_commit = off;"
+                                      " SELECT pg_advisory_xact_lock(" PG_LOCK_WRITER ")";
+    return pg_begin_with(conn, write ? write_begin : "BEGIN", write, err);
+}
+
+/* A lease batch takes the writers' lock shared: lease batches of every instance run side by
+ * side (the exclusion constraint decides between them), a write transaction (which takes it
+ * exclusive, and whose checks read before they write) runs alone. */
+static int pg_begin_leases(struct store_conn *conn, struct pr_error *err)
+{
+    static const char leases_begin[] = "BEGIN; SET LOCAL synchronous_commit = off;"
+                                       " SELECT pg_advisory_xact_lock_shared(" PG_LOCK_WRITER ")";
+    return pg_begin_with(conn, leases_begin, true, err);
 }
 
 static int pg_commit(struct store_conn *conn, struct pr_error *err)
@@ -930,25 +950,83 @@ static int pg_claim_changes(struct store_conn *conn, int64_t *seq, json_t **chan
     }
     param_int(&p, *seq);
     param_text(&p, conn->store->origin);
-    int r = pg_run(conn, "SELECT seq, host, proto, lo, hi, origin IS NOT DISTINCT FROM $2,"
-                         " (SELECT min(seq) FROM claim_changes) FROM claim_changes WHERE seq > $1 ORDER BY seq",
+    /* a window of seq (both bounds: the generic plan of the prepared statement then walks
+     * the primary key; "seq > $1" alone, estimated a third of the table, scanned all of it),
+     * joined to the table's first and last seq so that one row comes back even when the
+     * window is empty (the next read starts after it when later changes exist) */
+    int r = pg_run(conn, "SELECT c.seq, c.host, c.proto, c.lo, c.hi, c.origin IS NOT DISTINCT FROM $2, m.first,"
+                         " c.lease_taken, m.last FROM (SELECT min(seq) AS first, max(seq) AS last FROM claim_changes) m"
+                         " LEFT JOIN claim_changes c ON c.seq > $1 AND c.seq <= $1 + " PG_CHANGES_READ
+                         " ORDER BY c.seq",
                    p.count, p.values, &res, err, "claim_changes");
     params_free(&p);
     if (r < 0)
         return r;
     *changes = json_array();
+    int64_t from = *seq;
     for (int i = 0; i < pq.ntuples(res); i++) {
-        int64_t s = strtoll(pq.getvalue(res, i, 0), NULL, 10);
-        if (i == 0 && strtoll(pq.getvalue(res, i, 6), NULL, 10) > *seq + 1 && *seq > 0)
+        if (i == 0 && !pq.getisnull(res, i, 6) && strtoll(pq.getvalue(res, i, 6), NULL, 10) > from + 1 && from > 0)
             *gap = true;
+        if (pq.getisnull(res, i, 0)) {   /* nothing in the window */
+            if (!pq.getisnull(res, i, 8) && strtoll(pq.getvalue(res, i, 8), NULL, 10) > from + PG_CHANGES_READ_N)
+                *seq = from + PG_CHANGES_READ_N;
+            continue;
+        }
+        int64_t s = strtoll(pq.getvalue(res, i, 0), NULL, 10);
         if (s > *seq)
             *seq = s;
         if (strcmp(pq.getvalue(res, i, 5), "t") == 0)
             continue;
-        json_array_append_new(*changes, json_pack("{s:s, s:s, s:I, s:I}", "host", pq.getvalue(res, i, 1), "proto",
+        json_array_append_new(*changes, json_pack("{s:s, s:s, s:I, s:I, s:b}", "host", pq.getvalue(res, i, 1), "proto",
                                                   pq.getvalue(res, i, 2), "lo",
                                                   (json_int_t)strtoll(pq.getvalue(res, i, 3), NULL, 10), "hi",
-                                                  (json_int_t)strtoll(pq.getvalue(res, i, 4), NULL, 10)));
+                                                  (json_int_t)strtoll(pq.getvalue(res, i, 4), NULL, 10), "taken",
+                                                  strcmp(pq.getvalue(res, i, 7), "t") == 0));
+    }
+    pq.clear(res);
+    return 0;
+}
+
+/* Every item in one call of portreg_lease_batch (migration 5): one round trip for the batch. */
+static int pg_lease_insert_batch(struct store_conn *conn, struct store_lease_insert *items, size_t count, int64_t now,
+                                 struct pr_error *err)
+{
+    json_t *batch = json_array();
+    for (size_t i = 0; i < count; i++)
+        json_array_append_new(batch, json_pack("{s:O, s:s?, s:s?}", "row", items[i].row, "actor", items[i].actor,
+                                               "request_id", items[i].request_id));
+    char *text = json_dumps(batch, JSON_COMPACT);
+    json_decref(batch);
+    if (!text)
+        return pr_error_set(err, -ENOMEM, "out of memory");
+    struct pg_params p = { 0 };
+    param_text(&p, text);
+    param_int(&p, now);
+    PGresult *res = NULL;
+    int r = pg_run(conn, "SELECT item, lease_id, status FROM portreg_lease_batch($1::json, $2)", p.count, p.values,
+                   &res, err, "leases");
+    params_free(&p);
+    free(text);
+    if (r < 0)
+        return r;
+    int answered = pq.ntuples(res);
+    if (answered < 0 || (size_t)answered != count) {
+        pq.clear(res);
+        return pr_error_set(err, -EPROTO, "leases: portreg_lease_batch answered %d rows for %zu", answered, count);
+    }
+    for (int i = 0; i < pq.ntuples(res); i++) {
+        long item = strtol(pq.getvalue(res, i, 0), NULL, 10);
+        if (item < 1 || (size_t)item > count)
+            continue;
+        struct store_lease_insert *it = &items[item - 1];
+        const char *status = pq.getvalue(res, i, 2);
+        it->result = strcmp(status, "ok") == 0             ? 0
+                     : strcmp(status, "taken") == 0        ? -EADDRINUSE
+                     : strcmp(status, "busy") == 0         ? -EBUSY
+                     : strcmp(status, "key-exists") == 0   ? -EEXIST
+                                                           : -ENOENT;
+        if (it->result == 0)
+            json_object_set_new(it->row, "id", json_integer((json_int_t)strtoll(pq.getvalue(res, i, 1), NULL, 10)));
     }
     pq.clear(res);
     return 0;
@@ -979,4 +1057,6 @@ const struct store_backend store_backend_postgres = {
     .ping = pg_ping,
     .count_by = pg_count_by,
     .claim_changes = pg_claim_changes,
+    .begin_leases = pg_begin_leases,
+    .lease_insert_batch = pg_lease_insert_batch,
 };

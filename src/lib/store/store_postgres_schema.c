@@ -1,5 +1,5 @@
 /* store_postgres_schema.c — the PostgreSQL backend's migrations: the same tables, columns and
- * version numbers (1..3) as store_sqlite.c, in PostgreSQL's SQL (JSON columns stay text), plus
+ * version numbers (1..5) as store_sqlite.c, in PostgreSQL's SQL (JSON columns stay text), plus
  * what only a shared server needs (in 1, as no PostgreSQL database predates it): port_claims
  * with the exclusion constraint that makes PostgreSQL itself refuse a double claim,
  * claim_changes (what other instances read to refresh their port maps) and portreg_sync (the
@@ -157,6 +157,109 @@ static const char *const postgres_migrations[] = {
     "CREATE TABLE scans (id bigserial PRIMARY KEY, host text NOT NULL UNIQUE, time bigint NOT NULL,"
     "  scanner text, addresses text, open text NOT NULL, filtered text NOT NULL, version bigint NOT NULL,"
     "  created bigint, updated bigint);",
+    /* 5: lease batches in one round trip (store_postgres.c's lease_insert_batch). p_batch is a
+     * JSON array of {row, actor, request_id}: row the lease's columns as the server dumped
+     * them; the event's "after" is that same text with the new id added last, byte for byte
+     * what the one-by-one path stores. First every lease at once (one INSERT, one
+     * subtransaction); when anything refuses that, one by one, each in its own subtransaction
+     * (an exception block), so one the exclusion constraint of port_claims refuses (23P01:
+     * 'taken') or whose idempotency key exists (23505) changes nothing and the others go on.
+     * Hosts are locked FOR KEY SHARE: not deleted under their leases. A port another
+     * server's batch holds uncommitted is waited for 5 ms at most (lock_timeout: 'busy', the
+     * walk goes on), so two batches that each want the other's port never wait for the
+     * deadlock detector (1 s). A new lease's claims and change are written per statement
+     * (a transition table) instead of per row; lease_taken marks such a change: other
+     * servers mark it in their maps without reading the claims again. */
+    "ALTER TABLE claim_changes ADD COLUMN lease_taken boolean NOT NULL DEFAULT false; "
+    "CREATE OR REPLACE FUNCTION portreg_claims_of_lease() RETURNS trigger LANGUAGE plpgsql AS $$ "
+    "BEGIN "
+    "  IF OLD.state IS NOT DISTINCT FROM NEW.state AND OLD.port = NEW.port AND OLD.expires_at = NEW.expires_at "
+    "  THEN RETURN NULL; END IF; "
+    "  DELETE FROM port_claims WHERE claim_kind = 'l' AND claim_id = OLD.id; "
+    "  IF NEW.state = 'active' THEN "
+    "    INSERT INTO port_claims SELECT 'l', NEW.id, NEW.host, NEW.proto, int4range(NEW.port::int, NEW.port::int, '[]'), "
+    "      s, int8range(coalesce(NEW.created, 0), greatest(NEW.expires_at, coalesce(NEW.created, 0) + 1)), "
+    "      'lease ' || NEW.id FROM unnest(ARRAY['0.0.0.0/0'::inet, '::/0'::inet]) s; "
+    "  END IF; "
+    "  IF OLD.state = 'active' AND NEW.state <> 'active' THEN "
+    "    INSERT INTO claim_changes (origin, host, proto, lo, hi) VALUES "
+    "      (current_setting('portreg.origin', true), NEW.host, NEW.proto, NEW.port, NEW.port); "
+    "  END IF; "
+    "  RETURN NULL; "
+    "END $$; "
+    "DROP TRIGGER leases_claims ON leases; "
+    "CREATE TRIGGER leases_claims AFTER UPDATE ON leases FOR EACH ROW EXECUTE FUNCTION portreg_claims_of_lease(); "
+    "CREATE FUNCTION portreg_claims_of_new_leases() RETURNS trigger LANGUAGE plpgsql AS $$ "
+    "BEGIN "
+    "  INSERT INTO port_claims SELECT 'l', n.id, n.host, n.proto, int4range(n.port::int, n.port::int, '[]'), "
+    "    s, int8range(coalesce(n.created, 0), greatest(n.expires_at, coalesce(n.created, 0) + 1)), 'lease ' || n.id "
+    "    FROM new_leases n, unnest(ARRAY['0.0.0.0/0'::inet, '::/0'::inet]) s WHERE n.state = 'active'; "
+    "  INSERT INTO claim_changes (origin, host, proto, lo, hi, lease_taken) "
+    "    SELECT current_setting('portreg.origin', true), n.host, n.proto, n.port, n.port, n.state = 'active' "
+    "    FROM new_leases n; "
+    "  RETURN NULL; "
+    "END $$; "
+    "CREATE TRIGGER leases_claims_new AFTER INSERT ON leases REFERENCING NEW TABLE AS new_leases "
+    "  FOR EACH STATEMENT EXECUTE FUNCTION portreg_claims_of_new_leases(); "
+    "CREATE FUNCTION portreg_lease_batch(p_batch json, p_now bigint) "
+    "  RETURNS TABLE (item integer, lease_id bigint, status text) LANGUAGE plpgsql AS $$ "
+    "DECLARE e record; l leases; k integer := 0; new_id bigint; wanted integer; locked integer; "
+    /* RETURN QUERY inside the block would keep its rows when the block fails: collected first */
+    "  ords integer[]; ids bigint[]; "
+    "BEGIN "
+    "  PERFORM set_config('lock_timeout', '5ms', true); "
+    "  BEGIN "
+    "    SELECT count(DISTINCT x.\"row\" ->> 'host') INTO wanted FROM json_to_recordset(p_batch) AS x(\"row\" json); "
+    "    SELECT count(*) INTO locked FROM (SELECT 1 FROM hosts WHERE name IN "
+    "      (SELECT x.\"row\" ->> 'host' FROM json_to_recordset(p_batch) AS x(\"row\" json)) FOR KEY SHARE) h; "
+    "    IF locked = wanted THEN "
+    "      WITH b AS (SELECT x.ord::integer AS ord, x.\"row\" AS r, x.actor, x.request_id, lp.* "
+    "                 FROM ROWS FROM (json_to_recordset(p_batch) AS (\"row\" json, actor text, request_id text)) "
+    "                   WITH ORDINALITY AS x(\"row\", actor, request_id, ord), "
+    "                      LATERAL json_populate_record(NULL::leases, x.\"row\") lp), "
+    "           ins AS (INSERT INTO leases (service, host, proto, port, expires_at, idempotency_key, state, holder, "
+    "                     requested_by, version, created, updated) "
+    "                   SELECT b.service, b.host, b.proto, b.port, b.expires_at, b.idempotency_key, b.state, b.holder, "
+    "                     b.requested_by, b.version, b.created, b.updated FROM b ORDER BY b.ord "
+    "                   RETURNING leases.id, leases.host, leases.proto, leases.port), "
+    "           matched AS (SELECT b.ord, b.r, b.actor, b.request_id, ins.id FROM ins "
+    "                       JOIN b ON b.host = ins.host AND b.proto = ins.proto AND b.port = ins.port), "
+    "           ev AS (INSERT INTO events (time, actor, request_id, kind, object_kind, object_id, before, after) "
+    "                  SELECT p_now, m.actor, m.request_id, 'lease.created', 'leases', m.id, NULL, "
+    "                    left(m.r::text, -1) || ',\"id\":' || m.id || '}' FROM matched m ORDER BY m.ord) "
+    "      SELECT array_agg(b.ord ORDER BY b.ord), array_agg(m.id ORDER BY b.ord) INTO ords, ids "
+    "        FROM b LEFT JOIN matched m ON m.ord = b.ord; "
+    "    END IF; "
+    "  EXCEPTION WHEN exclusion_violation OR unique_violation OR lock_not_available THEN "
+    "    ords := NULL;   /* one by one below */ "
+    "  END; "
+    "  IF ords IS NOT NULL THEN "
+    "    RETURN QUERY SELECT u.o, u.i, CASE WHEN u.i IS NULL THEN 'taken' ELSE 'ok' END FROM unnest(ords, ids) AS u(o, i); "
+    "    RETURN; "
+    "  END IF; "
+    "  FOR e IN SELECT * FROM json_to_recordset(p_batch) AS x(\"row\" json, actor text, request_id text) LOOP "
+    "    k := k + 1; item := k; lease_id := NULL; "
+    "    l := json_populate_record(NULL::leases, e.\"row\"); "
+    "    BEGIN "
+    "      PERFORM 1 FROM hosts WHERE name = l.host FOR KEY SHARE; "
+    "      IF NOT FOUND THEN status := 'unknown-host'; RETURN NEXT; CONTINUE; END IF; "
+    "      INSERT INTO leases (service, host, proto, port, expires_at, idempotency_key, state, holder, "
+    "          requested_by, version, created, updated) "
+    "        VALUES (l.service, l.host, l.proto, l.port, l.expires_at, l.idempotency_key, l.state, l.holder, "
+    "          l.requested_by, l.version, l.created, l.updated) "
+    "        RETURNING id INTO new_id; "
+    "      INSERT INTO events (time, actor, request_id, kind, object_kind, object_id, before, after) "
+    "        VALUES (p_now, e.actor, e.request_id, 'lease.created', 'leases', new_id, NULL, "
+    "          left(e.\"row\"::text, -1) || ',\"id\":' || new_id || '}'); "
+    "      lease_id := new_id; status := 'ok'; "
+    "    EXCEPTION "
+    "      WHEN exclusion_violation THEN status := 'taken'; "
+    "      WHEN unique_violation THEN status := 'key-exists'; "
+    "      WHEN lock_not_available THEN status := 'busy'; "
+    "    END; "
+    "    RETURN NEXT; "
+    "  END LOOP; "
+    "END $$;",
 };
 
 _Static_assert(sizeof postgres_migrations / sizeof postgres_migrations[0] == STORE_SCHEMA_VERSION,

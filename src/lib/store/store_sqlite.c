@@ -143,6 +143,8 @@ static const char *const sqlite_migrations[] = {
     "CREATE TABLE scans (id INTEGER PRIMARY KEY, host TEXT NOT NULL UNIQUE, time INTEGER NOT NULL,"
     "  scanner TEXT, addresses TEXT, open TEXT NOT NULL, filtered TEXT NOT NULL, version INTEGER NOT NULL,"
     "  created INTEGER, updated INTEGER);",
+    /* 5: PostgreSQL's lease batch function; nothing here (one server has its SQLite file alone) */
+    "",
 };
 #define SQLITE_MIGRATION_COUNT (sizeof sqlite_migrations / sizeof sqlite_migrations[0])
 _Static_assert(SQLITE_MIGRATION_COUNT == STORE_SCHEMA_VERSION, "a migration of store.h's schema version is missing");

@@ -17,6 +17,10 @@ static inline void port_set_add(struct port_set *set, uint16_t port)
 {
     set->bits[port >> 6] |= UINT64_C(1) << (port & 63);
 }
+static inline void port_set_remove(struct port_set *set, uint16_t port)
+{
+    set->bits[port >> 6] &= ~(UINT64_C(1) << (port & 63));
+}
 static inline bool port_set_has(const struct port_set *set, uint16_t port)
 {
     return (set->bits[port >> 6] >> (port & 63)) & 1u;

@@ -1,0 +1,186 @@
+/* ledger_lease_shared.c — lease batches beside other servers' (a backend with
+ * lease_insert_batch: PostgreSQL). The leader picks each lease's port from the in-memory map
+ * and sends the whole batch in one round trip; the database's exclusion constraint decides,
+ * so a port another server took meanwhile comes back refused, the map learns it and the next
+ * round picks again. No lock is held against other servers' batches: what the write
+ * transaction's reads decide (a fixed port's conflict, an Idempotency-Key's replay, an
+ * unknown host, a full range) is left to it. */
+#include <errno.h>
+#include <string.h>
+
+#include "ledger/ledger_internal.h"
+
+/* rounds of picking again after the database refused ports (other servers' leases) */
+#define LEASE_SHARED_ROUNDS 4
+
+/* A job the shared batch can take: an automatic port on a host whose map exists. */
+static bool shared_eligible(struct ledger *ledger, const struct lease_job *job, struct lease_params *params,
+                            struct port_map **map)
+{
+    if (json_object_get(job->body, "port"))
+        return false;
+    ledger_lease_params(ledger, job->body, params);
+    if (params->ttl > ledger->policy.lease_ttl_max)
+        return false;
+    *map = ledger_port_map_existing(ledger, params->host, params->proto);
+    return *map != NULL;
+}
+
+struct shared_lease {
+    struct lease_job *job;
+    struct lease_params params;
+    struct port_map *map;
+    unsigned walked;      /* how far its walk went */
+    unsigned port;
+    bool granted;
+};
+
+/* Undo a granted lease in the map (the transaction did not commit). */
+static void shared_unmark(struct shared_lease *lease)
+{
+    port_set_remove(&lease->map->taken, (uint16_t)lease->port);
+    port_set_remove(&lease->map->leased, (uint16_t)lease->port);
+}
+
+/* Rounds of pick and insert; returns 0, or a store failure (-1 with err). */
+static int shared_rounds(struct ledger *ledger, struct store_conn *conn, struct shared_lease *leases, size_t count,
+                         struct lease_job **rest, size_t *rest_n, struct pr_error *err)
+{
+    struct store_lease_insert items[LEASE_BATCH_MAX];
+    struct shared_lease *sent[LEASE_BATCH_MAX];
+    int64_t now = ledger_now(ledger);
+    size_t todo = count;
+    for (int round = 0; round < LEASE_SHARED_ROUNDS && todo; round++) {
+        size_t k = 0;
+        for (size_t i = 0; i < count; i++) {
+            struct shared_lease *lease = &leases[i];
+            if (!lease->job || lease->granted)
+                continue;
+            if (!ledger_lease_walk(ledger, lease->map, &lease->params, &lease->walked, &lease->port)) {
+                rest[(*rest_n)++] = lease->job;   /* full, as far as the map knows: the write transaction says */
+                lease->job = NULL;
+                todo--;
+                continue;
+            }
+            port_set_add(&lease->map->taken, (uint16_t)lease->port);   /* no other lease of the batch takes it */
+            items[k] = (struct store_lease_insert){
+                .row = ledger_lease_row(&lease->params, lease->port, lease->job->idempotency_key,
+                                        json_object_get(lease->job->body, "holder"), lease->job->actor, now),
+                .actor = lease->job->actor->name,
+                .request_id = lease->job->actor->request_id,
+            };
+            sent[k++] = lease;
+        }
+        /* in port order: two batches that want the same ports meet at the lowest first */
+        for (size_t i = 1; i < k; i++)
+            for (size_t j = i; j > 0 && sent[j - 1]->port > sent[j]->port; j--) {
+                struct store_lease_insert item = items[j];
+                struct shared_lease *lease = sent[j];
+                items[j] = items[j - 1];
+                sent[j] = sent[j - 1];
+                items[j - 1] = item;
+                sent[j - 1] = lease;
+            }
+        int r = k ? ledger->backend->lease_insert_batch(conn, items, k, now, err) : 0;
+        for (size_t i = 0; i < k; i++) {
+            struct shared_lease *lease = sent[i];
+            if (r == 0 && items[i].result == 0) {
+                lease->granted = true;
+                port_set_add(&lease->map->leased, (uint16_t)lease->port);
+                lease->job->out = items[i].row;
+                todo--;
+                continue;
+            }
+            json_decref(items[i].row);
+            if (r == 0 && items[i].result == -EADDRINUSE)
+                continue;   /* claimed by another server: the map keeps it taken, the walk goes on */
+            port_set_remove(&lease->map->taken, (uint16_t)lease->port);
+            if (r == 0 && items[i].result == -EBUSY)
+                continue;   /* another server's batch holds it, maybe not for long: the walk goes on */
+            if (r == 0) {   /* a key seen before, a host gone: the write transaction answers */
+                rest[(*rest_n)++] = lease->job;
+                lease->job = NULL;
+                todo--;
+            }
+        }
+        if (r < 0)
+            return -1;
+    }
+    for (size_t i = 0; i < count; i++)
+        if (leases[i].job && !leases[i].granted) {
+            rest[(*rest_n)++] = leases[i].job;   /* refused every round: the write transaction decides */
+            leases[i].job = NULL;
+        }
+    return 0;
+}
+
+size_t ledger_lease_batch_shared(struct ledger *ledger, struct lease_job **batch, size_t n, struct lease_job **rest,
+                                 bool *committed)
+{
+    *committed = false;
+    size_t rest_n = 0, count = 0;
+    struct shared_lease leases[LEASE_BATCH_MAX];
+    pthread_mutex_lock(&ledger->write_lock);
+    struct store_conn *conn = ledger->backend->acquire(ledger->store);
+    struct pr_error err;
+    pr_error_clear(&err);
+    int r = ledger->backend->begin_leases(conn, &err);
+    bool began = r == 0;
+    if (r == 0) {
+        /* what other servers changed since (their leases mostly: marked without reading; a
+         * policy changed: read before the jobs are looked at) */
+        struct ledger_txn txn = { .ledger = ledger, .conn = conn, .write = true };
+        struct ledger_error lerr = { 0 };
+        if (ledger_changes_apply(ledger, &txn, &lerr) < 0) {
+            r = pr_error_set(&err, -EIO, "%s", lerr.message);
+            ledger_error_clear(&lerr);
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        struct shared_lease *lease = &leases[count];
+        memset(lease, 0, sizeof *lease);
+        if (r == 0 && shared_eligible(ledger, batch[i], &lease->params, &lease->map)) {
+            lease->job = batch[i];
+            count++;
+        } else {
+            rest[rest_n++] = batch[i];
+        }
+    }
+    if (r < 0 || !count) {
+        if (began)
+            ledger->backend->rollback(conn);
+        ledger->backend->release(ledger->store, conn);
+        pthread_mutex_unlock(&ledger->write_lock);
+        return rest_n;
+    }
+    r = shared_rounds(ledger, conn, leases, count, rest, &rest_n, &err);
+    bool any = false;
+    for (size_t i = 0; i < count; i++)
+        if (leases[i].granted)
+            any = true;
+    if (r == 0 && any)
+        r = ledger->backend->commit(conn, &err);
+    else if (r == 0)
+        ledger->backend->rollback(conn);   /* nothing granted: nothing to keep */
+    if (r < 0) {
+        /* nothing is kept: every job goes to the write transaction, which reports the failure */
+        ledger->backend->rollback(conn);
+        for (size_t i = 0; i < count; i++) {
+            if (leases[i].granted) {
+                shared_unmark(&leases[i]);
+                json_decref(leases[i].job->out);
+                leases[i].job->out = NULL;
+            }
+            if (leases[i].job)
+                rest[rest_n++] = leases[i].job;
+        }
+    } else {
+        *committed = any;
+        for (size_t i = 0; i < count; i++)
+            if (leases[i].granted)
+                leases[i].job->r = 0;
+    }
+    ledger->backend->release(ledger->store, conn);
+    pthread_mutex_unlock(&ledger->write_lock);
+    return rest_n;
+}
