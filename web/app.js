@@ -14,7 +14,7 @@ const COLOURS = {
   system: [216, 222, 233], user: [236, 239, 243], dynamic: [248, 248, 248],
   density1: [198, 219, 239], density2: [140, 190, 222], density3: [74, 148, 204],
   unavailable: [150, 150, 150], quarantined: [118, 42, 131],
-  leased: [230, 145, 30], assigned: [26, 140, 70], conflict: [230, 0, 126],
+  leased: [230, 145, 30], assigned: [26, 140, 70], live: [0, 196, 140], conflict: [230, 0, 126],
 };
 const LEGEND = [
   ['system', 'System ports 0-1023, no IANA entry'], ['user', 'User ports 1024-49151, no IANA entry'],
@@ -22,7 +22,10 @@ const LEGEND = [
   ['density2', 'IANA: 3-4 records'], ['density3', 'IANA: 5 or more records'],
   ['unavailable', 'Refused by the policy (ephemeral, excluded) or port 0'], ['quarantined', 'Quarantined assignment'],
   ['leased', 'Leased'], ['assigned', 'Assigned'],
-  ['conflict', 'Conflict: held inside the ephemeral range or an excluded band'],
+  ['live', 'Live: the host\'s agent sees a listener, as assigned or leased'],
+  ['conflict', 'Conflict or drift: held in the ephemeral range or an excluded band; or the agent or a scan ' +
+    'disagrees with the registry (listening but not assigned, assigned but not listening, wrong address, ' +
+    'another service, lease unused)'],
 ];
 
 /* ---------- small helpers ---------- */
@@ -148,7 +151,8 @@ function renderLogin(note) {
 
 /* ---------- the port map ---------- */
 
-const mapState = { host: '', group: '', proto: 'tcp', band: -1, registry: null, org: null, holders: new Map(), quarantined: new Set(), conflicts: 0 };
+const mapState = { host: '', group: '', proto: 'tcp', band: -1, registry: null, org: null, holders: new Map(), quarantined: new Set(),
+  conflicts: 0, live: new Map(), drift: new Map(), agents: [] };
 
 /* Policy ranges as a lookup for the conflict layer. */
 function refusedByPolicy(p) {
@@ -159,18 +163,53 @@ function refusedByPolicy(p) {
   return (pol.excluded || []).some(x => { const r = parseRange(x) || [Number(x), Number(x)]; return p >= r[0] && p <= r[1]; });
 }
 
+/* The agents' layer for one host: GET /api/v1/drift?host=H (the registry against the agent's
+ * report and the last scan: docs/API.md "Drift") and, when the host has an agent,
+ * GET /api/v1/observations/H (every listener it reports). Adds to mapState.live (port → what
+ * listens) and mapState.drift (port → the findings that are not "present"); an "absent"
+ * finding of a range marks the whole range. */
+async function loadAgentLayer(host, assignmentsById) {
+  const drift = await api('drift?host=' + enc(host)).then(d => d.hosts[0]).catch(() => null);
+  if (!drift) return;
+  const add = (map, p, line) => { if (!map.has(p)) map.set(p, []); map.get(p).push(line); };
+  const who = x => [x.process, x.pid ? 'pid ' + x.pid : '', x.unit, x.container ? 'container ' + x.container : '']
+    .filter(Boolean).join(', ');
+  if (drift.agent) {
+    mapState.agents.push({ host, stale: drift.agent.stale, last_seen: drift.agent.last_seen });
+    const obs = await api('observations/' + enc(host)).catch(() => null);
+    for (const l of (obs && obs.listeners) || []) {
+      if (l.proto !== mapState.proto) continue;
+      add(mapState.live, l.local_port, host + ': ' + (who(l) || 'a process') + ' on ' + l.local_address +
+        (drift.agent.stale ? ' (agent stale)' : ''));
+    }
+  }
+  for (const item of drift.items || []) {
+    if (item.proto !== mapState.proto || item.kind === 'present') continue;
+    const a = item.kind === 'absent' && item.assignment ? assignmentsById.get(item.assignment) : null;
+    const line = item.kind + (item.source === 'scan' ? ' (scan)' : '') + ' on ' + host + ': ' + item.explanation +
+      (item.service ? ' [' + item.service + ']' : '') + (who(item) ? ' (' + who(item) + ')' : '');
+    for (let p = a ? a.port_lo : item.port; p <= (a ? a.port_hi : item.port); p++) add(mapState.drift, p, line);
+  }
+}
+
 /* The organisation's layer for the hosts chosen: 0 free, 1 assigned, 2 leased, 3 unavailable,
- * 4 quarantined, 5 conflict; the first host that holds a port wins, a conflict wins over all. */
+ * 4 quarantined, 5 conflict (the policy) or drift (the agents), 6 live (listening as
+ * assigned or leased); the first host that holds a port wins, a conflict or drift over all. */
 async function loadOrg() {
   const hosts = mapState.group ? (state.groups.find(g => g.name === mapState.group) || { hosts: [] }).hosts
     : mapState.host ? [mapState.host] : [];
   const org = new Uint8Array(65536);
   mapState.holders = new Map();
   mapState.quarantined = new Set();
+  mapState.live = new Map();
+  mapState.drift = new Map();
+  mapState.agents = [];
   const maps = await Promise.all(hosts.map(host => api('portmap/' + enc(host) + '/' + mapState.proto, { binary: true })));
   const lists = await Promise.all(hosts.map(host => Promise.all([
     listAll('assignments?host=' + enc(host) + '&proto=' + mapState.proto),
     listAll('leases?host=' + enc(host) + '&proto=' + mapState.proto + '&state=active')])));
+  const assignmentsById = new Map(lists.flatMap(([assignments]) => assignments.map(a => [a.id, a])));
+  await Promise.all(hosts.map(host => loadAgentLayer(host, assignmentsById)));
   for (const [assignments, leases] of lists) {
     for (const a of assignments) {
       if (a.state === 'revoked') continue;
@@ -191,6 +230,8 @@ async function loadOrg() {
     for (const m of maps) { const x = twoBits(m, p); if (x && (!v || x < v)) v = x; }
     if (v === 3 && mapState.quarantined.has(p)) v = 4;
     if ((v === 1 || v === 2) && refusedByPolicy(p)) { v = 5; conflicts++; }
+    else if (mapState.drift.has(p)) v = 5;
+    else if (mapState.live.has(p)) v = 6;
     org[p] = v;
   }
   mapState.org = org;
@@ -199,7 +240,7 @@ async function loadOrg() {
 
 function colourOf(p) {
   const o = mapState.org ? mapState.org[p] : 0;
-  if (o) return COLOURS[['', 'assigned', 'leased', 'unavailable', 'quarantined', 'conflict'][o]];
+  if (o) return COLOURS[['', 'assigned', 'leased', 'unavailable', 'quarantined', 'conflict', 'live'][o]];
   const d = mapState.registry ? twoBits(mapState.registry, p) : 0;
   return d ? COLOURS['density' + d] : COLOURS[rangeClass(p)];
 }
@@ -249,7 +290,9 @@ function describe(p, entry) {
   for (const who of mapState.holders.get(p) || []) lines.push('Held: ' + who);
   const o = mapState.org ? mapState.org[p] : 0;
   if (o === 3) lines.push('Refused by the policy (ephemeral, excluded) or port 0');
-  if (o === 5) lines.push('CONFLICT: held inside the ephemeral range or an excluded band');
+  if (o === 5 && refusedByPolicy(p)) lines.push('CONFLICT: held inside the ephemeral range or an excluded band');
+  for (const d of mapState.drift.get(p) || []) lines.push('DRIFT: ' + d);
+  for (const l of mapState.live.get(p) || []) lines.push('Live: ' + l);
   return lines;
 }
 
@@ -263,7 +306,7 @@ async function renderMap() {
     Array.from({ length: 64 }, (_, b) => h('option', { value: b, selected: b === mapState.band }, (b * 1024) + '–' + (b * 1024 + 1023) + ' (32 × 32)')));
   const canvas = h('canvas', { id: 'portmap', class: 'portmap', width: 256, height: 256, tabindex: '0',
     role: 'img', 'aria-label': 'Port map: one cell per port, row by row; hover or use the arrow keys, Enter opens the port' });
-  const status = h('p', { class: 'message', role: 'status', 'aria-live': 'polite' });
+  const status = h('p', { class: 'message', id: 'map-status', role: 'status', 'aria-live': 'polite' });
   const detail = h('div', { class: 'map-detail', 'aria-live': 'polite' }, 'Hover a cell, or focus the map and use the arrow keys.');
   const legend = h('ul', { class: 'legend', 'aria-label': 'Legend' }, LEGEND.map(([k, text]) =>
     h('li', {}, h('span', { class: 'swatch', 'data-colour': k, style: null }), text)));
@@ -271,7 +314,9 @@ async function renderMap() {
   const controls = h('form', { class: 'controls', onsubmit: ev => ev.preventDefault() },
     h('label', { for: 'map-host' }, 'Host'), hostSelect, h('label', { for: 'map-group' }, 'Group'), groupSelect,
     h('label', { for: 'map-proto' }, 'Protocol'), protoSelect, h('label', { for: 'map-band' }, 'Zoom'), bandSelect);
-  show('Port map', controls, h('div', { class: 'map-layout' }, h('div', { class: 'map-box' }, canvas), h('div', {}, detail, legend)), status);
+  /* the drifting ports as buttons too: a cell is small on the full map; a button zooms to its band */
+  const driftList = h('div', { class: 'drift-list', id: 'drift-list' });
+  show('Port map', controls, h('div', { class: 'map-layout' }, h('div', { class: 'map-box' }, canvas), h('div', {}, detail, legend)), status, driftList);
 
   const tooltip = document.getElementById('tooltip');
   let cursor = bandGeometry().first, hoverToken = 0;
@@ -318,9 +363,17 @@ async function renderMap() {
       if (!mapState.registry) mapState.registry = await api('registry/map', { binary: true }).catch(() => null);
       await loadOrg();
       drawMap(canvas);
-      const held = mapState.org.reduce((n, v) => n + (v === 1 || v === 2 || v >= 4 ? 1 : 0), 0);
+      const drifting = [...mapState.drift.keys()].sort((a, b) => a - b);
+      driftList.replaceChildren(...(drifting.length ? [h('span', {}, 'Drift on ports: '), drifting.slice(0, 50).map(p =>
+        h('button', { type: 'button', class: 'drift-port', 'aria-label': 'Port ' + p + ': ' + mapState.drift.get(p)[0] + ' — zoom to it',
+          onclick: () => { mapState.band = p >> 10; bandSelect.value = String(mapState.band); drawMap(canvas); focusPort(p, null); canvas.focus(); } }, String(p))),
+        drifting.length > 50 ? ' and ' + (drifting.length - 50) + ' more' : ''].flat() : []));
+      const held = mapState.holders.size;
+      const stale = mapState.agents.filter(a => a.stale).map(a => a.host);
       status.textContent = (mapState.group ? 'Group ' + mapState.group : mapState.host ? 'Host ' + mapState.host : 'No host chosen') +
         ': ' + held + ' ports held' + (mapState.conflicts ? ', ' + mapState.conflicts + ' in conflict' : '') +
+        (mapState.agents.length ? ', ' + mapState.live.size + ' listening, ' + mapState.drift.size + ' drifting' +
+          (stale.length ? ' (agent stale: ' + stale.join(', ') + ')' : '') : mapState.host || mapState.group ? ', no agent' : '') +
         (mapState.registry ? '' : ' (no registry index on the server)') + '.';
     } catch (e) {
       status.textContent = e.message;
@@ -372,7 +425,8 @@ async function renderPort(p) {
   show('Port ' + p, message('Loading…'));
   const [entry, assignments, leases] = await Promise.all([
     api('registry/' + p).then(d => d.queries[0]).catch(() => null),
-    listAll('assignments?port_lo=' + p).catch(() => []),
+    /* every assignment whose port_lo..port_hi holds the port, not only those starting at it */
+    listAll('assignments?port=' + p).catch(() => []),
     listAll('leases?port=' + p).catch(() => []),
   ]);
   const events = (await Promise.all([
@@ -390,6 +444,7 @@ async function renderPort(p) {
     ], entry && entry.records ? entry.records : []),
     table('Assignments', [
       { title: 'Id', cell: a => a.id }, { title: 'Service', cell: a => a.service }, { title: 'Host', cell: a => a.host },
+      { title: 'Ports', cell: a => a.port_lo === a.port_hi ? String(a.port_lo) : a.port_lo + '-' + a.port_hi },
       { title: 'Proto', cell: a => a.proto }, { title: 'Bind', cell: a => a.bind }, { title: 'Owner', cell: a => a.owner || '' },
       { title: 'State', cell: a => a.state + (a.quarantine_until ? ' until ' + fmtTime(a.quarantine_until) : '') },
     ], assignments),

@@ -1,6 +1,7 @@
 /* route_assignments.c — /api/v1/assignments: list (filters: host, service, proto, state,
- * port_lo, owner, group), direct assignment (admin, a request's body), GET one, and the admin
- * actions deassign ({"days"?}: quarantined until then) and revoke. */
+ * port_lo, owner, group; port: the ones whose range holds it), direct assignment (admin, a
+ * request's body), GET one, and the admin actions deassign ({"days"?}: quarantined until
+ * then) and revoke. */
 #include <string.h>
 
 #include "server/server_http.h"

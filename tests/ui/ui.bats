@@ -2,7 +2,8 @@
 # ui.bats — the web UI of `portreg serve` (issue 12): the embedded page and assets over curl
 # (ETag, 304, gzip, cache lifetimes), the routes the page needs (whoami, check, registry/map),
 # then the page itself in headless Chromium (ui_test.mjs, playwright-core) against a real
-# server with an admin, a requester and a reader token.
+# server with an admin, a requester and a reader token, and an agent reporting for web2 (the
+# map's live and drift layer).
 load ../e2e/helpers
 
 setup() {
@@ -13,6 +14,7 @@ setup() {
   ADMIN="$("$PORTREG" serve token create --role admin --name admin --db "sqlite:$DB")"
   READER="$("$PORTREG" serve token create --role reader --name reader --db "sqlite:$DB")"
   REQUESTER="$("$PORTREG" serve token create --role requester --name team --db "sqlite:$DB")"
+  AGENT2="$("$PORTREG" serve token create --role agent --host web2 --name agent-web2 --db "sqlite:$DB")"
 }
 
 teardown() {
@@ -162,10 +164,23 @@ api() {
   [ "$(api POST /api/v1/groups "$ADMIN" '{"name":"web","hosts":["web1","web2"]}')" = 201 ]
   [ "$(api POST /api/v1/assignments "$ADMIN" '{"service":"api","host":"web1","port":8080,"owner":"team-web"}')" = 201 ]
   [ "$(api POST /api/v1/leases "$ADMIN" '{"service":"ci","host":"web1","port":12000,"ttl":3600}')" = 201 ]
+  # a range: its port page lists it on every port inside
+  [ "$(api POST /api/v1/assignments "$ADMIN" '{"service":"exporters","host":"web1","port":"9100-9110"}')" = 201 ]
+  [ "$(api GET '/api/v1/assignments?port=9105' "$READER")" = 200 ]
+  [ "$(jq -c '[.items[] | .service]' "$BATS_TEST_TMPDIR/out")" = '["exporters"]' ]
+  [ "$(api GET '/api/v1/assignments?port=9111' "$READER")" = 200 ]
+  [ "$(jq '.items | length' "$BATS_TEST_TMPDIR/out")" = 0 ]
+  # web2's agent: 7000 assigned and listening (live), 7001 assigned and silent (absent),
+  # sshd on 2222 with nothing assigned (undeclared)
+  [ "$(api POST /api/v1/assignments "$ADMIN" '{"service":"api2","host":"web2","port":7000}')" = 201 ]
+  [ "$(api POST /api/v1/assignments "$ADMIN" '{"service":"api3","host":"web2","port":7001}')" = 201 ]
+  L() { printf '{"proto":"tcp","local_address":"0.0.0.0","local_port":%s,"netns":"host","process":"%s","pid":%s,"user":"root","unit":null,"container":null,"exposure":"all-ipv4"}' "$@"; }
+  [ "$(api POST /api/v1/observations "$AGENT2" "{\"host\":\"web2\",\"seq\":1,\"full\":true,\"agent\":{\"version\":\"0.1\",\"interval_s\":30},\"listeners\":[$(L 7000 api2 700),$(L 2222 sshd 640)],\"findings\":[]}")" = 200 ]
   shots="${PORTREG_UI_SCREENSHOTS:-$BATS_TEST_TMPDIR/screenshots}"
   mkdir -p "$shots"
   run env UI_URL="$URL" UI_ADMIN="$ADMIN" UI_READER="$READER" UI_REQUESTER="$REQUESTER" UI_SCREENSHOTS="$shots" \
-    UI_ASSIGNED_PORT=8080 UI_HOST=web1 node "$BATS_TEST_DIRNAME/ui_test.mjs"
+    UI_ASSIGNED_PORT=8080 UI_HOST=web1 UI_AGENT_HOST=web2 UI_LIVE_PORT=7000 UI_ABSENT_PORT=7001 UI_UNDECLARED_PORT=2222 \
+    UI_RANGE=9100-9110 node "$BATS_TEST_DIRNAME/ui_test.mjs"
   echo "$output"
   [ "$status" -eq 0 ]
   # the figures, in the TAP output

@@ -4,7 +4,10 @@
 // map has 65,536 cells and the assigned port's cell has the assigned colour (read from the
 // canvas), zoom to a band, search jumps to a port, a requester's request (conflict check as
 // one types) approved by an admin in the page, a reader sees no approve button, the phone
-// width has no sideways scroll. A screenshot of each page goes to UI_SCREENSHOTS. Prints the
+// width has no sideways scroll; with UI_AGENT_HOST chosen, its agent's listener (UI_LIVE_PORT)
+// has the live colour and the drift findings (UI_ABSENT_PORT assigned but silent,
+// UI_UNDECLARED_PORT listening unassigned) the conflict colour, each said in the hover; a
+// range's assignment (UI_RANGE) is on the page of a port inside it. A screenshot of each page goes to UI_SCREENSHOTS. Prints the
 // first load's transferred bytes (asserted <= 150 KB), the load time and the map's draw time.
 import { chromium } from 'playwright-core';
 import assert from 'node:assert/strict';
@@ -14,6 +17,8 @@ const env = name => { const v = process.env[name]; if (!v) throw new Error(name 
 const URL = env('UI_URL'), SHOTS = env('UI_SCREENSHOTS');
 const TOKENS = { admin: env('UI_ADMIN'), reader: env('UI_READER'), requester: env('UI_REQUESTER') };
 const ASSIGNED = Number(env('UI_ASSIGNED_PORT')), HOST = env('UI_HOST');
+const AGENT_HOST = env('UI_AGENT_HOST'), LIVE = Number(env('UI_LIVE_PORT')), ABSENT = Number(env('UI_ABSENT_PORT'));
+const UNDECLARED = Number(env('UI_UNDECLARED_PORT')), RANGE = env('UI_RANGE').split('-').map(Number);
 const FIRST_LOAD_LIMIT = 150 * 1024;
 
 let failures = 0, count = 0;
@@ -48,7 +53,7 @@ await step('first load of / as admin: the map has 65,536 cells, the assigned por
   const page = await pageAs('admin');
   await page.goto(URL + '/');
   await page.waitForSelector('canvas#portmap[data-cells="65536"]');
-  await page.waitForFunction(() => /ports held/.test(document.querySelector('main .message[role=status]:last-child')?.textContent || ''));
+  await page.waitForFunction(() => /ports held/.test(document.getElementById('map-status')?.textContent || ''));
   const m = await page.evaluate(({ port }) => {
     const c = document.getElementById('portmap');
     const px = c.getContext('2d').getImageData(port % 256, Math.floor(port / 256), 1, 1).data;
@@ -103,6 +108,67 @@ await step('first load of / as admin: the map has 65,536 cells, the assigned por
   const i = ASSIGNED - band * 1024, zcell = zbox.width / 32;
   await page.mouse.click(zbox.x + (i % 32 + 0.5) * zcell, zbox.y + (Math.floor(i / 32) + 0.5) * zcell);
   await page.waitForSelector(`h2:text-is("Port ${ASSIGNED}")`);
+  await page.context().close();
+});
+
+/* The colour of port p's cell on the full map (256 x 256). */
+const cellColour = (page, p) => page.evaluate(port => {
+  const d = document.getElementById('portmap').getContext('2d').getImageData(port % 256, Math.floor(port / 256), 1, 1).data;
+  return [d[0], d[1], d[2]];
+}, p);
+async function hover(page, p) {
+  const box = await page.locator('#portmap').boundingBox();
+  const cell = box.width / 256;
+  await page.mouse.move(box.x + (p % 256 + 0.5) * cell, box.y + (Math.floor(p / 256) + 0.5) * cell);
+}
+
+await step('the agents\' layer: a host with an agent shows its live listener and its drift in a colour that stands out, said in the hover', async () => {
+  const page = await pageAs('reader');
+  await page.goto(URL + '/');
+  await page.waitForSelector('canvas#portmap[data-cells="65536"]');
+  await page.waitForFunction(() => /ports held/.test(document.getElementById('map-status')?.textContent || ''));
+  // the first host (no agent) is chosen: no live or drift cell
+  const colours = await page.evaluate(() => window.portregUI.COLOURS);
+  assert.notDeepEqual(await cellColour(page, UNDECLARED), colours.conflict);
+  await page.selectOption('#map-host', AGENT_HOST);
+  await page.waitForFunction(h => new RegExp('^Host ' + h + ': .* listening, \\d+ drifting').test(
+    document.getElementById('map-status')?.textContent || ''), AGENT_HOST);
+  assert.deepEqual(await cellColour(page, LIVE), colours.live, 'the listening assigned port is live');
+  assert.deepEqual(await cellColour(page, UNDECLARED), colours.conflict, 'the undeclared listener stands out');
+  assert.deepEqual(await cellColour(page, ABSENT), colours.conflict, 'the silent assigned port stands out');
+  assert.notDeepEqual(colours.live, colours.assigned);
+  // the legend names both colours
+  for (const k of ['live', 'conflict'])
+    assert.equal(await page.locator(`.legend .swatch[data-colour="${k}"]`).count(), 1, 'legend entry ' + k);
+  // not colour alone: the hover says what it is
+  await hover(page, UNDECLARED);
+  await page.waitForFunction(() => /DRIFT: undeclared on .*listening, but nothing is assigned.*sshd/.test(document.getElementById('tooltip').textContent));
+  await shot(page, 'map-drift');
+  await hover(page, ABSENT);
+  await page.waitForFunction(() => /DRIFT: absent on .*assigned, nothing listens/.test(document.getElementById('tooltip').textContent));
+  await hover(page, LIVE);
+  await page.waitForFunction(h => new RegExp('Live: ' + h + ': api2, pid 700 on 0\\.0\\.0\\.0').test(document.getElementById('tooltip').textContent), AGENT_HOST);
+  assert.doesNotMatch(await page.textContent('#tooltip'), /DRIFT/);
+  // the drifting ports are listed as buttons: one zooms to the port's band and describes it
+  assert.deepEqual(await page.locator('#drift-list button').allTextContents(), [UNDECLARED, ABSENT].sort((a, b) => a - b).map(String));
+  await page.click(`#drift-list button:text-is("${UNDECLARED}")`);
+  await page.waitForSelector(`canvas#portmap[data-cells="1024"][data-first="${UNDECLARED - UNDECLARED % 1024}"]`);
+  await page.waitForFunction(p => new RegExp('^' + p + ' .*DRIFT: undeclared').test(document.querySelector('.map-detail').textContent), UNDECLARED);
+  await shot(page, 'map-drift-band');
+  await page.context().close();
+});
+
+await step('a range assignment is on the page of every port inside it', async () => {
+  const page = await pageAs('reader');
+  const inside = Math.floor((RANGE[0] + RANGE[1]) / 2);
+  await page.goto(URL + '/#/port/' + inside);
+  await page.waitForSelector(`h2:text-is("Port ${inside}")`);
+  await page.waitForSelector(`table:has(caption:text-is("Assignments")) td:text-is("${RANGE[0]}-${RANGE[1]}")`);
+  await page.waitForSelector('table:has(caption:text-is("History (events)")) td:text-is("assignment.created")');
+  await shot(page, 'port-in-range');
+  await gotoHash(page, '#/port/' + (RANGE[1] + 1));
+  await page.waitForSelector(`h2:text-is("Port ${RANGE[1] + 1}")`);
+  await page.waitForSelector('table:has(caption:text-is("Assignments")) td:text-is("None.")');
   await page.context().close();
 });
 
@@ -205,6 +271,17 @@ await step('hosts (with the drift columns), leases, policy', async () => {
   await page.waitForSelector('dt:text-is("Ephemeral range (never assigned)")');
   await shot(page, 'policy');
   await page.context().close();
+});
+
+await step('the policy (ranges, exclusions, quarantine) is shown to every role', async () => {
+  for (const role of ['reader', 'requester']) {
+    const page = await pageAs(role);
+    await page.goto(URL + '/#/policy');
+    await page.waitForSelector('dt:text-is("Ephemeral range (never assigned)") + dd');
+    await page.waitForSelector('dt:text-is("Excluded bands")');
+    assert.match(await page.textContent('dt:text-is("Quarantine after a deassignment") + dd'), /^\d+ days$/);
+    await page.context().close();
+  }
 });
 
 await step('phone width (375 px): no sideways scroll, the map fits', async () => {

@@ -441,6 +441,44 @@ static void services_are_named_objects(void **state)
     json_decref(svc);
 }
 
+/* GET /api/v1/assignments?port=P: the assignments whose port_lo..port_hi holds P (the port
+ * page lists a range's assignment on every port of the range), not only port_lo = P. */
+static void a_port_filter_finds_the_ranges_holding_it(void **state)
+{
+    struct ledger *l = *state;
+    add_host(l, "{\"name\":\"r1\"}");
+    struct ledger_error lerr = { 0 };
+    json_t *range = create_with(l, ledger_assignment_create, "{\"service\":\"exporters\",\"host\":\"r1\","
+                                "\"port\":\"9100-9110\"}", &lerr);
+    assert_non_null(range);
+    json_t *single = create_with(l, ledger_assignment_create, "{\"service\":\"api\",\"host\":\"r1\",\"port\":9111}",
+                                 &lerr);
+    assert_non_null(single);
+    static const struct { const char *port; size_t count; const char *service; } cases[] = {
+        { "9100", 1, "exporters" }, { "9105", 1, "exporters" }, { "9110", 1, "exporters" },
+        { "9111", 1, "api" }, { "9099", 0, NULL }, { "9112", 0, NULL },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        json_t *q = json_pack("{s:s, s:s}", "port", cases[i].port, "host", "r1"), *list = NULL;
+        assert_int_equal(ledger_list(l, STORE_ASSIGNMENTS, q, &list, &lerr), 0);
+        json_t *items = json_object_get(list, "items");
+        assert_int_equal(json_array_size(items), cases[i].count);
+        if (cases[i].service)
+            assert_string_equal(store_row_text(json_array_get(items, 0), "service"), cases[i].service);
+        json_decref(list);
+        json_decref(q);
+    }
+    /* not a port: 400 naming it */
+    json_t *bad = json_pack("{s:s}", "port", "70000"), *list = NULL;
+    assert_int_equal(ledger_list(l, STORE_ASSIGNMENTS, bad, &list, &lerr), -1);
+    assert_int_equal(lerr.kind, LEDGER_BAD_REQUEST);
+    assert_string_equal(lerr.field, "port");
+    ledger_error_clear(&lerr);
+    json_decref(bad);
+    json_decref(range);
+    json_decref(single);
+}
+
 static void direct_assignment_checks_as_approval_does(void **state)
 {
     struct ledger *l = *state;
@@ -1040,6 +1078,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(groups_expand_at_approval_and_guard_their_hosts, setup, teardown),
         cmocka_unit_test_setup_teardown(services_are_named_objects, setup, teardown),
         cmocka_unit_test_setup_teardown(direct_assignment_checks_as_approval_does, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_port_filter_finds_the_ranges_holding_it, setup, teardown),
         cmocka_unit_test_setup_teardown(ended_quarantine_frees_the_port_without_a_restart, setup, teardown),
         cmocka_unit_test_setup_teardown(a_requester_renews_and_releases_only_its_own_leases, setup, teardown),
         cmocka_unit_test_setup_teardown(policy_may_keep_iana_ports_free, setup, teardown),

@@ -186,7 +186,7 @@ int ledger_txn_find(struct ledger_txn *txn, enum store_kind kind, const char *co
                     json_t **row, struct ledger_error *lerr)
 {
     json_t *v = json_string(value), *rows = NULL;
-    struct store_filter f = { column, v };
+    struct store_filter f = { column, v, STORE_EQUAL };
     struct pr_error err;
     pr_error_clear(&err);
     int r = txn->ledger->backend->list(txn->conn, kind, &f, 1, 0, 1, &rows, &err);
@@ -338,6 +338,24 @@ int ledger_list(struct ledger *ledger, enum store_kind kind, const json_t *query
                 limit = (unsigned)number;
             continue;
         }
+        if (kind == STORE_ASSIGNMENTS && strcmp(key, "port") == 0) {
+            /* the assignments whose range holds the port: port_lo <= port <= port_hi */
+            long long port = strtoll(text, &end, 10);
+            if (*text == '\0' || *end || port < 0 || port > 65535) {
+                r = ledger_fail(lerr, LEDGER_BAD_REQUEST, "bad-value", key, "port must be 0-65535");
+                break;
+            }
+            if (n > 14) {
+                r = ledger_fail(lerr, LEDGER_BAD_REQUEST, "unknown-filter", key, "too many filters");
+                break;
+            }
+            values[n] = json_integer(port);
+            filters[n] = (struct store_filter){ "port_lo", values[n], STORE_AT_MOST };
+            values[n + 1] = json_integer(port);
+            filters[n + 1] = (struct store_filter){ "port_hi", values[n + 1], STORE_AT_LEAST };
+            n += 2;
+            continue;
+        }
         const struct store_column *c = store_tables[kind].columns;
         while (c->name && (strcmp(c->name, key) != 0 || c->type == STORE_JSON || strcmp(key, "hash") == 0))
             c++;
@@ -356,8 +374,7 @@ int ledger_list(struct ledger *ledger, enum store_kind kind, const json_t *query
         } else {
             values[n] = json_string(text);
         }
-        filters[n].column = c->name;
-        filters[n].value = values[n];
+        filters[n] = (struct store_filter){ c->name, values[n], STORE_EQUAL };
         n++;
     }
     struct ledger_txn txn;

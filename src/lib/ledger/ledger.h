@@ -78,7 +78,8 @@ int ledger_ready(struct ledger *ledger, struct ledger_error *lerr);
 int ledger_stats(struct ledger *ledger, json_t **out, struct ledger_error *lerr);
 
 /* Objects (hosts, requests, assignments, leases, events: by id and as lists filtered by
- * query, an object of column → string value; "after" and "limit" page). */
+ * query, an object of column → string value; "after" and "limit" page; on assignments
+ * "port" is the ones whose port_lo..port_hi holds that port). */
 int ledger_get(struct ledger *ledger, enum store_kind kind, int64_t id, json_t **out,
                struct ledger_error *lerr);
 int ledger_list(struct ledger *ledger, enum store_kind kind, const json_t *query, json_t **out,

@@ -88,7 +88,7 @@ static int name_in_use(struct ledger_txn *txn, const char *column, const char *n
     *holder = NULL;
     for (size_t s = 0; s < 2 && !*holder; s++) {
         json_t *v = json_string(name), *state = json_string(states[s]), *rows = NULL;
-        struct store_filter f[2] = { { column, v }, { "state", state } };
+        struct store_filter f[2] = { { column, v, STORE_EQUAL }, { "state", state, STORE_EQUAL } };
         struct pr_error err;
         pr_error_clear(&err);
         int r = txn->ledger->backend->list(txn->conn, STORE_ASSIGNMENTS, f, 2, 0, 1, &rows, &err);
@@ -102,7 +102,7 @@ static int name_in_use(struct ledger_txn *txn, const char *column, const char *n
     }
     if (!*holder) {
         json_t *v = json_string(name), *state = json_string("submitted"), *rows = NULL;
-        struct store_filter f[2] = { { column, v }, { "state", state } };
+        struct store_filter f[2] = { { column, v, STORE_EQUAL }, { "state", state, STORE_EQUAL } };
         struct pr_error err;
         pr_error_clear(&err);
         int r = txn->ledger->backend->list(txn->conn, STORE_REQUESTS, f, 2, 0, 1, &rows, &err);

@@ -22,7 +22,7 @@ int ledger_txn_list_all(struct ledger_txn *txn, enum store_kind kind, const char
     *rows = json_array();
     int64_t after = 0;
     json_t *v = value ? json_string(value) : NULL;
-    struct store_filter f = { column, v };
+    struct store_filter f = { column, v, STORE_EQUAL };
     for (;;) {
         json_t *page = NULL;
         struct pr_error err;

@@ -100,6 +100,11 @@ const struct store_backend *store_backend_find(const char *url, const char **loc
     return NULL;
 }
 
+const char *store_compare_sql(enum store_compare compare)
+{
+    return compare == STORE_AT_MOST ? "<=" : compare == STORE_AT_LEAST ? ">=" : "=";
+}
+
 bool store_column_known(enum store_kind kind, const char *name, enum store_column_type *type)
 {
     if (strcmp(name, "id") == 0) {

@@ -47,11 +47,17 @@ struct store_table {
 /* The schema shared by every backend (store_schema.c). */
 extern const struct store_table store_tables[STORE_KIND_COUNT];
 
-/* An equality filter on a column (value NULL: the column IS NULL). */
+/* A filter on a column: equal (value NULL: the column IS NULL), or at most / at least the
+ * value (a range's port_lo <= p and port_hi >= p: the ranges holding port p). */
+enum store_compare { STORE_EQUAL = 0, STORE_AT_MOST, STORE_AT_LEAST };
 struct store_filter {
     const char *column;
     json_t *value;                      /* borrowed */
+    enum store_compare compare;
 };
+
+/* The SQL operator of a comparison: "=", "<=", ">=". */
+const char *store_compare_sql(enum store_compare compare);
 
 #define STORE_LIST_MAX 1000u
 

@@ -786,7 +786,8 @@ static int pg_list(struct store_conn *conn, enum store_kind kind, const struct s
             params_free(&p);
             return pr_error_set(err, -EINVAL, "%s: a filter of the wrong type", store_tables[kind].name);
         }
-        n += (size_t)snprintf(where + n, sizeof where - n, " AND \"%s\" = $%d", filters[f].column, p.count);
+        n += (size_t)snprintf(where + n, sizeof where - n, " AND \"%s\" %s $%d", filters[f].column,
+                              store_compare_sql(filters[f].compare), p.count);
     }
     param_int(&p, limit && limit <= STORE_LIST_MAX ? limit : STORE_LIST_MAX);
     snprintf(where + n, sizeof where - n, " ORDER BY id LIMIT $%d", p.count);

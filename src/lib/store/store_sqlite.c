@@ -677,8 +677,11 @@ static int sqlite_list(struct store_conn *conn, enum store_kind kind, const stru
         enum store_column_type type;
         if (!store_column_known(kind, filters[f].column, &type))
             return pr_error_set(err, -EINVAL, "%s has no column %s", store_tables[kind].name, filters[f].column);
-        n += (size_t)snprintf(sql + n, sizeof sql - n, json_is_null(filters[f].value) || !filters[f].value
-                              ? " AND \"%s\" IS NULL" : " AND \"%s\" = ?", filters[f].column);
+        if (json_is_null(filters[f].value) || !filters[f].value)
+            n += (size_t)snprintf(sql + n, sizeof sql - n, " AND \"%s\" IS NULL", filters[f].column);
+        else
+            n += (size_t)snprintf(sql + n, sizeof sql - n, " AND \"%s\" %s ?", filters[f].column,
+                                  store_compare_sql(filters[f].compare));
     }
     snprintf(sql + n, sizeof sql - n, " ORDER BY id LIMIT ?");
     sqlite3_stmt *st;
@@ -708,7 +711,7 @@ static int sqlite_get(struct store_conn *conn, enum store_kind kind, int64_t id,
 {
     json_t *rows = NULL;
     json_t *value = json_integer((json_int_t)id);
-    struct store_filter f = { "id", value };
+    struct store_filter f = { "id", value, STORE_EQUAL };
     int r = sqlite_list(conn, kind, &f, 1, 0, 1, &rows, err);
     json_decref(value);
     if (r < 0)
