@@ -278,6 +278,66 @@ api() {
   [ "$STATUS" = 401 ]
 }
 
+# registry_service PORT: the service names the server's registry answers for PORT, one line.
+registry_service() {
+  api GET "/api/v1/registry/$1" "$READER"
+  [ "$STATUS" = 200 ] || return 1
+  jq -r '[.queries[0].records[].service] | unique | join(" ")' <<<"$BODY"
+}
+
+@test "serve: SIGHUP reloads the registry index (answers, map) with no restart; a corrupt index keeps the old one; a registry update is seen" {
+  # the index from a copy of the fixture whose path is as long as the changed copy's below
+  cp "$FIXTURES/iana-mini.csv" "$BATS_TEST_TMPDIR/orig.csv"
+  "$PORTREG" registry update --from "$BATS_TEST_TMPDIR/orig.csv" >/dev/null
+  start_server
+  local pid="$SERVER_PID" index="$PORTREG_STATE_DIR/index.bin"
+  [ "$(registry_service 7001)" = quotesvc ]
+  curl -sf -D "$BATS_TEST_TMPDIR/map.h" -o /dev/null -H "Authorization: Bearer $READER" "$URL/api/v1/registry/map"
+  local etag_before
+  etag_before="$(grep -i '^etag:' "$BATS_TEST_TMPDIR/map.h" | tr -d '\r')"
+  [ -n "$etag_before" ]
+  # an index built elsewhere from a changed CSV (7001's service moved to 7002; the same length
+  # of text, so the same file size),
+  # renamed over the server's with the old file's time: only the signal can make it seen
+  sed 's/^quotesvc,7001,/quotesvz,7002,/' "$FIXTURES/iana-mini.csv" >"$BATS_TEST_TMPDIR/chan.csv"
+  PORTREG_STATE_DIR="$BATS_TEST_TMPDIR/other" "$PORTREG" registry update --from "$BATS_TEST_TMPDIR/chan.csv" >/dev/null
+  cp "$BATS_TEST_TMPDIR/other/index.bin" "$PORTREG_STATE_DIR/index.new"
+  [ "$(stat -c %s "$PORTREG_STATE_DIR/index.new")" = "$(stat -c %s "$index")" ]
+  touch -r "$index" "$PORTREG_STATE_DIR/index.new"
+  mv "$PORTREG_STATE_DIR/index.new" "$index"
+  sleep 1.5
+  [ "$(registry_service 7001)" = quotesvc ]
+  kill -HUP "$pid"
+  local i
+  for i in $(seq 50); do [ "$(registry_service 7002)" = quotesvz ] && break; sleep 0.1; done
+  [ "$(registry_service 7002)" = quotesvz ]
+  [ "$(registry_service 7001)" = "" ]
+  [ "$(registry_service quotesvz)" = quotesvz ]
+  kill -0 "$pid"
+  [ "$SERVER_PID" = "$pid" ]
+  grep -Eq 'registry reloaded \(SIGHUP\): [0-9]+ entries from .*index.bin' "$BATS_TEST_TMPDIR/server.log"
+  curl -sf -D "$BATS_TEST_TMPDIR/map.h" -o /dev/null -H "Authorization: Bearer $READER" "$URL/api/v1/registry/map"
+  [ "$(grep -i '^etag:' "$BATS_TEST_TMPDIR/map.h" | tr -d '\r')" != "$etag_before" ]
+  # a corrupt index: one line says the reload failed, the server keeps answering from the index it had
+  head -c 8192 /dev/urandom >"$PORTREG_STATE_DIR/index.new"
+  mv "$PORTREG_STATE_DIR/index.new" "$index"
+  kill -HUP "$pid"
+  for i in $(seq 50); do grep -q 'registry reload (SIGHUP) failed' "$BATS_TEST_TMPDIR/server.log" && break; sleep 0.1; done
+  run grep -c 'registry reload (SIGHUP) failed, still serving the index loaded before: .*index.bin' "$BATS_TEST_TMPDIR/server.log"
+  [ "$output" = 1 ]
+  [ "$(registry_service 7002)" = quotesvz ]
+  kill -0 "$pid"
+  # `portreg registry update` rewrites the index (it leaves a file it did not write alone, so the
+  # garbage goes first): the server sees the file change within a second or two, no signal
+  rm "$index"
+  "$PORTREG" registry update --from "$FIXTURES/iana-mini.csv" >/dev/null
+  for i in $(seq 50); do [ "$(registry_service 7001)" = quotesvc ] && break; sleep 0.1; done
+  [ "$(registry_service 7001)" = quotesvc ]
+  grep -Eq 'registry reloaded \(index file changed\): [0-9]+ entries' "$BATS_TEST_TMPDIR/server.log"
+  kill -0 "$pid"
+  stop_server
+}
+
 @test "serve: a taken address is explained (who holds it) with exit 3; SIGTERM exits 0" {
   start_server
   run --separate-stderr "$PORTREG" serve --listen "127.0.0.1:$PORT" --db "sqlite:$BATS_TEST_TMPDIR/second.db"
