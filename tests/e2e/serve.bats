@@ -869,6 +869,71 @@ api_yaml() {
   [ "$STATUS" = 413 ]
 }
 
+@test "serve: import: a service names the server's hosts and groups (their addresses checked for overlaps); an unknown name is an error at file:line:column; a skipped address names its place" {
+  start_server
+  api POST /api/v1/hosts "$ADMIN" '{"name":"db1","addresses":{"internal":"10.0.0.1"}}'
+  [ "$STATUS" = 201 ]
+  api POST /api/v1/hosts "$ADMIN" '{"name":"db2","addresses":{"internal":"10.0.0.2"}}'
+  api POST /api/v1/groups "$ADMIN" '{"name":"dbs","hosts":["db1","db2"]}'
+  [ "$STATUS" = 201 ]
+  cat >"$BATS_TEST_TMPDIR/partial.yaml" <<'PLAN'
+hosts:
+  - name: app1
+    addresses: {internal: [10.0.1.1, 10.0.1.2]}
+services:
+  - name: pg
+    hosts: [dbs]
+    port: 5432/tcp
+    bind: internal
+    exposure: internal
+  - name: api
+    hosts: [db1, app1]
+    port: 8080/tcp
+    bind: internal
+    exposure: internal
+PLAN
+  api_yaml "/api/v1/import?file=partial.yaml" "$ADMIN" "$BATS_TEST_TMPDIR/partial.yaml"
+  [ "$STATUS" = 200 ]
+  [ "$(jq -c .created <<<"$BODY")" = '{"hosts":1,"groups":0,"services":2,"assignments":4}' ]
+  # the second address of a name is skipped with a warning at its place
+  [ "$(jq -r '.diagnostics[] | select(.code == "import-address-skipped") | "\(.file):\(.line):\(.column) \(.severity)"' <<<"$BODY")" = "partial.yaml:3:38 warning" ]
+  jq -e '.diagnostics[] | select(.code == "import-address-skipped") | .message | contains("10.0.1.2 of host app1 (partial.yaml:3:38)")' <<<"$BODY"
+  api GET "/api/v1/assignments?service=pg" "$READER"
+  [ "$(jq -r '[.items[] | "\(.host)/\(.group)"] | sort | join(" ")' <<<"$BODY")" = "db1/dbs db2/dbs" ]
+  api GET "/api/v1/assignments?service=api" "$READER"
+  [ "$(jq -r '[.items[].host] | sort | join(" ")' <<<"$BODY")" = "app1 db1" ]
+  # the server's hosts and group are as they were; a second import changes nothing
+  api GET "/api/v1/groups?name=dbs" "$READER"
+  [ "$(jq -c '.items[0].hosts' <<<"$BODY")" = '["db1","db2"]' ]
+  api_yaml "/api/v1/import?file=partial.yaml" "$ADMIN" "$BATS_TEST_TMPDIR/partial.yaml"
+  [ "$STATUS" = 200 ]
+  [ "$(jq -c .created <<<"$BODY")" = '{"hosts":0,"groups":0,"services":0,"assignments":0}' ]
+  # the check knows db1's addresses: bind internal and bind 10.0.0.1 on the same port collide there
+  cat >"$BATS_TEST_TMPDIR/overlap.yaml" <<'PLAN'
+services:
+  - name: a
+    hosts: [db1]
+    port: 9000/tcp
+    bind: internal
+    exposure: internal
+  - name: b
+    hosts: [dbs]
+    port: 9000/tcp
+    bind: 10.0.0.1
+    exposure: internal
+PLAN
+  api_yaml "/api/v1/import?file=overlap.yaml" "$ADMIN" "$BATS_TEST_TMPDIR/overlap.yaml"
+  [ "$STATUS" = 422 ]
+  [ "$(jq -r '.diagnostics[] | select(.severity == "error") | "\(.file):\(.line):\(.column) \(.code)"' <<<"$BODY")" = "overlap.yaml:9:11 bind-conflict" ]
+  # a name neither in the plan nor on the server: an error at its place, nothing imported
+  printf 'services:\n  - name: c\n    hosts: [db1, nowhere]\n    port: 9001/tcp\n    exposure: internal\n' >"$BATS_TEST_TMPDIR/unknown.yaml"
+  api_yaml "/api/v1/import?file=unknown.yaml" "$ADMIN" "$BATS_TEST_TMPDIR/unknown.yaml"
+  [ "$STATUS" = 422 ]
+  [ "$(jq -r '.diagnostics[] | select(.severity == "error") | "\(.file):\(.line):\(.column) \(.code)"' <<<"$BODY")" = "unknown.yaml:3:18 unknown-host" ]
+  api GET "/api/v1/assignments?service=c" "$READER"
+  [ "$(jq -r '.items | length' <<<"$BODY")" = 0 ]
+}
+
 @test "serve: an expired lease is reclaimed by the server itself (no other request needed): expired, its event, its port free" {
   start_server
   api POST /api/v1/hosts "$ADMIN" '{"name":"rc"}'
