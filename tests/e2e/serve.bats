@@ -292,6 +292,12 @@ registry_service() {
   start_server
   local pid="$SERVER_PID" index="$PORTREG_STATE_DIR/index.bin"
   [ "$(registry_service 7001)" = quotesvc ]
+  # the policy's IANA rule reads the index too: 7002 is nobody's yet
+  api PUT /api/v1/policy "$ADMIN" '{"iana_assigned_allowed":false}'
+  [ "$STATUS" = 200 ]
+  api POST /api/v1/hosts "$ADMIN" '{"name":"h1"}'
+  api GET "/api/v1/check?service=mine&host=h1&port=7002" "$READER"
+  [ "$(jq -r .free <<<"$BODY")" = true ]
   curl -sf -D "$BATS_TEST_TMPDIR/map.h" -o /dev/null -H "Authorization: Bearer $READER" "$URL/api/v1/registry/map"
   local etag_before
   etag_before="$(grep -i '^etag:' "$BATS_TEST_TMPDIR/map.h" | tr -d '\r')"
@@ -313,6 +319,8 @@ registry_service() {
   [ "$(registry_service 7002)" = quotesvz ]
   [ "$(registry_service 7001)" = "" ]
   [ "$(registry_service quotesvz)" = quotesvz ]
+  api GET "/api/v1/check?service=mine&host=h1&port=7002" "$READER"
+  [ "$(jq -r '.free, .refusal.code' <<<"$BODY" | tr '\n' ' ')" = "false iana-assigned " ]
   kill -0 "$pid"
   [ "$SERVER_PID" = "$pid" ]
   grep -Eq 'registry reloaded \(SIGHUP\): [0-9]+ entries from .*index.bin' "$BATS_TEST_TMPDIR/server.log"
