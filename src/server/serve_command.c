@@ -27,7 +27,6 @@
 /* What a settings parser returns after printing --help (the command then exits 0). */
 #define SERVE_HELP_SHOWN (-100)
 
-/* The state directory (created 0700 when missing), the server secret and the default URL. */
 /* The registry index reload (SIGHUP, or its file changed: server.c's main loop calls this):
  * the saved index is opened and verified whole, then swapped in (server_registry.c); a failure
  * keeps the index loaded before. One line on stderr either way. */
@@ -80,6 +79,7 @@ static void reload_registry(void *cls, bool signalled)
             (unsigned)entries, reload->paths.index, (unsigned long long)generation);
 }
 
+/* The state directory (created 0700 when missing), the server secret and the default URL. */
 static int serve_state(const struct cli_context *ctx, char *state_dir, size_t size, uint8_t secret[32], char *db_url,
                        size_t db_size, const char *db_given)
 {
