@@ -1,8 +1,9 @@
 /* route_registry.c — GET /api/v1/registry/{port or name} and /api/v1/registry?search=WORDS:
  * the document `portreg lookup --json` prints, built by the same library call
- * (registry_json.c's lookup_answer_json). The index was verified whole at start, so threads
- * only read it. A document depends only on the query, the index and the host's port facts,
- * so its serialised text is cached per query (bounded), for that index and those facts. */
+ * (registry_json.c's lookup_answer_json), over the index the request started with (a SIGHUP
+ * may load another meanwhile: server_registry.c). Every loaded index was verified whole, so
+ * threads only read it. A document depends only on the query, the index and the host's port
+ * facts, so its serialised text is cached per query (bounded), for that index and those facts. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -13,7 +14,9 @@
 #include "server/server_http.h"
 
 /* The document cache: an open-addressing table of serialised answers keyed by "q:QUERY" or
- * "s:WORDS", valid for one (index, host facts) pair: another index (a reload) empties it.
+ * "s:WORDS", valid for one (index generation, host facts) pair: another index (a reload)
+ * empties it. The generation's id, not the index's address: a new index may be mapped where
+ * the old one was.
  * Full (slots half used, or REGISTRY_CACHE_BYTES of text) it is emptied and refills: the
  * working set of a registry server is a few hot ports. Readers copy an answer out under the
  * read lock, so an entry can be freed while a response built from it is being sent. */
@@ -29,7 +32,7 @@ struct cached_document {
 
 static struct {
     pthread_rwlock_t lock;
-    const struct registry_index *ix;
+    uint64_t generation;                   /* server_registry_generation id; 0: none yet */
     const struct local_ports *host_ports;
     size_t used, bytes;
     struct cached_document slots[REGISTRY_CACHE_SLOTS];
@@ -59,7 +62,7 @@ static char *cache_get(const struct server_request *req, const char *key, size_t
 {
     char *copy = NULL;
     pthread_rwlock_rdlock(&document_cache.lock);
-    if (document_cache.ix == req->opt->registry && document_cache.host_ports == req->opt->host_ports) {
+    if (document_cache.generation == req->registry_generation->id && document_cache.host_ports == req->opt->host_ports) {
         for (size_t i = cache_slot(key);; i = (i + 1) & (REGISTRY_CACHE_SLOTS - 1)) {
             const struct cached_document *d = &document_cache.slots[i];
             if (!d->key)
@@ -82,10 +85,10 @@ static void cache_put(const struct server_request *req, const char *key, const c
     if (len > REGISTRY_CACHE_ENTRY_MAX)
         return;
     pthread_rwlock_wrlock(&document_cache.lock);
-    if (document_cache.ix != req->opt->registry || document_cache.host_ports != req->opt->host_ports ||
+    if (document_cache.generation != req->registry_generation->id || document_cache.host_ports != req->opt->host_ports ||
         document_cache.used >= REGISTRY_CACHE_SLOTS / 2 || document_cache.bytes + len > REGISTRY_CACHE_BYTES) {
         cache_empty();
-        document_cache.ix = req->opt->registry;
+        document_cache.generation = req->registry_generation->id;
         document_cache.host_ports = req->opt->host_ports;
     }
     size_t i = cache_slot(key);
@@ -109,7 +112,7 @@ static void cache_put(const struct server_request *req, const char *key, const c
 
 static void answer(struct server_request *req, struct server_response *resp, const char *text, bool search)
 {
-    const struct registry_index *ix = req->opt->registry;
+    const struct registry_index *ix = req->registry;
     if (!ix) {
         respond_error(resp, 503, "no-registry", "", "the server has no registry index");
         return;

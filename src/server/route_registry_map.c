@@ -3,7 +3,8 @@
  * a port as the portmap's (port p is (byte[p / 4] >> (2 * (p % 4))) & 3), counting records of
  * status assigned (not reserved, unassigned or removed): 0 none, 1 one or two (a service on tcp
  * and udp), 2 three or four, 3 five or more. Built once per
- * registry index and kept with its gzip copy; ETag from the index's build time and the bytes. */
+ * registry index and kept with its gzip copy in the index's generation (server_registry.h),
+ * which the request holds until the bytes are sent; ETag from the index's build time and the bytes. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,18 +13,8 @@
 
 #include "registry/index.h"
 #include "server/server_http.h"
+#include "server/server_registry.h"
 #include "server/server_static.h"
-
-#define REGISTRY_MAP_BYTES 16384u
-
-static struct {
-    pthread_mutex_t lock;
-    const struct registry_index *ix;   /* the index the map was built from */
-    unsigned char map[REGISTRY_MAP_BYTES];
-    unsigned char *gzip;
-    size_t gzip_len;
-    char etag[48];
-} registry_map = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
 static unsigned density(size_t records)
 {
@@ -54,46 +45,44 @@ static unsigned char *gzip_bytes(const unsigned char *in, size_t len, size_t *ou
     return out;
 }
 
-/* Under the lock: the map of ix. */
-static void registry_map_build(const struct registry_index *ix)
+/* Under g->map_lock: the map of g's index. */
+static void registry_map_build(struct server_registry_generation *g)
 {
-    memset(registry_map.map, 0, sizeof registry_map.map);
+    memset(g->map, 0, sizeof g->map);
     for (unsigned port = 0; port < 65536; port++) {
         size_t count = 0, assigned = 0;
-        const uint32_t *ids = registry_index_port_records(ix, (uint16_t)port, &count);
+        const uint32_t *ids = registry_index_port_records(g->ix, (uint16_t)port, &count);
         for (size_t i = 0; ids && i < count; i++) {
             struct registry_record record;
-            if (registry_index_record(ix, ids[i], &record) && record.status == REGISTRY_STATUS_ASSIGNED)
+            if (registry_index_record(g->ix, ids[i], &record) && record.status == REGISTRY_STATUS_ASSIGNED)
                 assigned++;
         }
-        registry_map.map[port / 4] |= (unsigned char)(density(assigned) << (2 * (port % 4)));
+        g->map[port / 4] |= (unsigned char)(density(assigned) << (2 * (port % 4)));
     }
-    free(registry_map.gzip);
-    registry_map.gzip_len = 0;
-    registry_map.gzip = gzip_bytes(registry_map.map, sizeof registry_map.map, &registry_map.gzip_len);
-    unsigned long crc = crc32(0L, registry_map.map, (uInt)sizeof registry_map.map);
-    snprintf(registry_map.etag, sizeof registry_map.etag, "\"r%llx-%08lx\"",
-             (unsigned long long)registry_index_built_at(ix), crc);
-    registry_map.ix = ix;
+    g->map_gzip_len = 0;
+    g->map_gzip = gzip_bytes(g->map, sizeof g->map, &g->map_gzip_len);
+    unsigned long crc = crc32(0L, g->map, (uInt)sizeof g->map);
+    snprintf(g->map_etag, sizeof g->map_etag, "\"r%llx-%08lx\"", (unsigned long long)registry_index_built_at(g->ix),
+             crc);
+    g->map_built = true;
 }
 
 static void get_registry_map(struct server_request *req, struct server_response *resp)
 {
-    const struct registry_index *ix = req->opt->registry;
-    if (!ix) {
+    struct server_registry_generation *g = req->registry_generation;
+    if (!g) {
         respond_error(resp, 503, "no-registry", "", "the server has no registry index");
         return;
     }
-    /* the index lives as long as the server (serve_command.c), so the bytes do too */
-    pthread_mutex_lock(&registry_map.lock);
-    if (registry_map.ix != ix)
-        registry_map_build(ix);
+    /* the request holds g until its answer is sent (server.c), so the bytes outlive it */
+    pthread_mutex_lock(&g->map_lock);
+    if (!g->map_built)
+        registry_map_build(g);
+    pthread_mutex_unlock(&g->map_lock);
     struct static_body body = {
-        .bytes = registry_map.map, .len = sizeof registry_map.map, .gzip = registry_map.gzip,
-        .gzip_len = registry_map.gzip_len, .etag = registry_map.etag, .content_type = "application/octet-stream",
-        .cache_control = "no-cache",
+        .bytes = g->map, .len = sizeof g->map, .gzip = g->map_gzip, .gzip_len = g->map_gzip_len,
+        .etag = g->map_etag, .content_type = "application/octet-stream", .cache_control = "no-cache",
     };
-    pthread_mutex_unlock(&registry_map.lock);
     respond_static_body(req, resp, &body);
 }
 

@@ -27,6 +27,58 @@
 /* What a settings parser returns after printing --help (the command then exits 0). */
 #define SERVE_HELP_SHOWN (-100)
 
+/* The registry index reload (SIGHUP, or its file changed: server.c's main loop calls this):
+ * the saved index is opened and verified whole, then swapped in (server_registry.c); a failure
+ * keeps the index loaded before. One line on stderr either way. */
+struct registry_reload {
+    struct registry_paths paths;
+    struct server_registry *holder;
+    int64_t mtime_ns, size;     /* the index file when last looked at; -1: absent */
+};
+
+static void registry_file_stamp(const char *path, int64_t *mtime_ns, int64_t *size)
+{
+    struct stat st;
+    if (stat(path, &st) == 0) {
+        *mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+        *size = (int64_t)st.st_size;
+    } else {
+        *mtime_ns = *size = -1;
+    }
+}
+
+static void reload_registry(void *cls, bool signalled)
+{
+    struct registry_reload *reload = cls;
+    int64_t mtime_ns, size;
+    registry_file_stamp(reload->paths.index, &mtime_ns, &size);
+    bool changed = mtime_ns != reload->mtime_ns || size != reload->size;
+    reload->mtime_ns = mtime_ns;
+    reload->size = size;
+    /* a file that went away is not a reason to drop the index in use; only SIGHUP says why */
+    if (!signalled && (!changed || size < 0))
+        return;
+    const char *why = signalled ? "SIGHUP" : "index file changed";
+    struct registry_index *ix = NULL;
+    struct pr_error err;
+    pr_error_clear(&err);
+    uint64_t generation = 0;
+    if (registry_open_saved(&reload->paths, &ix, &err) < 0) {
+        char text[2048];
+        fprintf(stderr, "portreg: serve: registry reload (%s) failed, still serving the index loaded before: %s\n", why,
+                pr_error_format(&err, text, sizeof text));
+        return;
+    }
+    uint32_t entries = registry_index_record_count(ix);
+    if (!server_registry_replace(reload->holder, ix, &generation)) {
+        fprintf(stderr, "portreg: serve: registry reload (%s) failed, still serving the index loaded before: "
+                "out of memory\n", why);
+        return;
+    }
+    fprintf(stderr, "portreg: serve: registry reloaded (%s): %u entries from %s (generation %llu)\n", why,
+            (unsigned)entries, reload->paths.index, (unsigned long long)generation);
+}
+
 /* The state directory (created 0700 when missing), the server secret and the default URL. */
 static int serve_state(const struct cli_context *ctx, char *state_dir, size_t size, uint8_t secret[32], char *db_url,
                        size_t db_size, const char *db_given)
@@ -394,6 +446,7 @@ static int serve_with_settings(const struct cli_context *ctx, struct serve_setti
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);   /* the registry reload (server.c) */
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
 
@@ -424,7 +477,7 @@ static int serve_with_settings(const struct cli_context *ctx, struct serve_setti
         }
     }
 
-    struct registry_paths paths;
+    struct registry_paths paths = { 0 };
     struct registry_index *ix = NULL;
     struct registry_open_report report;
     if (cli_open_registry(ctx, &paths, &ix, &report) != CLI_EXIT_OK) {
@@ -453,10 +506,24 @@ static int serve_with_settings(const struct cli_context *ctx, struct serve_setti
         registry_index_close(ix);
         return cli_error_from(err.code == -EINVAL ? CLI_EXIT_USAGE : CLI_EXIT_FAILURE, "serve", &err);
     }
-    if (ix)   /* IANA's assignments: the policy's iana_assigned_allowed, plan checks of imports */
-        ledger_set_iana_lookup(ledger, plan_iana_lookup_registry, ix);
+    /* the index behind a holder a reload swaps (server_registry.c) */
+    struct registry_reload reload = { .paths = paths };
+    registry_file_stamp(paths.index, &reload.mtime_ns, &reload.size);
+    reload.holder = server_registry_create(ix);
+    ix = NULL;
+    if (!reload.holder) {
+        for (size_t i = 0; i < sopt.listen_count; i++)
+            close(fds[i]);
+        ledger_close(ledger);
+        return cli_error(CLI_EXIT_FAILURE, "serve", "out of memory");
+    }
+    /* IANA's assignments: the policy's iana_assigned_allowed, plan checks of imports; a
+     * request's lookups read the index it started with */
+    ledger_set_iana_lookup(ledger, server_registry_iana_lookup, reload.holder);
     sopt.ledger = ledger;
-    sopt.registry = ix;
+    sopt.registry = reload.holder;
+    sopt.reload_registry = reload_registry;
+    sopt.reload_ctx = &reload;
     sopt.host_ports = have_host_ports ? &host_ports : NULL;
     /* a PostgreSQL URL may carry a password: only what precedes "//" and the part after '@' */
     const char *at = strrchr(db_url, '@'), *slashes = strstr(db_url, "//");
@@ -467,7 +534,7 @@ static int serve_with_settings(const struct cli_context *ctx, struct serve_setti
     pr_error_clear(&err);
     int r = server_run(&sopt, fds, sopt.listen_count, say_ready, &sopt, &err);
     ledger_close(ledger);
-    registry_index_close(ix);
+    server_registry_free(reload.holder);
     if (r < 0)
         return cli_error_from(CLI_EXIT_FAILURE, "serve", &err);
     fputs("portreg: serve: stopped\n", stderr);

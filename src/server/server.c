@@ -1,8 +1,8 @@
 /* server.c — libmicrohttpd daemons (internal polling thread, epoll, turbo, a thread pool of
  * one thread per core, one daemon per --listen socket), the request pipeline (route → auth →
  * content type and size → validated body → handler → JSON response with X-Request-ID and
- * ETag), the per-request log line, and the drain on SIGTERM/SIGINT: stop accepting, wait for
- * the requests in flight, stop. */
+ * ETag), the per-request log line, the registry reload on SIGHUP (server_registry.c), and the
+ * drain on SIGTERM/SIGINT: stop accepting, wait for the requests in flight, stop. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -30,6 +30,7 @@
 #define SERVER_DRAIN_SECONDS 10
 #define SERVER_TICK_MS 100           /* the main thread's tick: the request log is flushed */
 #define SERVER_RECLAIM_TICKS 20      /* expired leases are reclaimed every 2 s */
+#define SERVER_RELOAD_TICKS 10       /* the registry index file is looked at every second */
 #define SERVER_RECLAIM_BATCH 64u
 #define SERVER_RECLAIM_BATCHES 16u
 #define SERVER_LEASE_WORKERS 64u     /* threads that wait on lease commits (server_offload.c) */
@@ -53,6 +54,8 @@ struct request_ctx {
     struct MHD_Connection *connection;
     struct server_state *state;
     const char *mhd_url, *mhd_method;        /* MHD's, valid until the request completes */
+    /* the registry index the handler saw, held until the answer is sent (server_registry.c) */
+    struct server_registry_generation *registry_generation;
 };
 
 struct server_state {
@@ -299,7 +302,13 @@ static void dispatch(struct server_state *state, struct MHD_Connection *c, struc
     req.accept_encoding = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT_ENCODING);
     req.query = json_object();
     MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, collect_query, req.query);
+    /* a reload may swap the index meanwhile: this request keeps the one it starts with */
+    ctx->registry_generation = server_registry_acquire(state->opt->registry);
+    req.registry_generation = ctx->registry_generation;
+    req.registry = ctx->registry_generation ? ctx->registry_generation->ix : NULL;
+    server_registry_pin(ctx->registry_generation);
     route->handler(&req, resp);
+    server_registry_pin(NULL);
     json_decref(req.query);
     json_decref(req.body);
 }
@@ -509,6 +518,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
     log_request(state, c, ctx, ms);
     if (ctx->pending)
         MHD_destroy_response(ctx->pending);
+    server_registry_release(ctx->registry_generation);   /* its bytes were sent */
     free(ctx->body);
     free(ctx);
     *con_cls = NULL;
@@ -584,10 +594,18 @@ int server_run(const struct server_options *opt_in, const int *fds, size_t count
         sigemptyset(&set);
         sigaddset(&set, SIGTERM);
         sigaddset(&set, SIGINT);
+        sigaddset(&set, SIGHUP);
         /* the main thread waits for the signal and meanwhile reclaims expired leases, a
-         * bounded batch at a time, so they end (and their ports free) with no lease request */
+         * bounded batch at a time, so they end (and their ports free) with no lease request;
+         * SIGHUP reloads the registry index, as does a change of its file (looked at each second) */
         const struct timespec tick = { .tv_nsec = SERVER_TICK_MS * 1000000L };
-        for (unsigned ticks = 1; sigtimedwait(&set, NULL, &tick) < 0; ticks++) {
+        for (unsigned ticks = 1;; ticks++) {
+            int sig = sigtimedwait(&set, NULL, &tick);
+            if (sig == SIGTERM || sig == SIGINT)
+                break;
+            if (opt.reload_registry && (sig == SIGHUP || ticks % SERVER_RELOAD_TICKS == 0)) {
+                opt.reload_registry(opt.reload_ctx, sig == SIGHUP);
+            }
             server_log_flush(state.log);
             if (ticks % SERVER_RECLAIM_TICKS == 0)
                 reclaim_expired_leases(opt.ledger);

@@ -10,6 +10,7 @@
 #include "ledger/ledger.h"
 #include "net/local_ports.h"
 #include "registry/index.h"
+#include "server/server_registry.h"
 #include "util/error.h"
 
 enum server_log_format { SERVER_LOG_TEXT, SERVER_LOG_JSON };
@@ -28,7 +29,11 @@ struct server_options {
     double rate_limit;                       /* requests/s per client (server_rate_limit.c); 0: off */
     unsigned rate_burst;                     /* the bucket's size; 0: 2 x rate_limit */
     struct ledger *ledger;
-    const struct registry_index *registry;   /* NULL: registry routes answer 503 */
+    struct server_registry *registry;        /* the index (server_registry.c); none: registry routes answer 503 */
+    /* SIGHUP (signalled) and a once-a-second tick (not signalled) on the main thread: reload the
+     * registry index into opt->registry (serve_command.c); NULL: nothing to reload */
+    void (*reload_registry)(void *ctx, bool signalled);
+    void *reload_ctx;
     const struct local_ports *host_ports;    /* for lookup answers; NULL = unknown */
 };
 
@@ -39,7 +44,7 @@ int server_listen_socket(const char *listen, int *fd, struct pr_error *err);
 int server_parse_listen(const char *listen, int *family, unsigned char address[16], unsigned *port);
 
 /* Serve on the already open sockets fds[0..count) until SIGTERM or SIGINT (which the caller
- * has blocked in every thread), then stop accepting, let requests in flight finish, and
+ * has blocked in every thread, with SIGHUP: opt->reload_registry), then stop accepting, let requests in flight finish, and
  * return 0. ready() is called once the daemons run (may be NULL). */
 int server_run(const struct server_options *opt, const int *fds, size_t count, void (*ready)(void *), void *ready_ctx,
                struct pr_error *err);

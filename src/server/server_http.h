@@ -21,6 +21,8 @@
 
 struct server_request {
     const struct server_options *opt;
+    const struct registry_index *registry;   /* the index this request started with; NULL: none */
+    struct server_registry_generation *registry_generation;   /* its generation (server_registry.h) */
     const char *method;
     const char *path;
     char params[ROUTE_PARAMS_MAX][256];      /* the {...} parts of the pattern, in order */

@@ -278,6 +278,74 @@ api() {
   [ "$STATUS" = 401 ]
 }
 
+# registry_service PORT: the service names the server's registry answers for PORT, one line.
+registry_service() {
+  api GET "/api/v1/registry/$1" "$READER"
+  [ "$STATUS" = 200 ] || return 1
+  jq -r '[.queries[0].records[].service] | unique | join(" ")' <<<"$BODY"
+}
+
+@test "serve: SIGHUP reloads the registry index (answers, map) with no restart; a corrupt index keeps the old one; a registry update is seen" {
+  # the index from a copy of the fixture whose path is as long as the changed copy's below
+  cp "$FIXTURES/iana-mini.csv" "$BATS_TEST_TMPDIR/orig.csv"
+  "$PORTREG" registry update --from "$BATS_TEST_TMPDIR/orig.csv" >/dev/null
+  start_server
+  local pid="$SERVER_PID" index="$PORTREG_STATE_DIR/index.bin"
+  [ "$(registry_service 7001)" = quotesvc ]
+  # the policy's IANA rule reads the index too: 7002 is nobody's yet
+  api PUT /api/v1/policy "$ADMIN" '{"iana_assigned_allowed":false}'
+  [ "$STATUS" = 200 ]
+  api POST /api/v1/hosts "$ADMIN" '{"name":"h1"}'
+  api GET "/api/v1/check?service=mine&host=h1&port=7002" "$READER"
+  [ "$(jq -r .free <<<"$BODY")" = true ]
+  curl -sf -D "$BATS_TEST_TMPDIR/map.h" -o /dev/null -H "Authorization: Bearer $READER" "$URL/api/v1/registry/map"
+  local etag_before
+  etag_before="$(grep -i '^etag:' "$BATS_TEST_TMPDIR/map.h" | tr -d '\r')"
+  [ -n "$etag_before" ]
+  # an index built elsewhere from a changed CSV (7001's service moved to 7002; the same length
+  # of text, so the same file size),
+  # renamed over the server's with the old file's time: only the signal can make it seen
+  sed 's/^quotesvc,7001,/quotesvz,7002,/' "$FIXTURES/iana-mini.csv" >"$BATS_TEST_TMPDIR/chan.csv"
+  PORTREG_STATE_DIR="$BATS_TEST_TMPDIR/other" "$PORTREG" registry update --from "$BATS_TEST_TMPDIR/chan.csv" >/dev/null
+  cp "$BATS_TEST_TMPDIR/other/index.bin" "$PORTREG_STATE_DIR/index.new"
+  [ "$(stat -c %s "$PORTREG_STATE_DIR/index.new")" = "$(stat -c %s "$index")" ]
+  touch -r "$index" "$PORTREG_STATE_DIR/index.new"
+  mv "$PORTREG_STATE_DIR/index.new" "$index"
+  sleep 1.5
+  [ "$(registry_service 7001)" = quotesvc ]
+  kill -HUP "$pid"
+  local i
+  for i in $(seq 50); do [ "$(registry_service 7002)" = quotesvz ] && break; sleep 0.1; done
+  [ "$(registry_service 7002)" = quotesvz ]
+  [ "$(registry_service 7001)" = "" ]
+  [ "$(registry_service quotesvz)" = quotesvz ]
+  api GET "/api/v1/check?service=mine&host=h1&port=7002" "$READER"
+  [ "$(jq -r '.free, .refusal.code' <<<"$BODY" | tr '\n' ' ')" = "false iana-assigned " ]
+  kill -0 "$pid"
+  [ "$SERVER_PID" = "$pid" ]
+  grep -Eq 'registry reloaded \(SIGHUP\): [0-9]+ entries from .*index.bin' "$BATS_TEST_TMPDIR/server.log"
+  curl -sf -D "$BATS_TEST_TMPDIR/map.h" -o /dev/null -H "Authorization: Bearer $READER" "$URL/api/v1/registry/map"
+  [ "$(grep -i '^etag:' "$BATS_TEST_TMPDIR/map.h" | tr -d '\r')" != "$etag_before" ]
+  # a corrupt index: one line says the reload failed, the server keeps answering from the index it had
+  head -c 8192 /dev/urandom >"$PORTREG_STATE_DIR/index.new"
+  mv "$PORTREG_STATE_DIR/index.new" "$index"
+  kill -HUP "$pid"
+  for i in $(seq 50); do grep -q 'registry reload (SIGHUP) failed' "$BATS_TEST_TMPDIR/server.log" && break; sleep 0.1; done
+  run grep -c 'registry reload (SIGHUP) failed, still serving the index loaded before: .*index.bin' "$BATS_TEST_TMPDIR/server.log"
+  [ "$output" = 1 ]
+  [ "$(registry_service 7002)" = quotesvz ]
+  kill -0 "$pid"
+  # `portreg registry update` rewrites the index (it leaves a file it did not write alone, so the
+  # garbage goes first): the server sees the file change within a second or two, no signal
+  rm "$index"
+  "$PORTREG" registry update --from "$FIXTURES/iana-mini.csv" >/dev/null
+  for i in $(seq 50); do [ "$(registry_service 7001)" = quotesvc ] && break; sleep 0.1; done
+  [ "$(registry_service 7001)" = quotesvc ]
+  grep -Eq 'registry reloaded \(index file changed\): [0-9]+ entries' "$BATS_TEST_TMPDIR/server.log"
+  kill -0 "$pid"
+  stop_server
+}
+
 @test "serve: a taken address is explained (who holds it) with exit 3; SIGTERM exits 0" {
   start_server
   run --separate-stderr "$PORTREG" serve --listen "127.0.0.1:$PORT" --db "sqlite:$BATS_TEST_TMPDIR/second.db"
@@ -807,6 +875,71 @@ api_yaml() {
   head -c $((8 * 1024 * 1024 + 1)) /dev/zero | tr '\0' '#' >"$BATS_TEST_TMPDIR/huge.yaml"
   api_yaml /api/v1/import "$ADMIN" "$BATS_TEST_TMPDIR/huge.yaml"
   [ "$STATUS" = 413 ]
+}
+
+@test "serve: import: a service names the server's hosts and groups (their addresses checked for overlaps); an unknown name is an error at file:line:column; a skipped address names its place" {
+  start_server
+  api POST /api/v1/hosts "$ADMIN" '{"name":"db1","addresses":{"internal":"10.0.0.1"}}'
+  [ "$STATUS" = 201 ]
+  api POST /api/v1/hosts "$ADMIN" '{"name":"db2","addresses":{"internal":"10.0.0.2"}}'
+  api POST /api/v1/groups "$ADMIN" '{"name":"dbs","hosts":["db1","db2"]}'
+  [ "$STATUS" = 201 ]
+  cat >"$BATS_TEST_TMPDIR/partial.yaml" <<'PLAN'
+hosts:
+  - name: app1
+    addresses: {internal: [10.0.1.1, 10.0.1.2]}
+services:
+  - name: pg
+    hosts: [dbs]
+    port: 5432/tcp
+    bind: internal
+    exposure: internal
+  - name: api
+    hosts: [db1, app1]
+    port: 8080/tcp
+    bind: internal
+    exposure: internal
+PLAN
+  api_yaml "/api/v1/import?file=partial.yaml" "$ADMIN" "$BATS_TEST_TMPDIR/partial.yaml"
+  [ "$STATUS" = 200 ]
+  [ "$(jq -c .created <<<"$BODY")" = '{"hosts":1,"groups":0,"services":2,"assignments":4}' ]
+  # the second address of a name is skipped with a warning at its place
+  [ "$(jq -r '.diagnostics[] | select(.code == "import-address-skipped") | "\(.file):\(.line):\(.column) \(.severity)"' <<<"$BODY")" = "partial.yaml:3:38 warning" ]
+  jq -e '.diagnostics[] | select(.code == "import-address-skipped") | .message | contains("10.0.1.2 of host app1 (partial.yaml:3:38)")' <<<"$BODY"
+  api GET "/api/v1/assignments?service=pg" "$READER"
+  [ "$(jq -r '[.items[] | "\(.host)/\(.group)"] | sort | join(" ")' <<<"$BODY")" = "db1/dbs db2/dbs" ]
+  api GET "/api/v1/assignments?service=api" "$READER"
+  [ "$(jq -r '[.items[].host] | sort | join(" ")' <<<"$BODY")" = "app1 db1" ]
+  # the server's hosts and group are as they were; a second import changes nothing
+  api GET "/api/v1/groups?name=dbs" "$READER"
+  [ "$(jq -c '.items[0].hosts' <<<"$BODY")" = '["db1","db2"]' ]
+  api_yaml "/api/v1/import?file=partial.yaml" "$ADMIN" "$BATS_TEST_TMPDIR/partial.yaml"
+  [ "$STATUS" = 200 ]
+  [ "$(jq -c .created <<<"$BODY")" = '{"hosts":0,"groups":0,"services":0,"assignments":0}' ]
+  # the check knows db1's addresses: bind internal and bind 10.0.0.1 on the same port collide there
+  cat >"$BATS_TEST_TMPDIR/overlap.yaml" <<'PLAN'
+services:
+  - name: a
+    hosts: [db1]
+    port: 9000/tcp
+    bind: internal
+    exposure: internal
+  - name: b
+    hosts: [dbs]
+    port: 9000/tcp
+    bind: 10.0.0.1
+    exposure: internal
+PLAN
+  api_yaml "/api/v1/import?file=overlap.yaml" "$ADMIN" "$BATS_TEST_TMPDIR/overlap.yaml"
+  [ "$STATUS" = 422 ]
+  [ "$(jq -r '.diagnostics[] | select(.severity == "error") | "\(.file):\(.line):\(.column) \(.code)"' <<<"$BODY")" = "overlap.yaml:9:11 bind-conflict" ]
+  # a name neither in the plan nor on the server: an error at its place, nothing imported
+  printf 'services:\n  - name: c\n    hosts: [db1, nowhere]\n    port: 9001/tcp\n    exposure: internal\n' >"$BATS_TEST_TMPDIR/unknown.yaml"
+  api_yaml "/api/v1/import?file=unknown.yaml" "$ADMIN" "$BATS_TEST_TMPDIR/unknown.yaml"
+  [ "$STATUS" = 422 ]
+  [ "$(jq -r '.diagnostics[] | select(.severity == "error") | "\(.file):\(.line):\(.column) \(.code)"' <<<"$BODY")" = "unknown.yaml:3:18 unknown-host" ]
+  api GET "/api/v1/assignments?service=c" "$READER"
+  [ "$(jq -r '.items | length' <<<"$BODY")" = 0 ]
 }
 
 @test "serve: an expired lease is reclaimed by the server itself (no other request needed): expired, its event, its port free" {

@@ -148,4 +148,5 @@ units_for_verify() {
   grep -qx 'CapabilityBoundingSet=' "$UNIT_DIR/portreg-serve.service"
   grep -qx 'DynamicUser=yes' "$UNIT_DIR/portreg-serve.service"
   grep -qx 'Type=notify' "$UNIT_DIR/portreg-serve.service"
+  grep -qx 'ExecReload=/bin/kill -HUP $MAINPID' "$UNIT_DIR/portreg-serve.service"
 }

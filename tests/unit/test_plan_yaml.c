@@ -573,6 +573,43 @@ static void test_buffers_parse_then_finish(void **state)
     plan_free(&plan);
 }
 
+/* Hosts added between parse and finish (an import's server hosts) resolve references by name
+ * and by group; the plan's own hosts get groups added; a name on neither stays unknown-host. */
+static void test_added_hosts_resolve_references(void **state)
+{
+    (void)state;
+    struct plan plan;
+    struct plan_diagnostics diag;
+    plan_init(&plan);
+    plan_diagnostics_init(&diag);
+    const char *text = "hosts: [{name: mine}]\n"
+                       "services:\n"
+                       "  - {name: a, hosts: [srv1], port: 9000, bind: internal, exposure: internal}\n"
+                       "  - {name: b, hosts: [dbs], port: 9001, exposure: internal}\n"
+                       "  - {name: c, hosts: [nowhere], port: 9002, exposure: internal}\n";
+    assert_int_equal(plan_parse_buffer(&plan, "p.yaml", text, strlen(text), &diag, NULL), 0);
+    struct plan_named_address address = { .name = "internal", .family = AF_INET };
+    assert_int_equal(inet_pton(AF_INET, "10.0.0.1", address.bytes), 1);
+    const char *groups[] = { "dbs" };
+    struct plan_pos pos = { "(server)", 0, 0 };
+    assert_int_equal(plan_add_host(&plan, "srv1", &address, 1, groups, 1, &pos), 0);
+    assert_int_equal(plan_host_add_group(&plan, &plan.hosts[0], "dbs"), 0);
+    assert_int_equal(plan_host_add_group(&plan, &plan.hosts[0], "dbs"), 0);   /* once only */
+    assert_int_equal(plan.hosts[0].group_count, 1);
+    assert_int_equal(plan_load_finish(&plan, &diag, NULL), -EINVAL);
+    assert_int_equal(diag.errors, 1);
+    assert_string_equal(diag.items[0].code, "unknown-host");
+    assert_int_equal(diag.items[0].pos.line, 5);
+    assert_string_equal(plan.hosts[1].name, "srv1");
+    assert_string_equal(plan.hosts[1].addresses[0].name, "internal");
+    size_t *indices = NULL, count = 0;
+    assert_int_equal(plan_service_host_indices(&plan, &plan.services[1], &indices, &count), 0);
+    assert_int_equal(count, 2);   /* dbs: mine (added to it) and srv1 */
+    free(indices);
+    plan_diagnostics_free(&diag);
+    plan_free(&plan);
+}
+
 static void test_missing_file(void **state)
 {
     (void)state;
@@ -631,6 +668,7 @@ int main(void)
         cmocka_unit_test(test_duplicates_across_files_name_both),
         cmocka_unit_test(test_namespace_collisions),
         cmocka_unit_test(test_buffers_parse_then_finish),
+        cmocka_unit_test(test_added_hosts_resolve_references),
         cmocka_unit_test(test_missing_file),
         cmocka_unit_test(test_diagnostic_format_and_sort),
     };

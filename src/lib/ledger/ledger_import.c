@@ -5,7 +5,9 @@
  * checked against what the registry holds as approvals are (409 on a conflict, 422 when the
  * server's policy refuses). `auto` ports are chosen by the ledger's allocator (not the plan's
  * choice: the registry knows what is taken). What exists already identically is kept and not
- * counted, so importing a plan twice changes nothing. A dry run rolls everything back. */
+ * counted, so importing a plan twice changes nothing. A dry run rolls everything back. A
+ * service may name hosts and groups the server has and the plan does not define: they join
+ * the plan's model (addresses and groups as the server has them) before the check. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -21,6 +23,7 @@ struct importer {
     struct ledger_txn *txn;
     const struct ledger_actor *actor;
     struct plan *plan;
+    size_t plan_hosts;                   /* plan->hosts[0..plan_hosts) are the plan's; the rest the server's */
     bool dry_run;
     unsigned hosts, groups, services, assignments;
     struct plan_diagnostics *diag;
@@ -52,8 +55,10 @@ static json_t *host_addresses(struct importer *im, const struct plan_host *h)
         inet_ntop(na->family == AF_INET6 ? AF_INET6 : AF_INET, na->bytes, text, sizeof text);
         if (!na->name || !na->name[0] || json_object_get(addresses, na->name)) {
             plan_diagnostics_add(im->diag, PLAN_SEVERITY_WARNING, "import-address-skipped", &na->pos, "addresses",
-                                 NULL, NULL, "address %s of host %s is not imported: the registry keeps one address "
-                                 "per name", text, h->name);
+                                 NULL, NULL, "address %s of host %s (%s:%u:%u) is not imported: the registry keeps "
+                                 "one address per name%s", text, h->name, na->pos.file ? na->pos.file : "",
+                                 na->pos.line, na->pos.column,
+                                 na->name && na->name[0] ? ", the first" : ", and this one has no name");
             continue;
         }
         json_object_set_new(addresses, na->name, json_string(text));
@@ -129,10 +134,15 @@ static int import_hosts_and_groups(struct importer *im, int64_t now, struct ledg
     int r = 0;
     for (size_t h = 0; h < im->plan->host_count && r == 0; h++) {
         const struct plan_host *host = &im->plan->hosts[h];
-        json_t *row = json_pack("{s:s, s:o, s:i, s:I, s:I}", "name", host->name, "addresses", host_addresses(im, host),
-                                "version", 1, "created", (json_int_t)now, "updated", (json_int_t)now);
-        r = create_named(im, STORE_HOSTS, row, "addresses", "host.created", &im->hosts, lerr);
-        json_decref(row);
+        /* the server's own hosts are there already; their groups count (a group's members
+         * are compared whole) */
+        if (h < im->plan_hosts) {
+            json_t *row = json_pack("{s:s, s:o, s:i, s:I, s:I}", "name", host->name, "addresses",
+                                    host_addresses(im, host), "version", 1, "created", (json_int_t)now, "updated",
+                                    (json_int_t)now);
+            r = create_named(im, STORE_HOSTS, row, "addresses", "host.created", &im->hosts, lerr);
+            json_decref(row);
+        }
         for (size_t g = 0; g < host->group_count; g++) {
             json_t *members = json_object_get(groups, host->groups[g]);
             if (!members)
@@ -272,6 +282,87 @@ static int import_services(struct importer *im, int64_t now, struct ledger_error
     return r;
 }
 
+/* Where the server's hosts are in diagnostics: not in a file (line 0). */
+static const char server_hosts_file[] = "(server)";
+
+/* The server's hosts that the plan does not define join its model, with their addresses and
+ * the server's groups, so that a service may name them or their groups and the check sees
+ * their addresses; hosts the plan does define keep the server's groups too (an import only
+ * adds). Between plan_parse_buffer and plan_load_finish, read in a transaction of its own. */
+static int add_server_hosts(struct ledger *ledger, struct plan *plan, struct ledger_error *lerr)
+{
+    struct ledger_txn txn;
+    if (ledger_txn_begin(ledger, false, &txn, lerr) < 0)
+        return -1;
+    json_t *hosts = NULL, *groups = NULL;
+    int r = ledger_txn_list_all(&txn, STORE_HOSTS, NULL, NULL, &hosts, lerr);
+    if (r == 0)
+        r = ledger_txn_list_all(&txn, STORE_GROUPS, NULL, NULL, &groups, lerr);
+    r = ledger_txn_end(&txn, r, lerr);
+    json_t *groups_of = json_object();   /* host name → [group names] */
+    size_t i, m;
+    json_t *row, *member;
+    json_array_foreach(r == 0 ? groups : NULL, i, row) {
+        json_array_foreach(json_object_get(row, "hosts"), m, member) {
+            const char *host = json_string_value(member);
+            if (!host)
+                continue;
+            json_t *list = json_object_get(groups_of, host);
+            if (!list)
+                json_object_set_new(groups_of, host, list = json_array());
+            json_array_append_new(list, json_string(store_row_text(row, "name")));
+        }
+    }
+    size_t plan_hosts = plan->host_count;
+    struct plan_pos pos = { server_hosts_file, 0, 0 };
+    json_array_foreach(r == 0 ? hosts : NULL, i, row) {
+        const char *name = store_row_text(row, "name");
+        struct plan_host *defined = NULL;
+        for (size_t h = 0; h < plan_hosts && !defined; h++)
+            if (strcmp(plan->hosts[h].name, name) == 0)
+                defined = &plan->hosts[h];
+        json_t *list = json_object_get(groups_of, name);
+        size_t group_count = json_array_size(list);
+        if (defined) {
+            for (size_t g = 0; g < group_count && r == 0; g++)
+                if (plan_host_add_group(plan, defined, json_string_value(json_array_get(list, g))) < 0)
+                    r = ledger_fail(lerr, LEDGER_INTERNAL, "out-of-memory", "", "out of memory");
+            continue;
+        }
+        json_t *addresses = json_object_get(row, "addresses");
+        struct plan_named_address *named = calloc(json_object_size(addresses) + 1, sizeof *named);
+        const char **group_names = calloc(group_count + 1, sizeof *group_names);
+        size_t count = 0;
+        const char *address_name;
+        json_t *value;
+        json_object_foreach(named ? addresses : NULL, address_name, value) {
+            const char *text = json_string_value(value);
+            struct plan_named_address *a = &named[count];
+            a->name = address_name;
+            if (text && inet_pton(AF_INET, text, a->bytes) == 1)
+                a->family = AF_INET;
+            else if (text && inet_pton(AF_INET6, text, a->bytes) == 1)
+                a->family = AF_INET6;
+            else
+                continue;   /* the ledger checked it when it was stored */
+            count++;
+        }
+        for (size_t g = 0; group_names && g < group_count; g++)
+            group_names[g] = json_string_value(json_array_get(list, g));
+        if (!named || !group_names ||
+            plan_add_host(plan, name, named, count, group_names, group_count, &pos) < 0)
+            r = ledger_fail(lerr, LEDGER_INTERNAL, "out-of-memory", "", "out of memory");
+        free(named);
+        free(group_names);
+        if (r < 0)
+            break;
+    }
+    json_decref(groups_of);
+    json_decref(hosts);
+    json_decref(groups);
+    return r;
+}
+
 int ledger_import(struct ledger *ledger, const struct ledger_actor *actor, const char *file, const char *text,
                   size_t len, bool dry_run, json_t **out, json_t **diagnostics, struct ledger_error *lerr)
 {
@@ -284,9 +375,20 @@ int ledger_import(struct ledger *ledger, const struct ledger_actor *actor, const
     plan_diagnostics_init(&diag);
     pr_error_clear(&err);
     int r = 0;
-    int loaded = plan_load_buffer(&plan, file, text, len, &diag, &err);
+    /* parsed, then the server's hosts join it, then finished (references resolved) */
+    int loaded = plan_parse_buffer(&plan, file, text, len, &diag, &err);
+    size_t plan_hosts = plan.host_count;
     if (loaded < 0 && loaded != -EINVAL)
         r = ledger_fail(lerr, LEDGER_INTERNAL, "plan", "", "%s", err.message);
+    if (r == 0)
+        r = add_server_hosts(ledger, &plan, lerr);
+    if (r == 0) {
+        int finished = plan_load_finish(&plan, &diag, &err);
+        if (finished < 0 && finished != -EINVAL)
+            r = ledger_fail(lerr, LEDGER_INTERNAL, "plan", "", "%s", err.message);
+        else if (loaded == 0)
+            loaded = finished;
+    }
     if (r == 0 && loaded == 0) {
         /* the plan's own rules, with the server's ephemeral range and IANA data */
         struct local_ports facts;
@@ -306,7 +408,8 @@ int ledger_import(struct ledger *ledger, const struct ledger_actor *actor, const
     if (r == 0)
         r = ledger_txn_begin(ledger, true, &txn, lerr);
     if (r == 0) {
-        struct importer im = { .txn = &txn, .actor = actor, .plan = &plan, .dry_run = dry_run, .diag = &diag };
+        struct importer im = { .txn = &txn, .actor = actor, .plan = &plan, .plan_hosts = plan_hosts,
+                               .dry_run = dry_run, .diag = &diag };
         int64_t now = ledger_now(ledger);
         int w = import_hosts_and_groups(&im, now, lerr);
         if (w == 0)

@@ -31,6 +31,61 @@ void plan_free(struct plan *plan)
     memset(plan, 0, sizeof *plan);
 }
 
+int plan_add_host(struct plan *plan, const char *name, const struct plan_named_address *addresses,
+                  size_t address_count, const char *const *groups, size_t group_count, const struct plan_pos *pos)
+{
+    if (plan->host_count == plan->host_capacity) {   /* grown by copying, as the loader does */
+        size_t capacity = plan->host_capacity ? plan->host_capacity * 2 : 8;
+        struct plan_host *grown = arena_alloc(&plan->arena, capacity * sizeof *grown);
+        if (!grown)
+            return -ENOMEM;
+        if (plan->host_count)
+            memcpy(grown, plan->hosts, plan->host_count * sizeof *grown);
+        plan->hosts = grown;
+        plan->host_capacity = capacity;
+    }
+    struct plan_host host;
+    memset(&host, 0, sizeof host);
+    host.name = arena_strdup(&plan->arena, name);
+    host.pos = *pos;
+    if (!host.name)
+        return -ENOMEM;
+    if (address_count) {
+        host.addresses = arena_alloc(&plan->arena, address_count * sizeof *host.addresses);
+        if (!host.addresses)
+            return -ENOMEM;
+        for (size_t i = 0; i < address_count; i++) {
+            host.addresses[i] = addresses[i];
+            host.addresses[i].name = arena_strdup(&plan->arena, addresses[i].name ? addresses[i].name : "");
+            host.addresses[i].pos = host.pos;
+            if (!host.addresses[i].name)
+                return -ENOMEM;
+        }
+        host.address_count = address_count;
+    }
+    for (size_t g = 0; g < group_count; g++)
+        if (plan_host_add_group(plan, &host, groups[g]) < 0)
+            return -ENOMEM;
+    plan->hosts[plan->host_count++] = host;
+    return 0;
+}
+
+int plan_host_add_group(struct plan *plan, struct plan_host *host, const char *group)
+{
+    for (size_t g = 0; g < host->group_count; g++)
+        if (strcmp(host->groups[g], group) == 0)
+            return 0;
+    const char **grown = arena_alloc(&plan->arena, (host->group_count + 1) * sizeof *grown);
+    const char *copy = arena_strdup(&plan->arena, group);
+    if (!grown || !copy)
+        return -ENOMEM;
+    if (host->group_count)
+        memcpy(grown, host->groups, host->group_count * sizeof *grown);
+    grown[host->group_count++] = copy;
+    host->groups = grown;
+    return 0;
+}
+
 /* ---- the by-name index ---- */
 
 static void plan_names_free(struct plan_names *names)

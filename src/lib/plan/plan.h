@@ -173,6 +173,15 @@ struct plan {
 void plan_init(struct plan *plan);
 void plan_free(struct plan *plan);
 
+/* Append a host that no plan file defines (a registry server's, for an import that names it):
+ * name, addresses (count of them) and groups copied into the plan's arena, at pos (whose file
+ * must outlive the plan: one static name for all such hosts, so they count as one file). Call
+ * between plan_parse_buffer and plan_load_finish. 0 or -ENOMEM. */
+int plan_add_host(struct plan *plan, const char *name, const struct plan_named_address *addresses,
+                  size_t address_count, const char *const *groups, size_t group_count, const struct plan_pos *pos);
+/* Add group to host's groups unless it has it already. 0 or -ENOMEM. */
+int plan_host_add_group(struct plan *plan, struct plan_host *host, const char *group);
+
 /* Build (or rebuild) plan->names over the current hosts and networks; the loader does it
  * when a plan is complete (plan_load_finish). 0 or -ENOMEM (the lookups then stay linear). */
 int plan_index_names(struct plan *plan);

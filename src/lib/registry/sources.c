@@ -355,6 +355,29 @@ int registry_open(const struct registry_paths *paths, struct registry_index **ou
     return 0;
 }
 
+int registry_open_saved(const struct registry_paths *paths, struct registry_index **out, struct pr_error *err)
+{
+    *out = NULL;
+    struct file_mapping map;
+    int r = file_map_readonly(paths->index, &map, err);
+    if (r < 0)
+        return r;
+    struct registry_index *ix = NULL;
+    struct pr_error open_err;
+    pr_error_clear(&open_err);
+    if (registry_index_open(map.data, map.size, &ix, &open_err) < 0) {
+        file_unmap(&map);
+        return pr_error_set(err, -EINVAL, "%s: %s", paths->index, open_err.message);
+    }
+    registry_index_adopt_image(ix, true);
+    if (registry_index_verify_all(ix, &open_err) < 0) {
+        registry_index_close(ix);
+        return pr_error_set(err, -EINVAL, "%s: %s", paths->index, open_err.message);
+    }
+    *out = ix;
+    return 0;
+}
+
 int registry_recover(const struct registry_paths *paths, struct registry_index **ix,
                      struct registry_open_report *report, struct pr_error *err)
 {

@@ -49,6 +49,11 @@ struct registry_open_report {
 int registry_open(const struct registry_paths *paths, struct registry_index **out,
                   struct registry_open_report *report, struct pr_error *err);
 
+/* Open the saved index as it is, with every block verified (no rebuild, no look at the
+ * sources, nothing written): a server's reload. -ENOENT, or -EINVAL naming the file and what is
+ * wrong with it. */
+int registry_open_saved(const struct registry_paths *paths, struct registry_index **out, struct pr_error *err);
+
 /* A read found damage in *ix (registry_index_damage()): close it, note why in report, and
  * rebuild it from the sources into *ix. */
 int registry_recover(const struct registry_paths *paths, struct registry_index **ix,
