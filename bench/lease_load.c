@@ -4,7 +4,9 @@
  * to PORTS_FILE (the script checks that none repeats), and one line is printed:
  *   LEASE_REPORT leases=N seconds=S rate=R p50_ms=A p90_ms=B p99_ms=C max_ms=D
  * Usage: lease_load URL TOKEN CLIENTS PER_CLIENT SERVICE_PREFIX HOST RANGE TTL PORTS_FILE
- * (client k asks for service SERVICE_PREFIX-k on HOST in RANGE, for TTL seconds). */
+ * (client k asks for service SERVICE_PREFIX-k on HOST in RANGE, for TTL seconds).
+ * LEASE_LOAD_RELEASE=1: each lease is released at once (POST .../ID/release, 200), a cycle
+ * timed as one; the ports file then lists ports that were held, so repeats are expected. */
 #include <curl/curl.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -23,6 +25,7 @@ struct client {
 
 static const char *url, *token, *service_prefix, *host, *range;
 static unsigned per_client, ttl;
+static int release_each;
 
 struct reply {
     char text[4096];
@@ -85,6 +88,27 @@ static void *run_client(void *arg)
             break;
         }
         c->ports[i] = (unsigned)strtoul(port + 7, NULL, 10);
+        const char *id = strstr(reply.text, "\"id\":");
+        if (release_each && id) {
+            char release_url[512];
+            snprintf(release_url, sizeof release_url, "%s/%lu/release", url, strtoul(id + 5, NULL, 10));
+            reply.len = 0;
+            curl_easy_setopt(curl, CURLOPT_URL, release_url);
+            curl_easy_setopt(curl, CURLOPT_POSTFIELDS, "{}");
+            rc = curl_easy_perform(curl);
+            curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+            curl_easy_setopt(curl, CURLOPT_URL, url);
+            curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
+            c->latency_ms[i] = now_ms() - start;
+            if (rc != CURLE_OK || status != 200) {
+                snprintf(c->failure, sizeof c->failure, "client %u, release %u: %s, HTTP %ld: %.300s", c->index, i,
+                         curl_easy_strerror(rc), status, reply.text);
+                break;
+            }
+        } else if (release_each) {
+            snprintf(c->failure, sizeof c->failure, "client %u, lease %u: no id in %.300s", c->index, i, reply.text);
+            break;
+        }
         c->done++;
     }
     curl_slist_free_all(headers);
@@ -112,6 +136,7 @@ int main(int argc, char **argv)
     host = argv[6];
     range = argv[7];
     ttl = (unsigned)strtoul(argv[8], NULL, 10);
+    release_each = getenv("LEASE_LOAD_RELEASE") && strcmp(getenv("LEASE_LOAD_RELEASE"), "1") == 0;
     if (clients == 0 || per_client == 0 || curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
         return 2;
     struct client *all = calloc(clients, sizeof *all);

@@ -161,7 +161,9 @@ static const char *const postgres_migrations[] = {
      * JSON array of {row, actor, request_id}: row the lease's columns as the server dumped
      * them; the event's "after" is that same text with the new id added last, byte for byte
      * what the one-by-one path stores. First every lease at once (one INSERT, one
-     * subtransaction); when anything refuses that, one by one, each in its own subtransaction
+     * subtransaction; a port a committed claim holds is skipped by ON CONFLICT DO NOTHING,
+     * the lease taken back and answered 'taken'); when anything refuses that (a claim not
+     * committed after 5 ms, a key, a host), one by one, each in its own subtransaction
      * (an exception block), so one the exclusion constraint of port_claims refuses (23P01:
      * 'taken') or whose idempotency key exists (23505) changes nothing and the others go on.
      * Hosts are locked FOR KEY SHARE: not deleted under their leases. A port another
@@ -191,9 +193,18 @@ static const char *const postgres_migrations[] = {
     "CREATE TRIGGER leases_claims AFTER UPDATE ON leases FOR EACH ROW EXECUTE FUNCTION portreg_claims_of_lease(); "
     "CREATE FUNCTION portreg_claims_of_new_leases() RETURNS trigger LANGUAGE plpgsql AS $$ "
     "BEGIN "
+    /* in a lease batch a refused claim is skipped (the batch then takes its lease back);
+     * anywhere else it fails the statement */
+    "  IF current_setting('portreg.lease_batch', true) = 'on' THEN "
+    "    INSERT INTO port_claims SELECT 'l', n.id, n.host, n.proto, int4range(n.port::int, n.port::int, '[]'), "
+    "      s, int8range(coalesce(n.created, 0), greatest(n.expires_at, coalesce(n.created, 0) + 1)), 'lease ' || n.id "
+    "      FROM new_leases n, unnest(ARRAY['0.0.0.0/0'::inet, '::/0'::inet]) s WHERE n.state = 'active' "
+    "      ON CONFLICT DO NOTHING; "
+    "  ELSE "
     "  INSERT INTO port_claims SELECT 'l', n.id, n.host, n.proto, int4range(n.port::int, n.port::int, '[]'), "
     "    s, int8range(coalesce(n.created, 0), greatest(n.expires_at, coalesce(n.created, 0) + 1)), 'lease ' || n.id "
     "    FROM new_leases n, unnest(ARRAY['0.0.0.0/0'::inet, '::/0'::inet]) s WHERE n.state = 'active'; "
+    "  END IF; "
     "  INSERT INTO claim_changes (origin, host, proto, lo, hi, lease_taken) "
     "    SELECT current_setting('portreg.origin', true), n.host, n.proto, n.port, n.port, n.state = 'active' "
     "    FROM new_leases n; "
@@ -205,7 +216,7 @@ static const char *const postgres_migrations[] = {
     "  RETURNS TABLE (item integer, lease_id bigint, status text) LANGUAGE plpgsql AS $$ "
     "DECLARE e record; l leases; k integer := 0; new_id bigint; wanted integer; locked integer; "
     /* RETURN QUERY inside the block would keep its rows when the block fails: collected first */
-    "  ords integer[]; ids bigint[]; "
+    "  ords integer[]; ids bigint[]; refused bigint[]; "
     "BEGIN "
     "  PERFORM set_config('lock_timeout', '5ms', true); "
     "  BEGIN "
@@ -213,22 +224,34 @@ static const char *const postgres_migrations[] = {
     "    SELECT count(*) INTO locked FROM (SELECT 1 FROM hosts WHERE name IN "
     "      (SELECT x.\"row\" ->> 'host' FROM json_to_recordset(p_batch) AS x(\"row\" json)) FOR KEY SHARE) h; "
     "    IF locked = wanted THEN "
-    "      WITH b AS (SELECT x.ord::integer AS ord, x.\"row\" AS r, x.actor, x.request_id, lp.* "
-    "                 FROM ROWS FROM (json_to_recordset(p_batch) AS (\"row\" json, actor text, request_id text)) "
-    "                   WITH ORDINALITY AS x(\"row\", actor, request_id, ord), "
+    "      PERFORM set_config('portreg.lease_batch', 'on', true); "
+    "      WITH b AS (SELECT x.ord::integer AS ord, lp.* "
+    "                 FROM ROWS FROM (json_to_recordset(p_batch) AS (\"row\" json)) WITH ORDINALITY AS x(\"row\", ord), "
     "                      LATERAL json_populate_record(NULL::leases, x.\"row\") lp), "
     "           ins AS (INSERT INTO leases (service, host, proto, port, expires_at, idempotency_key, state, holder, "
     "                     requested_by, version, created, updated) "
     "                   SELECT b.service, b.host, b.proto, b.port, b.expires_at, b.idempotency_key, b.state, b.holder, "
     "                     b.requested_by, b.version, b.created, b.updated FROM b ORDER BY b.ord "
-    "                   RETURNING leases.id, leases.host, leases.proto, leases.port), "
-    "           matched AS (SELECT b.ord, b.r, b.actor, b.request_id, ins.id FROM ins "
-    "                       JOIN b ON b.host = ins.host AND b.proto = ins.proto AND b.port = ins.port), "
-    "           ev AS (INSERT INTO events (time, actor, request_id, kind, object_kind, object_id, before, after) "
-    "                  SELECT p_now, m.actor, m.request_id, 'lease.created', 'leases', m.id, NULL, "
-    "                    left(m.r::text, -1) || ',\"id\":' || m.id || '}' FROM matched m ORDER BY m.ord) "
-    "      SELECT array_agg(b.ord ORDER BY b.ord), array_agg(m.id ORDER BY b.ord) INTO ords, ids "
-    "        FROM b LEFT JOIN matched m ON m.ord = b.ord; "
+    "                   RETURNING leases.id, leases.host, leases.proto, leases.port) "
+    "      SELECT array_agg(b.ord ORDER BY b.ord), array_agg(ins.id ORDER BY b.ord) INTO ords, ids "
+    "        FROM b JOIN ins ON b.host = ins.host AND b.proto = ins.proto AND b.port = ins.port; "
+    "      PERFORM set_config('portreg.lease_batch', 'off', true); "
+    /* a lease whose claims (one per family) were not all written lost its port to a claim
+     * committed before: taken back, answered 'taken' */
+    "      SELECT array_agg(i) INTO refused FROM unnest(ids) i "
+    "        WHERE (SELECT count(*) FROM port_claims c WHERE c.claim_kind = 'l' AND c.claim_id = i) < 2; "
+    "      IF refused IS NOT NULL THEN "
+    "        DELETE FROM port_claims WHERE claim_kind = 'l' AND claim_id = ANY (refused); "
+    "        DELETE FROM leases WHERE id = ANY (refused); "
+    "        ids := ARRAY(SELECT CASE WHEN u.i = ANY (refused) THEN NULL ELSE u.i END "
+    "                     FROM unnest(ids) WITH ORDINALITY AS u(i, n) ORDER BY u.n); "
+    "      END IF; "
+    "      INSERT INTO events (time, actor, request_id, kind, object_kind, object_id, before, after) "
+    "        SELECT p_now, x.actor, x.request_id, 'lease.created', 'leases', u.i, NULL, "
+    "          left(x.\"row\"::text, -1) || ',\"id\":' || u.i || '}' "
+    "        FROM ROWS FROM (json_to_recordset(p_batch) AS (\"row\" json, actor text, request_id text)) "
+    "          WITH ORDINALITY AS x(\"row\", actor, request_id, ord) "
+    "        JOIN unnest(ords, ids) AS u(o, i) ON u.o = x.ord WHERE u.i IS NOT NULL ORDER BY x.ord; "
     "    END IF; "
     "  EXCEPTION WHEN exclusion_violation OR unique_violation OR lock_not_available THEN "
     "    ords := NULL;   /* one by one below */ "
