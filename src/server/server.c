@@ -378,9 +378,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         ctx->pending = NULL;
         return queued;
     }
-    /* a lease waits for its batch's commit and sync: park the connection and let a worker
+    /* a lease (renew, release) waits for its batch's commit and sync: park the connection and let a worker
      * wait, so this thread serves others and many leases share one commit (ledger_leases.c) */
-    if (state->offload && strcmp(method, "POST") == 0 && strcmp(url, "/api/v1/leases") == 0) {
+    if (state->offload && strcmp(method, "POST") == 0 && strncmp(url, "/api/v1/leases", 14) == 0 &&
+        (url[14] == '\0' || (url[14] == '/' && strchr(url + 15, '/')))) {   /* a lease, a renew, a release */
         ctx->connection = c;
         ctx->state = state;
         ctx->mhd_url = url;

@@ -847,6 +847,7 @@ struct lease_worker {
     int index;
     int ports[25];
     int failures;
+    bool cycle;   /* release each lease at once */
 };
 
 static void *take_leases(void *arg)
@@ -865,10 +866,49 @@ static void *take_leases(void *arg)
             continue;
         }
         w->ports[i] = (int)store_row_int(lease, "port", 0);
+        if (w->cycle) {
+            json_t *empty = json_object(), *released = NULL;
+            if (ledger_lease_action(w->ledger, &admin, store_row_int(lease, "id", 0), "release", empty, &released,
+                                    &lerr) < 0 ||
+                strcmp(store_row_text(released, "state"), "released") != 0)
+                w->failures++;
+            ledger_error_clear(&lerr);
+            json_decref(released);
+            json_decref(empty);
+        }
         json_decref(lease);
     }
     json_decref(b);
     return NULL;
+}
+
+/* Releases queue with the leases and run in their batches: 8 threads taking and releasing at
+ * once all succeed, nothing stays active, and a released lease cannot be released again. */
+static void concurrent_releases_share_the_lease_batches(void **state)
+{
+    struct ledger *l = *state;
+    add_host(l, "{\"name\":\"busy\"}");
+    struct lease_worker workers[8];
+    pthread_t threads[8];
+    for (int k = 0; k < 8; k++) {
+        workers[k] = (struct lease_worker){ .ledger = l, .index = k, .cycle = true };
+        pthread_create(&threads[k], NULL, take_leases, &workers[k]);
+    }
+    for (int k = 0; k < 8; k++)
+        pthread_join(threads[k], NULL);
+    for (int k = 0; k < 8; k++)
+        assert_int_equal(workers[k].failures, 0);
+    struct ledger_error lerr = { 0 };
+    json_t *query = json_pack("{s:s, s:s}", "host", "busy", "state", "active"), *list = NULL;
+    assert_int_equal(ledger_list(l, STORE_LEASES, query, &list, &lerr), 0);
+    assert_int_equal(json_array_size(json_object_get(list, "items")), 0);
+    json_decref(query);
+    json_decref(list);
+    json_t *empty = json_object(), *again = NULL;
+    assert_int_equal(ledger_lease_action(l, &admin, 1, "release", empty, &again, &lerr), -1);
+    assert_string_equal(lerr.code, "not-active");
+    ledger_error_clear(&lerr);
+    json_decref(empty);
 }
 
 /* 8 writers at once through group sync (synchronous=FULL, the default), then 300 more: every
@@ -1090,6 +1130,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(concurrent_leases_are_all_kept, setup, teardown),
         cmocka_unit_test_setup_teardown(two_servers_on_one_database_share_no_port, setup, teardown),
         cmocka_unit_test_setup_teardown(shared_lease_batches_decide_in_the_database, setup, teardown),
+        cmocka_unit_test_setup_teardown(concurrent_releases_share_the_lease_batches, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

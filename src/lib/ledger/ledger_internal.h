@@ -173,12 +173,15 @@ int ledger_host_in_group(struct ledger_txn *txn, const char *host, json_t **grou
 
 /* ---- leases (ledger_leases.c, ledger_lease_shared.c) ---- */
 
-/* One POST /leases waiting in the batch queue; r and out (or lerr) once done. */
+/* One POST /leases (or a renew or release) waiting in the batch queue; r and out (or lerr)
+ * once done. */
 struct lease_job {
     struct ledger *ledger;
     const struct ledger_actor *actor;
     const json_t *body;
     const char *idempotency_key;
+    const char *action;       /* NULL: a new lease; "renew" or "release" of lease action_id */
+    int64_t action_id;
     json_t *out;
     bool replayed, done, taken;
     int r;

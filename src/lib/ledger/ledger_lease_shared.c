@@ -17,8 +17,8 @@
 static bool shared_eligible(struct ledger *ledger, const struct lease_job *job, struct lease_params *params,
                             struct port_map **map)
 {
-    if (json_object_get(job->body, "port"))
-        return false;
+    if (job->action || json_object_get(job->body, "port"))
+        return false;   /* a renew or release, a fixed port: the write transaction */
     ledger_lease_params(ledger, job->body, params);
     if (params->ttl > ledger->policy.lease_ttl_max)
         return false;

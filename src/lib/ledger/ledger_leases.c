@@ -223,6 +223,56 @@ static int lease_in_txn(struct ledger_txn *txn_ptr, const struct ledger_actor *a
     return r;
 }
 
+/* A renew or release of a batch, inside the batch's write transaction: -1 refused (nothing
+ * written), -2 a store failure after a write (the batch fails), 0 with *out. */
+static int lease_action_in_txn(struct ledger_txn *txn, const struct ledger_actor *actor, int64_t id,
+                               const char *action, const json_t *body, json_t **out, struct ledger_error *lerr)
+{
+    struct ledger *ledger = txn->ledger;
+    bool renew = strcmp(action, "renew") == 0;
+    json_t *row = NULL, *before = NULL;
+    int r = ledger_txn_get(txn, STORE_LEASES, id, &row, lerr);
+    int64_t now = ledger_now(ledger);
+    int64_t ttl = store_row_int(body, "ttl", ledger->policy.lease_ttl_default);
+    /* a requester renews and releases only the leases it took (requested_by); an admin any */
+    if (r == 0 && actor->role < LEDGER_ROLE_ADMIN &&
+        strcmp(store_row_text(row, "requested_by") ? store_row_text(row, "requested_by") : "", actor->name) != 0)
+        r = ledger_fail(lerr, LEDGER_FORBIDDEN, "not-yours", "", "lease %lld was taken by another token: only it or an "
+                        "admin may %s it", (long long)id, action);
+    if (r == 0 && (strcmp(store_row_text(row, "state"), "active") != 0 || store_row_int(row, "expires_at", 0) <= now)) {
+        r = ledger_fail(lerr, LEDGER_CONFLICT, "not-active", "", "lease %lld is %s", (long long)id,
+                        strcmp(store_row_text(row, "state"), "active") == 0 ? "expired" : store_row_text(row, "state"));
+        lerr->conflict = json_incref(row);
+    }
+    if (r == 0 && renew && ttl > ledger->policy.lease_ttl_max)
+        r = ledger_fail(lerr, LEDGER_BAD_REQUEST, "out-of-range", "ttl", "ttl is above the policy's lease_ttl_max %lld",
+                        (long long)ledger->policy.lease_ttl_max);
+    if (r == 0) {
+        before = json_deep_copy(row);
+        if (renew)
+            json_object_set_new(row, "expires_at", json_integer((json_int_t)(now + ttl)));
+        else
+            json_object_set_new(row, "state", json_string("released"));
+        if (ledger_txn_update(txn, STORE_LEASES, row, -1, lerr) < 0)
+            r = -2;
+    }
+    if (r == 0 && ledger_event(txn, actor, renew ? "lease.renewed" : "lease.released", "leases", id, before, row,
+                               lerr) < 0)
+        r = -2;
+    if (r == 0 && !renew) {
+        unsigned port = (unsigned)store_row_int(row, "port", 1);
+        if (ledger_port_map_refresh(ledger, txn, store_row_text(row, "host"), store_row_text(row, "proto"), port, port,
+                                    lerr) < 0)
+            r = -2;
+    }
+    json_decref(before);
+    if (r == 0)
+        *out = row;
+    else
+        json_decref(row);
+    return r;
+}
+
 /* Leader/follower batching (as a group commit): a lease request queues itself; whoever finds
  * no leader becomes it, takes up to LEASE_BATCH_MAX queued requests of its ledger, runs them
  * in ONE write transaction, commits once, hands the leadership on (the next batch runs while
@@ -297,7 +347,10 @@ static void lease_batch_run(struct ledger *ledger, struct lease_job **all, size_
         batch_r = reclaim(&txn, LEASE_RECLAIM_BATCH, &reclaimed, &begin_err);
     for (size_t i = 0; batch_r == 0 && i < n; i++) {
         struct lease_job *job = batch[i];
-        job->r = lease_in_txn(&txn, job->actor, job->body, job->idempotency_key, &job->out, &job->replayed, job->lerr);
+        job->r = job->action ? lease_action_in_txn(&txn, job->actor, job->action_id, job->action, job->body, &job->out,
+                                                   job->lerr)
+                             : lease_in_txn(&txn, job->actor, job->body, job->idempotency_key, &job->out,
+                                            &job->replayed, job->lerr);
         if (job->r == -2) {
             batch_r = -1;
             ledger_error_clear(&begin_err);
@@ -347,6 +400,35 @@ static void lease_batch_run(struct ledger *ledger, struct lease_job **all, size_
     lease_batch_wake(all, all_n);
 }
 
+/* Queue a job and wait until a leader (maybe this thread) has run it. */
+static int lease_job_run(struct lease_job *job, json_t **out, bool *replayed)
+{
+    struct ledger *ledger = job->ledger;
+    pthread_cond_init(&job->wake, NULL);
+    pthread_mutex_lock(&lease_queue_lock);
+    job->next = lease_queue_head;
+    lease_queue_head = job;
+    while (!job->done) {
+        if (!lease_leader_active && !job->taken) {
+            struct lease_job *batch[LEASE_BATCH_MAX];
+            lease_leader_active = true;
+            size_t n = lease_batch_take(ledger, batch);
+            pthread_mutex_unlock(&lease_queue_lock);
+            lease_batch_run(ledger, batch, n);
+            pthread_mutex_lock(&lease_queue_lock);
+        } else {
+            pthread_cond_wait(&job->wake, &lease_queue_lock);
+        }
+    }
+    pthread_mutex_unlock(&lease_queue_lock);
+    pthread_cond_destroy(&job->wake);
+    if (replayed)
+        *replayed = job->replayed;
+    if (job->r == 0)
+        *out = job->out;
+    return job->r;
+}
+
 int ledger_lease_create(struct ledger *ledger, const struct ledger_actor *actor, const json_t *body,
                         const char *idempotency_key, json_t **out, bool *replayed, struct ledger_error *lerr)
 {
@@ -358,28 +440,7 @@ int ledger_lease_create(struct ledger *ledger, const struct ledger_actor *actor,
                            "Idempotency-Key must be 1-128 printable ASCII characters");
     struct lease_job job = { .ledger = ledger, .actor = actor, .body = body, .idempotency_key = idempotency_key,
                              .lerr = lerr };
-    pthread_cond_init(&job.wake, NULL);
-    pthread_mutex_lock(&lease_queue_lock);
-    job.next = lease_queue_head;
-    lease_queue_head = &job;
-    while (!job.done) {
-        if (!lease_leader_active && !job.taken) {
-            struct lease_job *batch[LEASE_BATCH_MAX];
-            lease_leader_active = true;
-            size_t n = lease_batch_take(ledger, batch);
-            pthread_mutex_unlock(&lease_queue_lock);
-            lease_batch_run(ledger, batch, n);
-            pthread_mutex_lock(&lease_queue_lock);
-        } else {
-            pthread_cond_wait(&job.wake, &lease_queue_lock);
-        }
-    }
-    pthread_mutex_unlock(&lease_queue_lock);
-    pthread_cond_destroy(&job.wake);
-    *replayed = job.replayed;
-    if (job.r == 0)
-        *out = job.out;
-    return job.r;
+    return lease_job_run(&job, out, replayed);
 }
 
 int ledger_lease_action(struct ledger *ledger, const struct ledger_actor *actor, int64_t id, const char *action,
@@ -390,41 +451,8 @@ int ledger_lease_action(struct ledger *ledger, const struct ledger_actor *actor,
         return ledger_fail(lerr, LEDGER_NOT_FOUND, "unknown-action", "", "leases have no action %s", action);
     if (ledger_body_validate(renew ? LEDGER_BODY_RENEW : LEDGER_BODY_EMPTY, body, lerr) < 0)
         return -1;
-    struct ledger_txn txn;
-    if (ledger_txn_begin(ledger, true, &txn, lerr) < 0)
-        return -1;
-    json_t *row = NULL, *before = NULL;
-    int r = ledger_txn_get(&txn, STORE_LEASES, id, &row, lerr);
-    int64_t now = ledger_now(ledger);
-    int64_t ttl = store_row_int(body, "ttl", ledger->policy.lease_ttl_default);
-    /* a requester renews and releases only the leases it took (requested_by); an admin any */
-    if (r == 0 && actor->role < LEDGER_ROLE_ADMIN &&
-        strcmp(store_row_text(row, "requested_by") ? store_row_text(row, "requested_by") : "", actor->name) != 0)
-        r = ledger_fail(lerr, LEDGER_FORBIDDEN, "not-yours", "", "lease %lld was taken by another token: only it or an "
-                        "admin may %s it", (long long)id, action);
-    if (r == 0 && (strcmp(store_row_text(row, "state"), "active") != 0 || store_row_int(row, "expires_at", 0) <= now)) {
-        r = ledger_fail(lerr, LEDGER_CONFLICT, "not-active", "", "lease %lld is %s", (long long)id,
-                        strcmp(store_row_text(row, "state"), "active") == 0 ? "expired" : store_row_text(row, "state"));
-        lerr->conflict = json_incref(row);
-    }
-    if (r == 0 && renew && ttl > ledger->policy.lease_ttl_max)
-        r = ledger_fail(lerr, LEDGER_BAD_REQUEST, "out-of-range", "ttl", "ttl is above the policy's lease_ttl_max %lld",
-                        (long long)ledger->policy.lease_ttl_max);
-    if (r == 0) {
-        before = json_deep_copy(row);
-        if (renew)
-            json_object_set_new(row, "expires_at", json_integer((json_int_t)(now + ttl)));
-        else
-            json_object_set_new(row, "state", json_string("released"));
-        r = ledger_txn_update(&txn, STORE_LEASES, row, -1, lerr);
-    }
-    if (r == 0)
-        r = ledger_event(&txn, actor, renew ? "lease.renewed" : "lease.released", "leases", id, before, row, lerr);
-    if (r == 0 && !renew) {
-        unsigned port = (unsigned)store_row_int(row, "port", 1);
-        r = ledger_port_map_refresh(ledger, &txn, store_row_text(row, "host"), store_row_text(row, "proto"), port, port,
-                                    lerr);
-    }
-    json_decref(before);
-    return ledger_txn_end_with_row(&txn, r, row, out, lerr);
+    /* batched with the lease requests: many renewals and releases share one commit */
+    struct lease_job job = { .ledger = ledger, .actor = actor, .body = body, .action = renew ? "renew" : "release",
+                             .action_id = id, .lerr = lerr };
+    return lease_job_run(&job, out, NULL);
 }
