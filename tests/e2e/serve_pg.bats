@@ -192,7 +192,7 @@ granted() {
     for i in $(seq 100); do curl -sf "http://127.0.0.1:$p/readyz" >/dev/null && break; sleep 0.1; done
     run -0 curl -sf "http://127.0.0.1:$p/readyz"
   done
-  [ "$(sql "SELECT string_agg(version::text, ',' ORDER BY version) FROM schema_migrations")" = "1,2,3,4,5" ]
+  [ "$(sql "SELECT string_agg(version::text, ',' ORDER BY version) FROM schema_migrations")" = "1,2,3,4,5,6" ]
 }
 
 @test "serve pg: an expired lease is reclaimed once although two servers reclaim (one lease.expired event)" {
@@ -287,5 +287,101 @@ snapshot() {
   [[ "$stderr" == *"the target database is not empty (its hosts table has rows)"* ]]
   [ "$(sql 'SELECT count(*) FROM hosts')" = 2 ]
   run -0 "$PORTREG" serve migrate --db "$pg_url" --json
-  echo "$output" | jq -e '.schema_version == 5'
+  echo "$output" | jq -e '.schema_version == 6'
+}
+
+# claim_ok BIND PORT: whether PostgreSQL takes an active assignment of service b on host
+# $CLAIM_HOST (h) with BIND and PORT (written past the ledger, rolled back either way)
+claim_ok() {
+  psql -X -q -At -v ON_ERROR_STOP=1 "$DB_URL" >/dev/null 2>&1 <<SQL
+BEGIN;
+INSERT INTO assignments (service, host, proto, port_lo, port_hi, bind, state, version, created)
+  VALUES ('b', '${CLAIM_HOST:-h}', 'tcp', $2, $2, '$1', 'active', 1, 0);
+ROLLBACK;
+SQL
+}
+
+# claim_refused BIND PORT: PostgreSQL refuses it (a function: `! cmd` alone never fails a test)
+claim_refused() {
+  ! claim_ok "$@"
+}
+
+@test "serve pg: the exclusion constraint refuses exactly the overlaps of plan check (IPv4 as IPv4-mapped IPv6: a lease or any is one claim row)" {
+  sql "INSERT INTO hosts (name, addresses, version) VALUES ('h', '{\"internal\":\"10.0.0.1\",\"v6\":\"2001:db8::1\"}', 1)"
+  sql "INSERT INTO assignments (service, host, proto, port_lo, port_hi, bind, state, version, created) VALUES
+         ('a', 'h', 'tcp', 100, 100, 'internal', 'active', 1, 0), ('a', 'h', 'tcp', 200, 200, 'v6', 'active', 1, 0),
+         ('a', 'h', 'tcp', 400, 400, '0.0.0.0', 'active', 1, 0), ('a', 'h', 'tcp', 500, 500, 'loopback', 'active', 1, 0)"
+  sql "INSERT INTO leases (service, host, proto, port, expires_at, state, version, created)
+         VALUES ('l', 'h', 'tcp', 300, 99999999999, 'active', 1, 0)"
+  # one row per claim, but loopback's two; IPv4 stored IPv4-mapped
+  [ "$(sql "SELECT string_agg(scope::text, ' ' ORDER BY lower(ports), scope) FROM port_claims")" = \
+    "::ffff:10.0.0.1/128 2001:db8::1/128 ::/0 ::ffff:0.0.0.0/96 ::1/128 ::ffff:127.0.0.1/128" ]
+  # port 100 held on 10.0.0.1
+  claim_refused 0.0.0.0 100
+  claim_refused any 100
+  claim_refused :: 100
+  claim_refused 10.0.0.1 100
+  claim_refused ::ffff:10.0.0.1 100
+  claim_ok 10.0.0.2 100
+  claim_ok 2001:db8::1 100
+  claim_ok loopback 100
+  # port 200 held on 2001:db8::1
+  claim_ok 0.0.0.0 200
+  claim_ok 10.0.0.1 200
+  claim_refused :: 200
+  claim_refused v6 200
+  claim_ok 2001:db8::2 200
+  # port 300 leased: every address of both families
+  claim_refused 10.0.0.9 300
+  claim_refused 2001:db8::9 300
+  claim_refused loopback 300
+  # port 400 held on 0.0.0.0: every IPv4 address, no IPv6 one
+  claim_refused 10.0.0.9 400
+  claim_refused ::ffff:10.0.0.9 400
+  claim_refused any 400
+  claim_ok 2001:db8::9 400
+  claim_ok ::1 400
+  # port 500 held on loopback
+  claim_refused 127.0.0.1 500
+  claim_refused ::1 500
+  claim_ok 127.0.0.2 500
+  claim_ok internal 500
+  # udp ports are apart from tcp ones
+  psql -X -q -At -v ON_ERROR_STOP=1 "$DB_URL" -c "BEGIN; INSERT INTO assignments (service, host, proto, port_lo, port_hi, bind, state, version, created) VALUES ('b', 'h', 'udp', 100, 100, 'any', 'active', 1, 0); ROLLBACK"
+}
+
+@test "serve pg: a schema-5 database (tests/fixtures/ledger/ledger-pg-schema-5.sql) is upgraded: a claim of any becomes one row, IPv4 IPv4-mapped, every overlap still refused" {
+  test_db_url   # empty again
+  psql -X -q -v ON_ERROR_STOP=1 "$DB_URL" -f "$PORTREG_FIXTURES/ledger/ledger-pg-schema-5.sql" >/dev/null
+  [ "$(sql "SELECT max(version) FROM schema_migrations")" = 5 ]
+  [ "$(sql "SELECT count(*) FROM port_claims")" = 9 ]
+  run "$PORTREG" serve migrate --db "$DB_URL"
+  [ "$status" -eq 0 ]
+  [ "$(sql "SELECT max(version) FROM schema_migrations")" = 6 ]
+  [ "$(sql "SELECT string_agg(claim_kind || claim_id || ' ' || scope::text, ', ' ORDER BY claim_kind, claim_id, scope::text) FROM port_claims")" = \
+    "a1 ::/0, a2 ::ffff:10.0.0.1/128, a3 2001:db8::1/128, a4 ::1/128, a4 ::ffff:127.0.0.1/128, a5 ::ffff:0.0.0.0/96, l1 ::/0" ]
+  CLAIM_HOST=web1
+  claim_refused 10.0.0.9 8080
+  claim_refused 2001:db8::9 8080
+  claim_refused internal 5432
+  claim_ok 10.0.0.2 5432
+  claim_refused :: 9000
+  claim_ok 0.0.0.0 9000
+  claim_refused ::1 9100
+  claim_refused 10.0.0.9 30000
+  claim_ok any 30001
+  # the quarantined udp range: refused to another service, on IPv4 only
+  psql -X -q -v ON_ERROR_STOP=1 "$DB_URL" -c "BEGIN; INSERT INTO assignments (service, host, proto, port_lo, port_hi, bind, state, version, created) VALUES ('b', 'web1', 'udp', 7005, 7005, '2001:db8::9', 'active', 1, 0); ROLLBACK"
+  run psql -X -q -v ON_ERROR_STOP=1 "$DB_URL" -c "INSERT INTO assignments (service, host, proto, port_lo, port_hi, bind, state, version, created) VALUES ('b', 'web1', 'udp', 7005, 7005, '10.0.0.9', 'active', 1, 0)"
+  [ "$status" -ne 0 ]
+  [[ "$output" == *port_claims_no_overlap* ]]
+  # the server works on it: a new lease is one claim row, a lease on 8080 is not given
+  REQUESTER="$("$PORTREG" serve token create --role requester --name team --db "$DB_URL")"
+  start_server
+  api POST "$URL" /api/v1/leases "$REQUESTER" '{"service":"new","host":"web1","range":"8080-8081"}'
+  [ "$STATUS" = 201 ]
+  [ "$(echo "$BODY" | jq .port)" = 8081 ]
+  [ "$(sql "SELECT count(*) || ' ' || min(scope::text) FROM port_claims WHERE claim_kind = 'l' AND claim_id = $(echo "$BODY" | jq .id)")" = "1 ::/0" ]
+  api POST "$URL" /api/v1/leases "$REQUESTER" '{"service":"new2","host":"web1","range":"8080-8081"}'
+  [ "$STATUS" = 409 ]
 }

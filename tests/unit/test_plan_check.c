@@ -145,6 +145,12 @@ static void test_bind_conflict_rules(void **state)
     assert_int_equal(conflicts_of("\"::\"", "8080", "h1", "0.0.0.0", "8080", "h1"), 1);
     assert_int_equal(conflicts_of("\"::\"", "8080", "h1", "10.0.0.1", "8080", "h1"), 1);
     assert_int_equal(conflicts_of("0.0.0.0", "8080", "h1", "\"::1\"", "8080", "h1"), 0);
+    /* an IPv4-mapped address is the IPv4 address (the kernel checks it against IPv4 binds) */
+    assert_int_equal(conflicts_of("\"::ffff:10.0.0.1\"", "8080", "h1", "10.0.0.1", "8080", "h1"), 1);
+    assert_int_equal(conflicts_of("0.0.0.0", "8080", "h1", "\"::ffff:10.0.0.1\"", "8080", "h1"), 1);
+    assert_int_equal(conflicts_of("\"::ffff:0.0.0.0\"", "8080", "h1", "10.0.0.1", "8080", "h1"), 1);
+    assert_int_equal(conflicts_of("\"::ffff:0.0.0.0\"", "8080", "h1", "\"::1\"", "8080", "h1"), 0);
+    assert_int_equal(conflicts_of("\"::ffff:10.0.0.1\"", "8080", "h1", "10.0.0.2", "8080", "h1"), 0);
     assert_int_equal(conflicts_of("0.0.0.0", "8080", "h1", "127.0.0.1", "8080", "h1"), 1);
     /* a group shares its hosts */
     assert_int_equal(conflicts_of("any", "8080", "g", "any", "8080", "h2"), 1);

@@ -1,8 +1,8 @@
 /* ledger_lease_shared.c — lease batches beside other servers' (a backend with
  * lease_insert_batch: PostgreSQL). The leader picks each lease's port from the in-memory map
- * and sends the whole batch in one round trip; the database's exclusion constraint decides,
- * so a port another server took meanwhile comes back refused, the map learns it and the next
- * round picks again. No lock is held against other servers' batches: what the write
+ * and sends the whole batch in one round trip, which is also its transaction (it commits
+ * there); the database's exclusion constraint decides, so a port another server took
+ * meanwhile comes back refused, the map learns it and the next round picks again. No lock is held against other servers' batches: what the write
  * transaction's reads decide (a fixed port's conflict, an Idempotency-Key's replay, an
  * unknown host, a full range) is left to it. */
 #include <errno.h>
@@ -35,14 +35,8 @@ struct shared_lease {
     bool granted;
 };
 
-/* Undo a granted lease in the map (the transaction did not commit). */
-static void shared_unmark(struct shared_lease *lease)
-{
-    port_set_remove(&lease->map->taken, (uint16_t)lease->port);
-    port_set_remove(&lease->map->leased, (uint16_t)lease->port);
-}
-
-/* Rounds of pick and insert; returns 0, or a store failure (-1 with err). */
+/* Rounds of pick and insert, each a transaction of its own (a round that failed took
+ * nothing); returns 0, or a store failure (-1 with err). */
 static int shared_rounds(struct ledger *ledger, struct store_conn *conn, struct shared_lease *leases, size_t count,
                          struct lease_job **rest, size_t *rest_n, struct pr_error *err)
 {
@@ -124,11 +118,10 @@ size_t ledger_lease_batch_shared(struct ledger *ledger, struct lease_job **batch
     struct store_conn *conn = ledger->backend->acquire(ledger->store);
     struct pr_error err;
     pr_error_clear(&err);
-    int r = ledger->backend->begin_leases(conn, &err);
-    bool began = r == 0;
+    int r = ledger->backend->prepare_leases(conn, &err);
     if (r == 0) {
         /* what other servers changed since (their leases mostly: marked without reading; a
-         * policy changed: read before the jobs are looked at) */
+         * policy changed: read before the jobs are looked at), read as committed */
         struct ledger_txn txn = { .ledger = ledger, .conn = conn, .write = true };
         struct ledger_error lerr = { 0 };
         if (ledger_changes_apply(ledger, &txn, &lerr) < 0) {
@@ -146,40 +139,19 @@ size_t ledger_lease_batch_shared(struct ledger *ledger, struct lease_job **batch
             rest[rest_n++] = batch[i];
         }
     }
-    if (r < 0 || !count) {
-        if (began)
-            ledger->backend->rollback(conn);
-        ledger->backend->release(ledger->store, conn);
-        pthread_mutex_unlock(&ledger->write_lock);
-        return rest_n;
-    }
-    r = shared_rounds(ledger, conn, leases, count, rest, &rest_n, &err);
-    bool any = false;
-    for (size_t i = 0; i < count; i++)
-        if (leases[i].granted)
-            any = true;
-    if (r == 0 && any)
-        r = ledger->backend->commit(conn, &err);
-    else if (r == 0)
-        ledger->backend->rollback(conn);   /* nothing granted: nothing to keep */
-    if (r < 0) {
-        /* nothing is kept: every job goes to the write transaction, which reports the failure */
-        ledger->backend->rollback(conn);
-        for (size_t i = 0; i < count; i++) {
-            if (leases[i].granted) {
-                shared_unmark(&leases[i]);
-                json_decref(leases[i].job->out);
-                leases[i].job->out = NULL;
-            }
-            if (leases[i].job)
-                rest[rest_n++] = leases[i].job;
-        }
-    } else {
-        *committed = any;
+    /* each round commits by itself: what a failed round did not grant goes to the write
+     * transaction, which reports the failure */
+    if (count && shared_rounds(ledger, conn, leases, count, rest, &rest_n, &err) < 0)
         for (size_t i = 0; i < count; i++)
-            if (leases[i].granted)
-                leases[i].job->r = 0;
-    }
+            if (leases[i].job && !leases[i].granted) {
+                rest[rest_n++] = leases[i].job;
+                leases[i].job = NULL;
+            }
+    for (size_t i = 0; i < count; i++)
+        if (leases[i].job && leases[i].granted) {
+            leases[i].job->r = 0;
+            *committed = true;
+        }
     ledger->backend->release(ledger->store, conn);
     pthread_mutex_unlock(&ledger->write_lock);
     return rest_n;

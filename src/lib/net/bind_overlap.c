@@ -42,8 +42,25 @@ size_t bind_endpoints_loopback(struct bind_endpoint *out)
     return 2;
 }
 
-bool bind_endpoint_overlap(const struct bind_endpoint *a, const struct bind_endpoint *b)
+/* ::ffff:a.b.c.d is a bind to the IPv4 address a.b.c.d: the kernel checks it against IPv4
+ * binds (and so do the PostgreSQL claims, which keep every scope as IPv6, IPv4 mapped). */
+static struct bind_endpoint endpoint_unmapped(const struct bind_endpoint *e)
 {
+    static const uint8_t v4_mapped[12] = { [10] = 0xff, [11] = 0xff };
+    struct bind_endpoint out = *e;
+    if (e->family == AF_INET6 && memcmp(e->bytes, v4_mapped, sizeof v4_mapped) == 0) {
+        memset(out.bytes, 0, sizeof out.bytes);
+        memcpy(out.bytes, e->bytes + 12, 4);
+        out.family = AF_INET;
+        out.wildcard = bytes_zero(out.bytes, 4);
+    }
+    return out;
+}
+
+bool bind_endpoint_overlap(const struct bind_endpoint *a_in, const struct bind_endpoint *b_in)
+{
+    struct bind_endpoint a_copy = endpoint_unmapped(a_in), b_copy = endpoint_unmapped(b_in);
+    const struct bind_endpoint *a = &a_copy, *b = &b_copy;
     if (a->wildcard && b->wildcard)
         return true;
     if (a->wildcard || b->wildcard) {

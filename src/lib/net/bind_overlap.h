@@ -23,6 +23,8 @@ bool bind_endpoint_from_text(const char *text, struct bind_endpoint *out);
 /* Fill out[0..n) with any (1 endpoint) or loopback (127.0.0.1 and ::1); returns n. */
 size_t bind_endpoints_any(struct bind_endpoint *out);
 size_t bind_endpoints_loopback(struct bind_endpoint *out);
+/* Whether a and b clash; an IPv4-mapped address (::ffff:10.0.0.5) is the IPv4 address there,
+ * as the kernel binds it. */
 bool bind_endpoint_overlap(const struct bind_endpoint *a, const struct bind_endpoint *b);
 /* Whether any endpoint of a overlaps any of b. */
 bool bind_endpoints_overlap(const struct bind_endpoint *a, size_t na, const struct bind_endpoint *b, size_t nb);

@@ -42,7 +42,7 @@ struct store_table {
 
 /* The schema version every backend's migrations bring a database to (each backend checks at
  * compile time that it has that many migrations). */
-#define STORE_SCHEMA_VERSION 5
+#define STORE_SCHEMA_VERSION 6
 
 /* The schema shared by every backend (store_schema.c). */
 extern const struct store_table store_tables[STORE_KIND_COUNT];
@@ -142,13 +142,14 @@ struct store_backend {
      * *gap: changes were pruned before they were read (rebuild every map). */
     int (*claim_changes)(struct store_conn *conn, int64_t *seq, json_t **changes, bool *gap, struct pr_error *err);
     /* Lease batches that run beside those of other servers on the database (NULL: the backend
-     * has none, every lease runs in a write transaction). begin_leases: a transaction for
-     * lease_insert_batch only, beside other lease transactions but never beside a write
-     * transaction (which waits for it and which it waits for); commit as any. The database
-     * itself refuses a port claimed twice, so nothing read before is relied on.
-     * lease_insert_batch: every item inserted with its event in one round trip, each on its
-     * own (a refused one changes nothing), item->result telling which. */
-    int (*begin_leases)(struct store_conn *conn, struct pr_error *err);
+     * has none, every lease runs in a write transaction). prepare_leases: the connection made
+     * ready (again, when it broke); no transaction. lease_insert_batch: every item inserted
+     * with its event in one round trip and one transaction of its own, beside other lease
+     * batches but never beside a write transaction (which waits for it and which it waits
+     * for); each item on its own (a refused one changes nothing), item->result telling
+     * which; when it returns 0 the transaction committed and sync covers it. The database
+     * itself refuses a port claimed twice, so nothing read before is relied on. */
+    int (*prepare_leases)(struct store_conn *conn, struct pr_error *err);
     int (*lease_insert_batch)(struct store_conn *conn, struct store_lease_insert *items, size_t count, int64_t now,
                               struct pr_error *err);
 };

@@ -569,26 +569,30 @@ static int pg_begin(struct store_conn *conn, bool write, struct pr_error *err)
     return pg_begin_with(conn, write ? write_begin : "BEGIN", write, err);
 }
 
-/* A lease batch takes the writers' lock shared: lease batches of every instance run side by
- * side (the exclusion constraint decides between them), a write transaction (which takes it
- * exclusive, and whose checks read before they write) runs alone. */
-static int pg_begin_leases(struct store_conn *conn, struct pr_error *err)
+/* Lease batches are transactions of their own (portreg_lease_round takes the writers' lock
+ * shared: lease batches of every instance run side by side, the exclusion constraint decides
+ * between them; a write transaction, which takes it exclusive and whose checks read before
+ * they write, runs alone): only the connection is made ready here. */
+static int pg_prepare_leases(struct store_conn *conn, struct pr_error *err)
 {
-    static const char leases_begin[] = "BEGIN; SET LOCAL synchronous_commit = off;"
-                                       " SELECT pg_advisory_xact_lock_shared(" PG_LOCK_WRITER ")";
-    return pg_begin_with(conn, leases_begin, true, err);
+    return conn_ensure(conn, err);
+}
+
+/* A transaction committed on conn: numbered for pg_sync. A number taken after the commit
+ * returned is covered only by a sync that began later, whose write comes later in the WAL. */
+static void pg_committed(struct store_conn *conn)
+{
+    pthread_mutex_lock(&conn->store->sync_lock);
+    thread_commit.store = conn->store;
+    thread_commit.number = ++conn->store->committed;
+    pthread_mutex_unlock(&conn->store->sync_lock);
 }
 
 static int pg_commit(struct store_conn *conn, struct pr_error *err)
 {
     int r = pg_exec(conn->db, "COMMIT", err, "commit");
-    if (r == 0 && conn->write) {
-        /* still under the writer lock: numbers follow commit order */
-        pthread_mutex_lock(&conn->store->sync_lock);
-        thread_commit.store = conn->store;
-        thread_commit.number = ++conn->store->committed;
-        pthread_mutex_unlock(&conn->store->sync_lock);
-    }
+    if (r == 0 && conn->write)
+        pg_committed(conn);
     conn->write = false;
     return r;
 }
@@ -988,7 +992,8 @@ static int pg_claim_changes(struct store_conn *conn, int64_t *seq, json_t **chan
     return 0;
 }
 
-/* Every item in one call of portreg_lease_batch (migration 5): one round trip for the batch. */
+/* Every item in one call of portreg_lease_round (migration 6): one round trip and one
+ * transaction for the batch. */
 static int pg_lease_insert_batch(struct store_conn *conn, struct store_lease_insert *items, size_t count, int64_t now,
                                  struct pr_error *err)
 {
@@ -1004,12 +1009,14 @@ static int pg_lease_insert_batch(struct store_conn *conn, struct store_lease_ins
     param_text(&p, text);
     param_int(&p, now);
     PGresult *res = NULL;
-    int r = pg_run(conn, "SELECT item, lease_id, status FROM portreg_lease_batch($1::json, $2)", p.count, p.values,
-                   &res, err, "leases");
+    int r = pg_run(conn, "SELECT item, lease_id, status FROM portreg_lease_round($1::json, $2, " PG_LOCK_WRITER ")",
+                   p.count, p.values, &res, err, "leases");
     params_free(&p);
     free(text);
     if (r < 0)
         return r;
+    pg_committed(conn);
+    conn->store->writes++;   /* claim_changes is pruned every so many writes */
     int answered = pq.ntuples(res);
     if (answered < 0 || (size_t)answered != count) {
         pq.clear(res);
@@ -1058,6 +1065,6 @@ const struct store_backend store_backend_postgres = {
     .ping = pg_ping,
     .count_by = pg_count_by,
     .claim_changes = pg_claim_changes,
-    .begin_leases = pg_begin_leases,
+    .prepare_leases = pg_prepare_leases,
     .lease_insert_batch = pg_lease_insert_batch,
 };

@@ -145,6 +145,8 @@ static const char *const sqlite_migrations[] = {
     "  created INTEGER, updated INTEGER);",
     /* 5: PostgreSQL's lease batch function; nothing here (one server has its SQLite file alone) */
     "",
+    /* 6: PostgreSQL's claims in one address space; nothing here */
+    "",
 };
 #define SQLITE_MIGRATION_COUNT (sizeof sqlite_migrations / sizeof sqlite_migrations[0])
 _Static_assert(SQLITE_MIGRATION_COUNT == STORE_SCHEMA_VERSION, "a migration of store.h's schema version is missing");
