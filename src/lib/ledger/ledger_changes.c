@@ -1,8 +1,9 @@
 /* ledger_changes.c — several servers on one database (PostgreSQL): what the other servers
  * changed reaches this one's in-memory port maps and policy at the start of each of its write
- * transactions (under the writers' lock, so nothing changes while it decides). The store
- * lists the (host, proto, ports) whose claims changed; their ports are read again, except a
- * lease taken, which is marked as it is. */
+ * transactions (under the writers' lock, so nothing changes while it decides), and after each
+ * round of a lease batch (which reads them in its own round trip). The store lists the (host,
+ * proto, ports) whose claims changed; their ports are read again, except a lease taken, which
+ * is marked as it is. */
 #include <string.h>
 
 #include "ledger/ledger_internal.h"
@@ -17,6 +18,16 @@ int ledger_changes_apply(struct ledger *ledger, struct ledger_txn *txn, struct l
     pr_error_clear(&err);
     if (ledger->backend->claim_changes(txn->conn, &ledger->change_seq, &changes, &gap, &err) < 0)
         return ledger_store_fail(lerr, &err, "claim changes");
+    int r = ledger_changes_mark(ledger, txn, changes, gap, NULL, lerr);
+    json_decref(changes);
+    return r;
+}
+
+int ledger_changes_mark(struct ledger *ledger, struct ledger_txn *txn, const json_t *changes, bool gap,
+                        bool *policy_changed_out, struct ledger_error *lerr)
+{
+    struct pr_error err;
+    pr_error_clear(&err);
     int r = 0;
     bool policy_changed = false;
     size_t i;
@@ -44,7 +55,8 @@ int ledger_changes_apply(struct ledger *ledger, struct ledger_txn *txn, struct l
                                         (unsigned)store_row_int(change, "lo", 1), (unsigned)store_row_int(change, "hi", 1),
                                         lerr);
     }
-    json_decref(changes);
+    if (policy_changed_out)
+        *policy_changed_out = policy_changed;
     if (r == 0 && policy_changed) {
         json_t *doc = NULL;
         if (ledger->backend->policy_get(txn->conn, &doc, &err) < 0)

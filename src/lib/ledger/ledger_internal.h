@@ -87,6 +87,10 @@ int ledger_txn_begin(struct ledger *ledger, bool write, struct ledger_txn *txn, 
 /* At the start of a write transaction: the other servers' changes of claims and policy into
  * this one's maps and policy (ledger_changes.c; nothing when the store has no claim_changes). */
 int ledger_changes_apply(struct ledger *ledger, struct ledger_txn *txn, struct ledger_error *lerr);
+/* Apply changes as read by the store (claim_changes or a lease round): maps refreshed (all
+ * rebuilt on gap), the policy read again when it changed (*policy_changed, when not NULL). */
+int ledger_changes_mark(struct ledger *ledger, struct ledger_txn *txn, const json_t *changes, bool gap,
+                        bool *policy_changed, struct ledger_error *lerr);
 /* Commit when r == 0, else roll back; returns r, or -1 when the commit failed. */
 int ledger_txn_end(struct ledger_txn *txn, int r, struct ledger_error *lerr);
 /* After a commit (committed: it was a write), its connection given back and write_lock let

@@ -1,8 +1,9 @@
 /* ledger_lease_shared.c — lease batches beside other servers' (a backend with
  * lease_insert_batch: PostgreSQL). The leader picks each lease's port from the in-memory map
  * and sends the whole batch in one round trip, which is also its transaction (it commits
- * there); the database's exclusion constraint decides, so a port another server took
- * meanwhile comes back refused, the map learns it and the next round picks again. No lock is held against other servers' batches: what the write
+ * there) and brings back what other servers changed; the database's exclusion constraint
+ * decides, so a port another server took meanwhile comes back refused, the map learns it and
+ * the next round picks again. No lock is held against other servers' batches: what the write
  * transaction's reads decide (a fixed port's conflict, an Idempotency-Key's replay, an
  * unknown host, a full range) is left to it. */
 #include <errno.h>
@@ -34,6 +35,48 @@ struct shared_lease {
     unsigned port;
     bool granted;
 };
+
+/* What other servers changed, as the round read it: into the maps and the policy. A policy
+ * changed: every lease not granted is looked at again (its range, its TTL) and walks anew.
+ * The maps may have been rebuilt (or grown): each lease finds its own again. */
+static int shared_changes(struct ledger *ledger, struct store_conn *conn, struct shared_lease *leases, size_t count,
+                          json_t *changes, bool gap, struct lease_job **rest, size_t *rest_n, size_t *todo,
+                          struct pr_error *err)
+{
+    if (!gap && !json_array_size(changes)) {
+        json_decref(changes);
+        return 0;
+    }
+    struct ledger_txn txn = { .ledger = ledger, .conn = conn, .write = true };
+    struct ledger_error lerr = { 0 };
+    bool policy_changed = false;
+    int r = ledger_changes_mark(ledger, &txn, changes, gap, &policy_changed, &lerr);
+    json_decref(changes);
+    if (r < 0) {
+        pr_error_set(err, -EIO, "%s", lerr.message);
+        ledger_error_clear(&lerr);
+        return -1;
+    }
+    for (size_t i = 0; i < count; i++) {
+        struct shared_lease *lease = &leases[i];
+        if (!lease->job || lease->granted)
+            continue;
+        bool eligible = true;
+        if (policy_changed) {
+            eligible = shared_eligible(ledger, lease->job, &lease->params, &lease->map);
+            lease->walked = 0;
+        } else {
+            lease->map = ledger_port_map_existing(ledger, lease->params.host, lease->params.proto);
+            eligible = lease->map != NULL;
+        }
+        if (!eligible) {   /* the write transaction answers */
+            rest[(*rest_n)++] = lease->job;
+            lease->job = NULL;
+            (*todo)--;
+        }
+    }
+    return 0;
+}
 
 /* Rounds of pick and insert, each a transaction of its own (a round that failed took
  * nothing); returns 0, or a store failure (-1 with err). */
@@ -75,9 +118,17 @@ static int shared_rounds(struct ledger *ledger, struct store_conn *conn, struct 
                 items[j - 1] = item;
                 sent[j - 1] = lease;
             }
-        int r = k ? ledger->backend->lease_insert_batch(conn, items, k, now, err) : 0;
+        json_t *changes = NULL;
+        bool gap = false;
+        int r = k ? ledger->backend->lease_insert_batch(conn, items, k, now, &ledger->change_seq, &changes, &gap, err)
+                  : 0;
         for (size_t i = 0; i < k; i++) {
             struct shared_lease *lease = sent[i];
+            if (r == 0 && items[i].result == -EAGAIN) {   /* not tried: the policy changed */
+                json_decref(items[i].row);
+                port_set_remove(&lease->map->taken, (uint16_t)lease->port);
+                continue;
+            }
             if (r == 0 && items[i].result == 0) {
                 lease->granted = true;
                 port_set_add(&lease->map->leased, (uint16_t)lease->port);
@@ -99,6 +150,8 @@ static int shared_rounds(struct ledger *ledger, struct store_conn *conn, struct 
         }
         if (r < 0)
             return -1;
+        if (shared_changes(ledger, conn, leases, count, changes, gap, rest, rest_n, &todo, err) < 0)
+            return -1;
     }
     for (size_t i = 0; i < count; i++)
         if (leases[i].job && !leases[i].granted) {
@@ -118,17 +171,9 @@ size_t ledger_lease_batch_shared(struct ledger *ledger, struct lease_job **batch
     struct store_conn *conn = ledger->backend->acquire(ledger->store);
     struct pr_error err;
     pr_error_clear(&err);
+    /* what other servers changed comes with each round's answer (a policy they changed
+     * before is read before anything is inserted) */
     int r = ledger->backend->prepare_leases(conn, &err);
-    if (r == 0) {
-        /* what other servers changed since (their leases mostly: marked without reading; a
-         * policy changed: read before the jobs are looked at), read as committed */
-        struct ledger_txn txn = { .ledger = ledger, .conn = conn, .write = true };
-        struct ledger_error lerr = { 0 };
-        if (ledger_changes_apply(ledger, &txn, &lerr) < 0) {
-            r = pr_error_set(&err, -EIO, "%s", lerr.message);
-            ledger_error_clear(&lerr);
-        }
-    }
     for (size_t i = 0; i < n; i++) {
         struct shared_lease *lease = &leases[count];
         memset(lease, 0, sizeof *lease);

@@ -68,7 +68,8 @@ struct store_lease_insert {
     const char *request_id;
     /* 0 inserted (with its event); -EADDRINUSE the port is claimed (the database refused it);
      * -EBUSY another transaction holds the port, not yet committed; -EEXIST its
-     * idempotency_key has a lease already; -ENOENT its host does not exist */
+     * idempotency_key has a lease already; -ENOENT its host does not exist; -EAGAIN not
+     * tried (the policy changed) */
     int result;
 };
 
@@ -148,10 +149,13 @@ struct store_backend {
      * batches but never beside a write transaction (which waits for it and which it waits
      * for); each item on its own (a refused one changes nothing), item->result telling
      * which; when it returns 0 the transaction committed and sync covers it. The database
-     * itself refuses a port claimed twice, so nothing read before is relied on. */
+     * itself refuses a port claimed twice, so nothing read before is relied on. The same
+     * round trip reads the claim changes since *seq, as claim_changes (after the inserts);
+     * when other servers changed the policy, nothing is inserted (every result -EAGAIN): the
+     * caller applies the changes and picks again. */
     int (*prepare_leases)(struct store_conn *conn, struct pr_error *err);
     int (*lease_insert_batch)(struct store_conn *conn, struct store_lease_insert *items, size_t count, int64_t now,
-                              struct pr_error *err);
+                              int64_t *seq, json_t **changes, bool *gap, struct pr_error *err);
 };
 
 /* The backend for url's scheme and, in *location, what follows "scheme:"; NULL when unknown. */

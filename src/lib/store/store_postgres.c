@@ -927,10 +927,50 @@ static int pg_count_by(struct store_conn *conn, enum store_kind kind, const char
     return 0;
 }
 
+/* The claim_changes rows of res from row first on, their columns from col on: seq, host,
+ * proto, lo, hi, mine, first, lease_taken, last (the window of CHANGES_WINDOW_SQL). */
+static void changes_from_result(PGresult *res, int first, int col, int64_t *seq, json_t *changes, bool *gap)
+{
+    int64_t from = *seq;
+    for (int i = first; i < pq.ntuples(res); i++) {
+        if (i == first && !pq.getisnull(res, i, col + 6) && strtoll(pq.getvalue(res, i, col + 6), NULL, 10) > from + 1 &&
+            from > 0)
+            *gap = true;
+        if (pq.getisnull(res, i, col)) {   /* nothing in the window */
+            if (!pq.getisnull(res, i, col + 8) && strtoll(pq.getvalue(res, i, col + 8), NULL, 10) > from + PG_CHANGES_READ_N)
+                *seq = from + PG_CHANGES_READ_N;
+            continue;
+        }
+        int64_t s = strtoll(pq.getvalue(res, i, col), NULL, 10);
+        if (s > *seq)
+            *seq = s;
+        if (strcmp(pq.getvalue(res, i, col + 5), "t") == 0)
+            continue;
+        json_array_append_new(changes, json_pack("{s:s, s:s, s:I, s:I, s:b}", "host", pq.getvalue(res, i, col + 1),
+                                                 "proto", pq.getvalue(res, i, col + 2), "lo",
+                                                 (json_int_t)strtoll(pq.getvalue(res, i, col + 3), NULL, 10), "hi",
+                                                 (json_int_t)strtoll(pq.getvalue(res, i, col + 4), NULL, 10), "taken",
+                                                 strcmp(pq.getvalue(res, i, col + 7), "t") == 0));
+    }
+}
+
+/* Now and then (every 4096 write transactions or lease rounds of this instance) the
+ * claim_changes rows older than the last PG_CHANGES_KEEP go; an instance that had not read
+ * that far gets a gap and rebuilds its maps. */
+static int changes_prune(struct store_conn *conn, struct pr_error *err)
+{
+    if (conn->store->writes % 4096 != 0)
+        return 0;
+    struct pg_params p = { 0 };
+    param_int(&p, PG_CHANGES_KEEP);
+    int r = pg_run(conn, "DELETE FROM claim_changes WHERE seq < (SELECT max(seq) FROM claim_changes) - $1", p.count,
+                   p.values, NULL, err, "claim_changes");
+    params_free(&p);
+    return r;
+}
+
 /* Claims other instances changed since *seq (this instance's own are skipped: its maps are
- * up to date). Called under the writer lock, so seq follows commit order. *seq < 0: only
- * learn where the sequence is. Now and then the rows older than the last PG_CHANGES_KEEP go;
- * an instance that had not read that far gets *gap and rebuilds its maps. */
+ * up to date). *seq < 0: only learn where the sequence is. */
 static int pg_claim_changes(struct store_conn *conn, int64_t *seq, json_t **changes, bool *gap, struct pr_error *err)
 {
     *changes = NULL;
@@ -945,49 +985,25 @@ static int pg_claim_changes(struct store_conn *conn, int64_t *seq, json_t **chan
         pq.clear(res);
         return 0;
     }
-    if (conn->store->writes % 4096 == 0) {
-        param_int(&p, PG_CHANGES_KEEP);
-        int r = pg_run(conn, "DELETE FROM claim_changes WHERE seq < (SELECT max(seq) FROM claim_changes) - $1",
-                       p.count, p.values, NULL, err, "claim_changes");
-        params_free(&p);
-        if (r < 0)
-            return r;
-    }
+    int r = changes_prune(conn, err);
+    if (r < 0)
+        return r;
     param_int(&p, *seq);
     param_text(&p, conn->store->origin);
     /* a window of seq (both bounds: the generic plan of the prepared statement then walks
      * the primary key; "seq > $1" alone, estimated a third of the table, scanned all of it),
      * joined to the table's first and last seq so that one row comes back even when the
-     * window is empty (the next read starts after it when later changes exist) */
-    int r = pg_run(conn, "SELECT c.seq, c.host, c.proto, c.lo, c.hi, c.origin IS NOT DISTINCT FROM $2, m.first,"
-                         " c.lease_taken, m.last FROM (SELECT min(seq) AS first, max(seq) AS last FROM claim_changes) m"
-                         " LEFT JOIN claim_changes c ON c.seq > $1 AND c.seq <= $1 + " PG_CHANGES_READ
-                         " ORDER BY c.seq",
-                   p.count, p.values, &res, err, "claim_changes");
+     * window is empty (the next read starts after it when later changes exist); the same
+     * query is in portreg_lease_round (migration 6) */
+    r = pg_run(conn, "SELECT c.seq, c.host, c.proto, c.lo, c.hi, c.origin IS NOT DISTINCT FROM $2, m.first,"
+                     " c.lease_taken, m.last FROM (SELECT min(seq) AS first, max(seq) AS last FROM claim_changes) m"
+                     " LEFT JOIN claim_changes c ON c.seq > $1 AND c.seq <= $1 + " PG_CHANGES_READ " ORDER BY c.seq",
+               p.count, p.values, &res, err, "claim_changes");
     params_free(&p);
     if (r < 0)
         return r;
     *changes = json_array();
-    int64_t from = *seq;
-    for (int i = 0; i < pq.ntuples(res); i++) {
-        if (i == 0 && !pq.getisnull(res, i, 6) && strtoll(pq.getvalue(res, i, 6), NULL, 10) > from + 1 && from > 0)
-            *gap = true;
-        if (pq.getisnull(res, i, 0)) {   /* nothing in the window */
-            if (!pq.getisnull(res, i, 8) && strtoll(pq.getvalue(res, i, 8), NULL, 10) > from + PG_CHANGES_READ_N)
-                *seq = from + PG_CHANGES_READ_N;
-            continue;
-        }
-        int64_t s = strtoll(pq.getvalue(res, i, 0), NULL, 10);
-        if (s > *seq)
-            *seq = s;
-        if (strcmp(pq.getvalue(res, i, 5), "t") == 0)
-            continue;
-        json_array_append_new(*changes, json_pack("{s:s, s:s, s:I, s:I, s:b}", "host", pq.getvalue(res, i, 1), "proto",
-                                                  pq.getvalue(res, i, 2), "lo",
-                                                  (json_int_t)strtoll(pq.getvalue(res, i, 3), NULL, 10), "hi",
-                                                  (json_int_t)strtoll(pq.getvalue(res, i, 4), NULL, 10), "taken",
-                                                  strcmp(pq.getvalue(res, i, 7), "t") == 0));
-    }
+    changes_from_result(res, 0, 0, seq, *changes, gap);
     pq.clear(res);
     return 0;
 }
@@ -995,8 +1011,13 @@ static int pg_claim_changes(struct store_conn *conn, int64_t *seq, json_t **chan
 /* Every item in one call of portreg_lease_round (migration 6): one round trip and one
  * transaction for the batch. */
 static int pg_lease_insert_batch(struct store_conn *conn, struct store_lease_insert *items, size_t count, int64_t now,
-                                 struct pr_error *err)
+                                 int64_t *seq, json_t **changes, bool *gap, struct pr_error *err)
 {
+    *changes = NULL;
+    *gap = false;
+    int pruned = changes_prune(conn, err);
+    if (pruned < 0)
+        return pruned;
     json_t *batch = json_array();
     for (size_t i = 0; i < count; i++)
         json_array_append_new(batch, json_pack("{s:O, s:s?, s:s?}", "row", items[i].row, "actor", items[i].actor,
@@ -1008,21 +1029,28 @@ static int pg_lease_insert_batch(struct store_conn *conn, struct store_lease_ins
     struct pg_params p = { 0 };
     param_text(&p, text);
     param_int(&p, now);
+    param_int(&p, *seq);
+    param_text(&p, conn->store->origin);
     PGresult *res = NULL;
-    int r = pg_run(conn, "SELECT item, lease_id, status FROM portreg_lease_round($1::json, $2, " PG_LOCK_WRITER ")",
+    int r = pg_run(conn, "SELECT * FROM portreg_lease_round($1::json, $2, " PG_LOCK_WRITER ", $3, $4, " PG_CHANGES_READ ")",
                    p.count, p.values, &res, err, "leases");
     params_free(&p);
     free(text);
     if (r < 0)
         return r;
     pg_committed(conn);
-    conn->store->writes++;   /* claim_changes is pruned every so many writes */
-    int answered = pq.ntuples(res);
-    if (answered < 0 || (size_t)answered != count) {
+    conn->store->writes++;
+    /* the items' rows first (none when the policy changed), then the changes' */
+    int answered = 0;
+    while (answered < pq.ntuples(res) && !pq.getisnull(res, answered, 0))
+        answered++;
+    if (answered != 0 && (size_t)answered != count) {
         pq.clear(res);
-        return pr_error_set(err, -EPROTO, "leases: portreg_lease_batch answered %d rows for %zu", answered, count);
+        return pr_error_set(err, -EPROTO, "leases: portreg_lease_round answered %d rows for %zu", answered, count);
     }
-    for (int i = 0; i < pq.ntuples(res); i++) {
+    for (size_t i = 0; i < count; i++)
+        items[i].result = -EAGAIN;
+    for (int i = 0; i < answered; i++) {
         long item = strtol(pq.getvalue(res, i, 0), NULL, 10);
         if (item < 1 || (size_t)item > count)
             continue;
@@ -1036,6 +1064,8 @@ static int pg_lease_insert_batch(struct store_conn *conn, struct store_lease_ins
         if (it->result == 0)
             json_object_set_new(it->row, "id", json_integer((json_int_t)strtoll(pq.getvalue(res, i, 1), NULL, 10)));
     }
+    *changes = json_array();
+    changes_from_result(res, answered, 3, seq, *changes, gap);
     pq.clear(res);
     return 0;
 }

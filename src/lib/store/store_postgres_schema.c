@@ -422,13 +422,28 @@ static const char *const postgres_migrations[] = {
     "END $$; "
     /* a lease round in one round trip, a transaction of its own: the writers' lock taken
      * shared (beside other rounds, never beside a write transaction), synchronous_commit off
-     * (the store's sync makes it durable before anyone is answered) */
-    "CREATE FUNCTION portreg_lease_round(p_batch json, p_now bigint, p_lock bigint) "
-    "  RETURNS TABLE (item integer, lease_id bigint, status text) LANGUAGE plpgsql AS $$ "
+     * (the store's sync makes it durable before anyone is answered); then the claim changes
+     * since p_seq, as store_postgres.c's pg_claim_changes reads them (a window of p_window),
+     * which the server applies to its maps. A policy another server changed since p_seq
+     * (committed before this round took the lock, or it waits for this round) inserts
+     * nothing: the server reads it and picks again. */
+    "CREATE FUNCTION portreg_lease_round(p_batch json, p_now bigint, p_lock bigint, p_seq bigint, p_origin text, "
+    "    p_window bigint) "
+    "  RETURNS TABLE (item integer, lease_id bigint, status text, seq bigint, host text, proto text, lo integer, "
+    "    hi integer, mine boolean, first bigint, lease_taken boolean, last bigint) LANGUAGE plpgsql AS $$ "
     "BEGIN "
     "  PERFORM set_config('synchronous_commit', 'off', true); "
     "  PERFORM pg_advisory_xact_lock_shared(p_lock); "
-    "  RETURN QUERY SELECT * FROM portreg_lease_batch(p_batch, p_now); "
+    "  IF NOT EXISTS (SELECT 1 FROM claim_changes c WHERE c.seq > p_seq AND c.seq <= p_seq + p_window "
+    "                 AND c.proto = 'policy' AND c.origin IS DISTINCT FROM p_origin) THEN "
+    "    RETURN QUERY SELECT b.item, b.lease_id, b.status, NULL::bigint, NULL::text, NULL::text, NULL::integer, "
+    "      NULL::integer, NULL::boolean, NULL::bigint, NULL::boolean, NULL::bigint "
+    "      FROM portreg_lease_batch(p_batch, p_now) b; "
+    "  END IF; "
+    "  RETURN QUERY SELECT NULL::integer, NULL::bigint, NULL::text, c.seq, c.host, c.proto, c.lo, c.hi, "
+    "    c.origin IS NOT DISTINCT FROM p_origin, m.first, c.lease_taken, m.last "
+    "    FROM (SELECT min(claim_changes.seq) AS first, max(claim_changes.seq) AS last FROM claim_changes) m "
+    "    LEFT JOIN claim_changes c ON c.seq > p_seq AND c.seq <= p_seq + p_window ORDER BY c.seq; "
     "END $$;",
 };
 
