@@ -301,9 +301,12 @@ ROLLBACK;
 SQL
 }
 
-# claim_refused BIND PORT: PostgreSQL refuses it (a function: `! cmd` alone never fails a test)
+# claim_refused BIND PORT: PostgreSQL refuses it
 claim_refused() {
-  ! claim_ok "$@"
+  if claim_ok "$@"; then
+    echo "PostgreSQL took $1 port $2" >&2
+    return 1
+  fi
 }
 
 @test "serve pg: the exclusion constraint refuses exactly the overlaps of plan check (IPv4 as IPv4-mapped IPv6: a lease or any is one claim row)" {
