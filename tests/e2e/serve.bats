@@ -984,7 +984,7 @@ PLAN
   sqlite3 "$DB" <"$PORTREG_FIXTURES/ledger/ledger-schema-1.sql"
   [ "$(sqlite3 "$DB" 'SELECT max(version) FROM schema_migrations')" = 1 ]
   start_server --anonymous-read
-  [ "$(sqlite3 "$DB" 'SELECT max(version) FROM schema_migrations')" = 6 ]
+  [ "$(sqlite3 "$DB" 'SELECT max(version) FROM schema_migrations')" = 7 ]
   api GET /api/v1/hosts/1 ""
   [ "$STATUS" = 200 ]
   [ "$(jq -r '.name + " " + .addresses.internal' <<<"$BODY")" = "old-web 10.1.0.5" ]
