@@ -119,9 +119,11 @@ int ledger_check_host_addresses(struct ledger_txn *txn, const json_t *before, co
             break;
         if (conflict) {
             unsigned at = (unsigned)store_row_int(conflict, "port_lo", store_row_int(conflict, "port", lo));
-            r = ledger_fail(lerr, LEDGER_CONFLICT, strcmp(what, "quarantined") == 0 ? "quarantined" : "port-taken",
-                            "addresses", "with these addresses assignment %lld of %s (bind %s) would overlap %s %lld "
-                            "of %s on port %u/%s of %s", (long long)store_row_int(a, "id", 0), service, bind, what,
+            bool quarantine = strcmp(what, "quarantined") == 0;
+            r = ledger_fail(lerr, LEDGER_CONFLICT, quarantine ? "quarantined" : "port-taken", "addresses",
+                            "with these addresses assignment %lld of %s (bind %s) would overlap %s %lld "
+                            "of %s on port %u/%s of %s", (long long)store_row_int(a, "id", 0), service, bind,
+                            quarantine ? "quarantined assignment" : what,
                             (long long)store_row_int(conflict, "id", 0), store_row_text(conflict, "service"),
                             at < lo ? lo : at, proto, host);
             lerr->conflict = conflict;
