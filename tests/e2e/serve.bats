@@ -5,7 +5,8 @@
 # restart with --clock-offset), events by request id, auth and roles, bad bodies (400 with the
 # field, 413, 415), 32 clients racing for leases and for one port, kill -9 under load and a
 # restart that keeps every lease a client was given, the registry JSON of lookup --json, a
-# taken address explained, SIGTERM exits 0.
+# taken address explained, a host's address change refused when two assignments would then
+# overlap, SIGTERM exits 0.
 load helpers
 
 setup() {
@@ -725,6 +726,32 @@ YAML
   [ "$(jq -r .error.field <<<"$BODY")" = group ]
 }
 
+@test "serve: PATCH /hosts/ID: an address change that would make two assignments overlap is 409 (field addresses), nothing changed; a harmless one moves the name's claims" {
+  start_server
+  api POST /api/v1/hosts "$ADMIN" '{"name":"mv","addresses":{"internal":"10.0.0.1"}}'
+  [ "$STATUS" = 201 ]
+  id="$(jq .id <<<"$BODY")"
+  api POST /api/v1/assignments "$ADMIN" '{"service":"pg","host":"mv","port":5432,"bind":"internal"}'
+  [ "$STATUS" = 201 ]
+  api POST /api/v1/assignments "$ADMIN" '{"service":"api","host":"mv","port":5432,"bind":"10.0.0.2"}'
+  [ "$STATUS" = 201 ]
+  api PATCH "/api/v1/hosts/$id" "$ADMIN" '{"addresses":{"internal":"10.0.0.2"}}' -H 'If-Match: "1"'
+  [ "$STATUS" = 409 ]
+  [ "$(jq -r '.error.code, .error.field, .error.conflict.service' <<<"$BODY" | tr '\n' ' ')" = "port-taken addresses api " ]
+  [[ "$(jq -r .error.message <<<"$BODY")" == *"of pg (bind internal) would overlap assignment "*" of api on port 5432/tcp of mv" ]]
+  api GET "/api/v1/hosts/$id" "$READER"
+  [ "$(jq -r '.version, .addresses.internal' <<<"$BODY" | tr '\n' ' ')" = "1 10.0.0.1 " ]
+  api GET "/api/v1/events?kind=host.updated" "$READER"
+  [ "$(jq '.items | length' <<<"$BODY")" = 0 ]
+  api PATCH "/api/v1/hosts/$id" "$ADMIN" '{"addresses":{"internal":"10.0.0.3"}}' -H 'If-Match: "1"'
+  [ "$STATUS" = 200 ]
+  api POST /api/v1/assignments "$ADMIN" '{"service":"web","host":"mv","port":5432,"bind":"10.0.0.1"}'
+  [ "$STATUS" = 201 ]
+  api POST /api/v1/assignments "$ADMIN" '{"service":"web2","host":"mv","port":5432,"bind":"10.0.0.3"}'
+  [ "$STATUS" = 409 ]
+  [ "$(jq -r .error.conflict.service <<<"$BODY")" = pg ]
+}
+
 @test "serve: portmap: 16 KiB, 2 bits a port (free, assigned, leased, unavailable); JSON form; a quarantine frees when it ends" {
   start_server
   api POST /api/v1/hosts "$ADMIN" '{"name":"pm"}'
@@ -984,7 +1011,7 @@ PLAN
   sqlite3 "$DB" <"$PORTREG_FIXTURES/ledger/ledger-schema-1.sql"
   [ "$(sqlite3 "$DB" 'SELECT max(version) FROM schema_migrations')" = 1 ]
   start_server --anonymous-read
-  [ "$(sqlite3 "$DB" 'SELECT max(version) FROM schema_migrations')" = 6 ]
+  [ "$(sqlite3 "$DB" 'SELECT max(version) FROM schema_migrations')" = 7 ]
   api GET /api/v1/hosts/1 ""
   [ "$STATUS" = 200 ]
   [ "$(jq -r '.name + " " + .addresses.internal' <<<"$BODY")" = "old-web 10.1.0.5" ]

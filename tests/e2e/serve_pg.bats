@@ -5,7 +5,8 @@
 # they race for one port, kill -9 of one instance under load loses no acknowledged lease and
 # the other keeps serving, PostgreSQL stopped for 5 s gives 503s (never 500) and the servers
 # recover by themselves, two instances starting at once migrate once, an expired lease is
-# reclaimed once, --db-file.
+# reclaimed once, --db-file, the claims of an assignment bound by an address name follow the
+# host's address (an overlapping move refused by the ledger and by PostgreSQL).
 # The loads are scaled for 2 busy cores; bench/serve_leases_pg.sh has the full figures.
 load helpers
 
@@ -192,7 +193,7 @@ granted() {
     for i in $(seq 100); do curl -sf "http://127.0.0.1:$p/readyz" >/dev/null && break; sleep 0.1; done
     run -0 curl -sf "http://127.0.0.1:$p/readyz"
   done
-  [ "$(sql "SELECT string_agg(version::text, ',' ORDER BY version) FROM schema_migrations")" = "1,2,3,4,5,6" ]
+  [ "$(sql "SELECT string_agg(version::text, ',' ORDER BY version) FROM schema_migrations")" = "1,2,3,4,5,6,7" ]
 }
 
 @test "serve pg: an expired lease is reclaimed once although two servers reclaim (one lease.expired event)" {
@@ -287,7 +288,7 @@ snapshot() {
   [[ "$stderr" == *"the target database is not empty (its hosts table has rows)"* ]]
   [ "$(sql 'SELECT count(*) FROM hosts')" = 2 ]
   run -0 "$PORTREG" serve migrate --db "$pg_url" --json
-  echo "$output" | jq -e '.schema_version == 6'
+  echo "$output" | jq -e '.schema_version == 7'
 }
 
 # claim_ok BIND PORT: whether PostgreSQL takes an active assignment of service b on host
@@ -360,7 +361,7 @@ claim_refused() {
   [ "$(sql "SELECT count(*) FROM port_claims")" = 9 ]
   run "$PORTREG" serve migrate --db "$DB_URL"
   [ "$status" -eq 0 ]
-  [ "$(sql "SELECT max(version) FROM schema_migrations")" = 6 ]
+  [ "$(sql "SELECT max(version) FROM schema_migrations")" = 7 ]
   [ "$(sql "SELECT string_agg(claim_kind || claim_id || ' ' || scope::text, ', ' ORDER BY claim_kind, claim_id, scope::text) FROM port_claims")" = \
     "a1 ::/0, a2 ::ffff:10.0.0.1/128, a3 2001:db8::1/128, a4 ::1/128, a4 ::ffff:127.0.0.1/128, a5 ::ffff:0.0.0.0/96, l1 ::/0" ]
   CLAIM_HOST=web1
@@ -387,4 +388,41 @@ claim_refused() {
   [ "$(sql "SELECT count(*) || ' ' || min(scope::text) FROM port_claims WHERE claim_kind = 'l' AND claim_id = $(echo "$BODY" | jq .id)")" = "1 ::/0" ]
   api POST "$URL" /api/v1/leases "$REQUESTER" '{"service":"new2","host":"web1","range":"8080-8081"}'
   [ "$STATUS" = 409 ]
+}
+
+@test "serve pg: a host's address changes: port_claims follow an assignment bound by its name; an overlap is refused by the ledger (409) and by PostgreSQL" {
+  start_two
+  api POST "$URL1" /api/v1/hosts "$ADMIN" '{"name":"m","addresses":{"internal":"10.0.0.1"}}'
+  [ "$STATUS" = 201 ]
+  host_id="$(jq .id <<<"$BODY")"
+  api POST "$URL1" /api/v1/assignments "$ADMIN" '{"service":"pg","host":"m","port":5432,"bind":"internal"}'
+  [ "$STATUS" = 201 ]
+  pg_id="$(jq .id <<<"$BODY")"
+  api POST "$URL1" /api/v1/assignments "$ADMIN" '{"service":"api","host":"m","port":5432,"bind":"10.0.0.2"}'
+  [ "$STATUS" = 201 ]
+  [ "$(sql "SELECT string_agg(scope::text, ' ') FROM port_claims WHERE claim_kind = 'a' AND claim_id = $pg_id")" = "::ffff:10.0.0.1/128" ]
+  # internal onto api's address, through the other server: 409 naming both, nothing changed
+  api PATCH "$URL2" "/api/v1/hosts/$host_id" "$ADMIN" '{"addresses":{"internal":"10.0.0.2"}}'
+  [ "$STATUS" = 409 ]
+  jq -e '.error.field == "addresses" and .error.conflict.service == "api"' <<<"$BODY"
+  [[ "$(jq -r .error.message <<<"$BODY")" == *"of pg"*"of api on port 5432/tcp"* ]]
+  [ "$(sql "SELECT (addresses::jsonb ->> 'internal') || ' ' || version FROM hosts WHERE name = 'm'")" = "10.0.0.1 1" ]
+  [ "$(sql "SELECT string_agg(scope::text, ' ') FROM port_claims WHERE claim_kind = 'a' AND claim_id = $pg_id")" = "::ffff:10.0.0.1/128" ]
+  [ "$(sql "SELECT count(*) FROM events WHERE kind = 'host.updated'")" = 0 ]
+  # past the ledger, PostgreSQL refuses it too
+  run psql -X -q -v ON_ERROR_STOP=1 "$DB_URL" -c "UPDATE hosts SET addresses = '{\"internal\":\"10.0.0.2\"}' WHERE name = 'm'"
+  [ "$status" -ne 0 ]
+  [[ "$output" == *port_claims_no_overlap* ]]
+  # a move onto a free address: the claim follows, one claim change tells the other server
+  changes="$(sql "SELECT count(*) FROM claim_changes WHERE host = 'm' AND lo = 5432")"
+  api PATCH "$URL2" "/api/v1/hosts/$host_id" "$ADMIN" '{"addresses":{"internal":"10.0.0.3"}}'
+  [ "$STATUS" = 200 ]
+  [ "$(sql "SELECT string_agg(scope::text, ' ') FROM port_claims WHERE claim_kind = 'a' AND claim_id = $pg_id")" = "::ffff:10.0.0.3/128" ]
+  [ "$(sql "SELECT count(*) FROM claim_changes WHERE host = 'm' AND lo = 5432")" = $((changes + 1)) ]
+  # the first server: the old address is free on 5432, the new one is pg's
+  api POST "$URL1" /api/v1/assignments "$ADMIN" '{"service":"web","host":"m","port":5432,"bind":"10.0.0.1"}'
+  [ "$STATUS" = 201 ]
+  api POST "$URL1" /api/v1/assignments "$ADMIN" '{"service":"web2","host":"m","port":5432,"bind":"10.0.0.3"}'
+  [ "$STATUS" = 409 ]
+  jq -e '.error.conflict.service == "pg"' <<<"$BODY"
 }

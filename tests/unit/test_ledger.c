@@ -573,6 +573,80 @@ static void ended_quarantine_frees_the_port_without_a_restart(void **state)
     json_decref(empty);
 }
 
+/* How many events of kind the log holds. */
+static size_t events_of_kind(struct ledger *l, const char *kind)
+{
+    struct ledger_error lerr = { 0 };
+    json_t *query = json_pack("{s:s}", "kind", kind), *events = NULL;
+    assert_int_equal(ledger_list(l, STORE_EVENTS, query, &events, &lerr), 0);
+    size_t n = json_array_size(json_object_get(events, "items"));
+    json_decref(query);
+    json_decref(events);
+    return n;
+}
+
+static void a_host_address_change_keeps_its_assignments_apart(void **state)
+{
+    struct ledger *l = *state;
+    struct ledger_error lerr = { 0 };
+    json_t *host = create_with(l, ledger_host_create, "{\"name\":\"m1\",\"addresses\":{\"internal\":\"10.0.0.1\"}}", &lerr);
+    assert_non_null(host);
+    int64_t host_id = store_row_int(host, "id", 0);
+    json_t *ids = NULL, *out = NULL, *empty = json_object();
+    /* pg binds the name internal (10.0.0.1), api the address 10.0.0.2: both on 5432 */
+    assert_int_equal(request_and_approve(l, "{\"service\":\"pg\",\"host\":\"m1\",\"port\":5432,\"bind\":\"internal\"}",
+                                         &ids, &lerr), 0);
+    assert_int_equal(request_and_approve(l, "{\"service\":\"api\",\"host\":\"m1\",\"port\":5432,\"bind\":\"10.0.0.2\"}",
+                                         NULL, &lerr), 0);
+    /* internal moved onto api's address: refused, naming both and the port, nothing changed */
+    json_t *b = body("{\"addresses\":{\"internal\":\"10.0.0.2\"}}");
+    assert_int_equal(ledger_host_update(l, &admin, host_id, b, 1, &out, &lerr), -1);
+    assert_int_equal(lerr.kind, LEDGER_CONFLICT);
+    assert_string_equal(lerr.code, "port-taken");
+    assert_string_equal(lerr.field, "addresses");
+    assert_non_null(strstr(lerr.message, "5432/tcp"));
+    assert_non_null(strstr(lerr.message, "of pg"));
+    assert_non_null(strstr(lerr.message, "of api"));
+    assert_string_equal(store_row_text(lerr.conflict, "service"), "api");
+    ledger_error_clear(&lerr);
+    json_decref(b);
+    assert_int_equal(ledger_get(l, STORE_HOSTS, host_id, &out, &lerr), 0);
+    assert_int_equal(store_row_int(out, "version", 0), 1);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(out, "addresses"), "internal")), "10.0.0.1");
+    json_decref(out);
+    assert_int_equal(events_of_kind(l, "host.updated"), 0);
+    /* the name gone: an unknown name is every address, which overlaps api too */
+    b = body("{\"addresses\":{\"public\":\"192.0.2.1\"}}");
+    assert_int_equal(ledger_host_update(l, &admin, host_id, b, -1, &out, &lerr), -1);
+    assert_int_equal(lerr.kind, LEDGER_CONFLICT);
+    ledger_error_clear(&lerr);
+    json_decref(b);
+    /* pg redeployed: its old assignment quarantined, a new one on the same name and port (one
+     * service does not bar itself); both move together without refusing each other */
+    assert_int_equal(ledger_assignment_action(l, &admin, json_integer_value(json_array_get(ids, 0)), "deassign", empty,
+                                              -1, &out, &lerr), 0);
+    json_decref(out);
+    assert_int_equal(request_and_approve(l, "{\"service\":\"pg\",\"host\":\"m1\",\"port\":5432,\"bind\":\"internal\"}",
+                                         NULL, &lerr), 0);
+    b = body("{\"addresses\":{\"internal\":\"10.0.0.3\"}}");
+    assert_int_equal(ledger_host_update(l, &admin, host_id, b, 1, &out, &lerr), 0);
+    assert_int_equal(store_row_int(out, "version", 0), 2);
+    json_decref(out);
+    json_decref(b);
+    assert_int_equal(events_of_kind(l, "host.updated"), 1);
+    /* the old address is free on that port now, the new one is pg's */
+    assert_int_equal(request_and_approve(l, "{\"service\":\"web\",\"host\":\"m1\",\"port\":5432,\"bind\":\"10.0.0.1\"}",
+                                         NULL, &lerr), 0);
+    assert_int_equal(request_and_approve(l, "{\"service\":\"web2\",\"host\":\"m1\",\"port\":5432,\"bind\":\"10.0.0.3\"}",
+                                         NULL, &lerr), -1);
+    assert_int_equal(lerr.kind, LEDGER_CONFLICT);
+    assert_string_equal(store_row_text(lerr.conflict, "service"), "pg");
+    ledger_error_clear(&lerr);
+    json_decref(ids);
+    json_decref(empty);
+    json_decref(host);
+}
+
 static void a_requester_renews_and_releases_only_its_own_leases(void **state)
 {
     struct ledger *l = *state;
@@ -1120,6 +1194,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(direct_assignment_checks_as_approval_does, setup, teardown),
         cmocka_unit_test_setup_teardown(a_port_filter_finds_the_ranges_holding_it, setup, teardown),
         cmocka_unit_test_setup_teardown(ended_quarantine_frees_the_port_without_a_restart, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_host_address_change_keeps_its_assignments_apart, setup, teardown),
         cmocka_unit_test_setup_teardown(a_requester_renews_and_releases_only_its_own_leases, setup, teardown),
         cmocka_unit_test_setup_teardown(policy_may_keep_iana_ports_free, setup, teardown),
         cmocka_unit_test_setup_teardown(import_is_one_transaction, setup, teardown),

@@ -449,8 +449,13 @@ int ledger_host_update(struct ledger *ledger, const struct ledger_actor *actor, 
     if (r == 0) {
         before = json_deep_copy(row);
         json_object_set(row, "addresses", json_object_get(body, "addresses"));
-        r = ledger_txn_update(&txn, STORE_HOSTS, row, if_match, lerr);
+        r = ledger_check_version(row, if_match, lerr);
     }
+    /* an assignment bound by an address name moves with it: refused when it would overlap */
+    if (r == 0)
+        r = ledger_check_host_addresses(&txn, before, row, lerr);
+    if (r == 0)
+        r = ledger_txn_update(&txn, STORE_HOSTS, row, if_match, lerr);
     if (r == 0)
         r = ledger_event(&txn, actor, "host.updated", "hosts", id, before, row, lerr);
     json_decref(before);

@@ -85,7 +85,9 @@ int ledger_get(struct ledger *ledger, enum store_kind kind, int64_t id, json_t *
 int ledger_list(struct ledger *ledger, enum store_kind kind, const json_t *query, json_t **out,
                 struct ledger_error *lerr);
 
-/* Hosts: {"name", "addresses": {"internal": "10.0.0.1", ...}}. if_match < 0: no check. */
+/* Hosts: {"name", "addresses": {"internal": "10.0.0.1", ...}}. if_match < 0: no check. An
+ * update that would make an assignment bound by an address name overlap another is a
+ * conflict (field "addresses") and changes nothing. */
 int ledger_host_create(struct ledger *ledger, const struct ledger_actor *actor, const json_t *body,
                        json_t **out, struct ledger_error *lerr);
 int ledger_host_update(struct ledger *ledger, const struct ledger_actor *actor, int64_t id,

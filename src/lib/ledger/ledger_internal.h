@@ -153,6 +153,14 @@ int ledger_find_conflict(struct ledger_txn *txn, const char *host, const json_t 
                          unsigned lo, unsigned hi, const char *service, const char *bind, json_t **conflict,
                          const char **what, struct ledger_error *lerr);
 
+/* Before a host's addresses change from before's to after's (host rows): 0 when every active
+ * or quarantined assignment of the host whose bind then means other addresses overlaps
+ * nothing it did not overlap (ledger_find_conflict's rule, the new addresses on both sides);
+ * else -1 with a 409 (field "addresses") naming both assignments and the port, the other in
+ * lerr->conflict. The port maps need nothing: they are per port, whatever the address. */
+int ledger_check_host_addresses(struct ledger_txn *txn, const json_t *before, const json_t *after,
+                                struct ledger_error *lerr);
+
 /* Ports (ledger_requests.c): is [lo, hi] free on every host row for service at bind, and
  * allowed by the policy (0; else -1 with a 409 holding the conflict or a 422)? An automatic
  * port free on every host (the walk of suggest over the auto range), or 409 range-exhausted. */

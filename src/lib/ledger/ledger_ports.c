@@ -1,7 +1,8 @@
 /* ledger_ports.c — who holds a port: bind scopes as addresses of a host, the overlap rule of
- * plan check (net/bind_overlap.c, the one function both use), the
- * conflict search inside a transaction, and the per-(host, proto) 65,536-bit maps the
- * free-port search walks (rebuilt from the store at start, kept in step after commits). */
+ * plan check (net/bind_overlap.c, the one function both use), the conflict search inside a
+ * transaction (also for a host whose addresses change under its assignments), and the
+ * per-(host, proto) 65,536-bit maps the free-port search walks (rebuilt from the store at
+ * start, kept in step after commits). */
 #include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,9 +23,12 @@ int ledger_bind_endpoints(const char *bind, const json_t *addresses, struct bind
     return -1;
 }
 
-int ledger_find_conflict(struct ledger_txn *txn, const char *host, const json_t *host_row, const char *proto,
-                         unsigned lo, unsigned hi, const char *service, const char *bind, json_t **conflict,
-                         const char **what, struct ledger_error *lerr)
+/* The search of ledger_find_conflict. self: an existing assignment checked where it is (its
+ * host's addresses changing); it is not in its own way, and when it is quarantined no
+ * assignment of its service is either (as PostgreSQL's port_claims: one owner). */
+static int find_conflict(struct ledger_txn *txn, const char *host, const json_t *host_row, const char *proto,
+                         unsigned lo, unsigned hi, const char *service, const char *bind, const json_t *self,
+                         json_t **conflict, const char **what, struct ledger_error *lerr)
 {
     *conflict = NULL;
     json_t *assignments = NULL, *leases = NULL;
@@ -39,11 +43,16 @@ int ledger_find_conflict(struct ledger_txn *txn, const char *host, const json_t 
     const json_t *addresses = json_object_get(host_row, "addresses");
     struct bind_endpoint mine[LEDGER_ENDPOINTS_MAX], theirs[LEDGER_ENDPOINTS_MAX];
     int n_mine = ledger_bind_endpoints(bind, addresses, mine);
+    const char *self_state = self ? store_row_text(self, "state") : NULL;
+    bool self_quarantined = self_state && strcmp(self_state, "quarantined") == 0;
     size_t i;
     json_t *row;
     json_array_foreach(assignments, i, row) {
+        if (self && store_row_int(row, "id", -1) == store_row_int(self, "id", 0))
+            continue;
         const char *state = store_row_text(row, "state");
-        if (state && strcmp(state, "quarantined") == 0 && service &&
+        bool quarantined = state && strcmp(state, "quarantined") == 0;
+        if ((quarantined || self_quarantined) && service &&
             strcmp(store_row_text(row, "service") ? store_row_text(row, "service") : "", service) == 0)
             continue;
         int n_theirs = ledger_bind_endpoints(store_row_text(row, "bind"), addresses, theirs);
@@ -52,7 +61,7 @@ int ledger_find_conflict(struct ledger_txn *txn, const char *host, const json_t 
             n_theirs = ledger_bind_endpoints("any", NULL, theirs);
         if (n_mine < 0 || bind_endpoints_overlap(mine, (size_t)n_mine, theirs, (size_t)n_theirs)) {
             *conflict = json_incref(row);
-            *what = state && strcmp(state, "quarantined") == 0 ? "quarantined" : "assignment";
+            *what = quarantined ? "quarantined" : "assignment";
             break;
         }
     }
@@ -63,6 +72,66 @@ int ledger_find_conflict(struct ledger_txn *txn, const char *host, const json_t 
     json_decref(assignments);
     json_decref(leases);
     return 0;
+}
+
+int ledger_find_conflict(struct ledger_txn *txn, const char *host, const json_t *host_row, const char *proto,
+                         unsigned lo, unsigned hi, const char *service, const char *bind, json_t **conflict,
+                         const char **what, struct ledger_error *lerr)
+{
+    return find_conflict(txn, host, host_row, proto, lo, hi, service, bind, NULL, conflict, what, lerr);
+}
+
+/* Whether bind means other addresses under after than under before (a name moved, came or went). */
+static bool bind_moves(const char *bind, const json_t *before, const json_t *after)
+{
+    struct bind_endpoint old_endpoints[LEDGER_ENDPOINTS_MAX], new_endpoints[LEDGER_ENDPOINTS_MAX];
+    memset(old_endpoints, 0, sizeof old_endpoints);
+    memset(new_endpoints, 0, sizeof new_endpoints);
+    int n_old = ledger_bind_endpoints(bind, before, old_endpoints);
+    int n_new = ledger_bind_endpoints(bind, after, new_endpoints);
+    return n_old != n_new || (n_new > 0 && memcmp(old_endpoints, new_endpoints, (size_t)n_new * sizeof *new_endpoints) != 0);
+}
+
+int ledger_check_host_addresses(struct ledger_txn *txn, const json_t *before, const json_t *after,
+                                struct ledger_error *lerr)
+{
+    const char *host = store_row_text(after, "name");
+    const json_t *old_addresses = json_object_get(before, "addresses"), *new_addresses = json_object_get(after, "addresses");
+    json_t *rows = NULL;
+    if (ledger_txn_list_all(txn, STORE_ASSIGNMENTS, "host", host, &rows, lerr) < 0)
+        return -1;
+    int64_t now = ledger_now(txn->ledger);
+    int r = 0;
+    size_t i;
+    json_t *a;
+    json_array_foreach(rows, i, a) {
+        const char *state = store_row_text(a, "state") ? store_row_text(a, "state") : "";
+        bool holds = strcmp(state, "active") == 0 ||
+                     (strcmp(state, "quarantined") == 0 && store_row_int(a, "quarantine_until", 0) > now);
+        const char *bind = store_row_text(a, "bind");
+        if (!holds || !bind_moves(bind, old_addresses, new_addresses))
+            continue;
+        /* a pair of which neither moves was checked when the later one was made */
+        unsigned lo = (unsigned)store_row_int(a, "port_lo", 0), hi = (unsigned)store_row_int(a, "port_hi", 0);
+        const char *proto = store_row_text(a, "proto"), *service = store_row_text(a, "service"), *what = NULL;
+        json_t *conflict = NULL;
+        if ((r = find_conflict(txn, host, after, proto, lo, hi, service, bind, a, &conflict, &what, lerr)) < 0)
+            break;
+        if (conflict) {
+            unsigned at = (unsigned)store_row_int(conflict, "port_lo", store_row_int(conflict, "port", lo));
+            bool quarantine = strcmp(what, "quarantined") == 0;
+            r = ledger_fail(lerr, LEDGER_CONFLICT, quarantine ? "quarantined" : "port-taken", "addresses",
+                            "with these addresses assignment %lld of %s (bind %s) would overlap %s %lld "
+                            "of %s on port %u/%s of %s", (long long)store_row_int(a, "id", 0), service, bind,
+                            quarantine ? "quarantined assignment" : what,
+                            (long long)store_row_int(conflict, "id", 0), store_row_text(conflict, "service"),
+                            at < lo ? lo : at, proto, host);
+            lerr->conflict = conflict;
+            break;
+        }
+    }
+    json_decref(rows);
+    return r;
 }
 
 /* ---- port maps ---- */

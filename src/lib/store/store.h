@@ -42,7 +42,7 @@ struct store_table {
 
 /* The schema version every backend's migrations bring a database to (each backend checks at
  * compile time that it has that many migrations). */
-#define STORE_SCHEMA_VERSION 6
+#define STORE_SCHEMA_VERSION 7
 
 /* The schema shared by every backend (store_schema.c). */
 extern const struct store_table store_tables[STORE_KIND_COUNT];

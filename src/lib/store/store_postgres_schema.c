@@ -1,5 +1,5 @@
 /* store_postgres_schema.c — the PostgreSQL backend's migrations: the same tables, columns and
- * version numbers (1..6) as store_sqlite.c, in PostgreSQL's SQL (JSON columns stay text), plus
+ * version numbers (1..7) as store_sqlite.c, in PostgreSQL's SQL (JSON columns stay text), plus
  * what only a shared server needs (in 1, as no PostgreSQL database predates it): port_claims
  * with the exclusion constraint that makes PostgreSQL itself refuse a double claim,
  * claim_changes (what other instances read to refresh their port maps) and portreg_sync (the
@@ -445,6 +445,37 @@ static const char *const postgres_migrations[] = {
     "    FROM (SELECT min(claim_changes.seq) AS first, max(claim_changes.seq) AS last FROM claim_changes) m "
     "    LEFT JOIN claim_changes c ON c.seq > p_seq AND c.seq <= p_seq + p_window ORDER BY c.seq; "
     "END $$;",
+    /* 7: a host's addresses change under its assignments. An assignment bound by an address
+     * name has the name's address in its claims (portreg_scopes at insert time), so when the
+     * name moves, comes or goes, the claims of the host's active and quarantined assignments
+     * bound by it are written again, with the expressions of portreg_claims_of_assignment, and
+     * a claim_changes row each tells the other servers (their port maps). The exclusion
+     * constraint checks the new claims: an overlap (23P01) fails the host's update, which the
+     * ledger refuses before (ledger_check_host_addresses). A quarantine that has ended by the
+     * update's time (the host's updated, the ledger's clock) holds nothing from then on and no
+     * later claim can meet it: its claims go, not written again (the ledger counts it out too). */
+    "CREATE FUNCTION portreg_claims_of_host() RETURNS trigger LANGUAGE plpgsql AS $$ "
+    "DECLARE moved bigint[]; "
+    "BEGIN "
+    "  SELECT array_agg(a.id) INTO moved FROM assignments a "
+    "    WHERE a.host = NEW.name AND a.state IN ('active', 'quarantined') "
+    "      AND a.bind <> 'any' AND a.bind <> 'loopback' AND a.bind !~ '^[0-9.]+$' AND a.bind !~ ':' "
+    "      AND (OLD.addresses::jsonb ->> a.bind) IS DISTINCT FROM (NEW.addresses::jsonb ->> a.bind); "
+    "  IF moved IS NULL THEN RETURN NULL; END IF; "
+    "  DELETE FROM port_claims WHERE claim_kind = 'a' AND claim_id = ANY (moved); "
+    "  INSERT INTO port_claims SELECT 'a', a.id, a.host, a.proto, int4range(a.port_lo::int, a.port_hi::int, '[]'), s, "
+    "      CASE WHEN a.state = 'active' THEN int8range(coalesce(a.created, 0), NULL) "
+    "           ELSE int8range(NULL, coalesce(a.quarantine_until, 0)) END, "
+    "      a.service "
+    "    FROM assignments a, portreg_scopes(a.host, a.bind) s "
+    "    WHERE a.id = ANY (moved) AND (a.state = 'active' OR coalesce(a.quarantine_until, 0) > coalesce(NEW.updated, 0)); "
+    "  INSERT INTO claim_changes (origin, host, proto, lo, hi) "
+    "    SELECT current_setting('portreg.origin', true), a.host, a.proto, a.port_lo, a.port_hi "
+    "    FROM assignments a WHERE a.id = ANY (moved) ORDER BY a.id; "
+    "  RETURN NULL; "
+    "END $$; "
+    "CREATE TRIGGER hosts_claims AFTER UPDATE OF addresses ON hosts FOR EACH ROW "
+    "  WHEN (OLD.addresses IS DISTINCT FROM NEW.addresses) EXECUTE FUNCTION portreg_claims_of_host();",
 };
 
 _Static_assert(sizeof postgres_migrations / sizeof postgres_migrations[0] == STORE_SCHEMA_VERSION,

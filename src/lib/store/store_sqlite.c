@@ -147,6 +147,9 @@ static const char *const sqlite_migrations[] = {
     "",
     /* 6: PostgreSQL's claims in one address space; nothing here */
     "",
+    /* 7: PostgreSQL's claims written again when a host's addresses change; nothing here (the
+     * ledger checks such a change itself, ledger_check_host_addresses) */
+    "",
 };
 #define SQLITE_MIGRATION_COUNT (sizeof sqlite_migrations / sizeof sqlite_migrations[0])
 _Static_assert(SQLITE_MIGRATION_COUNT == STORE_SCHEMA_VERSION, "a migration of store.h's schema version is missing");
