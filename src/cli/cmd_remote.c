@@ -204,11 +204,9 @@ static int show_object(struct remote_session *s, enum remote_kind kind, struct r
     return CLI_EXIT_OK;
 }
 
-/* GET a collection, every page (or one page of --limit), and show the items. keep filters an
- * item client-side (NULL: all). */
+/* GET a collection, every page (or one page of --limit), and show the items. */
 static int list_collection(struct remote_session *s, enum remote_kind kind, const char *base_path,
-                           const char *after, const char *limit, bool (*keep)(json_t *, const void *),
-                           const void *keep_arg)
+                           const char *after, const char *limit)
 {
     struct pr_error err;
     json_t *all = json_array();
@@ -237,8 +235,7 @@ static int list_collection(struct remote_session *s, enum remote_kind kind, cons
         size_t i;
         json_t *item;
         json_array_foreach(items, i, item)
-            if (!keep || keep(item, keep_arg))
-                json_array_append(all, item);
+            json_array_append(all, item);
         json_decref(next_after);
         next_after = json_incref(json_object_get(resp.json, "next_after"));
         if (!next_after)
@@ -430,16 +427,7 @@ static int run_requests(struct remote_session *s, struct remote_args *a)
     int rc = no_operands(s, a);
     if (rc == CLI_EXIT_OK)
         rc = build_query(s, path, sizeof path, a, ids, names);
-    return rc == CLI_EXIT_OK ? list_collection(s, REMOTE_KIND_REQUESTS, path, NULL, NULL, NULL, NULL) : rc;
-}
-
-/* --port N of assignments: ranges that include N (the API filters by equality only) */
-static bool assignment_has_port(json_t *item, const void *port_ptr)
-{
-    long long port = *(const long long *)port_ptr;
-    json_t *lo = json_object_get(item, "port_lo"), *hi = json_object_get(item, "port_hi");
-    return json_is_integer(lo) && json_integer_value(lo) <= port &&
-           (json_is_integer(hi) ? json_integer_value(hi) : json_integer_value(lo)) >= port;
+    return rc == CLI_EXIT_OK ? list_collection(s, REMOTE_KIND_REQUESTS, path, NULL, NULL) : rc;
 }
 
 static int run_assignments(struct remote_session *s, struct remote_args *a)
@@ -458,9 +446,13 @@ static int run_assignments(struct remote_session *s, struct remote_args *a)
     int rc = no_operands(s, a);
     if (rc == CLI_EXIT_OK)
         rc = build_query(s, path, sizeof path, a, ids, names);
-    return rc == CLI_EXIT_OK ? list_collection(s, REMOTE_KIND_ASSIGNMENTS, path, NULL, NULL,
-                                               port_text ? assignment_has_port : NULL, &port)
-                             : rc;
+    /* --port N: the server answers the ranges that hold N (port_lo <= N <= port_hi) */
+    char port_query[8];
+    snprintf(port_query, sizeof port_query, "%lld", port);
+    struct pr_error err;
+    if (rc == CLI_EXIT_OK && port_text && remote_query_append(path, sizeof path, "port", port_query, &err) < 0)
+        rc = cli_error_from(CLI_EXIT_USAGE, s->command, &err);
+    return rc == CLI_EXIT_OK ? list_collection(s, REMOTE_KIND_ASSIGNMENTS, path, NULL, NULL) : rc;
 }
 
 static int run_leases(struct remote_session *s, struct remote_args *a)
@@ -475,7 +467,7 @@ static int run_leases(struct remote_session *s, struct remote_args *a)
     int rc = no_operands(s, a);
     if (rc == CLI_EXIT_OK)
         rc = build_query(s, path, sizeof path, a, ids, names);
-    return rc == CLI_EXIT_OK ? list_collection(s, REMOTE_KIND_LEASES, path, NULL, NULL, NULL, NULL) : rc;
+    return rc == CLI_EXIT_OK ? list_collection(s, REMOTE_KIND_LEASES, path, NULL, NULL) : rc;
 }
 
 static int run_events(struct remote_session *s, struct remote_args *a)
@@ -506,7 +498,7 @@ static int run_events(struct remote_session *s, struct remote_args *a)
             (slash && remote_query_append(path, sizeof path, "object_id", slash + 1, &err) < 0))
             return cli_error_from(CLI_EXIT_USAGE, s->command, &err);
     }
-    return rc == CLI_EXIT_OK ? list_collection(s, REMOTE_KIND_EVENTS, path, after, limit, NULL, NULL) : rc;
+    return rc == CLI_EXIT_OK ? list_collection(s, REMOTE_KIND_EVENTS, path, after, limit) : rc;
 }
 
 static int run_hosts(struct remote_session *s, struct remote_args *a)
@@ -517,7 +509,7 @@ static int run_hosts(struct remote_session *s, struct remote_args *a)
     int rc = no_operands(s, a);
     if (rc == CLI_EXIT_OK)
         rc = build_query(s, path, sizeof path, a, ids, names);
-    return rc == CLI_EXIT_OK ? list_collection(s, REMOTE_KIND_HOSTS, path, NULL, NULL, NULL, NULL) : rc;
+    return rc == CLI_EXIT_OK ? list_collection(s, REMOTE_KIND_HOSTS, path, NULL, NULL) : rc;
 }
 
 static int run_host_add(struct remote_session *s, struct remote_args *a)

@@ -2,12 +2,35 @@
  * protocol in one answer, from the ledger's in-memory maps (ledger_portmap): 16,384 bytes of
  * application/octet-stream, 2 bits a port (port p in byte p / 4 at bits 2 * (p % 4), least
  * significant first; 0 free, 1 assigned, 2 leased, 3 quarantined or refused by the policy), or
- * with ?format=json the same bytes in base64 with a legend and counts. */
+ * with ?format=json the same bytes in base64 with a legend and counts. The binary form is
+ * gzip'd when Accept-Encoding takes it (the web UI fetches one per host). */
 #include <gnutls/gnutls.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
+#include "server/http_conditional.h"
+#include "server/http_gzip.h"
 #include "server/server_http.h"
+
+/* The binary form (map taken over): gzip'd when the client takes it (level 1: it is made for
+ * each answer, and long runs of free or unavailable ports shrink as well at any level). No
+ * ETag: the map changes with every lease. */
+static void respond_binary_map(const struct server_request *req, struct server_response *resp, uint8_t *map)
+{
+    size_t gzip_len = 0;
+    unsigned char *gzip = http_accepts_gzip(req->accept_encoding)
+                              ? http_gzip_bytes(map, LEDGER_PORTMAP_BYTES, Z_BEST_SPEED, &gzip_len)
+                              : NULL;
+    if (gzip) {
+        free(map);
+        respond_raw(resp, (char *)gzip, gzip_len, "application/octet-stream");
+        respond_header(resp, "Content-Encoding", "gzip");
+    } else {   /* not taken, or out of memory: the bytes as they are */
+        respond_raw(resp, (char *)map, LEDGER_PORTMAP_BYTES, "application/octet-stream");
+    }
+    respond_header(resp, "Vary", "Accept-Encoding");
+}
 
 static void get_portmap(struct server_request *req, struct server_response *resp)
 {
@@ -29,7 +52,7 @@ static void get_portmap(struct server_request *req, struct server_response *resp
         return;
     }
     if (!format || strcmp(format, "binary") == 0) {
-        respond_raw(resp, (char *)map, LEDGER_PORTMAP_BYTES, "application/octet-stream");
+        respond_binary_map(req, resp, map);
         return;
     }
     /* base64 by GnuTLS, which the server links already (the tokens' HMAC) */

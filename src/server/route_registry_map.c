@@ -12,6 +12,7 @@
 #include <zlib.h>
 
 #include "registry/index.h"
+#include "server/http_gzip.h"
 #include "server/server_http.h"
 #include "server/server_registry.h"
 #include "server/server_static.h"
@@ -19,30 +20,6 @@
 static unsigned density(size_t records)
 {
     return records == 0 ? 0u : records <= 2 ? 1u : records <= 4 ? 2u : 3u;
-}
-
-/* The gzip form (zlib's deflate with the gzip wrapper); NULL when out of memory. */
-static unsigned char *gzip_bytes(const unsigned char *in, size_t len, size_t *out_len)
-{
-    z_stream z = { 0 };
-    if (deflateInit2(&z, Z_BEST_COMPRESSION, Z_DEFLATED, 15 + 16, 9, Z_DEFAULT_STRATEGY) != Z_OK)
-        return NULL;
-    uLong bound = deflateBound(&z, (uLong)len) + 32;
-    unsigned char *out = malloc(bound);
-    if (out) {
-        z.next_in = (Bytef *)(uintptr_t)in;
-        z.avail_in = (uInt)len;
-        z.next_out = out;
-        z.avail_out = (uInt)bound;
-        if (deflate(&z, Z_FINISH) != Z_STREAM_END) {
-            free(out);
-            out = NULL;
-        } else {
-            *out_len = z.total_out;
-        }
-    }
-    deflateEnd(&z);
-    return out;
 }
 
 /* Under g->map_lock: the map of g's index. */
@@ -60,7 +37,7 @@ static void registry_map_build(struct server_registry_generation *g)
         g->map[port / 4] |= (unsigned char)(density(assigned) << (2 * (port % 4)));
     }
     g->map_gzip_len = 0;
-    g->map_gzip = gzip_bytes(g->map, sizeof g->map, &g->map_gzip_len);
+    g->map_gzip = http_gzip_bytes(g->map, sizeof g->map, Z_BEST_COMPRESSION, &g->map_gzip_len);
     unsigned long crc = crc32(0L, g->map, (uInt)sizeof g->map);
     snprintf(g->map_etag, sizeof g->map_etag, "\"r%llx-%08lx\"", (unsigned long long)registry_index_built_at(g->ix),
              crc);

@@ -121,6 +121,34 @@ start_fake() {
   [ "$(cut -f2,3 <<<"$output")" = "$(printf 'approved\tbilling')" ]
 }
 
+@test "remote: assignments --port N finds the ranges that hold N, filtered by the server" {
+  make_tokens
+  start_remote_server
+  run -0 remote "$ADMIN" host add db1 --address internal=10.0.0.1
+  run -0 remote "$REQUESTER" request workers --host db1 --port 7150-7159 --bind internal --reason "a pool"
+  run -0 remote "$ADMIN" approve "$(cut -f1 <<<"$output")"
+  range="$(cut -f9 <<<"$output")"
+  [[ "$range" =~ ^[0-9]+$ ]]
+  run -0 remote "$REQUESTER" request orders --host db1 --port 7100 --bind internal --reason "one port"
+  run -0 remote "$ADMIN" approve "$(cut -f1 <<<"$output")"
+  local port
+  for port in 7150 7155 7159; do
+    run -0 remote "$READER" assignments --port "$port"
+    [ "$(cut -f1 <<<"$output")" = "$range" ]
+  done
+  for port in 7149 7160; do
+    run -0 remote "$READER" assignments --port "$port"
+    [ -z "$output" ]
+  done
+  run -0 remote "$READER" --json assignments --port 7155 --host db1
+  jq -e --arg id "$range" '(.items | map(.id | tostring)) == [$id] and .items[0].port_lo == 7150 and .items[0].port_hi == 7159' <<<"$output"
+  # the server filters (one query with port=N), the client does not fetch every assignment
+  start_fake
+  PORTREG_SERVER="http://127.0.0.1:$FAKE_PORT" run -0 remote "$READER" assignments --port 7155 --state active
+  [ -z "$output" ]
+  tail -1 "$FAKE_LOG" | jq -e '.method == "GET" and .path == "/api/v1/assignments?state=active&port=7155&limit=1000"'
+}
+
 @test "remote: lease, renew, release; the port is the fifth column; idempotency key" {
   make_tokens
   start_remote_server

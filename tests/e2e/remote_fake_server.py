@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """remote_fake_server.py — a small HTTP(S) server on loopback that answers as portreg serve's
 routes of the API contract that a test needs to control: import (200 with created counts and
-warnings, 422 with diagnostics, 415 for a wrong content type), exports (text), a 500 with a
+warnings, 422 with diagnostics, 415 for a wrong content type), exports (text), an empty list
+of assignments (to see the query the client sends), a 500 with a
 request id, texts with terminal escapes, a redirect. The path prefix of --server picks the
 behaviour (http://127.0.0.1:PORT/boom/...). Used by tests/e2e/remote.bats to test the client's
 handling of answers the real server in this tree does not give (yet), and TLS with a test CA.
@@ -74,6 +75,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                                  "severity": "warning", "message": "IANA assigns 8080 to http-alt"}]})
         if path == "/api/v1/exports/services":
             return self.answer(200, b"orders-db\t5432/tcp\nbilling\t7100/tcp\n", "text/plain; charset=utf-8")
+        if path.startswith("/api/v1/assignments?"):
+            return self.answer(200, {"items": [], "next_after": None})
         if path == "/api/v1/policy":
             return self.answer(200, {"ephemeral": "32768-60999", "excluded": ["8000-8099"], "quarantine_days": 30})
         return self.answer(404, {"error": {"code": "not-found", "message": "no such route (see docs/API.md)",

@@ -752,7 +752,7 @@ YAML
   [ "$(jq -r .error.conflict.service <<<"$BODY")" = pg ]
 }
 
-@test "serve: portmap: 16 KiB, 2 bits a port (free, assigned, leased, unavailable); JSON form; a quarantine frees when it ends" {
+@test "serve: portmap: 16 KiB, 2 bits a port (free, assigned, leased, unavailable); JSON form; gzip when taken; a quarantine frees when it ends" {
   start_server
   api POST /api/v1/hosts "$ADMIN" '{"name":"pm"}'
   api POST /api/v1/assignments "$ADMIN" '{"service":"a","host":"pm","port":9100}'
@@ -773,6 +773,20 @@ YAML
   [ "$STATUS" = 200 ]
   [ "$(jq -r '.counts.assigned, .counts.leased, .legend."2"' <<<"$BODY" | tr '\n' ' ')" = "1 1 leased " ]
   jq -r .map <<<"$BODY" | base64 -d | cmp - "$BATS_TEST_TMPDIR/map"
+  # gzip when the client takes it (the web UI fetches a map per host): the same bytes decoded,
+  # far fewer sent; Vary on both forms (a cache keeps them apart), no ETag on either
+  run ! grep -qi '^content-encoding' "$BATS_TEST_TMPDIR/headers"
+  grep -qi '^vary: accept-encoding' "$BATS_TEST_TMPDIR/headers"
+  curl -sf --compressed -H "Authorization: Bearer $READER" -o "$BATS_TEST_TMPDIR/map.decoded" \
+    -D "$BATS_TEST_TMPDIR/headers.gzip" "$URL/api/v1/portmap/pm/tcp"
+  grep -qi '^content-encoding: gzip' "$BATS_TEST_TMPDIR/headers.gzip"
+  grep -qi '^vary: accept-encoding' "$BATS_TEST_TMPDIR/headers.gzip"
+  run ! grep -qi '^etag' "$BATS_TEST_TMPDIR/headers.gzip"
+  cmp "$BATS_TEST_TMPDIR/map.decoded" "$BATS_TEST_TMPDIR/map"
+  curl -sf -H 'Accept-Encoding: gzip' -H "Authorization: Bearer $READER" -o "$BATS_TEST_TMPDIR/map.gz" \
+    "$URL/api/v1/portmap/pm/tcp"
+  [ "$(stat -c %s "$BATS_TEST_TMPDIR/map.gz")" -lt 1024 ]
+  gunzip -c "$BATS_TEST_TMPDIR/map.gz" | cmp - "$BATS_TEST_TMPDIR/map"
   api GET /api/v1/portmap/nowhere/tcp "$READER"
   [ "$STATUS" = 404 ]
   api GET /api/v1/portmap/pm/icmp "$READER"

@@ -276,12 +276,21 @@ snapshot() {
   start_server
   after="$(snapshot "$URL")"
   [ "$before" = "$after" ]
-  # the copy holds its ports and new ids follow the copied ones
+  # the copy holds its ports and new ids follow the copied ones, in every table (the id
+  # sequences moved once per table after its rows)
+  copied_events="$(sql 'SELECT max(id) FROM events')"
+  [ "$copied_events" -ge 5 ]
   api POST "$URL" /api/v1/leases "$REQUESTER" "{\"service\":\"other\",\"host\":\"db1\",\"port\":$lease_port}"
   [ "$STATUS" = 409 ]
   api POST "$URL" /api/v1/hosts "$ADMIN" '{"name":"db2","addresses":{"internal":"10.0.0.2"}}'
   [ "$STATUS" = 201 ]
   [ "$(jq -r .id <<<"$BODY")" = 2 ]
+  api POST "$URL" /api/v1/leases "$REQUESTER" '{"service":"ci2","host":"db1","range":"20000-20100","ttl":3600}'
+  [ "$STATUS" = 201 ]
+  [ "$(jq -r .id <<<"$BODY")" = 2 ]
+  api GET "$URL" "/api/v1/events?object_kind=hosts&object_id=2" "$ADMIN"
+  [ "$(jq -r '.items | length' <<<"$BODY")" = 1 ]
+  [ "$(jq -r '.items[0].id' <<<"$BODY")" -gt "$copied_events" ]
 
   # into a database that has rows: refused (exit 1), naming the table, nothing written
   run -1 --separate-stderr "$PORTREG" serve export-db --db "sqlite:$DB" --to "$pg_url"

@@ -104,8 +104,11 @@ struct store_backend {
     int (*insert)(struct store_conn *conn, enum store_kind kind, json_t *row, int64_t *id,
                   struct pr_error *err);
     /* insert keeping row's "id" (serve export-db: ids are referenced by events, requests'
-     * assignments...); later inserts get ids after the largest. */
+     * assignments...); later inserts get ids after the largest once ids_copied ran. */
     int (*insert_with_id)(struct store_conn *conn, enum store_kind kind, json_t *row, struct pr_error *err);
+    /* After the insert_with_id of every row of kind: later inserts get ids after the largest
+     * (once per table, not per row). NULL: insert_with_id already ensures it (SQLite). */
+    int (*ids_copied)(struct store_conn *conn, enum store_kind kind, struct pr_error *err);
     int (*get)(struct store_conn *conn, enum store_kind kind, int64_t id, json_t **row,
                struct pr_error *err);
     int (*update)(struct store_conn *conn, enum store_kind kind, int64_t id, const json_t *row,

@@ -47,8 +47,10 @@ static int copy_table(const struct store_backend *from_backend, struct store_con
             return r;
         *copied += count;
         if (count < STORE_LIST_MAX)
-            return 0;
+            break;
     }
+    /* the id sequence moved once for the table, not once a row */
+    return *copied && to_backend->ids_copied ? to_backend->ids_copied(to, kind, err) : 0;
 }
 
 int store_copy(const struct store_backend *from_backend, struct store *from_store,

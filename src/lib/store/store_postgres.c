@@ -692,14 +692,18 @@ static int pg_insert(struct store_conn *conn, enum store_kind kind, json_t *row,
 static int pg_insert_with_id(struct store_conn *conn, enum store_kind kind, json_t *row, struct pr_error *err)
 {
     int64_t id;
-    int r = pg_insert_row(conn, kind, row, true, &id, err);
-    if (r < 0)
-        return r;
+    return pg_insert_row(conn, kind, row, true, &id, err);
+}
+
+/* The table's id sequence moved past its largest id, once after a copy (export-db) rather
+ * than after each row: a row inserted with its id does not advance the sequence. */
+static int pg_ids_copied(struct store_conn *conn, enum store_kind kind, struct pr_error *err)
+{
     char sql[256];
     snprintf(sql, sizeof sql, "SELECT setval(pg_get_serial_sequence('\"%s\"', 'id'), "
              "(SELECT max(id) FROM \"%s\"))", store_tables[kind].name, store_tables[kind].name);
     PGresult *res = NULL;
-    r = pg_run(conn, sql, 0, NULL, &res, err, store_tables[kind].name);
+    int r = pg_run(conn, sql, 0, NULL, &res, err, store_tables[kind].name);
     if (res)
         pq.clear(res);
     return r;
@@ -1083,6 +1087,7 @@ const struct store_backend store_backend_postgres = {
     .rollback = pg_rollback,
     .insert = pg_insert,
     .insert_with_id = pg_insert_with_id,
+    .ids_copied = pg_ids_copied,
     .get = pg_get,
     .update = pg_update,
     .remove = pg_remove,
