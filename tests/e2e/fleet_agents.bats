@@ -38,7 +38,7 @@ need_agent() {
 teardown() {
   local p n
   [ -n "${TAG:-}" ] || return 0
-  for p in "${AGENT_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${AGENT_PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
   if [ -n "$SERVER_PID" ]; then kill -9 "$SERVER_PID" 2>/dev/null || true; fi
   stop_sockholds
   for n in "${NS[@]}"; do
@@ -74,12 +74,14 @@ agent() {
   shift 2
   case "$n" in a) i=1 ;; b) i=2 ;; c) i=3 ;; esac
   mkdir -p "$BATS_TEST_TMPDIR/agent-$n"
-  ip netns exec "$TAG$n" "$PORTREG" agent --server "http://10.77.$i.1:$PORT" --token "$token" --name "$n" \
+  ${EXEC:-} ip netns exec "$TAG$n" "$PORTREG" agent --server "http://10.77.$i.1:$PORT" --token "$token" --name "$n" \
     --interval 500ms --state-dir "$BATS_TEST_TMPDIR/agent-$n" "$@"
 }
 
+# start_agent N TOKEN [ARGS...]: agent in the background; its PID is the agent's own (exec:
+# a killed subshell would leave the agent running after the test)
 start_agent() {
-  agent "$@" 2>>"$BATS_TEST_TMPDIR/agent-$1.log" 3>&- &
+  EXEC=exec agent "$@" 2>>"$BATS_TEST_TMPDIR/agent-$1.log" 3>&- &
   AGENT_PIDS+=($!)
 }
 
