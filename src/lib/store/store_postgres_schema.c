@@ -293,7 +293,9 @@ static const char *const postgres_migrations[] = {
      * kernel binds it): IPv4 with IPv4 and IPv6 with IPv6 as before, an IPv4 scope and an
      * IPv6 address never (a mapped range is not an IPv6 address's), the wildcard with all.
      * Existing claims are converted under the constraint dropped and added again (which
-     * checks them). */
+     * checks them). The lease batch then writes its claims without ON CONFLICT (which checked
+     * each twice) and every event in the leases' statement: a refused claim fails the
+     * statement and the batch goes one by one, as a claim not committed in 5 ms did. */
     "CREATE OR REPLACE FUNCTION portreg_scope_inet(addr inet) RETURNS inet LANGUAGE sql IMMUTABLE AS $$ "
     "  SELECT CASE WHEN family(addr) = 6 THEN addr "
     "    ELSE set_masklen(('::ffff:' || host(addr))::inet, 96 + masklen(addr)) END $$; "
@@ -334,15 +336,9 @@ static const char *const postgres_migrations[] = {
     "END $$; "
     "CREATE OR REPLACE FUNCTION portreg_claims_of_new_leases() RETURNS trigger LANGUAGE plpgsql AS $$ "
     "BEGIN "
-    "  IF current_setting('portreg.lease_batch', true) = 'on' THEN "
-    "    INSERT INTO port_claims SELECT 'l', n.id, n.host, n.proto, int4range(n.port::int, n.port::int, '[]'), "
-    "      '::/0', int8range(coalesce(n.created, 0), greatest(n.expires_at, coalesce(n.created, 0) + 1)), 'lease ' || n.id "
-    "      FROM new_leases n WHERE n.state = 'active' ON CONFLICT DO NOTHING; "
-    "  ELSE "
-    "    INSERT INTO port_claims SELECT 'l', n.id, n.host, n.proto, int4range(n.port::int, n.port::int, '[]'), "
-    "      '::/0', int8range(coalesce(n.created, 0), greatest(n.expires_at, coalesce(n.created, 0) + 1)), 'lease ' || n.id "
-    "      FROM new_leases n WHERE n.state = 'active'; "
-    "  END IF; "
+    "  INSERT INTO port_claims SELECT 'l', n.id, n.host, n.proto, int4range(n.port::int, n.port::int, '[]'), "
+    "    '::/0', int8range(coalesce(n.created, 0), greatest(n.expires_at, coalesce(n.created, 0) + 1)), 'lease ' || n.id "
+    "    FROM new_leases n WHERE n.state = 'active'; "
     "  INSERT INTO claim_changes (origin, host, proto, lo, hi, lease_taken) "
     "    SELECT current_setting('portreg.origin', true), n.host, n.proto, n.port, n.port, n.state = 'active' "
     "    FROM new_leases n; "
@@ -352,7 +348,7 @@ static const char *const postgres_migrations[] = {
     "  RETURNS TABLE (item integer, lease_id bigint, status text) LANGUAGE plpgsql AS $$ "
     "DECLARE e record; l leases; k integer := 0; new_id bigint; wanted integer; locked integer; "
     /* RETURN QUERY inside the block would keep its rows when the block fails: collected first */
-    "  ords integer[]; ids bigint[]; refused bigint[]; "
+    "  ords integer[]; ids bigint[]; "
     "BEGIN "
     "  PERFORM set_config('lock_timeout', '5ms', true); "
     "  BEGIN "
@@ -360,35 +356,23 @@ static const char *const postgres_migrations[] = {
     "    SELECT count(*) INTO locked FROM (SELECT 1 FROM hosts WHERE name IN "
     "      (SELECT x.\"row\" ->> 'host' FROM json_to_recordset(p_batch) AS x(\"row\" json)) FOR KEY SHARE) h; "
     "    IF locked = wanted THEN "
-    "      PERFORM set_config('portreg.lease_batch', 'on', true); "
-    "      WITH b AS (SELECT x.ord::integer AS ord, lp.* "
-    "                 FROM ROWS FROM (json_to_recordset(p_batch) AS (\"row\" json)) WITH ORDINALITY AS x(\"row\", ord), "
+    /* every lease and its event in one statement; a claim refused fails it all (the one by
+     * one below then answers each) */
+    "      WITH b AS (SELECT x.ord::integer AS ord, x.\"row\" AS doc, x.actor AS by_actor, x.request_id AS by_request, lp.* "
+    "                 FROM ROWS FROM (json_to_recordset(p_batch) AS (\"row\" json, actor text, request_id text)) "
+    "                   WITH ORDINALITY AS x(\"row\", actor, request_id, ord), "
     "                      LATERAL json_populate_record(NULL::leases, x.\"row\") lp), "
     "           ins AS (INSERT INTO leases (service, host, proto, port, expires_at, idempotency_key, state, holder, "
     "                     requested_by, version, created, updated) "
     "                   SELECT b.service, b.host, b.proto, b.port, b.expires_at, b.idempotency_key, b.state, b.holder, "
     "                     b.requested_by, b.version, b.created, b.updated FROM b ORDER BY b.ord "
-    "                   RETURNING leases.id, leases.host, leases.proto, leases.port) "
-    "      SELECT array_agg(b.ord ORDER BY b.ord), array_agg(ins.id ORDER BY b.ord) INTO ords, ids "
-    "        FROM b JOIN ins ON b.host = ins.host AND b.proto = ins.proto AND b.port = ins.port; "
-    "      PERFORM set_config('portreg.lease_batch', 'off', true); "
-    /* a lease whose claim was not written lost its port to a claim committed before:
-     * taken back, answered 'taken' (a count per lease, by index: NOT EXISTS or = ANY were
-     * planned as a scan of every lease's claim) */
-    "      SELECT array_agg(i) INTO refused FROM unnest(ids) i "
-    "        WHERE (SELECT count(*) FROM port_claims c WHERE c.claim_kind = 'l' AND c.claim_id = i) = 0; "
-    "      IF refused IS NOT NULL THEN "
-    "        DELETE FROM port_claims WHERE claim_kind = 'l' AND claim_id = ANY (refused); "
-    "        DELETE FROM leases WHERE id = ANY (refused); "
-    "        ids := ARRAY(SELECT CASE WHEN u.i = ANY (refused) THEN NULL ELSE u.i END "
-    "                     FROM unnest(ids) WITH ORDINALITY AS u(i, n) ORDER BY u.n); "
-    "      END IF; "
-    "      INSERT INTO events (time, actor, request_id, kind, object_kind, object_id, before, after) "
-    "        SELECT p_now, x.actor, x.request_id, 'lease.created', 'leases', u.i, NULL, "
-    "          left(x.\"row\"::text, -1) || ',\"id\":' || u.i || '}' "
-    "        FROM ROWS FROM (json_to_recordset(p_batch) AS (\"row\" json, actor text, request_id text)) "
-    "          WITH ORDINALITY AS x(\"row\", actor, request_id, ord) "
-    "        JOIN unnest(ords, ids) AS u(o, i) ON u.o = x.ord WHERE u.i IS NOT NULL ORDER BY x.ord; "
+    "                   RETURNING leases.id, leases.host, leases.proto, leases.port), "
+    "           j AS (SELECT b.ord, ins.id, b.doc, b.by_actor, b.by_request FROM b "
+    "                 JOIN ins ON b.host = ins.host AND b.proto = ins.proto AND b.port = ins.port), "
+    "           ev AS (INSERT INTO events (time, actor, request_id, kind, object_kind, object_id, before, after) "
+    "                  SELECT p_now, j.by_actor, j.by_request, 'lease.created', 'leases', j.id, NULL, "
+    "                    left(j.doc::text, -1) || ',\"id\":' || j.id || '}' FROM j ORDER BY j.ord) "
+    "      SELECT array_agg(j.ord ORDER BY j.ord), array_agg(j.id ORDER BY j.ord) INTO ords, ids FROM j; "
     "    END IF; "
     "  EXCEPTION WHEN exclusion_violation OR unique_violation OR lock_not_available THEN "
     "    ords := NULL;   /* one by one below */ "
