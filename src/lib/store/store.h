@@ -151,8 +151,8 @@ struct store_backend {
      * with its event in one round trip and one transaction of its own, beside other lease
      * batches but never beside a write transaction (which waits for it and which it waits
      * for); each item on its own (a refused one changes nothing), item->result telling
-     * which; when it returns 0 the transaction committed and sync covers it. The database
-     * itself refuses a port claimed twice, so nothing read before is relied on. The same
+     * which; when it returns 0 the transaction committed durably (sync has nothing to add).
+     * The database itself refuses a port claimed twice, so nothing read before is relied on. The same
      * round trip reads the claim changes since *seq, as claim_changes (after the inserts);
      * when other servers changed the policy, nothing is inserted (every result -EAGAIN): the
      * caller applies the changes and picks again. */

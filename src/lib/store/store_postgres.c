@@ -1013,7 +1013,8 @@ static int pg_claim_changes(struct store_conn *conn, int64_t *seq, json_t **chan
 }
 
 /* Every item in one call of portreg_lease_round (migration 6): one round trip and one
- * transaction for the batch. */
+ * transaction for the batch, committed durably (synchronous_commit on), so pg_sync has
+ * nothing to wait for. */
 static int pg_lease_insert_batch(struct store_conn *conn, struct store_lease_insert *items, size_t count, int64_t now,
                                  int64_t *seq, json_t **changes, bool *gap, struct pr_error *err)
 {
@@ -1042,7 +1043,6 @@ static int pg_lease_insert_batch(struct store_conn *conn, struct store_lease_ins
     free(text);
     if (r < 0)
         return r;
-    pg_committed(conn);
     conn->store->writes++;
     /* the items' rows first (none when the policy changed), then the changes' */
     int answered = 0;
