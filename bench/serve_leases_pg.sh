@@ -2,7 +2,9 @@
 # serve_leases_pg.sh PORTREG — leases through the HTTP API with CLIENTS (32) keep-alive clients
 # (bench/lease_load.c) split over two `portreg serve` instances on one PostgreSQL (started by
 # tests/pg_server.sh with fsync on), on a host whose range already has TAKEN (10,000) ports
-# leased, against the peer: pgbench on the same server in the same run, CLIENTS clients each
+# leased (a host of its own each round, so that every round starts from that state: leases
+# of earlier rounds filling the range would measure a fuller range each time), against the
+# peer: pgbench on the same server in the same run, CLIENTS clients each
 # running a single-row INSERT ... ON CONFLICT DO NOTHING into a table with a unique index, for
 # DURATION (10) seconds. ROUNDS (3) rounds alternating the order; a round is CLIENTS x
 # PER_CLIENT (200) leases. Prints the median leases/s (both instances together: leases over
@@ -39,11 +41,14 @@ admin=$("$portreg" serve token create --role admin --name bench-admin --db "$url
 requester=$("$portreg" serve token create --role requester --name bench --db "$url")
 port1=$(bench_free_port); bench_serve_start "$port1" --db "$url"; pid1=$serve_pid
 port2=$(bench_free_port); bench_serve_start "$port2" --db "$url"; pid2=$serve_pid
-api POST /api/v1/hosts "$admin" '{"name":"bench-host"}' >/dev/null
 api PUT /api/v1/policy "$admin" '{"ephemeral":"61000-65535"}' >/dev/null
-"$build/lease_load" "http://127.0.0.1:$port1/api/v1/leases" "$requester" "$clients" $(( (taken + clients - 1) / clients )) \
-  taken bench-host "$range" 86400 "$work/ports.taken" >"$work/setup"
-echo "$(wc -l <"$work/ports.taken") ports of bench-host taken through the API"
+# take_host N: host bench-host-N with TAKEN ports of its range leased through the API
+take_host() {
+  api POST /api/v1/hosts "$admin" "{\"name\":\"bench-host-$1\"}" >/dev/null
+  "$build/lease_load" "http://127.0.0.1:$port1/api/v1/leases" "$requester" "$clients" $(( (taken + clients - 1) / clients )) \
+    taken "bench-host-$1" "$range" 86400 "$work/ports.$1.taken" >"$work/setup"
+  echo "$(wc -l <"$work/ports.$1.taken") ports of bench-host-$1 taken through the API"
+}
 
 psql -X -q "$url" -c 'CREATE TABLE bench_pk (k bigint PRIMARY KEY)'
 cat >"$work/insert.sql" <<'SQL'
@@ -52,11 +57,11 @@ INSERT INTO bench_pk (k) VALUES (:k) ON CONFLICT DO NOTHING;
 SQL
 half=$((clients / 2))
 run_leases() {
-  "$build/lease_load" "http://127.0.0.1:$port1/api/v1/leases" "$requester" "$half" "$per_client" "r$1a" bench-host \
-    "$range" 3600 "$work/ports.r$1a" >"$work/l.$1a" &
+  "$build/lease_load" "http://127.0.0.1:$port1/api/v1/leases" "$requester" "$half" "$per_client" "r$1a" "bench-host-$1" \
+    "$range" 3600 "$work/ports.$1.a" >"$work/l.$1a" &
   local a=$!
   "$build/lease_load" "http://127.0.0.1:$port2/api/v1/leases" "$requester" "$((clients - half))" "$per_client" "r$1b" \
-    bench-host "$range" 3600 "$work/ports.r$1b" >"$work/l.$1b"
+    "bench-host-$1" "$range" 3600 "$work/ports.$1.b" >"$work/l.$1b"
   wait "$a"
   local sa sb
   sa=$(bench_field "$(cat "$work/l.$1a")" seconds); sb=$(bench_field "$(cat "$work/l.$1b")" seconds)
@@ -71,11 +76,14 @@ run_pgbench() {
     sed -n 's/^tps = \([0-9.]*\) .*/\1/p' >>"$work/tps"
 }
 for round in $(seq 1 "$rounds"); do
+  take_host "$round"
   if [ $((round % 2)) -eq 1 ]; then run_pgbench; run_leases "$round"; else run_leases "$round"; run_pgbench; fi
 done
-dup=$(cat "$work"/ports.* | sort -n | uniq -d | head -5)
-[ -z "$dup" ] || { echo "MISMATCH: ports granted twice: $dup"; exit 1; }
-sqldup=$(psql -X -At "$url" -c "SELECT count(*) FROM (SELECT port FROM leases WHERE state = 'active' GROUP BY port HAVING count(*) > 1) d")
+for round in $(seq 1 "$rounds"); do
+  dup=$(cat "$work"/ports."$round".* | sort -n | uniq -d | head -5)
+  [ -z "$dup" ] || { echo "MISMATCH: ports of bench-host-$round granted twice: $dup"; exit 1; }
+done
+sqldup=$(psql -X -At "$url" -c "SELECT count(*) FROM (SELECT host, port FROM leases WHERE state = 'active' GROUP BY 1, 2 HAVING count(*) > 1) d")
 [ "$sqldup" = 0 ] || { echo "MISMATCH: $sqldup ports leased twice in the database"; exit 1; }
 echo "ok: $(cat "$work"/ports.* | wc -l) leases granted, every port once (API and SQL)"
 rate=$(bench_median <"$work/rates")

