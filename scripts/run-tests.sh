@@ -9,6 +9,7 @@ plain=${1:?} asan=${2:?} fuzz=${3:?} fuzz_seconds=${4:-5}
 status=0
 declare -A outcome=()   # "suite-test name: TAP description" -> pass | fail | skip
 order=()                # keys in the order first seen, for the list of failures
+declare -A details=()   # key -> the first diagnostic lines ("# ...") a failing run printed
 
 record() {   # KEY RESULT — merge one run's result into the distinct test's outcome
   local key=$1 result=$2 before=${outcome[$1]:-}
@@ -21,9 +22,16 @@ record() {   # KEY RESULT — merge one run's result into the distinct test's ou
 }
 
 record_tap() {   # TEST-NAME; stdin: TAP. Sets tap_lines to how many result lines it saw.
-  local name=$1 line result desc
+  local name=$1 line result desc failing="" kept=0
   tap_lines=0
   while IFS= read -r line; do
+    # a failed test's diagnostics follow its "not ok" line; the first 30 are kept, so that the
+    # end of the log (all CI shows) says where it failed
+    if [ -n "$failing" ] && [[ $line == "#"* ]]; then
+      if [ "$kept" -lt 30 ]; then details[$failing]+="    $line"$'\n'; kept=$((kept + 1)); fi
+      continue
+    fi
+    failing=""
     case "$line" in
       "ok "*"# skip"*|"ok "*"# SKIP"*|"not ok "*"# SKIP"*|"not ok "*"# skip"*)
         result=skip ;;   # cmocka 1.1 writes a skip as "not ok N # SKIP"
@@ -36,6 +44,7 @@ record_tap() {   # TEST-NAME; stdin: TAP. Sets tap_lines to how many result line
     [[ $desc =~ ^(not )?ok\ [0-9]+\ (-\ )?(.*)$ ]] && desc=${BASH_REMATCH[3]}
     [[ $desc =~ ^(.*[^ ])\ *#\ *(skip|SKIP) ]] && desc=${BASH_REMATCH[1]}
     record "$name: $desc" "$result"
+    if [ "$result" = fail ]; then failing="$name: $desc" kept=0; details[$failing]=""; fi
     tap_lines=$((tap_lines + 1))
   done
 }
@@ -65,7 +74,7 @@ passed=0 failed=0 skipped=0
 for key in "${order[@]}"; do
   case ${outcome[$key]} in
     pass) passed=$((passed + 1)) ;;
-    fail) failed=$((failed + 1)); echo "failed: $key" ;;
+    fail) failed=$((failed + 1)); echo "failed: $key"; printf '%s' "${details[$key]:-}" ;;
     skip) skipped=$((skipped + 1)) ;;
   esac
 done

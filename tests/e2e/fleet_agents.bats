@@ -108,6 +108,11 @@ listens() { # HOST PORT
     jq -e --argjson p "$2" '[.listeners[] | select(.local_port == $p)] | length > 0'
 }
 
+observed_hosts_are() { # JSON-ARRAY: the hosts with observations, sorted
+  curl -sf -H "Authorization: Bearer $READER" "$URL/api/v1/observations" |
+    jq -e --argjson want "$1" '[.items[].host] | sort == $want'
+}
+
 fleet() {
   ADMIN="$("$PORTREG" serve token create --role admin --db "sqlite:$DB")"
   READER="$("$PORTREG" serve token create --role reader --db "sqlite:$DB")"
@@ -136,8 +141,8 @@ fleet() {
   start_agent c "$TOKEN_c"
   eventually 5 listens a 8080
   eventually 5 drift_has a present 8080
-  run -0 curl -sf -H "Authorization: Bearer $READER" "$URL/api/v1/observations"
-  jq -e '[.items[].host] | sort == ["a","b","c"]' <<<"$output"
+  # all three have reported (a's report may come before b's and c's first one)
+  eventually 5 observed_hosts_are '["a","b","c"]'
   # a listener no one assigned, on b: drift within two intervals (1 s), gone after it stops
   ip netns exec "${TAG}b" "$SOCKHOLD" tcp4:0.0.0.0:9400 >"$BATS_TEST_TMPDIR/b.hold" 3>&- &
   holder=$!
