@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "doctor/suggest.h"
 #include "ledger/ledger.h"
 #include "ledger/ledger_body.h"
 #include "ledger/ledger_internal.h"
@@ -1118,6 +1119,49 @@ static void shared_lease_batches_decide_in_the_database(void **state)
     json_decref(k2);
 }
 
+/* A port another server took where a service's leases walk (here a lease written past the
+ * ledger, its change removed, so that the map never hears of it): the database refuses it,
+ * and the service's leases walk from a detour 256-767 ports further on, this one and the
+ * next, instead of meeting the other server at the same frontier again (ledger_lease_shared.c). */
+static void a_port_another_server_took_sends_the_walk_on_a_detour(void **state)
+{
+    if (!postgres_url())
+        return;   /* PostgreSQL only */
+    struct ledger *l = *state;
+    struct ledger_error lerr = { 0 };
+    add_host(l, "{\"name\":\"busy\"}");
+    json_t *policy = body("{\"lease_range\":\"42000-43999\",\"ephemeral\":\"50000-60999\"}"), *out = NULL;
+    assert_int_equal(ledger_policy_set(l, &admin, policy, &out, &lerr), 0);
+    json_decref(policy);
+    json_decref(out);
+    json_t *first = lease_on(l, "svc", &lerr);   /* the host's map is made here */
+    assert_non_null(first);
+    int lo = 42000, size = 2000, taken = lo + ((int)store_row_int(first, "port", 0) - lo + 1) % size;
+    char sql[1000];
+    snprintf(sql, sizeof sql, "psql -q -X '%s' -c \"INSERT INTO leases (service, host, proto, port, expires_at,"
+             " state, version, created) VALUES ('rogue', 'busy', 'tcp', %d, 99999999999, 'active', 1, 0)\""
+             " -c \"DELETE FROM claim_changes WHERE origin IS NULL\" >/dev/null 2>&1", url, taken);
+    assert_int_equal(system(sql), 0);
+    json_t *second = lease_on(l, "svc", &lerr), *third = lease_on(l, "svc", &lerr);
+    assert_non_null(second);
+    assert_non_null(third);
+    int ahead = ((int)store_row_int(second, "port", 0) - taken + size) % size;
+    assert_in_range(ahead, 256, 767);
+    assert_int_equal(store_row_int(third, "port", 0), lo + ((int)store_row_int(second, "port", 0) - lo + 1) % size);
+    /* another service's walk is not moved */
+    json_t *other = lease_on(l, "other", &lerr);
+    assert_non_null(other);
+    struct local_port_range avoid = { 50000, 60999 };
+    unsigned start = suggest_start_port("other", 42000, 43999, &avoid);
+    if (start != store_row_int(first, "port", 0) && (int)start != taken && start != store_row_int(second, "port", 0) &&
+        start != store_row_int(third, "port", 0))
+        assert_int_equal(store_row_int(other, "port", 0), start);
+    json_decref(first);
+    json_decref(second);
+    json_decref(third);
+    json_decref(other);
+}
+
 /* Two servers on one PostgreSQL database (two ledgers here; SQLite has one server per file):
  * leases taken through both at once never share a port; a port one releases, the other
  * learns (claim_changes) and hands out again; a policy set through one applies in the other;
@@ -1205,6 +1249,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(concurrent_leases_are_all_kept, setup, teardown),
         cmocka_unit_test_setup_teardown(two_servers_on_one_database_share_no_port, setup, teardown),
         cmocka_unit_test_setup_teardown(shared_lease_batches_decide_in_the_database, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_port_another_server_took_sends_the_walk_on_a_detour, setup, teardown),
         cmocka_unit_test_setup_teardown(concurrent_releases_share_the_lease_batches, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -24,11 +24,18 @@ struct ledger_policy {
 /* Ports held on one host for one protocol, whatever the bind address (a lease binds every
  * address): the free-port search runs here, the store re-checks inside the transaction.
  * taken is the union of the three kinds the portmap route reports. */
+#define LEASE_DETOURS 64u
 struct port_map {
     char host[254];
     char proto[8];
     struct port_set taken;
     struct port_set assigned, leased, quarantined;
+    /* detours (ledger_lease_shared.c): after another server took ports where the leases of
+     * a service were walking, they walk from port on instead (0: none), so that two servers
+     * do not keep meeting at one frontier; a slot per start port (start % LEASE_DETOURS) */
+    struct lease_detour {
+        uint16_t start, port;
+    } detours[LEASE_DETOURS];
 };
 
 /* A quarantine the maps hold: freed in memory once until has passed (ledger_quarantines_expire). */
@@ -213,8 +220,11 @@ void ledger_lease_params(const struct ledger *ledger, const json_t *body, struct
 /* The leases row of a new lease (no id yet). */
 json_t *ledger_lease_row(const struct lease_params *params, unsigned port, const char *idempotency_key,
                          const json_t *holder, const struct ledger_actor *actor, int64_t now);
-/* The walk of suggest over [lo, hi] from the service name's start: the first port from step
- * *k on that neither the map nor the policy refuses (*k moves past it); false when none is left. */
+/* Where the walk of suggest over [lo, hi] starts for the service name (the map's detour aside). */
+unsigned ledger_lease_start(const struct ledger *ledger, const struct lease_params *params);
+/* The walk over [lo, hi] from the service name's start (or the map's detour for it): the first
+ * port from step *k on that neither the map nor the policy refuses (*k moves past it); false
+ * when none is left. Every port of the range is a step of the walk, whatever the start. */
 bool ledger_lease_walk(const struct ledger *ledger, const struct port_map *map, const struct lease_params *params,
                        unsigned *k, unsigned *port);
 /* The jobs of a batch granted in one lease transaction of a backend with lease_insert_batch

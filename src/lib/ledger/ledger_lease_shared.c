@@ -8,6 +8,7 @@
  * unknown host, a full range) is left to it. */
 #include <errno.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include "ledger/ledger_internal.h"
 
@@ -78,6 +79,29 @@ static int shared_changes(struct ledger *ledger, struct store_conn *conn, struct
     return 0;
 }
 
+/* Another server took the port where lease walked: the leases of its service on this map
+ * walk from a detour 256-767 ports further on, and those of this batch walk anew from there.
+ * Two servers refused at one frontier would otherwise meet there again every round (each
+ * learns the other's ports only once they are committed), and the loser's batch goes one by
+ * one each time; the random part keeps two servers that detour at once apart. No port is
+ * lost: the walk from the detour still goes round the whole range. */
+static void shared_detour(struct ledger *ledger, const struct shared_lease *lease, struct shared_lease *leases,
+                          size_t count)
+{
+    unsigned size = lease->params.hi - lease->params.lo + 1;
+    uint16_t r;
+    if (getrandom(&r, sizeof r, GRND_NONBLOCK) != (ssize_t)sizeof r)
+        r = (uint16_t)(lease->port * 40503u);
+    unsigned start = ledger_lease_start(ledger, &lease->params);
+    struct port_map *map = lease->map;
+    map->detours[start % LEASE_DETOURS] = (struct lease_detour){
+        (uint16_t)start, (uint16_t)(lease->params.lo + (lease->port - lease->params.lo + 256 + r % 512) % size) };
+    for (size_t i = 0; i < count; i++)
+        if (leases[i].job && !leases[i].granted && leases[i].map == map &&
+            ledger_lease_start(ledger, &leases[i].params) == start)
+            leases[i].walked = 0;
+}
+
 /* Rounds of pick and insert, each a transaction of its own (a round that failed took
  * nothing); returns 0, or a store failure (-1 with err). */
 static int shared_rounds(struct ledger *ledger, struct store_conn *conn, struct shared_lease *leases, size_t count,
@@ -122,6 +146,8 @@ static int shared_rounds(struct ledger *ledger, struct store_conn *conn, struct 
         bool gap = false;
         int r = k ? ledger->backend->lease_insert_batch(conn, items, k, now, &ledger->change_seq, &changes, &gap, err)
                   : 0;
+        const struct shared_lease *refused[LEASE_BATCH_MAX];   /* ports other servers took, in port order */
+        size_t refused_n = 0;
         for (size_t i = 0; i < k; i++) {
             struct shared_lease *lease = sent[i];
             if (r == 0 && items[i].result == -EAGAIN) {   /* not tried: the policy changed */
@@ -137,11 +163,15 @@ static int shared_rounds(struct ledger *ledger, struct store_conn *conn, struct 
                 continue;
             }
             json_decref(items[i].row);
-            if (r == 0 && items[i].result == -EADDRINUSE)
+            if (r == 0 && items[i].result == -EADDRINUSE) {
+                refused[refused_n++] = lease;
                 continue;   /* claimed by another server: the map keeps it taken, the walk goes on */
+            }
             port_set_remove(&lease->map->taken, (uint16_t)lease->port);
-            if (r == 0 && items[i].result == -EBUSY)
+            if (r == 0 && items[i].result == -EBUSY) {
+                refused[refused_n++] = lease;
                 continue;   /* another server's batch holds it, maybe not for long: the walk goes on */
+            }
             if (r == 0) {   /* a key seen before, a host gone: the write transaction answers */
                 rest[(*rest_n)++] = lease->job;
                 lease->job = NULL;
@@ -150,6 +180,8 @@ static int shared_rounds(struct ledger *ledger, struct store_conn *conn, struct 
         }
         if (r < 0)
             return -1;
+        for (size_t i = 0; i < refused_n; i++)   /* a service's last (highest) port sets its detour */
+            shared_detour(ledger, refused[i], leases, count);
         if (shared_changes(ledger, conn, leases, count, changes, gap, rest, rest_n, &todo, err) < 0)
             return -1;
     }

@@ -66,13 +66,21 @@ static bool idempotency_key_valid(const char *key)
     return true;
 }
 
+unsigned ledger_lease_start(const struct ledger *ledger, const struct lease_params *params)
+{
+    struct local_port_range avoid = { (uint16_t)ledger->policy.ephemeral_lo, (uint16_t)ledger->policy.ephemeral_hi };
+    return suggest_start_port(params->service, (uint16_t)params->lo, (uint16_t)params->hi,
+                              ledger->policy.ephemeral_lo ? &avoid : NULL);
+}
+
 bool ledger_lease_walk(const struct ledger *ledger, const struct port_map *map, const struct lease_params *params,
                        unsigned *k, unsigned *port)
 {
     unsigned size = params->hi - params->lo + 1;
-    struct local_port_range avoid = { (uint16_t)ledger->policy.ephemeral_lo, (uint16_t)ledger->policy.ephemeral_hi };
-    unsigned start = suggest_start_port(params->service, (uint16_t)params->lo, (uint16_t)params->hi,
-                                        ledger->policy.ephemeral_lo ? &avoid : NULL);
+    unsigned start = ledger_lease_start(ledger, params);
+    const struct lease_detour *detour = &map->detours[start % LEASE_DETOURS];
+    if (detour->port && detour->start == start && detour->port >= params->lo && detour->port <= params->hi)
+        start = detour->port;
     for (; *k < size; (*k)++) {
         unsigned p = params->lo + (start - params->lo + *k) % size;
         if (port_set_has(&map->taken, (uint16_t)p) || ledger_policy_refuses(&ledger->policy, p) ||
