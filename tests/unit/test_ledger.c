@@ -323,6 +323,20 @@ static void bodies_name_the_bad_field(void **state)
         assert_int_equal(lerr.kind, LEDGER_BAD_REQUEST);
         assert_string_equal(lerr.field, cases[i][1]);
     }
+    /* an address name of digits and dots alone would read as an address literal */
+    const char *names[][2] = {
+        { "{\"name\":\"h\",\"addresses\":{\"123\":\"10.0.0.1\"}}", "addresses.123" },
+        { "{\"name\":\"h\",\"addresses\":{\"1.2\":\"10.0.0.1\"}}", "addresses.1.2" },
+        { "{\"name\":\"h\",\"addresses\":{\"any\":\"10.0.0.1\"}}", "addresses.any" },
+    };
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        assert_int_equal(ledger_body_parse(LEDGER_BODY_HOST, names[i][0], strlen(names[i][0]), &out, &lerr), -1);
+        assert_string_equal(lerr.code, "bad-name");
+        assert_string_equal(lerr.field, names[i][1]);
+    }
+    const char *named = "{\"name\":\"h\",\"addresses\":{\"v10\":\"10.0.0.1\",\"10-net\":\"10.0.0.2\"}}";
+    assert_int_equal(ledger_body_parse(LEDGER_BODY_HOST, named, strlen(named), &out, &lerr), 0);
+    json_decref(out);
     const char *dup = "{\"service\":\"a\",\"service\":\"b\",\"host\":\"h\",\"port\":1}";
     assert_int_equal(ledger_body_parse(LEDGER_BODY_REQUEST, dup, strlen(dup), &out, &lerr), -1);
     const char *ok = "{\"service\":\"a\",\"hosts\":[\"h\"],\"port\":\"auto\"}";

@@ -222,9 +222,13 @@ static int check_field(const struct body_field *f, const json_t *v, struct ledge
         json_object_foreach((json_t *)v, key, address) {
             char field[128];
             snprintf(field, sizeof field, "%s.%.64s", f->name, key);
-            if (!ledger_name_valid(key) || strcmp(key, "any") == 0 || strcmp(key, "loopback") == 0)
+            /* digits and dots alone read as an address literal (a bind of "10" or "1.2" is one
+             * to the database's portreg_scopes): never a name */
+            if (!ledger_name_valid(key) || strcmp(key, "any") == 0 || strcmp(key, "loopback") == 0 ||
+                key[strspn(key, "0123456789.")] == '\0')
                 return ledger_fail(lerr, LEDGER_BAD_REQUEST, "bad-name", field,
-                                   "an address name is letters, digits, '.', '-', '_' (not any or loopback)");
+                                   "an address name is letters, digits, '.', '-', '_', not digits and dots alone "
+                                   "(not any or loopback)");
             if (!address_literal_valid(json_string_value(address)))
                 return ledger_fail(lerr, LEDGER_BAD_REQUEST, "bad-address", field,
                                    "%s is not an IPv4 or IPv6 address", field);
