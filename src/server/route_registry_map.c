@@ -41,6 +41,8 @@ static void registry_map_build(struct server_registry_generation *g)
     unsigned long crc = crc32(0L, g->map, (uInt)sizeof g->map);
     snprintf(g->map_etag, sizeof g->map_etag, "\"r%llx-%08lx\"", (unsigned long long)registry_index_built_at(g->ix),
              crc);
+    snprintf(g->map_gzip_etag, sizeof g->map_gzip_etag, "\"r%llx-%08lx-gz\"",
+             (unsigned long long)registry_index_built_at(g->ix), crc);
     g->map_built = true;
 }
 
@@ -58,7 +60,7 @@ static void get_registry_map(struct server_request *req, struct server_response 
     pthread_mutex_unlock(&g->map_lock);
     struct static_body body = {
         .bytes = g->map, .len = sizeof g->map, .gzip = g->map_gzip, .gzip_len = g->map_gzip_len,
-        .etag = g->map_etag, .content_type = "application/octet-stream", .cache_control = "no-cache",
+        .etag = g->map_etag, .gzip_etag = g->map_gzip_etag, .content_type = "application/octet-stream", .cache_control = "no-cache",
     };
     respond_static_body(req, resp, &body);
 }

@@ -18,7 +18,7 @@ static void answer_asset(struct server_request *req, struct server_response *res
 {
     struct static_body body = {
         .bytes = asset->bytes, .len = asset->len, .gzip = asset->gzip, .gzip_len = asset->gzip_len,
-        .etag = asset->etag, .content_type = asset->content_type,
+        .etag = asset->etag, .gzip_etag = asset->gzip_etag, .content_type = asset->content_type,
         .cache_control = asset->immutable ? "public, max-age=31536000, immutable" : "no-cache",
     };
     respond_static_body(req, resp, &body);

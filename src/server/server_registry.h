@@ -28,7 +28,7 @@ struct server_registry_generation {
     unsigned char map[SERVER_REGISTRY_MAP_BYTES];
     unsigned char *map_gzip;
     size_t map_gzip_len;
-    char map_etag[48];
+    char map_etag[48], map_gzip_etag[48];   /* of the bytes and of their gzip form */
 };
 
 struct server_registry;

@@ -12,6 +12,8 @@ struct static_body {
     const unsigned char *bytes, *gzip;   /* gzip may be NULL (no compressed copy) */
     size_t len, gzip_len;
     const char *etag;                    /* "\"…\"", quotes included */
+    const char *gzip_etag;               /* the gzip copy's (another representation: another
+                                            strong ETag); with gzip */
     const char *content_type;
     const char *cache_control;
 };

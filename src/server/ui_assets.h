@@ -14,6 +14,7 @@ struct ui_asset {
     const unsigned char *bytes, *gzip;
     size_t len, gzip_len;
     const char *etag;           /* "\"<hash>\"" */
+    const char *gzip_etag;      /* "\"<hash>-gz\"": the gzip copy's */
     bool immutable;             /* hashed name: cached for a year */
 };
 

@@ -163,9 +163,10 @@ int main(int argc, char **argv)
     }
     fprintf(out, "\nconst struct ui_asset ui_assets[] = {\n");
     for (size_t i = 0; i < count; i++)
-        fprintf(out, "    { \"%s\", \"%s\", \"%s\", asset_%zu, asset_%zu_gzip, %zu, %zu, \"\\\"%s\\\"\", %s },\n",
+        fprintf(out, "    { \"%s\", \"%s\", \"%s\", asset_%zu, asset_%zu_gzip, %zu, %zu, \"\\\"%s\\\"\", "
+                "\"\\\"%s-gz\\\"\", %s },\n",
                 assets[i].name, assets[i].url, assets[i].type, i, i, assets[i].len, assets[i].gzip_len,
-                assets[i].hash, i == 0 ? "false" : "true");
+                assets[i].hash, assets[i].hash, i == 0 ? "false" : "true");
     fprintf(out, "};\nconst size_t ui_asset_count = %zu;\n", count);
     int bad = ferror(out);
     if (fclose(out) != 0 || bad)

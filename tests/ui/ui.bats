@@ -63,6 +63,7 @@ api() {
   run curl -s -D "$BATS_TEST_TMPDIR/h3" -o "$BATS_TEST_TMPDIR/app.js.gz" -H 'Accept-Encoding: gzip' "$URL$js"
   grep -qi '^content-encoding: gzip' "$BATS_TEST_TMPDIR/h3"
   grep -qi '^vary: accept-encoding' "$BATS_TEST_TMPDIR/h3"
+  [[ "$(awk 'tolower($1) == "etag:" {print $2}' "$BATS_TEST_TMPDIR/h3" | tr -d '\r')" =~ ^\"[0-9a-f]{32}-gz\"$ ]]
   gunzip -c "$BATS_TEST_TMPDIR/app.js.gz" | cmp - "$BATS_TEST_TMPDIR/app.js"
   [ "$(stat -c %s "$BATS_TEST_TMPDIR/app.js.gz")" -lt "$(stat -c %s "$BATS_TEST_TMPDIR/app.js")" ]
   # q=0 refuses gzip
@@ -145,8 +146,16 @@ api() {
   [ -n "$etag" ]
   run curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $READER" -H "If-None-Match: $etag" "$URL/api/v1/registry/map"
   [ "$output" = 304 ]
-  curl -s -o "$BATS_TEST_TMPDIR/map.gz" -H "Authorization: Bearer $READER" -H 'Accept-Encoding: gzip' "$URL/api/v1/registry/map"
+  curl -s -D "$BATS_TEST_TMPDIR/gz.h" -o "$BATS_TEST_TMPDIR/map.gz" -H "Authorization: Bearer $READER" \
+    -H 'Accept-Encoding: gzip' "$URL/api/v1/registry/map"
   gunzip -c "$BATS_TEST_TMPDIR/map.gz" | cmp - "$BATS_TEST_TMPDIR/out"
+  # the gzip form is another representation: a strong ETag of its own, revalidated as well
+  gz_etag=$(awk 'tolower($1) == "etag:" {print $2}' "$BATS_TEST_TMPDIR/gz.h" | tr -d '\r')
+  [ "$gz_etag" = "${etag%\"}-gz\"" ]
+  run curl -s -o /dev/null -D "$BATS_TEST_TMPDIR/304.h" -w '%{http_code}' -H "Authorization: Bearer $READER" \
+    -H 'Accept-Encoding: gzip' -H "If-None-Match: $gz_etag" "$URL/api/v1/registry/map"
+  [ "$output" = 304 ]
+  [ "$(awk 'tolower($1) == "etag:" {print $2}' "$BATS_TEST_TMPDIR/304.h" | tr -d '\r')" = "$gz_etag" ]
   run curl -s -o /dev/null -w '%{http_code}' "$URL/api/v1/registry/map"
   [ "$output" = 401 ]
   stop_server
