@@ -132,6 +132,7 @@ int cmd_agent(int argc, char **argv, struct cli_context *ctx)
     if (remote_config_init(&cfg, server, token, cacert, server_env, token_env, getenv("PORTREG_CACERT"), &err) < 0)
         return cli_error_from(CLI_EXIT_USAGE, "agent", &err);
     cfg.timeout_seconds = 30;
+    cfg.stop = &agent_stop;   /* SIGTERM ends a report under way too, not after its 30 s */
     char hostname[256];
     if (!name) {
         if (gethostname(hostname, sizeof hostname) < 0)

@@ -146,6 +146,23 @@ server_sees() {
   grep -q 'stopping; the last acknowledged report is seq' "$AGENT_LOG"
 }
 
+@test "SIGTERM ends a report the server never answers: stopped within two seconds, exit 0" {
+  open_listener   # accepts connections (the backlog) and never answers
+  "$PORTREG" agent --server "http://127.0.0.1:$LISTENER_PORT" --token "$TOKEN" --name agent-test \
+    --state-dir "$AGENT_STATE" --interval 300ms 2>>"$AGENT_LOG" 3>&- &
+  AGENT_PID=$!
+  sleep 1.5   # the first report is waiting for its answer (it would for 30 s)
+  local start rc=0
+  start=$(date +%s%N)
+  kill -TERM "$AGENT_PID"
+  wait "$AGENT_PID" || rc=$?
+  AGENT_PID=
+  [ "$rc" -eq 0 ]
+  [ $(( ($(date +%s%N) - start) / 1000000 )) -lt 2000 ]
+  grep -q 'stopping; the last acknowledged report is seq 0' "$AGENT_LOG"
+  run ! grep -q 'trying again' "$AGENT_LOG"
+}
+
 @test "409 resync: the agent sends a full report next" {
   start_fake
   start_agent

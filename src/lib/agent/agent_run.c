@@ -204,6 +204,8 @@ int agent_run(const struct agent_options *opt, struct pr_error *err)
             continue;
         }
         agent_report_free(&current);
+        if (stopping(opt) && !opt->once)
+            break;   /* the exchange was ended by the stop: nothing to try again */
         if (answer.kind == AGENT_ANSWER_RESYNC) {
             loop.need_full = true;
             resyncs_in_a_row++;

@@ -357,6 +357,15 @@ void remote_client_close(struct remote_client *c)
     free(c);
 }
 
+/* libcurl's progress callback (about once a second while it waits, more often while data
+ * moves): non-zero aborts the exchange (CURLE_ABORTED_BY_CALLBACK). */
+static int on_progress(void *data, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
+{
+    (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+    const struct remote_client *c = data;
+    return c->cfg.stop && *c->cfg.stop ? 1 : 0;
+}
+
 static int curl_failure(struct remote_client *c, CURLcode rc, struct pr_error *err)
 {
     const char *reason = c->curl_message[0] ? c->curl_message : c->api.easy_strerror(rc);
@@ -380,6 +389,8 @@ static int curl_failure(struct remote_client *c, CURLcode rc, struct pr_error *e
     case CURLE_OUT_OF_MEMORY:
         code = -ENOMEM, what = "out of memory";
         break;
+    case CURLE_ABORTED_BY_CALLBACK:
+        return pr_error_set(err, -EINTR, "%s: stopped before the server answered", c->cfg.server);
     default:
         if (c->too_big)
             return pr_error_set(err, -EFBIG, "%s: the answer is larger than %u MiB", c->cfg.server,
@@ -453,6 +464,9 @@ int remote_call(struct remote_client *c, const struct remote_request *request, s
     api->easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
     api->easy_setopt(curl, CURLOPT_HEADERDATA, c);
     api->easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+    api->easy_setopt(curl, CURLOPT_NOPROGRESS, c->cfg.stop ? 0L : 1L);
+    api->easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, on_progress);
+    api->easy_setopt(curl, CURLOPT_XFERINFODATA, c);
     if (c->cfg.cacert[0])
         api->easy_setopt(curl, CURLOPT_CAINFO, c->cfg.cacert);
     if (request->body || strcmp(request->method, "GET") != 0) {

@@ -7,6 +7,7 @@
 #define PORTREG_REMOTE_REMOTE_CLIENT_H
 
 #include <jansson.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -22,6 +23,9 @@ struct remote_config {
     char cacert[1024];     /* "" when none: the system's CAs */
     const char *server_from;   /* "--server", "PORTREG_SERVER" or "the default", for messages */
     long timeout_seconds;      /* the whole exchange; connecting gets at most 10 s of it */
+    /* non-zero ends an exchange under way within a second (a SIGTERM's flag: libcurl goes on
+     * through EINTR, so a signal alone waits for the timeout); NULL: never */
+    volatile sig_atomic_t *stop;
 };
 
 /* Fill cfg from the options (NULL when not given), else the environment's values (NULL when
