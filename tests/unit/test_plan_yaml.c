@@ -312,6 +312,7 @@ static void test_bad_cidrs_and_addresses(void **state)
         { 8, 25, "hosts[0].addresses.public", "\"203.0.113.300\" is not an IPv4 or IPv6 address" },
         { 8, 51, "hosts[0].addresses.internal", "without brackets" },
         { 8, 63, "hosts[0].addresses.any", "reserved for `bind:`" },
+        { 10, 18, "hosts[1].addresses.10", "digits and dots alone" },
     };
     expect_errors("bad_cidr.yaml", want, sizeof want / sizeof *want);
 }
@@ -497,7 +498,7 @@ static void test_multiple_files_merge(void **state)
     const char *two[] = { fixture_path("bad_ports.yaml"), fixture_path("bad_cidr.yaml") };
     load_paths(&l, two, 2);
     assert_int_equal(l.r, -EINVAL);
-    assert_int_equal(l.diag.errors, 8 + 7);
+    assert_int_equal(l.diag.errors, 8 + 8);
     unload(&l);
 }
 

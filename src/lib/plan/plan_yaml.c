@@ -1150,6 +1150,12 @@ static void ld_host_addresses(struct loader *ld, const struct ynode *node, struc
                 ld_error(ld, key_node, "reserved-name",
                          "\"%s\" is reserved for `bind:`; name the address otherwise", name);
                 name = NULL;
+            } else if (name && name[strspn(name, "0123456789.")] == '\0') {
+                /* a registry server's database reads such a bind as an address literal */
+                ld_error(ld, key_node, "numeric-name",
+                         "address name \"%s\" is digits and dots alone, which reads as an address; "
+                         "name the address otherwise", name);
+                name = NULL;
             }
             if (name) {
                 list.name = name;
