@@ -85,6 +85,25 @@ static void test_values_with_places(void **state)
     config_file_free(&p.file);
 }
 
+/* single-quoted values are decoded by util/fyaml_scalar.c: libfyaml 0.7.12 read 'a''''b' as
+ * a''' (and leaked on more); over several lines with two escaped quotes in a row: an error */
+static void test_single_quoted_escapes(void **state)
+{
+    (void)state;
+    struct parsed p;
+    parse(&p, "db: 'post''''gres'\n'threads': '''''''''''4'\n");
+    assert_int_equal(p.r, 0);
+    assert_int_equal(p.file.count, 2);
+    assert_string_equal(p.file.entries[0].value, "post''gres");
+    assert_string_equal(p.file.entries[1].key, "threads");
+    assert_string_equal(p.file.entries[1].value, "'''''4");
+    config_file_free(&p.file);
+    expect_error("db: 'a\n  b''''c'\n", 1, 6, "two escaped quotes");
+    /* an empty value in quotes or a block is no value (fuzz_config_yaml: "db: |\n%b") */
+    expect_error("db: ''\n", 1, 6, "needs a value");
+    expect_error("db: |\n%b", 2, 1, "needs a value");
+}
+
 static void test_empty_files(void **state)
 {
     (void)state;
@@ -159,6 +178,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_values_with_places),
+        cmocka_unit_test(test_single_quoted_escapes),
         cmocka_unit_test(test_empty_files),
         cmocka_unit_test(test_errors_name_place_and_key),
         cmocka_unit_test(test_nul_byte),

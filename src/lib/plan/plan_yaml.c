@@ -58,6 +58,7 @@
 #include "registry/record.h"
 #include "util/file_io.h"
 #include "util/fyaml_loader.h"
+#include "util/fyaml_scalar.h"
 #include "util/text_escape.h"
 #include "util/text_scan.h"
 
@@ -430,8 +431,17 @@ static bool ld_build_tree(struct loader *ld)
                 if (event->type == FYET_SCALAR) {
                     struct fy_token *value = event->scalar.value;
                     size_t len = 0;
-                    const char *text = value ? fy.token_get_text(value, &len) : NULL;
-                    char *copy = arena_strndup(&tree->text, text ? text : "", text ? len : 0);
+                    const char *text = NULL;
+                    char *decoded = NULL;
+                    int got = fyaml_scalar_text(&fy, event, ld->source, ld->source_len, &text, &len, &decoded);
+                    if (got == -EINVAL) {
+                        ld_error(ld, n, "yaml-quotes", "a single-quoted value over several lines with two "
+                                 "escaped quotes ('') in a row: write it on one line or in double quotes");
+                        ok = false;
+                        break;
+                    }
+                    char *copy = got == 0 ? arena_strndup(&tree->text, text ? text : "", text ? len : 0) : NULL;
+                    free(decoded);
                     if (!copy) {
                         ld_nomem(ld);
                         ok = false;

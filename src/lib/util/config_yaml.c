@@ -15,6 +15,7 @@
 
 #include "util/file_io.h"
 #include "util/fyaml_loader.h"
+#include "util/fyaml_scalar.h"
 #include "util/text_escape.h"
 
 #define CONFIG_YAML_FILE_MAX (1024 * 1024)
@@ -26,6 +27,8 @@ struct config_parser {
     size_t capacity;
     struct pr_error *err;
     char syntax[512];           /* libfyaml's first "...:L:C: error: MESSAGE" */
+    const char *text;           /* the file's bytes (fyaml_scalar.h decodes from them) */
+    size_t text_len;
     bool failed;
     int code;
 };
@@ -168,29 +171,24 @@ static bool add_entry(struct config_parser *p, const struct config_key *key, con
     return true;
 }
 
-/* A plain empty scalar (an empty document's). */
+/* A plain empty scalar (an empty document's); a quoted one never is (and is not decoded:
+ * fyaml_scalar.h). */
 static bool scalar_is_empty(const struct fyaml_api *fy, struct fy_token *token)
 {
     size_t len = 0;
-    if (!token || !fy->token_get_text(token, &len))
+    if (!token)
         return true;
-    return len == 0 && fy->token_scalar_style(token) == FYSS_PLAIN;
+    if (fy->token_scalar_style(token) != FYSS_PLAIN)
+        return false;
+    return !fy->token_get_text(token, &len) || len == 0;
 }
 
 enum parse_state { AT_ROOT, AT_KEY, AT_VALUE, IN_LIST, AFTER_ROOT };
 
-/* One scalar value of key (in a list when in_list). */
-static void take_scalar(struct config_parser *p, const struct fyaml_api *fy, const struct config_key *key,
-                        struct fy_event *event, const struct fy_mark *mark, bool in_list)
+/* The scalar's decoded text, checked for key's kind. */
+static void take_text(struct config_parser *p, const struct config_key *key, const char *text, size_t len,
+                      const struct fy_mark *mark, bool plain)
 {
-    struct fy_token *token = event->scalar.value;
-    size_t len = 0;
-    const char *text = token ? fy->token_get_text(token, &len) : NULL;
-    bool plain = !token || fy->token_scalar_style(token) == FYSS_PLAIN;
-    if (!text || (plain && (len == 0 || (len == 1 && text[0] == '~') || (len == 4 && memcmp(text, "null", 4) == 0)))) {
-        fail_at(p, mark, -EINVAL, "%s: needs a value%s", key->name, in_list ? " (an empty list item)" : "");
-        return;
-    }
     if (key->kind == CONFIG_BOOL) {
         bool is_true = plain && len == 4 && memcmp(text, "true", 4) == 0;
         bool is_false = plain && len == 5 && memcmp(text, "false", 5) == 0;
@@ -206,11 +204,33 @@ static void take_scalar(struct config_parser *p, const struct fyaml_api *fy, con
     add_entry(p, key, text, len, mark);
 }
 
+/* One scalar value of key (in a list when in_list). */
+static void take_scalar(struct config_parser *p, const struct fyaml_api *fy, const struct config_key *key,
+                        struct fy_event *event, const struct fy_mark *mark, bool in_list)
+{
+    struct fy_token *token = event->scalar.value;
+    size_t len = 0;
+    const char *text = NULL;
+    char *decoded = NULL;
+    int got = fyaml_scalar_text(fy, event, p->text, p->text_len, &text, &len, &decoded);
+    bool plain = !token || fy->token_scalar_style(token) == FYSS_PLAIN;
+    if (got < 0) {
+        fail_at(p, mark, got, got == -EINVAL ? "%s: a single-quoted value over several lines with two escaped "
+                "quotes ('') in a row: write it on one line or in double quotes" : "%s: out of memory", key->name);
+    } else if (!text || len == 0 || (plain && ((len == 1 && text[0] == '~') || (len == 4 && memcmp(text, "null", 4) == 0)))) {
+        /* an empty value in quotes or a block (db: '', db: |) is no value either (found by fuzz_config_yaml) */
+        fail_at(p, mark, -EINVAL, "%s: needs a value%s", key->name, in_list ? " (an empty list item)" : "");
+    } else {
+        take_text(p, key, text, len, mark, plain);
+    }
+    free(decoded);
+}
+
 int config_yaml_parse(const char *text, size_t len, const struct config_key *keys, struct config_file *out,
                       struct pr_error *err)
 {
     memset(out, 0, sizeof *out);
-    struct config_parser p = { .keys = keys, .out = out, .err = err };
+    struct config_parser p = { .keys = keys, .out = out, .err = err, .text = text, .text_len = len };
     /* libfyaml is given valid UTF-8 only (it loops on some invalid input: see plan_yaml.c) */
     const char *nul = memchr(text, '\0', len);
     size_t valid_len = nul ? (size_t)(nul - text) : len;
@@ -289,9 +309,14 @@ int config_yaml_parse(const char *text, size_t len, const struct config_key *key
                     fail_at(&p, mark, -EINVAL, "a key is a plain word (a long option's name)");
                 } else {
                     size_t klen = 0;
-                    const char *ktext = event->scalar.value ? fy.token_get_text(event->scalar.value, &klen) : NULL;
+                    const char *ktext = NULL;
+                    char *decoded = NULL;
+                    if (fyaml_scalar_text(&fy, event, text, len, &ktext, &klen, &decoded) < 0)
+                        ktext = NULL;
                     char name[128];
                     snprintf(name, sizeof name, "%.*s", ktext ? (int)(klen < 127 ? klen : 127) : 0, ktext ? ktext : "");
+                    free(decoded);
+                    ktext = ktext ? name : NULL;   /* the decoded text is gone: only whether there was one */
                     size_t index = 0;
                     if (!ktext || klen == 0) {
                         fail_at(&p, mark, -EINVAL, "an empty key");
